@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Builds with cargo-leptos, starts the simulator and the app on their own ports against a
+# fresh database with the demo data, and runs the Playwright tests in Chromium.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+
+site="127.0.0.1:${E2E_PORT:-3198}"
+sim="127.0.0.1:${E2E_SIM_PORT:-3199}"
+db="portone_refund_e2e"
+
+cargo leptos build
+plain_cargo build --features ssr --bin portone-sim
+
+admin_url="$(scripts/pg.sh postgres)"
+psql "$admin_url" -qAt -c "drop database if exists $db with (force)" -c "create database $db" >/dev/null
+export DATABASE_URL="${admin_url%/*}/$db"
+
+mkdir -p target/e2e
+LEPTOS_SITE_ADDR="$site" target/debug/portone-refund seed-demo target/e2e/sim-payments.json
+target/debug/portone-sim --addr "$sim" --payments target/e2e/sim-payments.json \
+  --webhook-url "http://$site/portone/webhook" > target/e2e/sim.log 2>&1 &
+sim_pid=$!
+LEPTOS_SITE_ADDR="$site" PORTONE_API_URL="http://$sim" RECONCILE_INTERVAL_SECS=1 RECONCILE_GRACE_SECS=2 \
+  PORTONE_TIMEOUT_SECS=2 target/debug/portone-refund > target/e2e/app.log 2>&1 &
+app_pid=$!
+trap 'kill "$app_pid" "$sim_pid" 2>/dev/null || true' EXIT
+
+cd end2end
+BASE_URL="http://$site" SIM_URL="http://$sim" npx playwright test "$@"

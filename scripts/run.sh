@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# `make run`: set up everything, seed demo data, and serve the app against the PortOne simulator.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+
+SITE_ADDR="${SITE_ADDR:-127.0.0.1:3000}"
+SIM_ADDR="${SIM_ADDR:-127.0.0.1:3100}"
+
+scripts/install-tools.sh
+if [ -z "${DATABASE_URL:-}" ]; then
+  DATABASE_URL="$(scripts/pg.sh portone_refund)"
+  export DATABASE_URL
+fi
+
+echo "==> building (cargo leptos build)"
+cargo leptos build
+plain_cargo build --features ssr --bin portone-sim
+
+mkdir -p target/demo
+LEPTOS_SITE_ADDR="$SITE_ADDR" target/debug/portone-refund seed-demo target/demo/sim-payments.json
+
+target/debug/portone-sim --addr "$SIM_ADDR" --payments target/demo/sim-payments.json \
+  --webhook-url "http://$SITE_ADDR/portone/webhook" &
+sim_pid=$!
+trap 'kill "$sim_pid" 2>/dev/null || true' EXIT
+
+cat <<INFO
+
+  환불 서비스: http://$SITE_ADDR
+  PortOne simulator: http://$SIM_ADDR  (imp_key imp_demo_key, imp_secret demo-secret-for-the-simulator-only)
+
+  Demo accounts (demo only):
+    김민수  minsu@example.com / minsu-pass-1234
+    이지우  jiwoo@example.com / jiwoo-pass-1234
+    관리자  admin@example.com / admin-pass-1234
+
+  Ctrl-C stops both.
+INFO
+
+LEPTOS_SITE_ADDR="$SITE_ADDR" \
+PORTONE_API_URL="${PORTONE_API_URL:-http://$SIM_ADDR}" \
+RECONCILE_INTERVAL_SECS="${RECONCILE_INTERVAL_SECS:-3}" \
+RECONCILE_GRACE_SECS="${RECONCILE_GRACE_SECS:-10}" \
+  target/debug/portone-refund

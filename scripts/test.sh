@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# `make test`: set up everything and run every test: unit, integration (real Postgres, the
+# simulator over HTTP), and Playwright in Chromium against the app built by cargo-leptos.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+
+scripts/install-tools.sh --browser
+# Integration tests create one fresh database per test (sqlx::test) next to this one.
+if [ -z "${DATABASE_URL:-}" ]; then
+  DATABASE_URL="$(scripts/pg.sh portone_refund_test)"
+  export DATABASE_URL
+fi
+
+echo "==> unit and integration tests"
+plain_cargo test --features ssr ${TEST_FILTER:+-- "$TEST_FILTER"}
+
+echo "==> browser tests"
+scripts/e2e.sh

@@ -1,0 +1,111 @@
+//! Server functions: the browser's API. Each is thin: read the session, check who may do
+//! this, call one plain function in `server`, and map its error to `AppError`.
+
+use leptos::prelude::*;
+
+use crate::error::AppError;
+use crate::model::{CurrentUser, OrderDetail, OrderSummary, RefundOutcome};
+
+#[cfg(feature = "ssr")]
+mod ctx {
+    use std::net::SocketAddr;
+
+    use axum::extract::ConnectInfo;
+    use leptos::prelude::use_context;
+    use tower_sessions::Session;
+
+    use crate::error::AppError;
+    use crate::model::CurrentUser;
+    use crate::server::{auth, AppState};
+
+    pub fn state() -> Result<AppState, AppError> {
+        use_context::<AppState>().ok_or_else(|| auth::internal("AppState missing from context"))
+    }
+
+    pub async fn session() -> Result<Session, AppError> {
+        leptos_axum::extract::<Session>().await.map_err(auth::internal)
+    }
+
+    pub async fn user() -> Result<Option<CurrentUser>, AppError> {
+        auth::session_user(&session().await?).await
+    }
+
+    pub async fn require_user() -> Result<CurrentUser, AppError> {
+        user().await?.ok_or(AppError::NotSignedIn)
+    }
+
+    pub async fn client_ip() -> String {
+        leptos_axum::extract::<ConnectInfo<SocketAddr>>()
+            .await
+            .map(|ConnectInfo(addr)| addr.ip().to_string())
+            .unwrap_or_else(|_| "unknown".into())
+    }
+}
+
+/// Who is signed in, if anyone.
+#[server]
+pub async fn get_current_user() -> Result<Option<CurrentUser>, AppError> {
+    ctx::user().await
+}
+
+/// Signs in with e-mail and password, then goes to 내 주문 (or `next`, a local path).
+#[server]
+pub async fn login(email: String, password: String) -> Result<(), AppError> {
+    let state = ctx::state()?;
+    let ip = ctx::client_ip().await;
+    let user = crate::server::auth::sign_in(&state.pool, &email, &password, &ip).await?;
+    crate::server::auth::start_session(&ctx::session().await?, &user).await?;
+    leptos_axum::redirect("/orders");
+    Ok(())
+}
+
+#[server]
+pub async fn logout() -> Result<(), AppError> {
+    crate::server::auth::end_session(&ctx::session().await?).await?;
+    leptos_axum::redirect("/login");
+    Ok(())
+}
+
+/// 내 주문: the signed-in customer's orders.
+#[server]
+pub async fn my_orders() -> Result<Vec<OrderSummary>, AppError> {
+    let user = ctx::require_user().await?;
+    let state = ctx::state()?;
+    crate::server::orders::list_orders(&state.pool, user.id).await.map_err(crate::server::auth::internal)
+}
+
+/// One order, if it is the signed-in customer's (or the user is an admin).
+#[server]
+pub async fn get_order_detail(merchant_uid: String) -> Result<OrderDetail, AppError> {
+    let user = ctx::require_user().await?;
+    let state = ctx::state()?;
+    crate::server::orders::find_order(&state.pool, &user, &merchant_uid)
+        .await
+        .map_err(crate::server::auth::internal)?
+        .ok_or(AppError::NotFound)
+}
+
+/// 환불하기. Field names match the refund form, so it also works as a plain HTML form.
+#[server]
+pub async fn request_refund(
+    merchant_uid: String,
+    idempotency_key: String,
+    amount: Option<String>,
+    reason: String,
+    refund_holder: Option<String>,
+    refund_bank: Option<String>,
+    refund_account: Option<String>,
+) -> Result<RefundOutcome, AppError> {
+    use crate::server::refund::{self, rules::RefundForm, PipelineSettings, RefundCommand};
+    let user = ctx::require_user().await?;
+    let state = ctx::state()?;
+    let idempotency_key = uuid::Uuid::parse_str(idempotency_key.trim())
+        .map_err(|_| AppError::Rejected("잘못된 요청입니다. 페이지를 새로고침해 주세요.".into()))?;
+    let settings = use_context::<std::sync::Arc<PipelineSettings>>().map(|s| (*s).clone()).unwrap_or_default();
+    let cmd = RefundCommand {
+        merchant_uid,
+        form: RefundForm { amount, reason, refund_holder, refund_bank, refund_account },
+        idempotency_key,
+    };
+    Ok(refund::request_refund(&state.pool, &state.portone, &settings, &user, cmd).await?)
+}

@@ -1,0 +1,104 @@
+//! The app shell, routes and the header every page shares.
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{Route, Router, Routes, A};
+use leptos_router::{path, SsrMode};
+
+use crate::api::{get_current_user, Login, Logout};
+use crate::pages::{login::LoginPage, not_found::NotFound, order::OrderPage, orders::OrdersPage};
+
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="ko">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+/// Sign-in and sign-out actions, shared so the header can follow them.
+#[derive(Clone, Copy)]
+pub struct AuthActions {
+    pub login: ServerAction<Login>,
+    pub logout: ServerAction<Logout>,
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    provide_context(AuthActions { login: ServerAction::new(), logout: ServerAction::new() });
+    view! {
+        <Stylesheet id="leptos" href="/pkg/portone-refund.css"/>
+        <Title text="환불 서비스"/>
+        <Router>
+            <Header/>
+            <main id="main">
+                <Routes fallback=|| view! { <NotFound/> }>
+                    <Route path=path!("/") view=Home ssr=SsrMode::Async/>
+                    <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
+                    <Route path=path!("/orders") view=OrdersPage ssr=SsrMode::Async/>
+                    <Route path=path!("/orders/:merchant_uid") view=OrderPage ssr=SsrMode::Async/>
+                </Routes>
+            </main>
+        </Router>
+    }
+}
+
+/// `/` sends people where they belong.
+#[component]
+fn Home() -> impl IntoView {
+    let user = Resource::new(|| (), |_| get_current_user());
+    view! {
+        <Suspense>
+            {move || Suspend::new(async move {
+                match user.await {
+                    Ok(Some(_)) => view! { <leptos_router::components::Redirect path="/orders"/> }.into_any(),
+                    _ => view! { <leptos_router::components::Redirect path="/login"/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn Header() -> impl IntoView {
+    let actions = expect_context::<AuthActions>();
+    let user = Resource::new(
+        move || (actions.login.version().get(), actions.logout.version().get()),
+        |_| get_current_user(),
+    );
+    view! {
+        <header class="site-header">
+            <a class="skip-link" href="#main">"본문으로 건너뛰기"</a>
+            <A href="/" attr:class="brand">"환불 서비스"</A>
+            <nav aria-label="주 메뉴">
+                <Suspense>
+                    {move || Suspend::new(async move {
+                        match user.await {
+                            Ok(Some(u)) => view! {
+                                <A href="/orders">"내 주문"</A>
+                                <span class="who">{u.display_name.clone()} "님"
+                                    {u.is_admin().then(|| view! { <span class="badge">"관리자"</span> })}
+                                </span>
+                                <ActionForm action=actions.logout attr:class="inline">
+                                    <button type="submit" class="link-button">"로그아웃"</button>
+                                </ActionForm>
+                            }.into_any(),
+                            _ => view! { <A href="/login">"로그인"</A> }.into_any(),
+                        }
+                    })}
+                </Suspense>
+            </nav>
+        </header>
+    }
+}

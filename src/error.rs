@@ -1,0 +1,41 @@
+//! The one error type the browser may see. Every variant reads as a Korean sentence and
+//! carries no internals; the real cause is logged with `tracing` where it is converted.
+
+use serde::{Deserialize, Serialize};
+use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum AppError {
+    #[error("로그인이 필요합니다.")]
+    NotSignedIn,
+    #[error("요청하신 주문을 찾을 수 없습니다.")]
+    NotFound,
+    #[error("이메일 또는 비밀번호가 올바르지 않습니다.")]
+    InvalidCredentials,
+    #[error("로그인 시도가 너무 많습니다. 잠시 후 다시 시도해 주세요.")]
+    TooManyAttempts,
+    #[error("요청이 너무 많습니다. 잠시 후 다시 시도해 주세요.")]
+    RateLimited,
+    /// A refund or input rule said no; the sentence says which.
+    #[error("{0}")]
+    Rejected(String),
+    /// The gateway refused; its message (already Korean) is shown as sent.
+    #[error("환불에 실패했습니다: {0}")]
+    Gateway(String),
+    #[error("일시적인 오류가 발생했습니다. 잠시 후 다시 시도해 주세요.")]
+    Internal,
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        match value {
+            ServerFnErrorErr::Args(_) | ServerFnErrorErr::MissingArg(_) => {
+                AppError::Rejected("입력값을 확인해 주세요.".into())
+            }
+            _ => AppError::Internal,
+        }
+    }
+}

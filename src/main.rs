@@ -1,0 +1,43 @@
+//! The refund service's server: `portone-refund` serves the app;
+//! `portone-refund seed-demo <simulator-payments.json>` writes the demo data.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use leptos::prelude::get_configuration;
+use portone_refund::server::{config::Settings, db, demo, portone::PortOneClient, refund, router, telemetry, AppState};
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    telemetry::init("info,portone_refund=debug");
+    telemetry::install_crypto_provider();
+    let conf = get_configuration(None)?;
+    let addr = conf.leptos_options.site_addr;
+    let settings = Settings::from_env(&addr)?;
+    let pool = db::connect(&settings.database_url).await?;
+    db::MIGRATOR.run(&pool).await?;
+
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("seed-demo") {
+        let written = demo::seed(&pool).await?;
+        let payments = demo::simulator_payments(&pool).await?;
+        if let Some(path) = args.get(1) {
+            tokio::fs::write(path, serde_json::to_vec_pretty(&payments)?).await?;
+        }
+        tracing::info!(seeded = written, payments = payments.len(), "demo data ready");
+        return Ok(());
+    }
+
+    let portone = Arc::new(PortOneClient::new(settings.portone.clone())?);
+    refund::reconcile::spawn(pool.clone(), portone.clone(), settings.reconcile_interval, settings.reconcile_grace);
+    let state = AppState { leptos_options: conf.leptos_options, pool, portone, settings: Arc::new(settings) };
+    let app = router::build(state);
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    tracing::info!("listening on http://{}", listener.local_addr()?);
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}

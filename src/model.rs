@@ -1,0 +1,231 @@
+//! Types and formatting shared by the server and the browser.
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Asia::Seoul;
+use serde::{Deserialize, Serialize};
+
+/// Formats won the Korean way: `12,000원`.
+pub fn format_won(amount: i64) -> String {
+    let digits = amount.unsigned_abs().to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 2);
+    if amount < 0 {
+        out.push('-');
+    }
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out.push('원');
+    out
+}
+
+/// Formats an instant in Korea Standard Time: `2026-11-25 14:03`.
+pub fn format_kst(at: DateTime<Utc>) -> String {
+    at.with_timezone(&Seoul).format("%Y-%m-%d %H:%M").to_string()
+}
+
+/// Formats an instant in KST with seconds, for audit trails and results.
+pub fn format_kst_seconds(at: DateTime<Utc>) -> String {
+    at.with_timezone(&Seoul).format("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+/// The Korean name of a PortOne `pay_method`; unknown methods are shown as sent.
+pub fn pay_method_label(pay_method: &str) -> &str {
+    match pay_method {
+        "card" => "신용카드",
+        "trans" => "실시간 계좌이체",
+        "vbank" => "가상계좌",
+        "phone" => "휴대폰 소액결제",
+        "kakaopay" => "카카오페이",
+        "naverpay" => "네이버페이",
+        "tosspay" => "토스페이",
+        "payco" => "페이코",
+        other => other,
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Customer,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Customer => "customer",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "customer" => Some(Role::Customer),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// The signed-in user, as the session knows them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CurrentUser {
+    pub id: i64,
+    pub email: String,
+    pub display_name: String,
+    pub role: Role,
+}
+
+impl CurrentUser {
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+}
+
+/// Where an order stands, as a customer would say it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OrderState {
+    Paid,
+    PartlyRefunded,
+    FullyRefunded,
+    RefundInProgress,
+    Other,
+}
+
+impl OrderState {
+    pub fn derive(status: &str, amount: i64, cancel_amount: i64, refund_pending: bool) -> Self {
+        if refund_pending {
+            OrderState::RefundInProgress
+        } else if status != "paid" && status != "cancelled" {
+            OrderState::Other
+        } else if cancel_amount <= 0 {
+            OrderState::Paid
+        } else if cancel_amount < amount {
+            OrderState::PartlyRefunded
+        } else {
+            OrderState::FullyRefunded
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            OrderState::Paid => "결제완료",
+            OrderState::PartlyRefunded => "부분환불",
+            OrderState::FullyRefunded => "환불완료",
+            OrderState::RefundInProgress => "환불 처리 중",
+            OrderState::Other => "결제 미완료",
+        }
+    }
+
+    pub fn css_class(self) -> &'static str {
+        match self {
+            OrderState::Paid => "badge badge-paid",
+            OrderState::PartlyRefunded => "badge badge-partial",
+            OrderState::FullyRefunded => "badge badge-refunded",
+            OrderState::RefundInProgress => "badge badge-pending",
+            OrderState::Other => "badge",
+        }
+    }
+}
+
+/// One row of 내 주문.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OrderSummary {
+    pub merchant_uid: String,
+    pub order_name: String,
+    pub pay_method: String,
+    pub paid_at: Option<DateTime<Utc>>,
+    pub amount: i64,
+    pub cancel_amount: i64,
+    pub state: OrderState,
+}
+
+impl OrderSummary {
+    pub fn refundable(&self) -> i64 {
+        (self.amount - self.cancel_amount).max(0)
+    }
+}
+
+/// One entry of an order's refund history, as the customer sees it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RefundLine {
+    pub amount: i64,
+    pub at: DateTime<Utc>,
+    pub reason: Option<String>,
+    pub receipt_url: Option<String>,
+    /// "made outside this service" (PortOne console) vs. one of our refunds
+    pub via_console: bool,
+}
+
+/// The order detail page's data.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OrderDetail {
+    pub summary: OrderSummary,
+    pub imp_uid: String,
+    pub pg_provider: String,
+    pub buyer_name: Option<String>,
+    pub receipt_url: Option<String>,
+    pub refunds: Vec<RefundLine>,
+    /// Why no refund can be requested now; `None` when the form is offered.
+    pub not_refundable_reason: Option<String>,
+    /// Banks a vbank refund may be sent to, for this payment's PG: (code, name).
+    pub refund_banks: Vec<(String, String)>,
+    /// Whether a partial amount may be requested (phone payments allow it only on some PGs).
+    pub partial_allowed: bool,
+    /// A fresh idempotency key for the refund form, rendered on the server.
+    pub idempotency_key: String,
+    /// The latest refund request's outcome, shown after a refund without JavaScript.
+    pub last_refund: Option<RefundOutcome>,
+}
+
+/// What happened to a refund request.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum RefundOutcomeStatus {
+    Succeeded,
+    Failed,
+    Pending,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RefundOutcome {
+    pub refund_id: String,
+    pub status: RefundOutcomeStatus,
+    pub amount: i64,
+    pub requested_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub message: Option<String>,
+    pub receipt_url: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn won_is_grouped_by_thousands() {
+        assert_eq!(format_won(0), "0원");
+        assert_eq!(format_won(999), "999원");
+        assert_eq!(format_won(1000), "1,000원");
+        assert_eq!(format_won(12000), "12,000원");
+        assert_eq!(format_won(1234567), "1,234,567원");
+        assert_eq!(format_won(-5000), "-5,000원");
+    }
+
+    #[test]
+    fn kst_is_nine_hours_ahead_of_utc() {
+        let at = Utc.with_ymd_and_hms(2026, 1, 31, 15, 30, 0).unwrap();
+        assert_eq!(format_kst(at), "2026-02-01 00:30");
+    }
+
+    #[test]
+    fn order_state_follows_amounts_not_status() {
+        assert_eq!(OrderState::derive("paid", 100, 0, false), OrderState::Paid);
+        assert_eq!(OrderState::derive("cancelled", 100, 40, false), OrderState::PartlyRefunded);
+        assert_eq!(OrderState::derive("cancelled", 100, 100, false), OrderState::FullyRefunded);
+        assert_eq!(OrderState::derive("paid", 100, 0, true), OrderState::RefundInProgress);
+    }
+}

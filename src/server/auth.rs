@@ -1,0 +1,130 @@
+//! Sign-in: argon2id password hashes, the session's user, and sign-in rate limits kept in
+//! Postgres so every app instance enforces the same limits.
+
+use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use sqlx::PgPool;
+use tower_sessions::Session;
+use tracing::instrument;
+
+use crate::error::AppError;
+use crate::model::{CurrentUser, Role};
+
+const SESSION_USER: &str = "user";
+
+/// Failed attempts allowed per account, and per client address, within the window.
+pub const MAX_FAILURES_PER_ACCOUNT: i64 = 5;
+pub const MAX_FAILURES_PER_IP: i64 = 20;
+pub const FAILURE_WINDOW_MINUTES: i32 = 15;
+
+pub fn hash_password(password: &str) -> String {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default().hash_password(password.as_bytes(), &salt).expect("argon2 hashing").to_string()
+}
+
+fn verify_password(hash: &str, password: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+}
+
+/// A real hash of nothing in particular, verified when the email is unknown so that unknown
+/// accounts take as long as wrong passwords.
+fn decoy_hash() -> &'static str {
+    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DECOY.get_or_init(|| hash_password("decoy password for unknown accounts"))
+}
+
+pub fn normalize_email(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+/// Checks credentials and rate limits. Unknown email and wrong password fail alike.
+#[instrument(skip_all, fields(ip = %ip))]
+pub async fn sign_in(pool: &PgPool, email: &str, password: &str, ip: &str) -> Result<CurrentUser, AppError> {
+    let email = normalize_email(email);
+    let failures = sqlx::query!(
+        r#"select
+             count(*) filter (where email = $1) as "by_account!",
+             count(*) filter (where ip = $2) as "by_ip!"
+           from sign_in_attempts
+           where not succeeded and attempted_at > now() - make_interval(mins => $3)
+             and (email = $1 or ip = $2)"#,
+        email,
+        ip,
+        FAILURE_WINDOW_MINUTES,
+    )
+    .fetch_one(pool)
+    .await
+    .map_err(internal)?;
+    if failures.by_account >= MAX_FAILURES_PER_ACCOUNT || failures.by_ip >= MAX_FAILURES_PER_IP {
+        tracing::warn!(by_account = failures.by_account, by_ip = failures.by_ip, "sign-in rate limited");
+        return Err(AppError::TooManyAttempts);
+    }
+
+    let user = sqlx::query!(
+        "select id, email, display_name, password_hash, role from users where email = $1",
+        email
+    )
+    .fetch_optional(pool)
+    .await
+    .map_err(internal)?;
+
+    let hash = user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| decoy_hash().to_string());
+    let password = password.to_string();
+    let matches = tokio::task::spawn_blocking(move || verify_password(&hash, &password)).await.map_err(internal)?;
+    let signed_in = match user {
+        Some(u) if matches => Some(CurrentUser {
+            id: u.id,
+            email: u.email,
+            display_name: u.display_name,
+            role: Role::parse(&u.role).ok_or(AppError::Internal)?,
+        }),
+        _ => None,
+    };
+
+    sqlx::query!(
+        "insert into sign_in_attempts (email, ip, succeeded) values ($1, $2, $3)",
+        email,
+        ip,
+        signed_in.is_some()
+    )
+    .execute(pool)
+    .await
+    .map_err(internal)?;
+
+    signed_in.ok_or(AppError::InvalidCredentials)
+}
+
+/// Starts a fresh session for `user` (a new id, so a planted session id is useless).
+pub async fn start_session(session: &Session, user: &CurrentUser) -> Result<(), AppError> {
+    session.cycle_id().await.map_err(internal)?;
+    session.insert(SESSION_USER, user).await.map_err(internal)
+}
+
+pub async fn end_session(session: &Session) -> Result<(), AppError> {
+    session.flush().await.map_err(internal)
+}
+
+pub async fn session_user(session: &Session) -> Result<Option<CurrentUser>, AppError> {
+    session.get::<CurrentUser>(SESSION_USER).await.map_err(internal)
+}
+
+/// Creates an account (demo data and tests). Returns the user's id.
+pub async fn create_user(pool: &PgPool, email: &str, display_name: &str, password: &str, role: Role) -> Result<i64, sqlx::Error> {
+    let password = password.to_string();
+    let hash = tokio::task::spawn_blocking(move || hash_password(&password)).await.expect("hashing task");
+    sqlx::query_scalar!(
+        "insert into users (email, display_name, password_hash, role) values ($1, $2, $3, $4) returning id",
+        normalize_email(email),
+        display_name,
+        hash,
+        role.as_str()
+    )
+    .fetch_one(pool)
+    .await
+}
+
+/// Logs the real cause and gives the browser a sentence without internals.
+pub fn internal(e: impl std::fmt::Display) -> AppError {
+    tracing::error!(error = %e, "internal error");
+    AppError::Internal
+}

@@ -1,0 +1,108 @@
+//! Refund bank codes. PortOne's `refund_bank` code table depends on the payment's PG
+//! (portone-v1.md §5): the same "11" is 농협 at KG Inicis and SC제일 at 키움페이.
+//! Unknown PG/code combinations are refused rather than guessed.
+
+/// (bank name, KFTC 3-digit code) — the banks PortOne documents for refunds.
+const KFTC: &[(&str, &str)] = &[
+    ("KB국민은행", "004"),
+    ("SC제일은행", "023"),
+    ("경남은행", "039"),
+    ("광주은행", "034"),
+    ("IBK기업은행", "003"),
+    ("NH농협은행", "011"),
+    ("대구은행(iM뱅크)", "031"),
+    ("부산은행", "032"),
+    ("KDB산업은행", "002"),
+    ("새마을금고", "045"),
+    ("수협은행", "007"),
+    ("신한은행", "088"),
+    ("신협", "048"),
+    ("하나은행", "081"),
+    ("우리은행", "020"),
+    ("우체국", "071"),
+    ("전북은행", "037"),
+    ("지역농축협", "012"),
+    ("카카오뱅크", "090"),
+    ("케이뱅크", "089"),
+    ("한국씨티은행", "027"),
+    ("토스뱅크", "092"),
+];
+
+const NICE_V2: &[&str] = &["004", "023", "034", "003", "011", "031", "032", "088", "081", "020", "071", "089"];
+const WELCOME: &[&str] = &["004", "034", "039", "003", "031", "032", "007", "088", "081", "020", "037", "089"];
+
+/// 키움페이 (daou) has its own numbering and fewer banks.
+const DAOU: &[(&str, &str)] = &[
+    ("KB국민은행", "04"),
+    ("SC제일은행", "11"),
+    ("IBK기업은행", "03"),
+    ("NH농협은행", "08"),
+    ("부산은행", "15"),
+    ("신한은행", "10"),
+    ("하나은행", "12"),
+    ("우리은행", "09"),
+    ("우체국", "31"),
+];
+
+/// The banks a refund for a payment through `pg_provider` may go to: (code, name).
+/// Empty when we do not know the PG's table.
+pub fn refund_banks(pg_provider: &str) -> Vec<(String, String)> {
+    let kftc = |filter: Option<&[&str]>| {
+        KFTC.iter()
+            .filter(|(_, code)| filter.is_none_or(|allowed| allowed.contains(code)))
+            .map(|(name, code)| (code.to_string(), name.to_string()))
+            .collect()
+    };
+    match pg_provider {
+        "html5_inicis" | "inicis" | "inicis_unified" => {
+            KFTC.iter().map(|(name, code)| (code[1..].to_string(), name.to_string())).collect()
+        }
+        "kcp" | "kcp_quick" | "kcp_billing" => {
+            KFTC.iter().map(|(name, code)| (format!("BK{}", &code[1..]), name.to_string())).collect()
+        }
+        "daou" => DAOU.iter().map(|(name, code)| (code.to_string(), name.to_string())).collect(),
+        "nice_v2" => kftc(Some(NICE_V2)),
+        "welcome" => kftc(Some(WELCOME)),
+        "tosspayments" | "uplus" | "danal" | "danal_tpay" | "nice" | "kicc" | "smartro" | "smartro_v2"
+        | "settle" | "settle_acc" => kftc(None),
+        _ => Vec::new(),
+    }
+}
+
+/// Whether `code` is a refund bank code valid for `pg_provider`.
+pub fn is_valid_refund_bank(pg_provider: &str, code: &str) -> bool {
+    refund_banks(pg_provider).iter().any(|(c, _)| c == code)
+}
+
+/// The bank's name for display, if the code is valid for the PG.
+pub fn bank_name(pg_provider: &str, code: &str) -> Option<String> {
+    refund_banks(pg_provider).into_iter().find(|(c, _)| c == code).map(|(_, n)| n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_differ_per_pg() {
+        let cases = [
+            ("html5_inicis", "88", true),   // 신한 at KG Inicis (the seed guide's example)
+            ("html5_inicis", "088", false), // the KFTC form is not Inicis's
+            ("html5_inicis", "11", true),   // 농협 at Inicis
+            ("daou", "11", true),           // SC제일 at 키움페이
+            ("daou", "088", false),
+            ("kcp", "BK88", true),
+            ("kcp", "88", false),
+            ("tosspayments", "088", true),
+            ("nice_v2", "090", false), // 카카오뱅크 is not in nice_v2's subset
+            ("nice_v2", "089", true),
+            ("welcome", "007", true),
+            ("unknown_pg", "088", false),
+        ];
+        for (pg, code, valid) in cases {
+            assert_eq!(is_valid_refund_bank(pg, code), valid, "{pg} {code}");
+        }
+        assert_eq!(bank_name("daou", "11").as_deref(), Some("SC제일은행"));
+        assert_eq!(bank_name("html5_inicis", "11").as_deref(), Some("NH농협은행"));
+    }
+}

@@ -1,0 +1,18 @@
+//! Everything that only runs on the server. Nothing in here reaches the WASM bundle.
+
+pub mod auth;
+pub mod banks;
+pub mod config;
+pub mod csrf;
+pub mod db;
+pub mod demo;
+pub mod orders;
+pub mod portone;
+pub mod refund;
+pub mod router;
+pub mod sim;
+pub mod state;
+pub mod telemetry;
+pub mod webhook;
+
+pub use state::AppState;

@@ -1,0 +1,103 @@
+//! Reading orders for the customer pages. Ownership is part of every query: another
+//! customer's order is indistinguishable from a missing one.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+
+use crate::model::{CurrentUser, OrderDetail, OrderState, OrderSummary, RefundLine, RefundOutcome};
+use crate::server::banks;
+use crate::server::refund::{self, rules};
+
+/// The signed-in customer's orders, newest payment first.
+pub async fn list_orders(pool: &PgPool, customer_id: i64) -> Result<Vec<OrderSummary>, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"select p.merchant_uid, p.order_name, p.pay_method, p.paid_at as "paid_at: DateTime<Utc>", p.amount, p.cancel_amount, p.status,
+                  exists (select 1 from refunds r where r.payment_id = p.id and r.status = 'pending') as "refund_pending!"
+           from payments p
+           where p.customer_id = $1
+           order by p.paid_at desc nulls last, p.id desc"#,
+        customer_id
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| OrderSummary {
+            state: OrderState::derive(&r.status, r.amount, r.cancel_amount, r.refund_pending),
+            merchant_uid: r.merchant_uid,
+            order_name: r.order_name,
+            pay_method: r.pay_method,
+            paid_at: r.paid_at,
+            amount: r.amount,
+            cancel_amount: r.cancel_amount,
+        })
+        .collect())
+}
+
+/// One order, if `user` may see it: its owner, or an admin.
+pub async fn find_order(pool: &PgPool, user: &CurrentUser, merchant_uid: &str) -> Result<Option<OrderDetail>, sqlx::Error> {
+    let Some(p) = sqlx::query!(
+        r#"select p.id, p.imp_uid, p.merchant_uid, p.order_name, p.pay_method, p.pg_provider, p.paid_at as "paid_at: DateTime<Utc>", p.amount,
+                  p.cancel_amount, p.status, p.buyer_name, p.receipt_url,
+                  exists (select 1 from refunds r where r.payment_id = p.id and r.status = 'pending') as "refund_pending!"
+           from payments p
+           where p.merchant_uid = $1 and (p.customer_id = $2 or $3)"#,
+        merchant_uid,
+        user.id,
+        user.is_admin()
+    )
+    .fetch_optional(pool)
+    .await?
+    else {
+        return Ok(None);
+    };
+
+    let refunds = sqlx::query!(
+        r#"select amount, cancelled_at as "cancelled_at: DateTime<Utc>", reason, receipt_url, refund_id
+           from payment_cancellations where payment_id = $1 order by cancelled_at, id"#,
+        p.id
+    )
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .map(|c| RefundLine {
+        amount: c.amount,
+        at: c.cancelled_at,
+        reason: c.reason,
+        receipt_url: c.receipt_url,
+        via_console: c.refund_id.is_none(),
+    })
+    .collect();
+
+    let facts = rules::PaymentFacts {
+        pay_method: p.pay_method.clone(),
+        pg_provider: p.pg_provider.clone(),
+        status: p.status.clone(),
+        amount: p.amount,
+        cancel_amount: p.cancel_amount,
+        paid_at: p.paid_at,
+        refund_pending: p.refund_pending,
+    };
+    let last_refund: Option<RefundOutcome> = refund::latest_outcome(pool, p.id, user.id).await?;
+    Ok(Some(OrderDetail {
+        summary: OrderSummary {
+            state: OrderState::derive(&p.status, p.amount, p.cancel_amount, p.refund_pending),
+            merchant_uid: p.merchant_uid,
+            order_name: p.order_name,
+            pay_method: p.pay_method.clone(),
+            paid_at: p.paid_at,
+            amount: p.amount,
+            cancel_amount: p.cancel_amount,
+        },
+        imp_uid: p.imp_uid,
+        refund_banks: if p.pay_method == "vbank" { banks::refund_banks(&p.pg_provider) } else { Vec::new() },
+        pg_provider: p.pg_provider,
+        buyer_name: p.buyer_name,
+        receipt_url: p.receipt_url,
+        refunds,
+        not_refundable_reason: rules::why_not_refundable(&facts, Utc::now()),
+        partial_allowed: rules::partial_allowed(&facts),
+        idempotency_key: uuid::Uuid::new_v4().to_string(),
+        last_refund,
+    }))
+}

@@ -1,0 +1,271 @@
+//! The PortOne V1 client. The refund pipeline depends on its error classes: an API refusal
+//! (nothing happened) is not a timeout (something may have happened).
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde::de::DeserializeOwned;
+use tokio::sync::Mutex;
+use tracing::instrument;
+
+use super::types::*;
+
+/// The REST API secret. Debug and Display never show it.
+#[derive(Clone)]
+pub struct ImpSecret(String);
+
+impl ImpSecret {
+    pub fn new(secret: impl Into<String>) -> Self {
+        ImpSecret(secret.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ImpSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ImpSecret(***)")
+    }
+}
+
+impl fmt::Display for ImpSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct PortOneConfig {
+    /// `https://api.iamport.kr` in production; the simulator elsewhere.
+    pub base_url: String,
+    pub imp_key: String,
+    pub imp_secret: ImpSecret,
+    pub connect_timeout: Duration,
+    /// Total time for one request, including reading the body.
+    pub request_timeout: Duration,
+}
+
+/// What went wrong, in the classes a caller must tell apart.
+#[derive(Debug, thiserror::Error)]
+pub enum PortOneError {
+    /// The API answered with its envelope and `code != 0`: it said no, and did nothing.
+    #[error("PortOne refused (HTTP {status}, code {code}): {message}")]
+    Refused { status: u16, code: i64, message: String },
+    /// Still 401 after one token refresh: wrong key/secret.
+    #[error("PortOne rejected our credentials")]
+    Unauthorized,
+    /// An HTTP error status without a PortOne envelope (a proxy or an outage).
+    #[error("PortOne answered HTTP {status} without a PortOne body")]
+    HttpStatus { status: u16 },
+    #[error("PortOne did not answer in time")]
+    Timeout,
+    #[error("could not talk to PortOne: {0}")]
+    Connection(String),
+    #[error("PortOne's answer could not be read: {0}")]
+    Decode(String),
+}
+
+impl PortOneError {
+    /// True when the request may have been applied although we did not hear so:
+    /// the caller must not assume success or failure.
+    pub fn outcome_unknown(&self) -> bool {
+        match self {
+            PortOneError::Refused { status, .. } => *status >= 500,
+            PortOneError::Unauthorized => false,
+            PortOneError::HttpStatus { status } => *status >= 500 || *status == 408 || *status == 429,
+            PortOneError::Timeout | PortOneError::Connection(_) | PortOneError::Decode(_) => true,
+        }
+    }
+}
+
+struct CachedToken {
+    token: String,
+    /// local deadline: local now + (expired_at − server now) − safety margin
+    refresh_at: Instant,
+}
+
+/// Refresh this long before PortOne's expiry, so a request never leaves with a dying token.
+const TOKEN_SAFETY_MARGIN: Duration = Duration::from_secs(60);
+
+pub struct PortOneClient {
+    http: reqwest::Client,
+    config: PortOneConfig,
+    // One refresh at a time: callers wait on the lock instead of each fetching a token.
+    token: Mutex<Option<CachedToken>>,
+}
+
+impl fmt::Debug for PortOneClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PortOneClient").field("base_url", &self.config.base_url).finish()
+    }
+}
+
+impl PortOneClient {
+    pub fn new(config: PortOneConfig) -> Result<Self, PortOneError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.request_timeout)
+            .user_agent(concat!("portone-refund/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| PortOneError::Connection(e.to_string()))?;
+        Ok(PortOneClient { http, config, token: Mutex::new(None) })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.config.base_url.trim_end_matches('/'), path)
+    }
+
+    /// A valid access token, from the cache when it has life left.
+    pub async fn access_token(&self) -> Result<String, PortOneError> {
+        let mut cached = self.token.lock().await;
+        if let Some(t) = cached.as_ref() {
+            if Instant::now() < t.refresh_at {
+                return Ok(t.token.clone());
+            }
+        }
+        let fresh = self.fetch_token().await?;
+        let token = fresh.token.clone();
+        *cached = Some(fresh);
+        Ok(token)
+    }
+
+    /// After a 401 with `rejected`: fetch a new token unless another caller already did.
+    async fn token_after_rejection(&self, rejected: &str) -> Result<String, PortOneError> {
+        let mut cached = self.token.lock().await;
+        if let Some(t) = cached.as_ref() {
+            if t.token != rejected && Instant::now() < t.refresh_at {
+                return Ok(t.token.clone());
+            }
+        }
+        *cached = None;
+        let fresh = self.fetch_token().await?;
+        let token = fresh.token.clone();
+        *cached = Some(fresh);
+        Ok(token)
+    }
+
+    #[instrument(skip_all, fields(base_url = %self.config.base_url))]
+    async fn fetch_token(&self) -> Result<CachedToken, PortOneError> {
+        let asked_at = Instant::now();
+        let body = TokenRequest {
+            imp_key: self.config.imp_key.clone(),
+            imp_secret: self.config.imp_secret.expose().to_string(),
+        };
+        let response = self.http.post(self.url("/users/getToken")).json(&body).send().await;
+        let token: AccessToken = match read_envelope(response).await {
+            Err(PortOneError::HttpStatus { status: 401 }) | Err(PortOneError::Refused { status: 401, .. }) => {
+                return Err(PortOneError::Unauthorized)
+            }
+            other => other?,
+        };
+        // Lifetime from PortOne's own clock difference, so our clock's skew does not matter.
+        let lifetime = Duration::from_secs(token.expired_at.saturating_sub(token.now).max(0) as u64);
+        let refresh_at = asked_at + lifetime.saturating_sub(TOKEN_SAFETY_MARGIN);
+        tracing::debug!(lifetime_s = lifetime.as_secs(), "PortOne token issued");
+        Ok(CachedToken { token: token.access_token, refresh_at })
+    }
+
+    /// Sends an authorised request; on 401 refreshes the token once and resends the same
+    /// request (safe for cancels: the checksum is unchanged, so a repeat cannot refund twice).
+    async fn authorised<T: DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        query: &[(&str, String)],
+        json_body: Option<Vec<u8>>,
+    ) -> Result<T, PortOneError> {
+        let mut token = self.access_token().await?;
+        for attempt in 0..2 {
+            let mut request = self
+                .http
+                .request(method.clone(), self.url(path))
+                .header(reqwest::header::AUTHORIZATION, format!("Bearer {token}"))
+                .query(query);
+            if let Some(bytes) = &json_body {
+                request = request.header(reqwest::header::CONTENT_TYPE, "application/json").body(bytes.clone());
+            }
+            match read_envelope::<T>(request.send().await).await {
+                Err(PortOneError::HttpStatus { status: 401 }) | Err(PortOneError::Refused { status: 401, .. }) => {
+                    if attempt == 0 {
+                        tracing::info!(path, "PortOne answered 401; refreshing the token once");
+                        token = self.token_after_rejection(&token).await?;
+                        continue;
+                    }
+                    return Err(PortOneError::Unauthorized);
+                }
+                other => return other,
+            }
+        }
+        Err(PortOneError::Unauthorized)
+    }
+
+    /// `POST /payments/cancel`.
+    #[instrument(skip_all, fields(imp_uid = request.imp_uid.as_deref(), amount = request.amount, checksum = request.checksum))]
+    pub async fn cancel(&self, request: &CancelRequest) -> Result<Payment, PortOneError> {
+        let body = serde_json::to_vec(request).map_err(|e| PortOneError::Decode(e.to_string()))?;
+        self.authorised(reqwest::Method::POST, "/payments/cancel", &[], Some(body)).await
+    }
+
+    /// `GET /payments/{imp_uid}`; sandbox payments are found only with `include_sandbox`.
+    #[instrument(skip_all, fields(imp_uid))]
+    pub async fn payment(&self, imp_uid: &str, include_sandbox: bool) -> Result<Payment, PortOneError> {
+        let path = format!("/payments/{}", encode_segment(imp_uid));
+        let query = [("include_sandbox", include_sandbox.to_string())];
+        self.authorised(reqwest::Method::GET, &path, &query, None).await
+    }
+
+    /// `GET /payments/find/{merchant_uid}`.
+    #[instrument(skip_all, fields(merchant_uid))]
+    pub async fn find_by_merchant_uid(&self, merchant_uid: &str) -> Result<Payment, PortOneError> {
+        let path = format!("/payments/find/{}", encode_segment(merchant_uid));
+        self.authorised(reqwest::Method::GET, &path, &[], None).await
+    }
+}
+
+fn encode_segment(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn transport_error(e: reqwest::Error) -> PortOneError {
+    if e.is_timeout() {
+        PortOneError::Timeout
+    } else if e.is_decode() || e.is_body() {
+        PortOneError::Decode(e.to_string())
+    } else {
+        PortOneError::Connection(e.to_string())
+    }
+}
+
+/// Reads the `{code, message, response}` envelope from any status (4xx bodies carry the
+/// reason, which PortOne's own Python client used to drop).
+async fn read_envelope<T: DeserializeOwned>(
+    response: Result<reqwest::Response, reqwest::Error>,
+) -> Result<T, PortOneError> {
+    let response = response.map_err(transport_error)?;
+    let status = response.status();
+    let bytes = response.bytes().await.map_err(transport_error)?;
+    let envelope = serde_json::from_slice::<Envelope<serde_json::Value>>(&bytes);
+    match envelope {
+        Ok(env) if env.code != 0 || !status.is_success() => Err(PortOneError::Refused {
+            status: status.as_u16(),
+            code: env.code,
+            message: env.message.unwrap_or_default(),
+        }),
+        Ok(Envelope { response: Some(value), .. }) => {
+            serde_json::from_value(value).map_err(|e| PortOneError::Decode(e.to_string()))
+        }
+        Ok(_) => Err(PortOneError::Decode("code 0 without a response".into())),
+        Err(_) if status == StatusCode::UNAUTHORIZED || !status.is_success() => {
+            Err(PortOneError::HttpStatus { status: status.as_u16() })
+        }
+        Err(e) => Err(PortOneError::Decode(e.to_string())),
+    }
+}

@@ -1,0 +1,8 @@
+//! PortOne V1 REST API: typed requests and responses, and a client with a token cache.
+//! See `types` for the wire format and `client` for the error classes the pipeline relies on.
+
+mod client;
+mod types;
+
+pub use client::{ImpSecret, PortOneClient, PortOneConfig, PortOneError};
+pub use types::*;

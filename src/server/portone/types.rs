@@ -1,0 +1,350 @@
+//! The V1 wire format. Lenient by design: unknown fields are kept (and stored with the payment),
+//! unknown enum strings are kept, and amounts are parsed into integer won, refusing fractions.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::{Map, Value};
+
+/// `{code, message, response}`: every V1 answer. `code != 0` means the API said no.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Envelope<T> {
+    #[serde(default)]
+    pub code: i64,
+    #[serde(default)]
+    pub message: Option<String>,
+    #[serde(default = "none")]
+    pub response: Option<T>,
+}
+
+fn none<T>() -> Option<T> {
+    None
+}
+
+impl<T> Envelope<T> {
+    pub fn ok(response: T) -> Self {
+        Envelope { code: 0, message: None, response: Some(response) }
+    }
+
+    pub fn refusal(code: i64, message: impl Into<String>) -> Self {
+        Envelope { code, message: Some(message.into()), response: None }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TokenRequest {
+    pub imp_key: String,
+    pub imp_secret: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AccessToken {
+    pub access_token: String,
+    /// the server's clock, unix seconds
+    pub now: i64,
+    pub expired_at: i64,
+}
+
+/// A PortOne `status`. Unknown values are kept, never rejected.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PaymentStatus {
+    Ready,
+    Paid,
+    Cancelled,
+    Failed,
+    Other(String),
+}
+
+impl PaymentStatus {
+    pub fn as_str(&self) -> &str {
+        match self {
+            PaymentStatus::Ready => "ready",
+            PaymentStatus::Paid => "paid",
+            PaymentStatus::Cancelled => "cancelled",
+            PaymentStatus::Failed => "failed",
+            PaymentStatus::Other(s) => s,
+        }
+    }
+
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "ready" => PaymentStatus::Ready,
+            "paid" => PaymentStatus::Paid,
+            "cancelled" => PaymentStatus::Cancelled,
+            "failed" => PaymentStatus::Failed,
+            other => PaymentStatus::Other(other.to_string()),
+        }
+    }
+}
+
+impl Serialize for PaymentStatus {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for PaymentStatus {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(PaymentStatus::parse(&String::deserialize(d)?))
+    }
+}
+
+/// Parses a JSON number (or numeric string, as form bodies carry) into whole won.
+pub fn won_from_value(v: &Value) -> Result<i64, String> {
+    let n = match v {
+        Value::Number(n) => n.clone(),
+        Value::String(s) => serde_json::from_str::<serde_json::Number>(s.trim())
+            .map_err(|_| format!("not a number: {s:?}"))?,
+        Value::Null => return Ok(0),
+        other => return Err(format!("not a number: {other}")),
+    };
+    if let Some(i) = n.as_i64() {
+        return Ok(i);
+    }
+    match n.as_f64() {
+        Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(f as i64),
+        _ => Err(format!("not a whole number of won: {n}")),
+    }
+}
+
+fn de_won<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    won_from_value(&Value::deserialize(d)?).map_err(serde::de::Error::custom)
+}
+
+fn de_opt_won<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    match Option::<Value>::deserialize(d)? {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+        Some(v) => won_from_value(&v).map(Some).map_err(serde::de::Error::custom),
+    }
+}
+
+/// Unix seconds, where PortOne sends 0 (or nothing) for "not applicable".
+fn de_unix<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    Ok(match Option::<Value>::deserialize(d)? {
+        Some(v) => won_from_value(&v).map_err(serde::de::Error::custom)?,
+        None => 0,
+    })
+}
+
+/// One `cancel_history` entry.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CancelHistoryEntry {
+    #[serde(default)]
+    pub pg_tid: Option<String>,
+    #[serde(deserialize_with = "de_won")]
+    pub amount: i64,
+    #[serde(default, deserialize_with = "de_unix")]
+    pub cancelled_at: i64,
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub receipt_url: Option<String>,
+    #[serde(default)]
+    pub cancellation_id: Option<String>,
+}
+
+impl CancelHistoryEntry {
+    /// Identifies the entry across syncs: PortOne's cancellation_id when present.
+    pub fn entry_key(&self) -> String {
+        match &self.cancellation_id {
+            Some(id) if !id.is_empty() => id.clone(),
+            _ => format!(
+                "{}/{}/{}",
+                self.pg_tid.as_deref().unwrap_or(""),
+                self.cancelled_at,
+                self.amount
+            ),
+        }
+    }
+}
+
+/// PortOne's Payment object (the same shape from every lookup and from cancel).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Payment {
+    pub imp_uid: String,
+    pub merchant_uid: String,
+    #[serde(default)]
+    pub pay_method: String,
+    #[serde(default)]
+    pub pg_provider: String,
+    #[serde(default)]
+    pub pg_tid: Option<String>,
+    #[serde(default)]
+    pub sandbox: bool,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(deserialize_with = "de_won")]
+    pub amount: i64,
+    #[serde(default, deserialize_with = "de_won")]
+    pub cancel_amount: i64,
+    #[serde(default = "krw")]
+    pub currency: String,
+    #[serde(default)]
+    pub buyer_name: Option<String>,
+    #[serde(default)]
+    pub buyer_email: Option<String>,
+    pub status: PaymentStatus,
+    #[serde(default, deserialize_with = "de_unix")]
+    pub paid_at: i64,
+    #[serde(default, deserialize_with = "de_unix")]
+    pub cancelled_at: i64,
+    #[serde(default)]
+    pub cancel_reason: Option<String>,
+    #[serde(default)]
+    pub receipt_url: Option<String>,
+    #[serde(default)]
+    pub cancel_history: Vec<CancelHistoryEntry>,
+    #[serde(default)]
+    pub vbank_code: Option<String>,
+    #[serde(default)]
+    pub vbank_name: Option<String>,
+    #[serde(default)]
+    pub vbank_num: Option<String>,
+    #[serde(default)]
+    pub vbank_holder: Option<String>,
+    #[serde(default, deserialize_with = "de_unix")]
+    pub vbank_date: i64,
+    /// Every field this type does not name, kept so the stored copy is complete.
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
+}
+
+fn krw() -> String {
+    "KRW".into()
+}
+
+impl Payment {
+    pub fn cancellable(&self) -> i64 {
+        self.amount - self.cancel_amount
+    }
+}
+
+/// Who asked for a cancel: PortOne's `extra.requester`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Requester {
+    Customer,
+    Admin,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CancelExtra {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requester: Option<Requester>,
+}
+
+/// A refund account number: shown masked in Debug so it never reaches the logs whole.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct AccountNumber(pub String);
+
+impl AccountNumber {
+    /// Keeps the last four digits: `******1234`.
+    pub fn masked(&self) -> String {
+        let digits: Vec<char> = self.0.chars().collect();
+        let keep = digits.len().min(4);
+        let hidden = digits.len() - keep;
+        "*".repeat(hidden) + &digits[hidden..].iter().collect::<String>()
+    }
+}
+
+impl fmt::Debug for AccountNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AccountNumber({})", self.masked())
+    }
+}
+
+/// `POST /payments/cancel`. Absent fields are not sent at all (an empty `imp_uid` would fail).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CancelRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imp_uid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merchant_uid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "de_opt_won")]
+    pub amount: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "de_opt_won")]
+    pub tax_free: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "de_opt_won")]
+    pub vat_amount: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "de_opt_won")]
+    pub checksum: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refund_holder: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refund_bank: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refund_account: Option<AccountNumber>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refund_tel: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra: Option<CancelExtra>,
+}
+
+/// The V1 webhook body (JSON or form): a hint to re-query, never a fact.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WebhookNotice {
+    pub imp_uid: String,
+    #[serde(default)]
+    pub merchant_uid: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancellation_id: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payment_parses_amounts_as_whole_won_and_keeps_unknown_fields() {
+        let p: Payment = serde_json::from_value(serde_json::json!({
+            "imp_uid": "imp_1", "merchant_uid": "m1", "pay_method": "card", "pg_provider": "html5_inicis",
+            "amount": 12000.0, "cancel_amount": 2000, "currency": "KRW", "status": "cancelled",
+            "paid_at": 1700000000, "cancelled_at": 0, "sandbox": false,
+            "cancel_history": [{"pg_tid": "t", "amount": 2000, "cancelled_at": 1700000100, "reason": "r", "cancellation_id": "c1"}],
+            "card_quota": 0, "emb_pg_provider": null
+        }))
+        .unwrap();
+        assert_eq!(p.amount, 12000);
+        assert_eq!(p.cancellable(), 10000);
+        assert_eq!(p.status, PaymentStatus::Cancelled);
+        assert!(p.other.contains_key("card_quota"));
+        assert_eq!(serde_json::to_value(&p).unwrap()["card_quota"], 0);
+    }
+
+    #[test]
+    fn fractional_won_and_unknown_status_are_handled() {
+        let bad = serde_json::from_value::<Payment>(serde_json::json!({
+            "imp_uid": "i", "merchant_uid": "m", "amount": 10.5, "status": "paid"
+        }));
+        assert!(bad.is_err());
+        let p: Payment = serde_json::from_value(serde_json::json!({
+            "imp_uid": "i", "merchant_uid": "m", "amount": 10, "status": "partial_cancelled"
+        }))
+        .unwrap();
+        assert_eq!(p.status, PaymentStatus::Other("partial_cancelled".into()));
+        assert_eq!(p.status.as_str(), "partial_cancelled");
+    }
+
+    #[test]
+    fn cancel_request_omits_absent_fields_and_masks_account_in_debug() {
+        let req = CancelRequest {
+            imp_uid: Some("imp_1".into()),
+            amount: Some(1000),
+            checksum: Some(5000),
+            refund_account: Some(AccountNumber("56211105948400".into())),
+            ..Default::default()
+        };
+        let json = serde_json::to_value(&req).unwrap();
+        assert!(json.get("merchant_uid").is_none());
+        assert_eq!(json["refund_account"], "56211105948400");
+        let debug = format!("{req:?}");
+        assert!(!debug.contains("56211105948400"));
+        assert!(debug.contains("**********8400"));
+    }
+}

@@ -1,0 +1,252 @@
+//! The refund rules (DESIGN.md "Refund rules"), as pure functions checked before anything is
+//! reserved. Each refusal is a Korean sentence the customer can act on.
+
+use chrono::{DateTime, Datelike, Utc};
+use chrono_tz::Asia::Seoul;
+
+use crate::server::banks;
+use crate::server::portone::AccountNumber;
+
+pub const ALREADY_FULLY_REFUNDED: &str = "이미 전액환불된 주문입니다.";
+pub const REFUND_IN_PROGRESS: &str = "처리 중인 환불이 있습니다. 잠시 후 다시 확인해 주세요.";
+
+/// What the rules need to know about a payment (from our database, never from the browser).
+#[derive(Clone, Debug)]
+pub struct PaymentFacts {
+    pub pay_method: String,
+    pub pg_provider: String,
+    pub status: String,
+    pub amount: i64,
+    pub cancel_amount: i64,
+    pub paid_at: Option<DateTime<Utc>>,
+    pub refund_pending: bool,
+}
+
+impl PaymentFacts {
+    pub fn cancellable(&self) -> i64 {
+        self.amount - self.cancel_amount
+    }
+}
+
+/// What the customer typed, before validation.
+#[derive(Clone, Debug, Default)]
+pub struct RefundForm {
+    pub amount: Option<String>,
+    pub reason: String,
+    pub refund_holder: Option<String>,
+    pub refund_bank: Option<String>,
+    pub refund_account: Option<String>,
+}
+
+/// The vbank refund account, validated. The full number exists only in memory.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RefundAccount {
+    pub holder: String,
+    pub bank: String,
+    pub number: AccountNumber,
+}
+
+/// A refund request that passed every rule.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ValidRefund {
+    pub amount: i64,
+    pub reason: String,
+    pub account: Option<RefundAccount>,
+}
+
+fn same_kst_month(a: DateTime<Utc>, b: DateTime<Utc>) -> bool {
+    let (a, b) = (a.with_timezone(&Seoul), b.with_timezone(&Seoul));
+    (a.year(), a.month()) == (b.year(), b.month())
+}
+
+/// Partial refunds of phone payments only where the PG allows it (KG Inicis; KCP only with a
+/// merchant option this shop does not have).
+pub fn partial_allowed(facts: &PaymentFacts) -> bool {
+    facts.pay_method != "phone" || facts.pg_provider == "html5_inicis"
+}
+
+/// Why this payment cannot be refunded now, or `None` when a refund may be requested.
+pub fn why_not_refundable(facts: &PaymentFacts, now: DateTime<Utc>) -> Option<String> {
+    if facts.status != "paid" && facts.status != "cancelled" {
+        return Some("결제가 완료되지 않은 주문은 환불할 수 없습니다.".into());
+    }
+    if facts.cancellable() <= 0 {
+        return Some(ALREADY_FULLY_REFUNDED.into());
+    }
+    if facts.refund_pending {
+        return Some(REFUND_IN_PROGRESS.into());
+    }
+    if facts.pay_method == "phone" {
+        let Some(paid_at) = facts.paid_at else {
+            return Some("결제일을 알 수 없는 휴대폰 결제는 환불할 수 없습니다.".into());
+        };
+        if !same_kst_month(paid_at, now) {
+            let kst = paid_at.with_timezone(&Seoul);
+            return Some(format!(
+                "휴대폰 소액결제는 결제한 달에만 환불할 수 있습니다. ({}년 {}월 결제)",
+                kst.year(),
+                kst.month()
+            ));
+        }
+    }
+    None
+}
+
+/// Parses a won amount as people type it: `12000`, `12,000`, `12,000원`. Empty means "all".
+pub fn parse_won(input: &str) -> Result<Option<i64>, String> {
+    let cleaned: String = input.trim().trim_end_matches('원').chars().filter(|c| *c != ',' && !c.is_whitespace()).collect();
+    if cleaned.is_empty() {
+        return Ok(None);
+    }
+    if !cleaned.chars().all(|c| c.is_ascii_digit()) {
+        return Err("환불 금액은 원 단위의 숫자로 입력해 주세요.".into());
+    }
+    cleaned.parse::<i64>().map(Some).map_err(|_| "환불 금액이 너무 큽니다.".into())
+}
+
+/// Applies every rule. `Err` is the sentence to show.
+pub fn validate(facts: &PaymentFacts, form: &RefundForm, now: DateTime<Utc>) -> Result<ValidRefund, String> {
+    if let Some(reason) = why_not_refundable(facts, now) {
+        return Err(reason);
+    }
+    let cancellable = facts.cancellable();
+    let amount = match form.amount.as_deref().map(parse_won).transpose()?.flatten() {
+        None => cancellable,
+        Some(a) if a < 1 => return Err("환불 금액은 1원 이상이어야 합니다.".into()),
+        Some(a) if a > cancellable => {
+            return Err(format!(
+                "환불 금액이 환불 가능 금액({})을 넘습니다.",
+                crate::model::format_won(cancellable)
+            ))
+        }
+        Some(a) => a,
+    };
+    if amount < facts.amount && !partial_allowed(facts) {
+        return Err("이 결제수단은 부분환불이 되지 않습니다. 전액만 환불할 수 있습니다.".into());
+    }
+    let reason = form.reason.trim();
+    if reason.is_empty() {
+        return Err("환불 사유를 입력해 주세요.".into());
+    }
+    if reason.chars().count() > 200 {
+        return Err("환불 사유는 200자 이내로 입력해 주세요.".into());
+    }
+    let account = if facts.pay_method == "vbank" { Some(validate_account(facts, form)?) } else { None };
+    Ok(ValidRefund { amount, reason: reason.to_string(), account })
+}
+
+fn validate_account(facts: &PaymentFacts, form: &RefundForm) -> Result<RefundAccount, String> {
+    let value = |v: &Option<String>| v.as_deref().map(str::trim).unwrap_or_default().to_string();
+    let holder = value(&form.refund_holder);
+    let bank = value(&form.refund_bank);
+    let number: String = value(&form.refund_account).chars().filter(|c| *c != '-' && *c != ' ').collect();
+    if holder.is_empty() || bank.is_empty() || number.is_empty() {
+        return Err("가상계좌 결제는 환불받을 계좌의 예금주, 은행, 계좌번호를 모두 입력해 주세요.".into());
+    }
+    if holder.chars().count() > 16 {
+        return Err("예금주는 16자 이내로 입력해 주세요.".into());
+    }
+    if !banks::is_valid_refund_bank(&facts.pg_provider, &bank) {
+        return Err("선택한 은행으로는 환불할 수 없습니다. 목록에서 은행을 선택해 주세요.".into());
+    }
+    if !number.chars().all(|c| c.is_ascii_digit()) || !(6..=16).contains(&number.len()) {
+        return Err("계좌번호는 6~16자리 숫자로 입력해 주세요.".into());
+    }
+    Ok(RefundAccount { holder, bank, number: AccountNumber(number) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn facts(pay_method: &str, pg: &str, amount: i64, cancel_amount: i64) -> PaymentFacts {
+        PaymentFacts {
+            pay_method: pay_method.into(),
+            pg_provider: pg.into(),
+            status: if cancel_amount > 0 { "cancelled" } else { "paid" }.into(),
+            amount,
+            cancel_amount,
+            paid_at: Some(Utc.with_ymd_and_hms(2026, 11, 3, 1, 0, 0).unwrap()),
+            refund_pending: false,
+        }
+    }
+
+    fn form(amount: &str, reason: &str) -> RefundForm {
+        RefundForm { amount: Some(amount.into()), reason: reason.into(), ..Default::default() }
+    }
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 25, 3, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn amounts() {
+        let f = facts("card", "html5_inicis", 10_000, 4_000);
+        let cases: &[(&str, Result<i64, &str>)] = &[
+            ("", Ok(6_000)),
+            ("6000", Ok(6_000)),
+            ("1", Ok(1)),
+            ("2,500원", Ok(2_500)),
+            ("0", Err("환불 금액은 1원 이상이어야 합니다.")),
+            ("6001", Err("환불 금액이 환불 가능 금액(6,000원)을 넘습니다.")),
+            ("12.5", Err("환불 금액은 원 단위의 숫자로 입력해 주세요.")),
+            ("-1", Err("환불 금액은 원 단위의 숫자로 입력해 주세요.")),
+            ("99999999999999999999", Err("환불 금액이 너무 큽니다.")),
+        ];
+        for (input, expected) in cases {
+            let got = validate(&f, &form(input, "단순 변심"), now()).map(|v| v.amount);
+            assert_eq!(got, expected.map_err(String::from), "amount {input:?}");
+        }
+    }
+
+    #[test]
+    fn fully_refunded_pending_and_unpaid_are_refused() {
+        assert_eq!(validate(&facts("card", "kcp", 5000, 5000), &form("", "x"), now()).unwrap_err(), ALREADY_FULLY_REFUNDED);
+        let mut pending = facts("card", "kcp", 5000, 0);
+        pending.refund_pending = true;
+        assert_eq!(validate(&pending, &form("", "x"), now()).unwrap_err(), REFUND_IN_PROGRESS);
+        let mut ready = facts("vbank", "kcp", 5000, 0);
+        ready.status = "ready".into();
+        assert!(validate(&ready, &form("", "x"), now()).is_err());
+    }
+
+    #[test]
+    fn reason_is_required_trimmed_and_at_most_200_characters() {
+        let f = facts("card", "kcp", 5000, 0);
+        assert!(validate(&f, &form("", "   "), now()).is_err());
+        assert_eq!(validate(&f, &form("", "  변심  "), now()).unwrap().reason, "변심");
+        assert!(validate(&f, &form("", &"가".repeat(200)), now()).is_ok());
+        assert!(validate(&f, &form("", &"가".repeat(201)), now()).is_err());
+    }
+
+    #[test]
+    fn vbank_needs_a_complete_account_with_a_bank_of_its_pg() {
+        let f = facts("vbank", "html5_inicis", 30_000, 0);
+        let mut input = form("", "사이즈 교환 불가");
+        assert!(validate(&f, &input, now()).unwrap_err().contains("예금주, 은행, 계좌번호"));
+        input.refund_holder = Some("김민수".into());
+        input.refund_bank = Some("088".into()); // KFTC code: not Inicis's
+        input.refund_account = Some("562-111-05948400".into());
+        assert!(validate(&f, &input, now()).unwrap_err().contains("은행"));
+        input.refund_bank = Some("88".into());
+        let ok = validate(&f, &input, now()).unwrap();
+        assert_eq!(ok.account.unwrap().number.0, "56211105948400");
+        input.refund_account = Some("56211abc".into());
+        assert!(validate(&f, &input, now()).unwrap_err().contains("계좌번호"));
+    }
+
+    #[test]
+    fn phone_only_in_the_same_kst_month_and_whole_unless_inicis() {
+        // paid 2026-10-31 23:30 KST = 14:30 UTC; refused on 2026-11-01 00:10 KST
+        let mut f = facts("phone", "danal", 3000, 0);
+        f.paid_at = Some(Utc.with_ymd_and_hms(2026, 10, 31, 14, 30, 0).unwrap());
+        let next_month = Utc.with_ymd_and_hms(2026, 10, 31, 15, 10, 0).unwrap();
+        let same_month = Utc.with_ymd_and_hms(2026, 10, 31, 14, 50, 0).unwrap();
+        assert!(validate(&f, &form("", "x"), next_month).unwrap_err().contains("결제한 달에만"));
+        assert_eq!(validate(&f, &form("", "x"), same_month).unwrap().amount, 3000);
+        assert!(validate(&f, &form("1000", "x"), same_month).unwrap_err().contains("부분환불"));
+        f.pg_provider = "html5_inicis".into();
+        assert_eq!(validate(&f, &form("1000", "x"), same_month).unwrap().amount, 1000);
+    }
+}

@@ -1,0 +1,436 @@
+//! The pipeline's database side: reservation (tx1), recording (tx2), payment sync and audit.
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use super::{classify, outcome_status, reconcile, rules, CancelOutcome, RefundCommand, RefundError};
+use crate::model::{CurrentUser, RefundOutcome};
+use crate::server::portone::{Payment, PortOneClient, PortOneError};
+
+pub fn actor(user: &CurrentUser) -> String {
+    format!("{}:{}", user.role.as_str(), user.id)
+}
+
+pub async fn audit(
+    conn: impl sqlx::PgExecutor<'_>,
+    refund_id: Option<Uuid>,
+    payment_id: Option<i64>,
+    kind: &str,
+    actor: &str,
+    detail: serde_json::Value,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "insert into refund_events (refund_id, payment_id, kind, actor, detail) values ($1, $2, $3, $4, $5)",
+        refund_id,
+        payment_id,
+        kind,
+        actor,
+        detail
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+#[derive(Clone, Debug)]
+pub struct PaymentRow {
+    pub id: i64,
+    pub imp_uid: String,
+}
+
+pub async fn payment_for(pool: &PgPool, user: &CurrentUser, merchant_uid: &str) -> Result<Option<PaymentRow>, sqlx::Error> {
+    sqlx::query_as!(
+        PaymentRow,
+        "select id, imp_uid from payments where merchant_uid = $1 and (customer_id = $2 or $3)",
+        merchant_uid,
+        user.id,
+        user.is_admin()
+    )
+    .fetch_optional(pool)
+    .await
+}
+
+/// A refund reserved in tx1 and not yet settled.
+#[derive(Clone, Debug)]
+pub struct Reserved {
+    pub id: Uuid,
+    pub payment_id: i64,
+    pub imp_uid: String,
+    pub amount: i64,
+    pub checksum: i64,
+    pub reason: String,
+    pub account: Option<rules::RefundAccount>,
+    pub reserved_at: DateTime<Utc>,
+}
+
+pub enum Reservation {
+    Reserved(Reserved),
+    Replay(RefundOutcome),
+    KeyReused,
+    Rejected(String),
+    Busy,
+}
+
+/// tx1: lock the payment row, check the key, the pending refund and every rule against the
+/// locked balance, and insert the refund as `pending` with checksum = cancellable.
+pub async fn reserve(
+    pool: &PgPool,
+    payment: &PaymentRow,
+    user: &CurrentUser,
+    cmd: &RefundCommand,
+    fingerprint: &str,
+) -> Result<Reservation, RefundError> {
+    let mut tx = pool.begin().await?;
+    let p = sqlx::query!(
+        r#"select pay_method, pg_provider, status, amount, cancel_amount, paid_at as "paid_at: DateTime<Utc>"
+           from payments where id = $1 for update"#,
+        payment.id
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    if let Some(existing) = sqlx::query!(
+        "select id, request_fingerprint from refunds where payment_id = $1 and idempotency_key = $2",
+        payment.id,
+        cmd.idempotency_key
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    {
+        return Ok(if existing.request_fingerprint == fingerprint {
+            Reservation::Replay(outcome_of(&mut tx, existing.id).await?)
+        } else {
+            Reservation::KeyReused
+        });
+    }
+    let pending = sqlx::query_scalar!(
+        r#"select exists (select 1 from refunds where payment_id = $1 and status = 'pending') as "e!""#,
+        payment.id
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    if pending {
+        return Ok(Reservation::Busy);
+    }
+    let facts = rules::PaymentFacts {
+        pay_method: p.pay_method,
+        pg_provider: p.pg_provider,
+        status: p.status,
+        amount: p.amount,
+        cancel_amount: p.cancel_amount,
+        paid_at: p.paid_at,
+        refund_pending: false,
+    };
+    let valid = match rules::validate(&facts, &cmd.form, Utc::now()) {
+        Ok(v) => v,
+        Err(message) => return Ok(Reservation::Rejected(message)),
+    };
+    let id = Uuid::new_v4();
+    let checksum = facts.cancellable();
+    let account = valid.account.as_ref();
+    let reserved_at = sqlx::query_scalar!(
+        r#"insert into refunds (id, payment_id, idempotency_key, request_fingerprint, amount, checksum, reason,
+                                requester_role, requester_id, refund_holder, refund_bank, refund_account_masked,
+                                status, attempts)
+           values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'pending', 1)
+           returning created_at as "created_at: DateTime<Utc>""#,
+        id,
+        payment.id,
+        cmd.idempotency_key,
+        fingerprint,
+        valid.amount,
+        checksum,
+        valid.reason,
+        user.role.as_str(),
+        user.id,
+        account.map(|a| a.holder.clone()),
+        account.map(|a| a.bank.clone()),
+        account.map(|a| a.number.masked()),
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    audit(
+        &mut *tx,
+        Some(id),
+        Some(payment.id),
+        "reserved",
+        &actor(user),
+        serde_json::json!({"amount": valid.amount, "checksum": checksum, "reason": valid.reason}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Reservation::Reserved(Reserved {
+        id,
+        payment_id: payment.id,
+        imp_uid: payment.imp_uid.clone(),
+        amount: valid.amount,
+        checksum,
+        reason: valid.reason,
+        account: valid.account,
+        reserved_at,
+    }))
+}
+
+/// tx2: records PortOne's answer to a cancel of `r`. A refund someone else already finished
+/// is left as it is.
+pub async fn settle(
+    pool: &PgPool,
+    portone: &PortOneClient,
+    r: &Reserved,
+    result: Result<Payment, PortOneError>,
+    actor: &str,
+) -> Result<RefundOutcome, RefundError> {
+    match classify(&result) {
+        CancelOutcome::Succeeded => {
+            let payment = result.expect("classified as success");
+            let mut tx = pool.begin().await?;
+            finish_succeeded(&mut tx, r, &payment, actor).await?;
+            tx.commit().await?;
+        }
+        CancelOutcome::Failed { code, message } => {
+            let mut tx = pool.begin().await?;
+            finish_failed(&mut tx, r.id, r.payment_id, code, &message, actor).await?;
+            tx.commit().await?;
+            // A refusal may mean our balance is stale (checksum mismatch): resync so the next
+            // request computes the checksum PortOne expects.
+            resync(pool, portone, r.payment_id, &r.imp_uid).await;
+        }
+        CancelOutcome::Unknown => {
+            let error = result.err().map(|e| e.to_string()).unwrap_or_default();
+            tracing::warn!(refund_id = %r.id, %error, "PortOne's answer is unknown; the refund stays pending");
+            sqlx::query!("update refunds set updated_at = now() where id = $1 and status = 'pending'", r.id)
+                .execute(pool)
+                .await?;
+            audit(pool, Some(r.id), Some(r.payment_id), "outcome_unknown", actor, serde_json::json!({"error": error})).await?;
+        }
+    }
+    let mut conn = pool.acquire().await?;
+    Ok(outcome_of(&mut conn, r.id).await?)
+}
+
+pub(crate) async fn finish_succeeded(
+    tx: &mut PgConnection,
+    r: &Reserved,
+    payment: &Payment,
+    actor: &str,
+) -> Result<(), sqlx::Error> {
+    sync_payment(&mut *tx, r.payment_id, payment).await?;
+    let linked = linked_entry_keys(&mut *tx, r.payment_id, r.id).await?;
+    let entry = reconcile::matching_entry(r.amount, r.reserved_at, &payment.cancel_history, &linked);
+    if let Some(entry) = entry {
+        sqlx::query!(
+            "update payment_cancellations set refund_id = $1 where payment_id = $2 and entry_key = $3 and refund_id is null",
+            r.id,
+            r.payment_id,
+            entry.entry_key()
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
+    let updated = sqlx::query!(
+        r#"update refunds set status = 'succeeded', portone_code = 0, portone_message = null, pg_tid = $2,
+                  receipt_url = $3, updated_at = now(), finished_at = now()
+           where id = $1 and status = 'pending'"#,
+        r.id,
+        entry.and_then(|e| e.pg_tid.clone()),
+        entry.and_then(|e| e.receipt_url.clone()),
+    )
+    .execute(&mut *tx)
+    .await?;
+    if updated.rows_affected() == 1 {
+        audit(
+            &mut *tx,
+            Some(r.id),
+            Some(r.payment_id),
+            "succeeded",
+            actor,
+            serde_json::json!({"portone_code": 0, "cancel_amount": payment.cancel_amount,
+                               "cancellation_id": entry.and_then(|e| e.cancellation_id.clone())}),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn finish_failed(
+    tx: &mut PgConnection,
+    refund_id: Uuid,
+    payment_id: i64,
+    code: Option<i64>,
+    message: &str,
+    actor: &str,
+) -> Result<(), sqlx::Error> {
+    let updated = sqlx::query!(
+        r#"update refunds set status = 'failed', portone_code = $2, portone_message = $3, updated_at = now(), finished_at = now()
+           where id = $1 and status = 'pending'"#,
+        refund_id,
+        code.map(|c| c as i32),
+        message
+    )
+    .execute(&mut *tx)
+    .await?;
+    if updated.rows_affected() == 1 {
+        audit(&mut *tx, Some(refund_id), Some(payment_id), "failed", actor, serde_json::json!({"portone_code": code, "message": message}))
+            .await?;
+    }
+    Ok(())
+}
+
+/// Entry keys of this payment's cancel history already explained by another refund.
+pub(crate) async fn linked_entry_keys(
+    conn: &mut PgConnection,
+    payment_id: i64,
+    except_refund: Uuid,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "select entry_key from payment_cancellations where payment_id = $1 and refund_id is not null and refund_id <> $2",
+        payment_id,
+        except_refund
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// Overwrites our copy of a payment with PortOne's and adds new cancel_history entries.
+/// Returns how many entries were new.
+pub async fn sync_payment(conn: &mut PgConnection, payment_id: i64, p: &Payment) -> Result<u64, sqlx::Error> {
+    let raw = serde_json::to_value(p).unwrap_or_default();
+    sqlx::query!(
+        r#"update payments set status = $2, cancel_amount = $3, cancelled_at = $4, receipt_url = coalesce($5, receipt_url),
+                  portone_raw = $6, synced_at = now()
+           where id = $1"#,
+        payment_id,
+        p.status.as_str(),
+        p.cancel_amount,
+        unix(p.cancelled_at) as _,
+        p.receipt_url,
+        raw
+    )
+    .execute(&mut *conn)
+    .await?;
+    let mut added = 0;
+    for e in &p.cancel_history {
+        added += sqlx::query!(
+            r#"insert into payment_cancellations (payment_id, entry_key, cancellation_id, pg_tid, amount, cancelled_at, reason, receipt_url)
+               values ($1, $2, $3, $4, $5, $6, $7, $8)
+               on conflict (payment_id, entry_key) do nothing"#,
+            payment_id,
+            e.entry_key(),
+            e.cancellation_id,
+            e.pg_tid,
+            e.amount,
+            unix(e.cancelled_at).unwrap_or_else(Utc::now) as _,
+            e.reason,
+            e.receipt_url
+        )
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    }
+    Ok(added)
+}
+
+/// Best effort: re-reads a payment from PortOne and syncs it.
+pub async fn resync(pool: &PgPool, portone: &PortOneClient, payment_id: i64, imp_uid: &str) {
+    let result = async {
+        let payment = portone.payment(imp_uid, true).await.map_err(|e| e.to_string())?;
+        let mut conn = pool.acquire().await.map_err(|e| e.to_string())?;
+        sync_payment(&mut conn, payment_id, &payment).await.map_err(|e| e.to_string())
+    }
+    .await;
+    if let Err(error) = result {
+        tracing::warn!(%error, imp_uid, "could not resync the payment from PortOne");
+    }
+}
+
+pub fn unix(seconds: i64) -> Option<DateTime<Utc>> {
+    (seconds > 0).then(|| DateTime::from_timestamp(seconds, 0)).flatten()
+}
+
+pub async fn outcome_of(conn: &mut PgConnection, refund_id: Uuid) -> Result<RefundOutcome, sqlx::Error> {
+    let r = sqlx::query!(
+        r#"select id, status, amount, created_at as "created_at: DateTime<Utc>", finished_at as "finished_at: DateTime<Utc>",
+                  portone_message, receipt_url
+           from refunds where id = $1"#,
+        refund_id
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(RefundOutcome {
+        refund_id: r.id.to_string(),
+        status: outcome_status(&r.status),
+        amount: r.amount,
+        requested_at: r.created_at,
+        finished_at: r.finished_at,
+        message: r.portone_message,
+        receipt_url: r.receipt_url,
+    })
+}
+
+/// The newest refund `user` requested on a payment, for the order page.
+pub async fn latest_outcome(pool: &PgPool, payment_id: i64, user_id: i64) -> Result<Option<RefundOutcome>, sqlx::Error> {
+    let id = sqlx::query_scalar!(
+        "select id from refunds where payment_id = $1 and requester_id = $2 order by created_at desc limit 1",
+        payment_id,
+        user_id
+    )
+    .fetch_optional(pool)
+    .await?;
+    match id {
+        Some(id) => Ok(Some(outcome_of(&mut *pool.acquire().await?, id).await?)),
+        None => Ok(None),
+    }
+}
+
+/// Stores a payment we learn about from PortOne (webhook import, demo data). The owner is
+/// the user whose e-mail equals the buyer's. Idempotent on imp_uid. Returns the owner.
+pub async fn import_payment(pool: &PgPool, p: &Payment) -> Result<Option<i64>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let owner = match p.buyer_email.as_deref() {
+        Some(email) => sqlx::query_scalar!("select id from users where email = $1", email.trim().to_lowercase())
+            .fetch_optional(&mut *tx)
+            .await?,
+        None => None,
+    };
+    let raw = serde_json::to_value(p).unwrap_or_default();
+    let id = sqlx::query_scalar!(
+        r#"insert into payments (imp_uid, merchant_uid, customer_id, order_name, pay_method, pg_provider, currency,
+                                 amount, cancel_amount, status, buyer_name, buyer_email, paid_at, cancelled_at,
+                                 receipt_url, vbank_code, vbank_name, vbank_num, vbank_holder, portone_raw, synced_at)
+           values ($1, $2, $3, $4, $5, $6, $7, $8, 0, 'paid', $9, $10, $11, null, $12, $13, $14, $15, $16, $17, now())
+           on conflict (imp_uid) do nothing
+           returning id"#,
+        p.imp_uid,
+        p.merchant_uid,
+        owner,
+        p.name.clone().unwrap_or_else(|| p.merchant_uid.clone()),
+        p.pay_method,
+        p.pg_provider,
+        p.currency,
+        p.amount,
+        p.buyer_name,
+        p.buyer_email,
+        unix(p.paid_at) as _,
+        p.receipt_url,
+        p.vbank_code,
+        p.vbank_name,
+        p.vbank_num,
+        p.vbank_holder,
+        raw
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(id) = id {
+        sync_payment(&mut tx, id, p).await?;
+    }
+    tx.commit().await?;
+    Ok(owner)
+}
+
+pub async fn sync_payment_by_id(pool: &PgPool, payment_id: i64, p: &Payment) -> Result<u64, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query!("select id from payments where id = $1 for update", payment_id).fetch_one(&mut *tx).await?;
+    let added = sync_payment(&mut tx, payment_id, p).await?;
+    tx.commit().await?;
+    Ok(added)
+}

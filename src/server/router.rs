@@ -1,0 +1,130 @@
+//! The HTTP surface: Leptos pages and server functions, the seed-compatible JSON refund
+//! endpoint, the PortOne webhook; wrapped in sessions and the cross-site check.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, Session, SessionManagerLayer};
+use tower_sessions_sqlx_store::PostgresStore;
+
+use crate::app::{shell, App};
+use crate::error::AppError;
+use crate::model::RefundOutcomeStatus;
+use crate::server::refund::{self, rules::RefundForm, PipelineSettings, RefundCommand};
+use crate::server::{auth, csrf, webhook, AppState};
+
+pub fn build(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let options = state.leptos_options.clone();
+    let session_layer = SessionManagerLayer::new(PostgresStore::new(state.pool.clone()))
+        .with_name("refund_session")
+        .with_http_only(true)
+        .with_same_site(SameSite::Strict)
+        .with_secure(state.settings.cookie_secure)
+        .with_expiry(Expiry::OnInactivity(tower_sessions::cookie::time::Duration::hours(12)));
+    let pipeline = Arc::new(PipelineSettings::default());
+    Router::new()
+        .route("/payments/cancel", post(refund_json))
+        .route(csrf::WEBHOOK_PATH, post(webhook::handle))
+        .route("/healthz", get(|| async { "ok" }))
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || provide_context(pipeline.clone()),
+            move || shell(options.clone()),
+        )
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn(csrf::reject_cross_site))
+        .layer(session_layer)
+        .with_state(state)
+}
+
+/// The request shape of PortOne's refund guide, so its jQuery/React snippets work unchanged.
+#[derive(Debug, Deserialize)]
+struct SeedRefundRequest {
+    merchant_uid: String,
+    #[serde(default)]
+    cancel_request_amount: Option<Value>,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    refund_holder: Option<String>,
+    #[serde(default)]
+    refund_bank: Option<String>,
+    #[serde(default)]
+    refund_account: Option<String>,
+    /// Optional: lets a client make retries safe. The guide's snippet sends none.
+    #[serde(default)]
+    idempotency_key: Option<uuid::Uuid>,
+}
+
+fn message(status: StatusCode, text: impl Into<String>) -> Response {
+    (status, Json(json!({"message": text.into()}))).into_response()
+}
+
+/// `POST /payments/cancel` from a signed-in page: 200 with the synced payment, 202 while the
+/// outcome is unknown, 4xx with `{message}` when refused.
+async fn refund_json(State(state): State<AppState>, session: Session, body: Json<SeedRefundRequest>) -> Response {
+    let Json(req) = body;
+    let user = match auth::session_user(&session).await {
+        Ok(Some(user)) => user,
+        Ok(None) => return message(StatusCode::UNAUTHORIZED, AppError::NotSignedIn.to_string()),
+        Err(e) => return message(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    };
+    let amount = match req.cancel_request_amount {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s),
+        Some(v) => Some(v.to_string()),
+    };
+    let cmd = RefundCommand {
+        merchant_uid: req.merchant_uid.clone(),
+        form: RefundForm {
+            amount,
+            reason: req.reason,
+            refund_holder: req.refund_holder,
+            refund_bank: req.refund_bank,
+            refund_account: req.refund_account,
+        },
+        idempotency_key: req.idempotency_key.unwrap_or_else(uuid::Uuid::new_v4),
+    };
+    let outcome = refund::request_refund(&state.pool, &state.portone, &PipelineSettings::default(), &user, cmd).await;
+    match outcome {
+        Ok(o) => match o.status {
+            RefundOutcomeStatus::Succeeded => {
+                let raw = sqlx::query_scalar!("select portone_raw from payments where merchant_uid = $1", req.merchant_uid)
+                    .fetch_one(&state.pool)
+                    .await;
+                match raw {
+                    Ok(Some(payment)) => (StatusCode::OK, Json(payment)).into_response(),
+                    _ => message(StatusCode::OK, "환불되었습니다."),
+                }
+            }
+            RefundOutcomeStatus::Pending => (
+                StatusCode::ACCEPTED,
+                Json(json!({"status": "pending", "message": crate::pages::order::PENDING_EXPLANATION})),
+            )
+                .into_response(),
+            RefundOutcomeStatus::Failed => message(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                AppError::Gateway(o.message.unwrap_or_default()).to_string(),
+            ),
+        },
+        Err(e) => {
+            let status = match &e {
+                refund::RefundError::NotFound => StatusCode::NOT_FOUND,
+                refund::RefundError::Rejected(_) | refund::RefundError::KeyReused => StatusCode::BAD_REQUEST,
+                refund::RefundError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            };
+            message(status, AppError::from(e).to_string())
+        }
+    }
+}

@@ -1,0 +1,110 @@
+//! Fault injection: rules that make the simulator slow, failing or rude on purpose.
+
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+/// Which endpoint a rule applies to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FaultEndpoint {
+    Token,
+    Cancel,
+    Payment,
+    #[serde(rename = "*")]
+    Any,
+}
+
+/// What the fault does.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FaultKind {
+    /// Wait this long before handling.
+    Latency { ms: u64 },
+    /// Answer this HTTP status without applying anything.
+    ErrorBefore { status: u16 },
+    /// Apply the request (a cancel goes through), then answer this HTTP status.
+    ErrorAfter { status: u16 },
+    /// Apply the request, then close the connection without answering.
+    DropAfter,
+    /// Expire the current access token just before checking it (the request gets 401).
+    ExpireToken,
+    /// Refuse as the PG would: HTTP 200, `code` 1, this message.
+    PgReject { message: String },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FaultRule {
+    pub endpoint: FaultEndpoint,
+    #[serde(flatten)]
+    pub kind: FaultKind,
+    /// Fire this many times, then retire. With neither count nor probability: every time.
+    #[serde(default)]
+    pub count: Option<u32>,
+    /// Fire with this probability (0..=1) on each matching request.
+    #[serde(default)]
+    pub probability: Option<f64>,
+}
+
+/// The faults that fire for one request, in rule order.
+#[derive(Debug, Default)]
+pub struct Fired {
+    pub latency_ms: u64,
+    pub expire_token: bool,
+    pub error_before: Option<u16>,
+    pub error_after: Option<u16>,
+    pub drop_after: bool,
+    pub pg_reject: Option<String>,
+}
+
+/// Picks the rules that fire for `endpoint`, consuming counts.
+pub fn fire(rules: &mut Vec<FaultRule>, endpoint: FaultEndpoint) -> Fired {
+    let mut fired = Fired::default();
+    let mut rng = rand::thread_rng();
+    for rule in rules.iter_mut() {
+        if rule.endpoint != endpoint && rule.endpoint != FaultEndpoint::Any {
+            continue;
+        }
+        let fires = match (rule.count, rule.probability) {
+            (Some(0), _) => false,
+            (_, Some(p)) => rng.gen_bool(p.clamp(0.0, 1.0)),
+            _ => true,
+        };
+        if !fires {
+            continue;
+        }
+        if let Some(n) = rule.count.as_mut() {
+            *n -= 1;
+        }
+        match &rule.kind {
+            FaultKind::Latency { ms } => fired.latency_ms += ms,
+            FaultKind::ExpireToken => fired.expire_token = true,
+            FaultKind::ErrorBefore { status } => fired.error_before = fired.error_before.or(Some(*status)),
+            FaultKind::ErrorAfter { status } => fired.error_after = fired.error_after.or(Some(*status)),
+            FaultKind::DropAfter => fired.drop_after = true,
+            FaultKind::PgReject { message } => fired.pg_reject = fired.pg_reject.clone().or(Some(message.clone())),
+        }
+    }
+    rules.retain(|r| r.count != Some(0));
+    fired
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counted_rules_retire_and_endpoints_filter() {
+        let mut rules: Vec<FaultRule> = serde_json::from_value(serde_json::json!([
+            {"endpoint": "cancel", "kind": "error_before", "status": 500, "count": 1},
+            {"endpoint": "*", "kind": "latency", "ms": 5, "count": 2},
+        ]))
+        .unwrap();
+        let f = fire(&mut rules, FaultEndpoint::Payment);
+        assert_eq!((f.latency_ms, f.error_before), (5, None));
+        let f = fire(&mut rules, FaultEndpoint::Cancel);
+        assert_eq!((f.latency_ms, f.error_before), (5, Some(500)));
+        let f = fire(&mut rules, FaultEndpoint::Cancel);
+        assert_eq!((f.latency_ms, f.error_before), (0, None));
+        assert!(rules.is_empty());
+    }
+}

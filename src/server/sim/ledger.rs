@@ -1,0 +1,178 @@
+//! The simulator's payments and PortOne's cancel rules, as plain functions over a payment.
+
+use chrono::{DateTime, Datelike, Utc};
+use chrono_tz::Asia::Seoul;
+use rand::Rng;
+
+use crate::server::banks;
+use crate::server::portone::{CancelHistoryEntry, CancelRequest, Payment, PaymentStatus};
+
+pub const NOT_FOUND_FOR_CANCEL: &str = "취소할 결제건이 존재하지 않습니다.";
+pub const NOT_FOUND: &str = "존재하지 않는 결제정보입니다.";
+pub const ALREADY_CANCELLED: &str = "이미 전액취소된 주문입니다.";
+
+pub fn now_unix() -> i64 {
+    Utc::now().timestamp()
+}
+
+pub fn random_hex(len: usize) -> String {
+    let mut rng = rand::thread_rng();
+    (0..len).map(|_| format!("{:x}", rng.gen_range(0..16u8))).collect()
+}
+
+/// Same calendar month in Korea (carriers bill in KST).
+pub fn same_kst_month(a: i64, b: i64) -> bool {
+    let (Some(a), Some(b)) = (DateTime::from_timestamp(a, 0), DateTime::from_timestamp(b, 0)) else {
+        return false;
+    };
+    let (a, b) = (a.with_timezone(&Seoul), b.with_timezone(&Seoul));
+    (a.year(), a.month()) == (b.year(), b.month())
+}
+
+/// Options that differ per merchant contract.
+#[derive(Clone, Debug, Default)]
+pub struct CancelPolicy {
+    /// KCP allows partial phone cancels only when the merchant asked for it.
+    pub kcp_phone_partial: bool,
+}
+
+/// Checks a cancel against PortOne's rules and, if it passes, applies it to `payment`.
+/// `Err` carries the refusal message; nothing changes then.
+pub fn apply_cancel(
+    payment: &mut Payment,
+    req: &CancelRequest,
+    now: i64,
+    policy: &CancelPolicy,
+) -> Result<CancelHistoryEntry, String> {
+    if !matches!(payment.status, PaymentStatus::Paid | PaymentStatus::Cancelled) {
+        return Err("결제완료 상태가 아닌 결제건은 취소할 수 없습니다.".into());
+    }
+    let cancellable = payment.cancellable();
+    if cancellable <= 0 {
+        return Err(ALREADY_CANCELLED.into());
+    }
+    if let Some(checksum) = req.checksum {
+        if checksum != cancellable {
+            return Err(format!(
+                "취소가능 잔액 검증에 실패하였습니다. (요청 checksum {checksum}, 취소가능 잔액 {cancellable})"
+            ));
+        }
+    }
+    let amount = match req.amount {
+        None | Some(0) => cancellable,
+        Some(a) if a < 0 => return Err("취소요청금액이 올바르지 않습니다.".into()),
+        Some(a) if a > cancellable => {
+            return Err(format!("취소요청금액({a})이 취소가능금액({cancellable})을 초과하였습니다."))
+        }
+        Some(a) => a,
+    };
+    match payment.pay_method.as_str() {
+        "vbank" => {
+            let filled = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.trim().is_empty());
+            let account_ok = req.refund_account.as_ref().is_some_and(|a| !a.0.trim().is_empty());
+            if !filled(&req.refund_holder) || !filled(&req.refund_bank) || !account_ok {
+                return Err("가상계좌 환불은 환불계좌 예금주, 은행코드, 계좌번호가 필요합니다.".into());
+            }
+            let bank = req.refund_bank.as_deref().unwrap_or_default();
+            if !banks::is_valid_refund_bank(&payment.pg_provider, bank) {
+                return Err(format!("[{}] 유효하지 않은 환불 은행코드입니다: {bank}", payment.pg_provider));
+            }
+        }
+        "phone" => {
+            if !same_kst_month(payment.paid_at, now) {
+                return Err("휴대폰 소액결제는 결제한 달에만 취소할 수 있습니다.".into());
+            }
+            let partial = amount < payment.amount;
+            let pg_allows_partial = payment.pg_provider == "html5_inicis"
+                || (payment.pg_provider == "kcp" && policy.kcp_phone_partial);
+            if partial && !pg_allows_partial {
+                return Err("휴대폰 소액결제는 부분취소가 불가능합니다.".into());
+            }
+        }
+        _ => {}
+    }
+    Ok(record_cancel(payment, amount, req.reason.clone(), now))
+}
+
+/// Adds a cancel to the payment: cancel_amount, status, and a cancel_history entry.
+pub fn record_cancel(payment: &mut Payment, amount: i64, reason: Option<String>, now: i64) -> CancelHistoryEntry {
+    let entry = CancelHistoryEntry {
+        pg_tid: Some(format!("simcancel_{}", random_hex(16))),
+        amount,
+        cancelled_at: now,
+        reason: reason.clone(),
+        receipt_url: Some(format!("https://sim.portone.invalid/receipts/{}", random_hex(12))),
+        cancellation_id: Some(format!("cancel_{}", random_hex(20))),
+    };
+    payment.cancel_amount += amount;
+    payment.status = PaymentStatus::Cancelled;
+    payment.cancelled_at = now;
+    payment.cancel_reason = reason;
+    payment.cancel_history.push(entry.clone());
+    entry
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::portone::AccountNumber;
+
+    fn payment(pay_method: &str, pg: &str, amount: i64, paid_at: i64) -> Payment {
+        serde_json::from_value(serde_json::json!({
+            "imp_uid": "imp_t", "merchant_uid": "m_t", "pay_method": pay_method, "pg_provider": pg,
+            "amount": amount, "status": "paid", "paid_at": paid_at
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn checksum_must_equal_the_cancellable_balance() {
+        let mut p = payment("card", "html5_inicis", 10_000, now_unix());
+        let wrong = CancelRequest { amount: Some(1000), checksum: Some(9000), ..Default::default() };
+        assert!(apply_cancel(&mut p, &wrong, now_unix(), &CancelPolicy::default()).is_err());
+        assert_eq!(p.cancel_amount, 0);
+        let right = CancelRequest { amount: Some(1000), checksum: Some(10_000), ..Default::default() };
+        apply_cancel(&mut p, &right, now_unix(), &CancelPolicy::default()).unwrap();
+        assert_eq!((p.cancel_amount, p.status.as_str()), (1000, "cancelled"));
+        // the same request again fails: the balance moved
+        assert!(apply_cancel(&mut p, &right, now_unix(), &CancelPolicy::default()).is_err());
+    }
+
+    #[test]
+    fn missing_or_zero_amount_cancels_the_rest_then_nothing_is_left() {
+        let mut p = payment("card", "kcp", 5000, now_unix());
+        apply_cancel(&mut p, &CancelRequest { amount: Some(2000), ..Default::default() }, now_unix(), &Default::default()).unwrap();
+        let e = apply_cancel(&mut p, &CancelRequest { amount: Some(0), ..Default::default() }, now_unix(), &Default::default()).unwrap();
+        assert_eq!(e.amount, 3000);
+        let again = apply_cancel(&mut p, &CancelRequest::default(), now_unix(), &Default::default());
+        assert_eq!(again.unwrap_err(), ALREADY_CANCELLED);
+    }
+
+    #[test]
+    fn vbank_needs_an_account_with_a_bank_code_of_its_pg() {
+        let mut p = payment("vbank", "html5_inicis", 5000, now_unix());
+        let mut req = CancelRequest::default();
+        assert!(apply_cancel(&mut p, &req, now_unix(), &Default::default()).is_err());
+        req.refund_holder = Some("홍길동".into());
+        req.refund_bank = Some("088".into());
+        req.refund_account = Some(AccountNumber("56211105948400".into()));
+        assert!(apply_cancel(&mut p, &req, now_unix(), &Default::default()).is_err());
+        req.refund_bank = Some("88".into());
+        assert!(apply_cancel(&mut p, &req, now_unix(), &Default::default()).is_ok());
+    }
+
+    #[test]
+    fn phone_only_in_the_same_kst_month_and_partial_only_where_the_pg_allows() {
+        // 2026-01-31 23:30 KST is 14:30 UTC; 2026-02-01 00:10 KST is 2026-01-31 15:10 UTC.
+        let paid = 1_769_869_800; // 2026-01-31T14:30:00Z
+        let next_kst_day = paid + 40 * 60;
+        let mut p = payment("phone", "html5_inicis", 3000, paid);
+        assert!(apply_cancel(&mut p, &CancelRequest::default(), next_kst_day, &Default::default()).is_err());
+        let mut p = payment("phone", "danal", 3000, paid);
+        let partial = CancelRequest { amount: Some(1000), ..Default::default() };
+        assert!(apply_cancel(&mut p, &partial, paid + 60, &Default::default()).is_err());
+        let mut p = payment("phone", "kcp", 3000, paid);
+        assert!(apply_cancel(&mut p, &partial, paid + 60, &Default::default()).is_err());
+        assert!(apply_cancel(&mut p, &partial, paid + 60, &CancelPolicy { kcp_phone_partial: true }).is_ok());
+    }
+}

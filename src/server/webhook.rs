@@ -1,0 +1,73 @@
+//! `POST /portone/webhook`: PortOne's V1 notification. The body is only a hint of which
+//! payment changed; everything stored is re-derived from PortOne's own answer, so a forged
+//! or repeated webhook changes nothing wrong.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use sqlx::PgPool;
+use tracing::instrument;
+
+use crate::server::portone::{PortOneClient, PortOneError, WebhookNotice};
+use crate::server::refund::store_api::{import_payment, sync_payment_by_id};
+use crate::server::AppState;
+
+#[derive(Debug, PartialEq)]
+pub enum WebhookEffect {
+    /// A payment we did not know, now stored (owner found by buyer e-mail, if any).
+    Imported { owner_found: bool },
+    /// A known payment, synced; how many cancel_history entries were new.
+    Synced { new_cancellations: u64 },
+    /// PortOne does not know the payment (or it is not paid): nothing to do.
+    Ignored,
+}
+
+pub async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let notice: Result<WebhookNotice, String> = if is_form {
+        serde_urlencoded::from_bytes(&body).map_err(|e| e.to_string())
+    } else {
+        serde_json::from_slice(&body).map_err(|e| e.to_string())
+    };
+    let Ok(notice) = notice else {
+        return StatusCode::BAD_REQUEST;
+    };
+    match process(&state.pool, &state.portone, &notice).await {
+        Ok(effect) => {
+            tracing::info!(imp_uid = %notice.imp_uid, ?effect, "webhook processed");
+            StatusCode::OK
+        }
+        Err(e) => {
+            tracing::error!(imp_uid = %notice.imp_uid, error = %e, "webhook processing failed");
+            // a 5xx lets PortOne's retry (when enabled) try again
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+    }
+}
+
+#[instrument(skip_all, fields(imp_uid = %notice.imp_uid))]
+pub async fn process(pool: &PgPool, portone: &PortOneClient, notice: &WebhookNotice) -> Result<WebhookEffect, String> {
+    let payment = match portone.payment(&notice.imp_uid, true).await {
+        Ok(p) => p,
+        Err(PortOneError::Refused { status: 404, .. }) => return Ok(WebhookEffect::Ignored),
+        Err(e) => return Err(e.to_string()),
+    };
+    let known = sqlx::query_scalar!("select id from payments where imp_uid = $1", payment.imp_uid)
+        .fetch_optional(pool)
+        .await
+        .map_err(|e| e.to_string())?;
+    match known {
+        Some(id) => {
+            let new_cancellations = sync_payment_by_id(pool, id, &payment).await.map_err(|e| e.to_string())?;
+            Ok(WebhookEffect::Synced { new_cancellations })
+        }
+        None if matches!(payment.status.as_str(), "paid" | "cancelled") => {
+            let owner = import_payment(pool, &payment).await.map_err(|e| e.to_string())?;
+            Ok(WebhookEffect::Imported { owner_found: owner.is_some() })
+        }
+        None => Ok(WebhookEffect::Ignored),
+    }
+}

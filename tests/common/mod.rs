@@ -1,0 +1,184 @@
+//! The test harness: the real app on a random port against a fresh database (one per test,
+//! from `#[sqlx::test]`), with the PortOne simulator in-process on another random port.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use leptos::prelude::LeptosOptions;
+use portone_refund::model::{CurrentUser, Role};
+use portone_refund::server::config::Settings;
+use portone_refund::server::portone::{ImpSecret, Payment, PortOneClient, PortOneConfig};
+use portone_refund::server::refund::store_api::import_payment;
+use portone_refund::server::sim::{self, NewPayment, SimConfig, Simulator};
+use portone_refund::server::{auth, router, telemetry, AppState};
+use serde_json::{json, Value};
+use sqlx::PgPool;
+
+pub const MINSU: (&str, &str) = ("minsu@example.com", "minsu-pass-1234");
+pub const JIWOO: (&str, &str) = ("jiwoo@example.com", "jiwoo-pass-1234");
+pub const ADMIN: (&str, &str) = ("admin@example.com", "admin-pass-1234");
+
+pub struct TestApp {
+    pub base_url: String,
+    pub sim_url: String,
+    pub sim: Arc<Simulator>,
+    pub pool: PgPool,
+    pub portone: Arc<PortOneClient>,
+    pub users: Users,
+}
+
+#[derive(Clone)]
+pub struct Users {
+    pub minsu: CurrentUser,
+    pub jiwoo: CurrentUser,
+    pub admin: CurrentUser,
+}
+
+pub fn portone_config(sim_url: &str, timeout: Duration) -> PortOneConfig {
+    PortOneConfig {
+        base_url: sim_url.to_string(),
+        imp_key: sim::DEMO_IMP_KEY.into(),
+        imp_secret: ImpSecret::new(sim::DEMO_IMP_SECRET),
+        connect_timeout: Duration::from_secs(2),
+        request_timeout: timeout,
+    }
+}
+
+/// The simulator alone, on a random port.
+pub async fn spawn_sim(webhook_url: Option<String>) -> (String, Arc<Simulator>) {
+    telemetry::install_crypto_provider();
+    telemetry::init("warn");
+    let config = SimConfig { webhook_url, ..Default::default() };
+    let (addr, sim) = sim::spawn(config, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    (format!("http://{addr}"), sim)
+}
+
+async fn create_users(pool: &PgPool) -> Users {
+    let mut made = Vec::new();
+    for ((email, password), (name, role)) in [MINSU, JIWOO, ADMIN]
+        .into_iter()
+        .zip([("김민수", Role::Customer), ("이지우", Role::Customer), ("관리자", Role::Admin)])
+    {
+        let id = match sqlx::query_scalar!("select id from users where email = $1", email).fetch_optional(pool).await.unwrap() {
+            Some(id) => id,
+            None => auth::create_user(pool, email, name, password, role).await.unwrap(),
+        };
+        made.push(CurrentUser { id, email: email.into(), display_name: name.into(), role });
+    }
+    Users { minsu: made[0].clone(), jiwoo: made[1].clone(), admin: made[2].clone() }
+}
+
+/// Starts the app and the simulator for one test. The PortOne timeout is short so that
+/// latency faults become timeouts quickly.
+pub async fn spawn_app(pool: PgPool) -> TestApp {
+    spawn_app_with_timeout(pool, Duration::from_secs(2)).await
+}
+
+pub async fn spawn_app_with_timeout(pool: PgPool, timeout: Duration) -> TestApp {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (sim_url, sim) = spawn_sim(Some(format!("http://{addr}/portone/webhook"))).await;
+    let portone = Arc::new(PortOneClient::new(portone_config(&sim_url, timeout)).unwrap());
+    serve_app(listener, pool.clone(), portone.clone());
+    let users = create_users(&pool).await;
+    TestApp { base_url: format!("http://{addr}"), sim_url, sim, pool, portone, users }
+}
+
+/// Serves the app on `listener` (also used to "restart" it on a new port).
+pub fn serve_app(listener: tokio::net::TcpListener, pool: PgPool, portone: Arc<PortOneClient>) {
+    let addr = listener.local_addr().unwrap();
+    let leptos_options = LeptosOptions::builder().output_name("portone-refund").site_addr(addr).build();
+    let settings = Settings {
+        database_url: String::new(),
+        portone: portone_config("", Duration::from_secs(2)),
+        cookie_secure: false,
+        reconcile_interval: Duration::from_secs(3600),
+        reconcile_grace: Duration::ZERO,
+    };
+    let state = AppState { leptos_options, pool, portone, settings: Arc::new(settings) };
+    let app = router::build(state);
+    tokio::spawn(async move {
+        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
+    });
+}
+
+impl TestApp {
+    /// A browser-like client: keeps cookies, sends our Origin.
+    pub fn browser(&self) -> reqwest::Client {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("origin", self.base_url.parse().unwrap());
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .default_headers(headers)
+            .build()
+            .unwrap()
+    }
+
+    /// Calls a server function by its type's path, with a form body, asking for JSON.
+    pub async fn server_fn(&self, client: &reqwest::Client, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        client
+            .post(format!("{}{}", self.base_url, path))
+            .header("accept", "application/json")
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn signed_in(&self, (email, password): (&str, &str)) -> reqwest::Client {
+        use leptos::server_fn::ServerFn;
+        let client = self.browser();
+        let res = self.server_fn(&client, portone_refund::api::Login::PATH, &[("email", email), ("password", password)]).await;
+        assert!(res.status().is_success(), "sign-in failed: {}", res.status());
+        client
+    }
+
+    /// Creates a paid payment at the simulator and imports it, owned by the buyer's account.
+    pub async fn paid_order(&self, buyer: &CurrentUser, amount: i64, pay_method: &str, pg: &str) -> Payment {
+        self.paid_order_at(buyer, amount, pay_method, pg, None).await
+    }
+
+    pub async fn paid_order_at(&self, buyer: &CurrentUser, amount: i64, pay_method: &str, pg: &str, paid_at: Option<i64>) -> Payment {
+        let merchant_uid = format!("ORD-TEST-{}", uuid::Uuid::new_v4().simple());
+        let res: Value = reqwest::Client::new()
+            .post(format!("{}/__sim/payments", self.sim_url))
+            .json(&json!({
+                "merchant_uid": merchant_uid, "amount": amount, "pay_method": pay_method, "pg_provider": pg,
+                "name": "테스트 상품", "buyer_name": buyer.display_name, "buyer_email": buyer.email, "paid_at": paid_at,
+            }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let payment: Payment = serde_json::from_value(res["payment"].clone()).unwrap();
+        import_payment(&self.pool, &payment).await.unwrap();
+        payment
+    }
+
+    pub async fn sim_payment(&self, imp_uid: &str) -> Payment {
+        let all: Vec<Payment> = reqwest::get(format!("{}/__sim/payments", self.sim_url)).await.unwrap().json().await.unwrap();
+        all.into_iter().find(|p| p.imp_uid == imp_uid).expect("payment at the simulator")
+    }
+
+    pub async fn sim_stats(&self) -> Value {
+        reqwest::get(format!("{}/__sim/stats", self.sim_url)).await.unwrap().json().await.unwrap()
+    }
+
+    pub async fn faults(&self, rules: Value) {
+        let res = reqwest::Client::new().post(format!("{}/__sim/faults", self.sim_url)).json(&rules).send().await.unwrap();
+        assert!(res.status().is_success());
+    }
+}
+
+/// Any simulator fields missing from `NewPayment` callers.
+pub fn new_payment(merchant_uid: &str, amount: i64, pay_method: &str, pg: &str) -> NewPayment {
+    serde_json::from_value(json!({
+        "merchant_uid": merchant_uid, "amount": amount, "pay_method": pay_method, "pg_provider": pg, "name": "테스트"
+    }))
+    .unwrap()
+}

@@ -1,0 +1,127 @@
+//! Sign-in, sessions, authorization of the customer server functions, and the cross-site check.
+
+mod common;
+
+use common::*;
+use leptos::server_fn::ServerFn;
+use portone_refund::api::{GetCurrentUser, GetOrderDetail, Login, MyOrders};
+use portone_refund::model::OrderSummary;
+use serde_json::Value;
+use sqlx::PgPool;
+
+#[sqlx::test]
+async fn wrong_password_and_unknown_email_get_the_same_message(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let client = app.browser();
+    let wrong = app.server_fn(&client, Login::PATH, &[("email", MINSU.0), ("password", "nope")]).await;
+    let unknown = app.server_fn(&client, Login::PATH, &[("email", "nobody@example.com"), ("password", "nope")]).await;
+    let (wrong, unknown) = (wrong.text().await.unwrap(), unknown.text().await.unwrap());
+    assert!(wrong.contains("이메일 또는 비밀번호가 올바르지 않습니다."), "{wrong}");
+    assert_eq!(wrong, unknown);
+}
+
+#[sqlx::test]
+async fn sign_in_is_rate_limited_per_account(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let client = app.browser();
+    for _ in 0..5 {
+        app.server_fn(&client, Login::PATH, &[("email", MINSU.0), ("password", "wrong")]).await;
+    }
+    // even the right password is refused now
+    let res = app.server_fn(&client, Login::PATH, &[("email", MINSU.0), ("password", MINSU.1)]).await;
+    assert!(res.text().await.unwrap().contains("로그인 시도가 너무 많습니다"));
+    // another account from the same address is not locked out
+    let res = app.server_fn(&client, Login::PATH, &[("email", JIWOO.0), ("password", JIWOO.1)]).await;
+    assert!(res.status().is_success());
+}
+
+#[sqlx::test]
+async fn customers_see_only_their_own_orders(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let mine = app.paid_order(&app.users.minsu, 12_000, "card", "html5_inicis").await;
+    let theirs = app.paid_order(&app.users.jiwoo, 30_000, "trans", "tosspayments").await;
+
+    let anonymous = app.server_fn(&app.browser(), MyOrders::PATH, &[]).await;
+    assert!(anonymous.text().await.unwrap().contains("NotSignedIn"));
+
+    let minsu = app.signed_in(MINSU).await;
+    let orders: Vec<OrderSummary> = app.server_fn(&minsu, MyOrders::PATH, &[]).await.json().await.unwrap();
+    assert_eq!(orders.iter().map(|o| o.merchant_uid.as_str()).collect::<Vec<_>>(), vec![mine.merchant_uid.as_str()]);
+
+    // the detail server function: own order yes, another's order exactly like a missing one
+    let own = app.server_fn(&minsu, GetOrderDetail::PATH, &[("merchant_uid", &mine.merchant_uid)]).await;
+    assert!(own.status().is_success());
+    let other = app.server_fn(&minsu, GetOrderDetail::PATH, &[("merchant_uid", &theirs.merchant_uid)]).await.text().await.unwrap();
+    let missing = app.server_fn(&minsu, GetOrderDetail::PATH, &[("merchant_uid", "ORD-NOPE")]).await.text().await.unwrap();
+    assert_eq!(other, missing);
+    assert!(other.contains("NotFound"));
+
+    // admins may open any order
+    let admin = app.signed_in(ADMIN).await;
+    assert!(app.server_fn(&admin, GetOrderDetail::PATH, &[("merchant_uid", &theirs.merchant_uid)]).await.status().is_success());
+}
+
+#[sqlx::test]
+async fn another_customers_order_page_is_a_404_page(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let theirs = app.paid_order(&app.users.jiwoo, 30_000, "trans", "tosspayments").await;
+    let minsu = app.signed_in(MINSU).await;
+    let page = minsu.get(format!("{}/orders/{}", app.base_url, theirs.merchant_uid)).send().await.unwrap();
+    assert_eq!(page.status(), 404);
+    let missing = minsu.get(format!("{}/orders/ORD-NOPE", app.base_url)).send().await.unwrap();
+    assert_eq!(missing.status(), 404);
+    let jiwoo = app.signed_in(JIWOO).await;
+    let own = jiwoo.get(format!("{}/orders/{}", app.base_url, theirs.merchant_uid)).send().await.unwrap();
+    assert_eq!(own.status(), 200);
+    assert!(own.text().await.unwrap().contains("30,000원"));
+}
+
+#[sqlx::test]
+async fn orders_page_sends_visitors_to_sign_in(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let res = app.browser().get(format!("{}/orders", app.base_url)).send().await.unwrap();
+    assert!(res.status().is_redirection(), "{}", res.status());
+    assert_eq!(res.headers()["location"], "/login");
+}
+
+#[sqlx::test]
+async fn cross_site_posts_are_refused(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let evil = reqwest::Client::new();
+    let res = evil
+        .post(format!("{}{}", app.base_url, Login::PATH))
+        .header("origin", "https://evil.example")
+        .form(&[("email", MINSU.0), ("password", MINSU.1)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    let res = evil
+        .post(format!("{}/payments/cancel", app.base_url))
+        .header("sec-fetch-site", "cross-site")
+        .json(&serde_json::json!({"merchant_uid": "x", "reason": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+}
+
+#[sqlx::test]
+async fn the_session_survives_an_app_restart(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    let minsu = app.signed_in(MINSU).await;
+    // a second app process on another port, same database: the cookie is still good
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let second = format!("http://{}", listener.local_addr().unwrap());
+    serve_app(listener, pool, app.portone.clone());
+    let cookie_jar_client = minsu; // cookies are per host:port-insensitive for 127.0.0.1
+    let res = cookie_jar_client
+        .post(format!("{second}{}", GetCurrentUser::PATH))
+        .header("origin", &second)
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    let user: Value = res.json().await.unwrap();
+    assert_eq!(user["email"], MINSU.0);
+}

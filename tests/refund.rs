@@ -1,0 +1,322 @@
+//! The refund pipeline end to end: real Postgres, the simulator over HTTP.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use portone_refund::model::{CurrentUser, RefundOutcome, RefundOutcomeStatus};
+use portone_refund::server::portone::{CancelRequest, Payment};
+use portone_refund::server::refund::{self, reconcile, rules::RefundForm, PipelineSettings, RefundCommand, RefundError};
+use portone_refund::server::webhook;
+use serde_json::json;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+fn form(amount: &str, reason: &str) -> RefundForm {
+    RefundForm { amount: (!amount.is_empty()).then(|| amount.to_string()), reason: reason.into(), ..Default::default() }
+}
+
+async fn refund_as(app: &TestApp, user: &CurrentUser, p: &Payment, form: RefundForm, key: Uuid) -> Result<RefundOutcome, RefundError> {
+    let cmd = RefundCommand { merchant_uid: p.merchant_uid.clone(), form, idempotency_key: key };
+    refund::request_refund(&app.pool, &app.portone, &PipelineSettings::default(), user, cmd).await
+}
+
+async fn refund(app: &TestApp, p: &Payment, amount: &str) -> Result<RefundOutcome, RefundError> {
+    refund_as(app, &app.users.minsu, p, form(amount, "단순 변심"), Uuid::new_v4()).await
+}
+
+async fn ours(app: &TestApp, p: &Payment) -> (i64, String, i64) {
+    let r = sqlx::query!(
+        r#"select cancel_amount, status,
+                  (select count(*) from refunds r where r.payment_id = p.id and r.status = 'pending') as "pending!"
+           from payments p where imp_uid = $1"#,
+        p.imp_uid
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    (r.cancel_amount, r.status, r.pending)
+}
+
+fn rejected(r: Result<RefundOutcome, RefundError>) -> String {
+    match r {
+        Err(RefundError::Rejected(m)) => m,
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+}
+
+#[sqlx::test]
+async fn full_refund_then_already_fully_refunded(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let p = app.paid_order(&app.users.minsu, 12_000, "card", "html5_inicis").await;
+    let o = refund(&app, &p, "").await.unwrap();
+    assert_eq!((o.status, o.amount), (RefundOutcomeStatus::Succeeded, 12_000));
+    assert!(o.receipt_url.is_some());
+    assert_eq!(ours(&app, &p).await, (12_000, "cancelled".into(), 0));
+    assert_eq!(app.sim_payment(&p.imp_uid).await.cancel_amount, 12_000);
+    assert_eq!(rejected(refund(&app, &p, "").await), "이미 전액환불된 주문입니다.");
+    // the cancel_history entry is linked to our refund
+    let linked = sqlx::query_scalar!("select count(*) from payment_cancellations where refund_id is not null").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(linked, Some(1));
+}
+
+#[sqlx::test]
+async fn two_partial_refunds_then_the_rest(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let p = app.paid_order(&app.users.minsu, 50_000, "card", "kcp").await;
+    assert_eq!(refund(&app, &p, "10,000").await.unwrap().amount, 10_000);
+    assert_eq!(refund(&app, &p, "5000").await.unwrap().amount, 5_000);
+    assert!(rejected(refund(&app, &p, "35001").await).contains("35,000원"));
+    assert_eq!(refund(&app, &p, "").await.unwrap().amount, 35_000);
+    assert_eq!(ours(&app, &p).await, (50_000, "cancelled".into(), 0));
+    assert_eq!(app.sim_payment(&p.imp_uid).await.cancel_history.len(), 3);
+}
+
+#[sqlx::test]
+async fn validation_rules_refuse_before_anything_is_reserved(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let p = app.paid_order(&app.users.minsu, 20_000, "card", "kcp").await;
+    for (amount, reason, expected) in [
+        ("0", "x", "1원 이상"),
+        ("20001", "x", "환불 가능 금액"),
+        ("1.5", "x", "숫자"),
+        ("", "  ", "사유"),
+        ("", &"가".repeat(201), "200자"),
+    ] {
+        let m = rejected(refund_as(&app, &app.users.minsu, &p, form(amount, reason), Uuid::new_v4()).await);
+        assert!(m.contains(expected), "{amount:?}: {m}");
+    }
+    let refunds = sqlx::query_scalar!("select count(*) from refunds").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(refunds, Some(0));
+    assert_eq!(app.sim_stats().await["cancel_calls"], 0);
+    let audits = sqlx::query_scalar!("select count(*) from refund_events where kind = 'rejected'").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(audits, Some(5));
+}
+
+#[sqlx::test]
+async fn vbank_needs_an_account_and_never_stores_it_whole(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let p = app.paid_order(&app.users.minsu, 54_000, "vbank", "html5_inicis").await;
+    assert!(rejected(refund(&app, &p, "").await).contains("계좌"));
+    let mut f = form("", "배송 지연");
+    f.refund_holder = Some("김민수".into());
+    f.refund_bank = Some("88".into());
+    f.refund_account = Some("562-111-05948400".into());
+    let o = refund_as(&app, &app.users.minsu, &p, f, Uuid::new_v4()).await.unwrap();
+    assert_eq!(o.status, RefundOutcomeStatus::Succeeded);
+    let masked = sqlx::query_scalar!("select refund_account_masked from refunds").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(masked.as_deref(), Some("**********8400"));
+    let everywhere = sqlx::query_scalar!(
+        "select count(*) from refund_events where detail::text like '%05948400%'"
+    ).fetch_one(&app.pool).await.unwrap();
+    assert_eq!(everywhere, Some(0));
+}
+
+#[sqlx::test]
+async fn phone_from_last_month_is_refused_before_any_gateway_call(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let last_month = chrono::Utc::now().timestamp() - 40 * 24 * 3600;
+    let p = app.paid_order_at(&app.users.minsu, 9_900, "phone", "danal", Some(last_month)).await;
+    assert!(rejected(refund(&app, &p, "").await).contains("결제한 달에만"));
+    assert_eq!(app.sim_stats().await["cancel_calls"], 0);
+}
+
+#[sqlx::test]
+async fn another_customers_order_is_refused_like_a_missing_one(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let p = app.paid_order(&app.users.jiwoo, 10_000, "card", "kcp").await;
+    assert!(matches!(refund(&app, &p, "").await, Err(RefundError::NotFound)));
+    // an admin may refund on the customer's behalf
+    let o = refund_as(&app, &app.users.admin, &p, form("1000", "고객 요청"), Uuid::new_v4()).await.unwrap();
+    assert_eq!(o.status, RefundOutcomeStatus::Succeeded);
+}
+
+#[sqlx::test]
+async fn the_same_key_refunds_once_sequentially_and_in_parallel(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let p = app.paid_order(&app.users.minsu, 10_000, "card", "kcp").await;
+    let key = Uuid::new_v4();
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        ids.push(refund_as(&app, &app.users.minsu, &p, form("1000", "x"), key).await.unwrap().refund_id);
+    }
+    ids.dedup();
+    assert_eq!(ids.len(), 1);
+    // the same key with other input is refused
+    assert!(matches!(refund_as(&app, &app.users.minsu, &p, form("2000", "x"), key).await, Err(RefundError::KeyReused)));
+
+    let key = Uuid::new_v4();
+    let app = std::sync::Arc::new(app);
+    let tasks = (0..20).map(|_| {
+        let app = app.clone();
+        let p = p.clone();
+        tokio::spawn(async move { refund_as(&app, &app.users.minsu, &p, form("1000", "y"), key).await })
+    });
+    let results: Vec<_> = futures::future::join_all(tasks).await.into_iter().map(|r| r.unwrap().unwrap()).collect();
+    assert!(results.iter().all(|r| r.refund_id == results[0].refund_id));
+    assert_eq!(app.sim_stats().await["cancels_applied"], 2);
+    assert_eq!(app.sim_payment(&p.imp_uid).await.cancel_amount, 2000);
+}
+
+#[sqlx::test]
+async fn fifty_parallel_refunds_never_exceed_the_payment(pool: PgPool) {
+    let app = std::sync::Arc::new(spawn_app(pool).await);
+    let p = app.paid_order(&app.users.minsu, 10_000, "card", "kcp").await;
+    let tasks = (0..50).map(|_| {
+        let app = app.clone();
+        let p = p.clone();
+        tokio::spawn(async move { refund(&app, &p, "1000").await })
+    });
+    let results: Vec<_> = futures::future::join_all(tasks).await.into_iter().map(|r| r.unwrap()).collect();
+    let succeeded = results.iter().filter(|r| matches!(r, Ok(o) if o.status == RefundOutcomeStatus::Succeeded)).count();
+    assert_eq!(succeeded, 10, "{results:?}");
+    let ours_sum = sqlx::query_scalar!("select coalesce(sum(amount), 0) from refunds where status = 'succeeded'").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(ours_sum, Some(10_000));
+    assert_eq!(app.sim_payment(&p.imp_uid).await.cancel_amount, 10_000);
+    assert_eq!(ours(&app, &p).await, (10_000, "cancelled".into(), 0));
+    println!("concurrency: 50 requests, {succeeded} refunds made, 0 violations");
+}
+
+async fn reconcile(app: &TestApp) -> reconcile::ReconcileReport {
+    reconcile::reconcile_once(&app.pool, &app.portone, Duration::ZERO).await.unwrap()
+}
+
+#[sqlx::test]
+async fn unknown_outcomes_stay_pending_until_the_reconciler_settles_them(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    for (fault, expect_resend) in [
+        (json!({"endpoint": "cancel", "kind": "drop_after", "count": 1}), false),
+        (json!({"endpoint": "cancel", "kind": "error_after", "status": 502, "count": 1}), false),
+        (json!({"endpoint": "cancel", "kind": "latency", "ms": 2500, "count": 1}), false),
+        (json!({"endpoint": "cancel", "kind": "error_before", "status": 500, "count": 1}), true),
+    ] {
+        let p = app.paid_order(&app.users.minsu, 10_000, "card", "kcp").await;
+        app.faults(json!([fault])).await;
+        let o = refund(&app, &p, "3000").await.unwrap();
+        assert_eq!(o.status, RefundOutcomeStatus::Pending, "{fault}");
+        assert_eq!(ours(&app, &p).await.2, 1);
+        tokio::time::sleep(Duration::from_millis(800)).await; // let a slow cancel land
+        let report = reconcile(&app).await;
+        assert_eq!(report.resent, expect_resend as u32, "{fault}: {report:?}");
+        assert_eq!(ours(&app, &p).await, (3_000, "cancelled".into(), 0), "{fault}");
+        let at_sim = app.sim_payment(&p.imp_uid).await;
+        assert_eq!(at_sim.cancel_amount, 3_000, "{fault}: nothing doubled");
+        let status = sqlx::query_scalar!("select r.status from refunds r join payments p on p.id = r.payment_id where p.imp_uid = $1", p.imp_uid)
+            .fetch_one(&app.pool).await.unwrap();
+        assert_eq!(status, "succeeded", "{fault}");
+        let linked = sqlx::query_scalar!(
+            "select c.refund_id is not null from payment_cancellations c join payments p on p.id = c.payment_id where p.imp_uid = $1",
+            p.imp_uid
+        ).fetch_one(&app.pool).await.unwrap();
+        assert_eq!(linked, Some(true), "{fault}: the simulator's entry is linked");
+    }
+}
+
+#[sqlx::test]
+async fn expired_tokens_are_refreshed_and_pg_refusals_fail_with_their_message(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let p = app.paid_order(&app.users.minsu, 10_000, "card", "kcp").await;
+    refund(&app, &p, "1000").await.unwrap();
+    app.faults(json!([{"endpoint": "cancel", "kind": "expire_token", "count": 1}])).await;
+    assert_eq!(refund(&app, &p, "1000").await.unwrap().status, RefundOutcomeStatus::Succeeded);
+    app.faults(json!([{"endpoint": "cancel", "kind": "pg_reject", "message": "[9029] 상점의 취소가능 금액이 부족합니다.", "count": 1}])).await;
+    let o = refund(&app, &p, "1000").await.unwrap();
+    assert_eq!(o.status, RefundOutcomeStatus::Failed);
+    assert!(o.message.unwrap().contains("9029"));
+    assert_eq!(ours(&app, &p).await, (2_000, "cancelled".into(), 0));
+}
+
+#[sqlx::test]
+async fn a_refund_whose_process_died_is_finished_by_the_reconciler(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let p = app.paid_order(&app.users.minsu, 10_000, "card", "kcp").await;
+    // the process reserves, PortOne cancels, and the process dies before recording
+    let payment_id = sqlx::query_scalar!("select id from payments where imp_uid = $1", p.imp_uid).fetch_one(&app.pool).await.unwrap();
+    let refund_id = Uuid::new_v4();
+    sqlx::query!(
+        "insert into refunds (id, payment_id, idempotency_key, request_fingerprint, amount, checksum, reason, requester_role, requester_id, status)
+         values ($1, $2, $3, 'crash', 4000, 10000, '변심', 'customer', $4, 'pending')",
+        refund_id, payment_id, Uuid::new_v4(), app.users.minsu.id
+    ).execute(&app.pool).await.unwrap();
+    let req = CancelRequest { imp_uid: Some(p.imp_uid.clone()), amount: Some(4000), checksum: Some(10_000), reason: Some("변심".into()), ..Default::default() };
+    app.portone.cancel(&req).await.unwrap();
+
+    let report = reconcile(&app).await;
+    assert_eq!(report.succeeded, 1, "{report:?}");
+    assert_eq!(ours(&app, &p).await, (4_000, "cancelled".into(), 0));
+    assert_eq!(app.sim_payment(&p.imp_uid).await.cancel_amount, 4_000, "nothing doubled");
+    // a crash before PortOne was called: the reconciler resends with the same checksum
+    let second = Uuid::new_v4();
+    sqlx::query!(
+        "insert into refunds (id, payment_id, idempotency_key, request_fingerprint, amount, checksum, reason, requester_role, requester_id, status)
+         values ($1, $2, $3, 'crash', 1000, 6000, '변심', 'customer', $4, 'pending')",
+        second, payment_id, Uuid::new_v4(), app.users.minsu.id
+    ).execute(&app.pool).await.unwrap();
+    let report = reconcile(&app).await;
+    assert_eq!(report.resent, 1, "{report:?}");
+    assert_eq!(ours(&app, &p).await, (5_000, "cancelled".into(), 0));
+    assert_eq!(app.sim_payment(&p.imp_uid).await.cancel_amount, 5_000);
+}
+
+#[sqlx::test]
+async fn webhooks_import_payments_and_sync_console_cancels_idempotently(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let http = reqwest::Client::new();
+    // a paid webhook for a payment we do not know: imported, owned by the buyer's account
+    let created: serde_json::Value = http.post(format!("{}/__sim/payments", app.sim_url))
+        .json(&json!({"merchant_uid": "ORD-WEBHOOK-1", "amount": 25_000, "pay_method": "card", "pg_provider": "kcp",
+                      "name": "웹훅 상품", "buyer_email": "JIWOO@example.com", "notify": true}))
+        .send().await.unwrap().json().await.unwrap();
+    assert_eq!(created["webhook"]["status"], 200, "{created}");
+    let owner = sqlx::query_scalar!("select customer_id from payments where merchant_uid = 'ORD-WEBHOOK-1'").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(owner, Some(app.users.jiwoo.id));
+
+    // a cancel made in PortOne's console arrives by webhook and is synced, marked as outside
+    let imp_uid = created["payment"]["imp_uid"].as_str().unwrap().to_string();
+    let console: serde_json::Value = http.post(format!("{}/__sim/payments/{imp_uid}/cancel", app.sim_url))
+        .json(&json!({"amount": 5000, "reason": "콘솔 취소"})).send().await.unwrap().json().await.unwrap();
+    assert_eq!(console["webhook"]["status"], 200);
+    let synced = sqlx::query!("select cancel_amount, (select count(*) from payment_cancellations c where c.payment_id = p.id and c.refund_id is null) as \"outside!\" from payments p where imp_uid = $1", imp_uid)
+        .fetch_one(&app.pool).await.unwrap();
+    assert_eq!((synced.cancel_amount, synced.outside), (5000, 1));
+
+    // duplicates change nothing
+    let notice = portone_refund::server::portone::WebhookNotice { imp_uid: imp_uid.clone(), merchant_uid: None, status: Some("cancelled".into()), cancellation_id: None };
+    for _ in 0..3 {
+        webhook::process(&app.pool, &app.portone, &notice).await.unwrap();
+    }
+    let rows = sqlx::query_scalar!("select count(*) from payment_cancellations").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(rows, Some(1));
+
+    // a forged webhook for a payment PortOne does not know: ignored, nothing written
+    let res = http.post(format!("{}/portone/webhook", app.base_url))
+        .header("origin", "https://somewhere.example")
+        .form(&[("imp_uid", "imp_forged"), ("merchant_uid", "ORD-FORGED"), ("status", "paid")])
+        .send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let forged = sqlx::query_scalar!("select count(*) from payments where merchant_uid = 'ORD-FORGED'").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(forged, Some(0));
+}
+
+#[sqlx::test]
+async fn the_seed_guides_json_endpoint_answers_in_its_shape(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let p = app.paid_order(&app.users.minsu, 10_000, "card", "kcp").await;
+    let minsu = app.signed_in(MINSU).await;
+    let res = minsu.post(format!("{}/payments/cancel", app.base_url))
+        .json(&json!({"merchant_uid": p.merchant_uid, "cancel_request_amount": 2000, "reason": "테스트 결제 환불"}))
+        .send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!((body["merchant_uid"].as_str(), body["cancel_amount"].as_i64()), (Some(p.merchant_uid.as_str()), Some(2000)));
+    let res = minsu.post(format!("{}/payments/cancel", app.base_url))
+        .json(&json!({"merchant_uid": p.merchant_uid, "cancel_request_amount": 9000, "reason": "x"}))
+        .send().await.unwrap();
+    assert_eq!(res.status(), 400);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert!(body["message"].as_str().unwrap().contains("8,000원"));
+    let anonymous = reqwest::Client::new().post(format!("{}/payments/cancel", app.base_url))
+        .json(&json!({"merchant_uid": p.merchant_uid, "reason": "x"})).send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+}
