@@ -79,7 +79,7 @@ async fn another_customers_order_page_is_a_404_page(pool: PgPool) {
 #[sqlx::test]
 async fn orders_page_sends_visitors_to_sign_in(pool: PgPool) {
     let app = spawn_app(pool).await;
-    let res = app.browser().get(format!("{}/orders", app.base_url)).send().await.unwrap();
+    let res = app.browser().get(format!("{}/orders", app.base_url)).header("accept", "text/html").send().await.unwrap();
     assert!(res.status().is_redirection(), "{}", res.status());
     assert_eq!(res.headers()["location"], "/login");
 }

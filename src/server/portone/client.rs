@@ -105,6 +105,7 @@ impl fmt::Debug for PortOneClient {
 
 impl PortOneClient {
     pub fn new(config: PortOneConfig) -> Result<Self, PortOneError> {
+        crate::server::telemetry::install_crypto_provider();
         let http = reqwest::Client::builder()
             .connect_timeout(config.connect_timeout)
             .timeout(config.request_timeout)

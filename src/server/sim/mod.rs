@@ -110,6 +110,7 @@ impl Simulator {
         for p in &config.initial_payments {
             ledger.insert(p.clone());
         }
+        crate::server::telemetry::install_crypto_provider();
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(30))
