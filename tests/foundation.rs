@@ -5,6 +5,7 @@ mod common;
 use common::*;
 use leptos::server_fn::ServerFn;
 use portone_refund::api::{GetCurrentUser, GetOrderDetail, Login, MyOrders};
+use portone_refund::error::AppError;
 use portone_refund::model::OrderSummary;
 use serde_json::Value;
 use sqlx::PgPool;
@@ -15,8 +16,8 @@ async fn wrong_password_and_unknown_email_get_the_same_message(pool: PgPool) {
     let client = app.browser();
     let wrong = app.server_fn(&client, Login::PATH, &[("email", MINSU.0), ("password", "nope")]).await;
     let unknown = app.server_fn(&client, Login::PATH, &[("email", "nobody@example.com"), ("password", "nope")]).await;
-    let (wrong, unknown) = (wrong.text().await.unwrap(), unknown.text().await.unwrap());
-    assert!(wrong.contains("이메일 또는 비밀번호가 올바르지 않습니다."), "{wrong}");
+    let (wrong, unknown): (AppError, AppError) = (wrong.json().await.unwrap(), unknown.json().await.unwrap());
+    assert_eq!(wrong.to_string(), "이메일 또는 비밀번호가 올바르지 않습니다.");
     assert_eq!(wrong, unknown);
 }
 
@@ -29,7 +30,9 @@ async fn sign_in_is_rate_limited_per_account(pool: PgPool) {
     }
     // even the right password is refused now
     let res = app.server_fn(&client, Login::PATH, &[("email", MINSU.0), ("password", MINSU.1)]).await;
-    assert!(res.text().await.unwrap().contains("로그인 시도가 너무 많습니다"));
+    let refused: AppError = res.json().await.unwrap();
+    assert_eq!(refused, AppError::TooManyAttempts);
+    assert!(refused.to_string().contains("로그인 시도가 너무 많습니다"));
     // another account from the same address is not locked out
     let res = app.server_fn(&client, Login::PATH, &[("email", JIWOO.0), ("password", JIWOO.1)]).await;
     assert!(res.status().is_success());

@@ -171,7 +171,7 @@ async fn fifty_parallel_refunds_never_exceed_the_payment(pool: PgPool) {
     let results: Vec<_> = futures::future::join_all(tasks).await.into_iter().map(|r| r.unwrap()).collect();
     let succeeded = results.iter().filter(|r| matches!(r, Ok(o) if o.status == RefundOutcomeStatus::Succeeded)).count();
     assert_eq!(succeeded, 10, "{results:?}");
-    let ours_sum = sqlx::query_scalar!("select coalesce(sum(amount), 0) from refunds where status = 'succeeded'").fetch_one(&app.pool).await.unwrap();
+    let ours_sum = sqlx::query_scalar!("select coalesce(sum(amount), 0)::bigint from refunds where status = 'succeeded'").fetch_one(&app.pool).await.unwrap();
     assert_eq!(ours_sum, Some(10_000));
     assert_eq!(app.sim_payment(&p.imp_uid).await.cancel_amount, 10_000);
     assert_eq!(ours(&app, &p).await, (10_000, "cancelled".into(), 0));

@@ -302,7 +302,17 @@ fn authorised(ledger: &mut Ledger, headers: &HeaderMap, fired: &Fired) -> bool {
     matches!(&ledger.token, Some(t) if t.value == presented && now_unix() < t.expires_at)
 }
 
+/// PortOne finishes a cancel even when the caller has hung up (a client timeout), so the
+/// work runs in its own task rather than in the connection's future.
 async fn cancel(State(sim): State<Sim>, headers: HeaderMap, body: Bytes) -> Response {
+    match tokio::spawn(apply_cancel_request(sim, headers, body)).await {
+        Ok(response) => response,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => bare_status(500),
+    }
+}
+
+async fn apply_cancel_request(sim: Sim, headers: HeaderMap, body: Bytes) -> Response {
     sim.stats.cancel_calls.fetch_add(1, Ordering::Relaxed);
     let fired = sim.fire(FaultEndpoint::Cancel).await;
     if let Some(status) = fired.error_before {
