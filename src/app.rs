@@ -5,7 +5,7 @@ use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes, A};
 use leptos_router::{path, SsrMode};
 
-use crate::api::{get_current_user, Login, Logout};
+use crate::api::{get_current_user, Logout};
 use crate::pages::{login::LoginPage, not_found::NotFound, order::OrderPage, orders::OrdersPage};
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -26,31 +26,32 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
-/// Sign-in and sign-out actions, shared so the header can follow them.
-#[derive(Clone, Copy)]
-pub struct AuthActions {
-    pub login: ServerAction<Login>,
-    pub logout: ServerAction<Logout>,
-}
 
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    provide_context(AuthActions { login: ServerAction::new(), logout: ServerAction::new() });
     view! {
         <Stylesheet id="leptos" href="/pkg/portone-refund.css"/>
         <Title text="환불 서비스"/>
         <Router>
-            <Header/>
-            <main id="main">
-                <Routes fallback=|| view! { <NotFound/> }>
-                    <Route path=path!("/") view=Home ssr=SsrMode::Async/>
-                    <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
-                    <Route path=path!("/orders") view=OrdersPage ssr=SsrMode::Async/>
-                    <Route path=path!("/orders/:merchant_uid") view=OrderPage ssr=SsrMode::Async/>
-                </Routes>
-            </main>
+            <Layout/>
         </Router>
+    }
+}
+
+/// Everything inside the router.
+#[component]
+fn Layout() -> impl IntoView {
+    view! {
+        <Header/>
+        <main id="main">
+            <Routes fallback=|| view! { <NotFound/> }>
+                <Route path=path!("/") view=Home ssr=SsrMode::Async/>
+                <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
+                <Route path=path!("/orders") view=OrdersPage ssr=SsrMode::Async/>
+                <Route path=path!("/orders/:merchant_uid") view=OrderPage ssr=SsrMode::Async/>
+            </Routes>
+        </main>
     }
 }
 
@@ -72,11 +73,10 @@ fn Home() -> impl IntoView {
 
 #[component]
 fn Header() -> impl IntoView {
-    let actions = expect_context::<AuthActions>();
-    let user = Resource::new(
-        move || (actions.login.version().get(), actions.logout.version().get()),
-        |_| get_current_user(),
-    );
+    let logout = ServerAction::<Logout>::new();
+    // Re-read on every navigation: signing in ends with one.
+    let pathname = leptos_router::hooks::use_location().pathname;
+    let user = Resource::new(move || (pathname.get(), logout.version().get()), |_| get_current_user());
     view! {
         <header class="site-header">
             <a class="skip-link" href="#main">"본문으로 건너뛰기"</a>
@@ -90,7 +90,7 @@ fn Header() -> impl IntoView {
                                 <span class="who">{u.display_name.clone()} "님"
                                     {u.is_admin().then(|| view! { <span class="badge">"관리자"</span> })}
                                 </span>
-                                <ActionForm action=actions.logout attr:class="inline">
+                                <ActionForm action=logout attr:class="inline">
                                     <button type="submit" class="link-button">"로그아웃"</button>
                                 </ActionForm>
                             }.into_any(),

@@ -1,11 +1,13 @@
 use leptos::prelude::*;
 
-use crate::app::AuthActions;
+use crate::api::Login;
 
 /// `/login`. A plain form underneath: it works before and without WebAssembly.
+/// The action is created inside the route: without JavaScript its error comes back in the
+/// URL, which the router hands only to actions created below `<Routes>`.
 #[component]
 pub fn LoginPage() -> impl IntoView {
-    let login = expect_context::<AuthActions>().login;
+    let login = ServerAction::<Login>::new();
     let show_password = RwSignal::new(false);
     let error = move || login.value().get().and_then(|r| r.err()).map(|e| e.to_string());
     view! {
