@@ -6,6 +6,7 @@ use leptos_router::components::{Route, Router, Routes, A};
 use leptos_router::{path, SsrMode};
 
 use crate::api::{get_current_user, Logout};
+use crate::pages::admin::{AdminPaymentPage, AdminRefundsPage};
 use crate::pages::{login::LoginPage, not_found::NotFound, order::OrderPage, orders::OrdersPage};
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -50,6 +51,8 @@ fn Layout() -> impl IntoView {
                 <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
                 <Route path=path!("/orders") view=OrdersPage ssr=SsrMode::Async/>
                 <Route path=path!("/orders/:merchant_uid") view=OrderPage ssr=SsrMode::Async/>
+                <Route path=path!("/admin/refunds") view=AdminRefundsPage ssr=SsrMode::Async/>
+                <Route path=path!("/admin/payments/:merchant_uid") view=AdminPaymentPage ssr=SsrMode::Async/>
             </Routes>
         </main>
     }
@@ -63,6 +66,7 @@ fn Home() -> impl IntoView {
         <Suspense>
             {move || Suspend::new(async move {
                 match user.await {
+                    Ok(Some(u)) if u.is_admin() => view! { <leptos_router::components::Redirect path="/admin/refunds"/> }.into_any(),
                     Ok(Some(_)) => view! { <leptos_router::components::Redirect path="/orders"/> }.into_any(),
                     _ => view! { <leptos_router::components::Redirect path="/login"/> }.into_any(),
                 }
@@ -85,11 +89,21 @@ fn Header() -> impl IntoView {
                 <Suspense>
                     {move || Suspend::new(async move {
                         match user.await {
+                            Ok(Some(u)) if u.is_admin() => view! {
+                                <A href="/admin/refunds">"환불 내역"</A>
+                                <form method="get" action="/admin/find" class="inline search" role="search">
+                                    <label for="admin-find" class="sr-only">"주문 찾기"</label>
+                                    <input id="admin-find" type="search" name="q" placeholder="주문번호 또는 imp_uid" required/>
+                                    <button type="submit">"찾기"</button>
+                                </form>
+                                <span class="who">{u.display_name.clone()} " " <span class="badge">"관리자"</span></span>
+                                <ActionForm action=logout attr:class="inline">
+                                    <button type="submit" class="link-button">"로그아웃"</button>
+                                </ActionForm>
+                            }.into_any(),
                             Ok(Some(u)) => view! {
                                 <A href="/orders">"내 주문"</A>
-                                <span class="who">{u.display_name.clone()} "님"
-                                    {u.is_admin().then(|| view! { <span class="badge">"관리자"</span> })}
-                                </span>
+                                <span class="who">{u.display_name.clone()} "님"</span>
                                 <ActionForm action=logout attr:class="inline">
                                     <button type="submit" class="link-button">"로그아웃"</button>
                                 </ActionForm>

@@ -96,7 +96,7 @@ fn RefundHistory(detail: OrderDetail) -> impl IntoView {
 
 /// The refund form, or why there is none, or the result of the last request.
 #[component]
-fn RefundSection(detail: OrderDetail, refund: ServerAction<RequestRefund>) -> impl IntoView {
+pub fn RefundSection(detail: OrderDetail, refund: ServerAction<RequestRefund>) -> impl IntoView {
     let latest = detail.last_refund.clone();
     let result = move || refund.value().get();
     let detail_for_form = detail.clone();

@@ -101,7 +101,122 @@ pub async fn seed(pool: &PgPool) -> Result<bool, Box<dyn std::error::Error + Sen
         }
         import_payment(pool, &payment).await?;
     }
+    seed_refund_history(pool, now).await?;
     Ok(true)
+}
+
+const HISTORY_PRODUCTS: &[(&str, i64)] = &[
+    ("무선 충전기", 29_000), ("캐시미어 머플러", 89_000), ("에어프라이어 5L", 119_000), ("요가 매트", 35_000),
+    ("스마트 워치 스트랩", 19_900), ("원두 1kg", 32_000), ("아동 운동화", 54_000), ("전기 주전자", 45_900),
+    ("가죽 카드지갑", 39_000), ("블루투스 스피커", 79_000), ("겨울 이불 세트", 159_000), ("텀블러 2개입", 24_800),
+];
+const HISTORY_METHODS: &[(&str, &str)] = &[("card", "html5_inicis"), ("card", "kcp"), ("trans", "tosspayments"), ("vbank", "html5_inicis")];
+const HISTORY_REASONS: &[&str] = &["단순 변심", "상품 불량", "배송 지연", "사이즈 교환 불가", "주문 실수", "고객센터 요청"];
+const HISTORY_FAILURES: &[&str] = &[
+    "[9029] 상점의 취소가능 금액이 부족합니다.",
+    "결제취소에 실패하였습니다.(requested cancel amount is bigger than cancelable amount)",
+    "PG사 통신 장애로 취소하지 못했습니다.",
+];
+
+/// A few hundred refunds over the last 30 days (succeeded and failed, by customers and the
+/// admin), so the admin list, filters and chart show something real. PortOne's side of each
+/// succeeded refund is in the payment's cancel_history, so the simulator agrees.
+async fn seed_refund_history(pool: &PgPool, now: chrono::DateTime<Utc>) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let ids = sqlx::query!("select id, email, role from users order by id").fetch_all(pool).await?;
+    let customers: Vec<_> = ids.iter().filter(|u| u.role == "customer").collect();
+    let admin = ids.iter().find(|u| u.role == "admin").expect("demo admin");
+    for i in 0..120usize {
+        let (product, price) = HISTORY_PRODUCTS[i % HISTORY_PRODUCTS.len()];
+        let (pay_method, pg) = HISTORY_METHODS[(i / 3) % HISTORY_METHODS.len()];
+        let buyer = customers[i % customers.len()];
+        let paid_at = now - Duration::hours(12 + ((i * 37) % (29 * 24)) as i64);
+        let mut payment = sim::NewPayment {
+            merchant_uid: format!("ORD{}-H{:03}", paid_at.with_timezone(&Seoul).format("%Y%m%d"), i + 1),
+            amount: price,
+            pay_method: pay_method.into(),
+            pg_provider: pg.into(),
+            name: product.into(),
+            buyer_name: ACCOUNTS.iter().find(|a| a.email == buyer.email).map(|a| a.name.into()),
+            buyer_email: Some(buyer.email.clone()),
+            imp_uid: Some(format!("imp_hist{:04}", i + 1)),
+            paid_at: Some(paid_at.timestamp()),
+            currency: None,
+            sandbox: false,
+            vbank_code: None,
+            vbank_name: None,
+            vbank_num: None,
+            vbank_holder: None,
+            notify: false,
+        }
+        .into_payment();
+        // 1–4 refunds per order, a third of the price each at most
+        let mut planned = Vec::new();
+        for j in 0..(1 + i % 4) {
+            let amount = (price / 4 / 100).max(1) * 100;
+            let at = paid_at + Duration::hours(2 + (j as i64) * 5 + (i % 7) as i64);
+            let failed = (i + j) % 6 == 0;
+            let by_admin = (i + j) % 5 == 0;
+            let reason = HISTORY_REASONS[(i + j) % HISTORY_REASONS.len()];
+            let entry = (!failed).then(|| sim::record_console_cancel(&mut payment, amount, reason, at.timestamp()));
+            planned.push((amount, at, failed, by_admin, reason, entry));
+        }
+        import_payment(pool, &payment).await?;
+        let payment_id = sqlx::query_scalar!("select id from payments where imp_uid = $1", payment.imp_uid).fetch_one(pool).await?;
+        let mut cancelled = 0;
+        for (n, (amount, at, failed, by_admin, reason, entry)) in planned.into_iter().enumerate() {
+            let refund_id = uuid::Uuid::new_v4();
+            let requester = if by_admin { admin.id } else { buyer.id };
+            let message = failed.then(|| HISTORY_FAILURES[(i + n) % HISTORY_FAILURES.len()]);
+            sqlx::query!(
+                r#"insert into refunds (id, payment_id, idempotency_key, request_fingerprint, amount, checksum, reason,
+                                        requester_role, requester_id, status, portone_code, portone_message, pg_tid, receipt_url,
+                                        created_at, updated_at, finished_at)
+                   values ($1, $2, $3, 'demo', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $14)"#,
+                refund_id,
+                payment_id,
+                uuid::Uuid::new_v4(),
+                amount,
+                price - cancelled,
+                reason,
+                if by_admin { "admin" } else { "customer" },
+                requester,
+                if failed { "failed" } else { "succeeded" },
+                if failed { 1 } else { 0 },
+                message,
+                entry.as_ref().and_then(|e| e.pg_tid.clone()),
+                entry.as_ref().and_then(|e| e.receipt_url.clone()),
+                at as _,
+            )
+            .execute(pool)
+            .await?;
+            if let Some(entry) = &entry {
+                cancelled += amount;
+                sqlx::query!(
+                    "update payment_cancellations set refund_id = $1 where payment_id = $2 and entry_key = $3",
+                    refund_id,
+                    payment_id,
+                    entry.entry_key()
+                )
+                .execute(pool)
+                .await?;
+            }
+            let actor = format!("{}:{}", if by_admin { "admin" } else { "customer" }, requester);
+            sqlx::query!(
+                r#"insert into refund_events (refund_id, payment_id, kind, actor, detail, created_at)
+                   values ($1, $2, 'reserved', $3, $4, $5), ($1, $2, $6, $3, $7, $5)"#,
+                refund_id,
+                payment_id,
+                actor,
+                serde_json::json!({"amount": amount, "reason": reason}),
+                at as _,
+                if failed { "failed" } else { "succeeded" },
+                serde_json::json!({"message": message})
+            )
+            .execute(pool)
+            .await?;
+        }
+    }
+    Ok(())
 }
 
 /// Every payment we hold, as V1 Payment objects for the simulator to load.

@@ -1,5 +1,6 @@
 //! Everything that only runs on the server. Nothing in here reaches the WASM bundle.
 
+pub mod admin;
 pub mod auth;
 pub mod banks;
 pub mod config;

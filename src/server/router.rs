@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::body::Body;
+use axum::extract::{Query, State};
+use axum::http::header;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -36,6 +38,8 @@ pub fn build(state: AppState) -> Router {
         .route("/payments/cancel", post(refund_json))
         .route(csrf::WEBHOOK_PATH, post(webhook::handle))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/admin/refunds.csv", get(refunds_csv))
+        .route("/admin/find", get(find_order))
         .leptos_routes_with_context(
             &state,
             routes,
@@ -127,4 +131,58 @@ async fn refund_json(State(state): State<AppState>, session: Session, body: Json
             message(status, AppError::from(e).to_string())
         }
     }
+}
+
+async fn admin_or_404(session: &Session) -> Result<crate::model::CurrentUser, Response> {
+    match auth::session_user(session).await {
+        Ok(Some(user)) if user.is_admin() => Ok(user),
+        Ok(Some(_)) => Err((StatusCode::NOT_FOUND, "페이지를 찾을 수 없습니다.").into_response()),
+        Ok(None) => Err(axum::response::Redirect::to("/login").into_response()),
+        Err(_) => Err(StatusCode::INTERNAL_SERVER_ERROR.into_response()),
+    }
+}
+
+/// `GET /admin/refunds.csv?…`: the current filter as CSV, streamed row by row.
+async fn refunds_csv(
+    State(state): State<AppState>,
+    session: Session,
+    Query(query): Query<crate::model::admin::RefundQuery>,
+) -> Response {
+    if let Err(response) = admin_or_404(&session).await {
+        return response;
+    }
+    let rx = crate::server::admin::csv_stream(state.pool.clone(), query.normalized().without_cursor());
+    let stream = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
+    let filename = format!("refunds-{}.csv", crate::server::admin::kst_today());
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{filename}\"")),
+        ],
+        Body::from_stream(stream),
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+struct FindQuery {
+    #[serde(default)]
+    q: String,
+}
+
+/// The admin search box: an exact merchant_uid or imp_uid opens that order's timeline;
+/// anything else searches the refund list.
+async fn find_order(State(state): State<AppState>, session: Session, Query(find): Query<FindQuery>) -> Response {
+    if let Err(response) = admin_or_404(&session).await {
+        return response;
+    }
+    let q = find.q.trim();
+    let found = sqlx::query_scalar!("select merchant_uid from payments where merchant_uid = $1 or imp_uid = $1 limit 1", q)
+        .fetch_optional(&state.pool)
+        .await;
+    let to = match found {
+        Ok(Some(merchant_uid)) => format!("/admin/payments/{}", crate::model::admin::RefundQuery { q: Some(merchant_uid), ..Default::default() }.to_query_string().trim_start_matches("q=")),
+        _ => format!("/admin/refunds?{}", crate::model::admin::RefundQuery { q: Some(q.to_string()), ..Default::default() }.to_query_string()),
+    };
+    axum::response::Redirect::to(&to).into_response()
 }

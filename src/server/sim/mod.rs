@@ -644,6 +644,6 @@ async fn control_stats(State(sim): State<Sim>) -> Json<Value> {
 }
 
 /// Adds a cancel to a payment as the console would (demo data with refund history).
-pub fn record_console_cancel(payment: &mut Payment, amount: i64, reason: &str, at: i64) {
-    ledger::record_cancel(payment, amount, Some(reason.to_string()), at);
+pub fn record_console_cancel(payment: &mut Payment, amount: i64, reason: &str, at: i64) -> crate::server::portone::CancelHistoryEntry {
+    ledger::record_cancel(payment, amount, Some(reason.to_string()), at)
 }

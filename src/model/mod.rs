@@ -1,5 +1,7 @@
 //! Types and formatting shared by the server and the browser.
 
+pub mod admin;
+
 use chrono::{DateTime, Utc};
 use chrono_tz::Asia::Seoul;
 use serde::{Deserialize, Serialize};

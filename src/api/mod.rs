@@ -1,13 +1,15 @@
 //! Server functions: the browser's API. Each is thin: read the session, check who may do
 //! this, call one plain function in `server`, and map its error to `AppError`.
 
+pub mod admin;
+
 use leptos::prelude::*;
 
 use crate::error::AppError;
 use crate::model::{CurrentUser, OrderDetail, OrderSummary, RefundOutcome};
 
 #[cfg(feature = "ssr")]
-mod ctx {
+pub(crate) mod ctx {
     use std::net::SocketAddr;
 
     use axum::extract::ConnectInfo;
@@ -34,6 +36,16 @@ mod ctx {
         user().await?.ok_or(AppError::NotSignedIn)
     }
 
+    /// Admins only; anyone else is told the thing does not exist.
+    pub async fn require_admin() -> Result<CurrentUser, AppError> {
+        let user = require_user().await?;
+        if user.is_admin() {
+            Ok(user)
+        } else {
+            Err(AppError::NotFound)
+        }
+    }
+
     pub async fn client_ip() -> String {
         leptos_axum::extract::<ConnectInfo<SocketAddr>>()
             .await
@@ -48,14 +60,14 @@ pub async fn get_current_user() -> Result<Option<CurrentUser>, AppError> {
     ctx::user().await
 }
 
-/// Signs in with e-mail and password, then goes to 내 주문 (or `next`, a local path).
+/// Signs in with e-mail and password, then goes to 내 주문 (admins: 환불 내역).
 #[server]
 pub async fn login(email: String, password: String) -> Result<(), AppError> {
     let state = ctx::state()?;
     let ip = ctx::client_ip().await;
     let user = crate::server::auth::sign_in(&state.pool, &email, &password, &ip).await?;
     crate::server::auth::start_session(&ctx::session().await?, &user).await?;
-    leptos_axum::redirect("/orders");
+    leptos_axum::redirect(if user.is_admin() { "/admin/refunds" } else { "/orders" });
     Ok(())
 }
 

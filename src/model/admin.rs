@@ -1,0 +1,242 @@
+//! What the admin pages show. The filter lives in the URL query, so it is a plain struct of
+//! optional strings that both the page links and the CSV export read and write.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The 환불 내역 filter, exactly as it appears in the URL query.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundQuery {
+    /// pending | succeeded | failed
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// first KST day, YYYY-MM-DD
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// last KST day, inclusive
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pay_method: Option<String>,
+    /// customer | admin
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requester: Option<String>,
+    /// merchant_uid, imp_uid, customer e-mail or name
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub q: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<String>,
+    /// keyset cursor: the last row of the previous page (`<unix micros>_<uuid>`)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+    /// keyset cursor: the first row of the next page, for going back
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<String>,
+}
+
+pub const PAGE_SIZES: [i64; 4] = [20, 50, 100, 200];
+
+impl RefundQuery {
+    /// Empty strings (a form's untouched fields) mean "no filter".
+    pub fn normalized(mut self) -> Self {
+        for field in [
+            &mut self.status,
+            &mut self.from,
+            &mut self.to,
+            &mut self.pay_method,
+            &mut self.requester,
+            &mut self.q,
+            &mut self.size,
+            &mut self.after,
+            &mut self.before,
+        ] {
+            if field.as_deref().is_some_and(|v| v.trim().is_empty()) {
+                *field = None;
+            } else if let Some(v) = field.as_mut() {
+                *v = v.trim().to_string();
+            }
+        }
+        self
+    }
+
+    pub fn page_size(&self) -> i64 {
+        self.size.as_deref().and_then(|s| s.parse().ok()).filter(|s| PAGE_SIZES.contains(s)).unwrap_or(50)
+    }
+
+    pub fn from_day(&self) -> Option<NaiveDate> {
+        self.from.as_deref().and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+    }
+
+    pub fn to_day(&self) -> Option<NaiveDate> {
+        self.to.as_deref().and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+    }
+
+    /// The same filter without a page position (for totals, the chart, the CSV, page 1).
+    pub fn without_cursor(&self) -> Self {
+        RefundQuery { after: None, before: None, ..self.clone() }
+    }
+
+    /// The URL query string for this filter.
+    pub fn to_query_string(&self) -> String {
+        let pairs: Vec<(&str, &str)> = [
+            ("status", &self.status),
+            ("from", &self.from),
+            ("to", &self.to),
+            ("pay_method", &self.pay_method),
+            ("requester", &self.requester),
+            ("q", &self.q),
+            ("size", &self.size),
+            ("after", &self.after),
+            ("before", &self.before),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.as_deref().map(|v| (k, v)))
+        .collect();
+        pairs.iter().map(|(k, v)| format!("{k}={}", encode(v))).collect::<Vec<_>>().join("&")
+    }
+}
+
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A keyset position: (requested at, refund id), the list's order.
+pub fn cursor(at: DateTime<Utc>, id: &str) -> String {
+    format!("{}_{}", at.timestamp_micros(), id)
+}
+
+pub fn parse_cursor(s: &str) -> Option<(DateTime<Utc>, uuid::Uuid)> {
+    let (micros, id) = s.split_once('_')?;
+    Some((DateTime::from_timestamp_micros(micros.parse().ok()?)?, uuid::Uuid::parse_str(id).ok()?))
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AdminRefundRow {
+    pub id: String,
+    pub requested_at: DateTime<Utc>,
+    pub merchant_uid: String,
+    pub imp_uid: String,
+    pub customer_name: Option<String>,
+    pub customer_email: Option<String>,
+    pub order_name: String,
+    pub pay_method: String,
+    pub amount: i64,
+    pub status: String,
+    pub requester_role: String,
+    pub requester_name: String,
+    pub reason: String,
+    pub portone_message: Option<String>,
+    pub receipt_url: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StatusTotal {
+    pub status: String,
+    pub count: i64,
+    pub amount: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DayTotal {
+    pub day: NaiveDate,
+    /// refunded won (succeeded refunds) that KST day
+    pub refunded: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RefundPage {
+    pub rows: Vec<AdminRefundRow>,
+    pub next: Option<String>,
+    pub prev: Option<String>,
+    pub totals: Vec<StatusTotal>,
+    pub chart: Vec<DayTotal>,
+    pub chart_from: NaiveDate,
+    pub chart_to: NaiveDate,
+}
+
+pub fn status_label(status: &str) -> &str {
+    match status {
+        "pending" => "대기",
+        "succeeded" => "성공",
+        "failed" => "실패",
+        other => other,
+    }
+}
+
+pub fn requester_label(role: &str) -> &str {
+    match role {
+        "customer" => "고객",
+        "admin" => "관리자",
+        other => other,
+    }
+}
+
+/// One order's whole story, for the admin timeline.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PaymentTimeline {
+    pub merchant_uid: String,
+    pub imp_uid: String,
+    pub order_name: String,
+    pub pay_method: String,
+    pub pg_provider: String,
+    pub status: String,
+    pub amount: i64,
+    pub cancel_amount: i64,
+    pub buyer_name: Option<String>,
+    pub buyer_email: Option<String>,
+    pub customer_name: Option<String>,
+    pub paid_at: Option<DateTime<Utc>>,
+    pub synced_at: Option<DateTime<Utc>>,
+    pub cancellations: Vec<TimelineCancellation>,
+    pub refunds: Vec<TimelineRefund>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TimelineCancellation {
+    pub amount: i64,
+    pub cancelled_at: DateTime<Utc>,
+    pub reason: Option<String>,
+    pub pg_tid: Option<String>,
+    pub cancellation_id: Option<String>,
+    pub receipt_url: Option<String>,
+    /// Our refund that caused it; `None` = made outside this service (PortOne console).
+    pub refund_id: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TimelineRefund {
+    pub id: String,
+    pub amount: i64,
+    pub checksum: i64,
+    pub status: String,
+    pub reason: String,
+    pub requester_role: String,
+    pub requester_name: String,
+    pub attempts: i32,
+    pub portone_code: Option<i32>,
+    pub portone_message: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub events: Vec<TimelineEvent>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TimelineEvent {
+    pub at: DateTime<Utc>,
+    pub kind: String,
+    pub actor: String,
+    pub detail: String,
+}
+
+/// What a re-sync with PortOne changed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SyncReport {
+    pub cancel_amount_before: i64,
+    pub cancel_amount_after: i64,
+    pub new_cancellations: u64,
+    pub status_after: String,
+}

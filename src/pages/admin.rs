@@ -1,0 +1,370 @@
+//! Admin pages: 환불 내역 (`/admin/refunds`) and the order timeline (`/admin/payments/{uid}`).
+//! The filter is a plain GET form and every link carries it in the URL, so the list is
+//! shareable, the back button works, and it all works without JavaScript.
+
+use leptos::prelude::*;
+use leptos_router::components::{Redirect, A};
+use leptos_router::hooks::{use_params_map, use_query_map};
+
+use crate::api::admin::{admin_refunds, admin_timeline, AdminSync};
+use crate::api::{get_order_detail, RequestRefund};
+use crate::error::AppError;
+use crate::model::admin::*;
+use crate::model::{format_kst, format_kst_seconds, format_won, pay_method_label};
+use crate::pages::not_found::NotFound;
+use crate::pages::order::RefundSection;
+
+fn status_badge(status: &str) -> &'static str {
+    match status {
+        "succeeded" => "badge badge-paid",
+        "failed" => "badge badge-failed",
+        _ => "badge badge-pending",
+    }
+}
+
+#[component]
+pub fn AdminRefundsPage() -> impl IntoView {
+    let query_map = use_query_map();
+    let query = move || {
+        let q = query_map.read();
+        RefundQuery {
+            status: q.get("status"),
+            from: q.get("from"),
+            to: q.get("to"),
+            pay_method: q.get("pay_method"),
+            requester: q.get("requester"),
+            q: q.get("q"),
+            size: q.get("size"),
+            after: q.get("after"),
+            before: q.get("before"),
+        }
+        .normalized()
+    };
+    let page = Resource::new(query, admin_refunds);
+    view! {
+        <section class="card">
+            <h1>"환불 내역"</h1>
+            {move || view! { <FilterForm current=query()/> }}
+            <Suspense fallback=|| view! { <p>"불러오는 중…"</p> }>
+                {move || Suspend::new(async move {
+                    let current = query();
+                    match page.await {
+                        Ok(p) => view! { <RefundList page=p current/> }.into_any(),
+                        Err(AppError::NotSignedIn) => view! { <Redirect path="/login"/> }.into_any(),
+                        Err(AppError::NotFound) => view! { <NotFound/> }.into_any(),
+                        Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+fn FilterForm(current: RefundQuery) -> impl IntoView {
+    let selected = |value: &Option<String>, option: &str| value.as_deref() == Some(option);
+    let size = current.page_size();
+    view! {
+        <form method="get" action="/admin/refunds" class="filters" aria-label="환불 내역 필터">
+            <div>
+                <label for="f-status">"상태"</label>
+                <select id="f-status" name="status">
+                    <option value="">"전체"</option>
+                    {["pending", "succeeded", "failed"].into_iter().map(|s| view! {
+                        <option value=s selected=selected(&current.status, s)>{status_label(s).to_string()}</option>
+                    }).collect_view()}
+                </select>
+            </div>
+            <div>
+                <label for="f-from">"시작일"</label>
+                <input id="f-from" type="date" name="from" value=current.from.clone().unwrap_or_default()/>
+            </div>
+            <div>
+                <label for="f-to">"종료일"</label>
+                <input id="f-to" type="date" name="to" value=current.to.clone().unwrap_or_default()/>
+            </div>
+            <div>
+                <label for="f-pay">"결제수단"</label>
+                <select id="f-pay" name="pay_method">
+                    <option value="">"전체"</option>
+                    {["card", "trans", "vbank", "phone"].into_iter().map(|m| view! {
+                        <option value=m selected=selected(&current.pay_method, m)>{pay_method_label(m).to_string()}</option>
+                    }).collect_view()}
+                </select>
+            </div>
+            <div>
+                <label for="f-requester">"요청자"</label>
+                <select id="f-requester" name="requester">
+                    <option value="">"전체"</option>
+                    {["customer", "admin"].into_iter().map(|r| view! {
+                        <option value=r selected=selected(&current.requester, r)>{requester_label(r).to_string()}</option>
+                    }).collect_view()}
+                </select>
+            </div>
+            <div>
+                <label for="f-q">"검색"</label>
+                <input id="f-q" type="search" name="q" placeholder="주문번호, imp_uid, 고객 이메일·이름" value=current.q.clone().unwrap_or_default()/>
+            </div>
+            <div>
+                <label for="f-size">"페이지 크기"</label>
+                <select id="f-size" name="size">
+                    {PAGE_SIZES.into_iter().map(|s| view! {
+                        <option value=s.to_string() selected=s == size>{format!("{s}개")}</option>
+                    }).collect_view()}
+                </select>
+            </div>
+            <div class="filter-actions">
+                <button type="submit" class="primary">"조회"</button>
+                <a href="/admin/refunds">"초기화"</a>
+            </div>
+        </form>
+    }
+}
+
+#[component]
+fn RefundList(page: RefundPage, current: RefundQuery) -> impl IntoView {
+    let base = current.without_cursor();
+    let csv_href = format!("/admin/refunds.csv?{}", base.to_query_string());
+    let next_href = page.next.clone().map(|c| format!("/admin/refunds?{}", RefundQuery { after: Some(c), ..base.clone() }.to_query_string()));
+    let prev_href = page.prev.clone().map(|c| format!("/admin/refunds?{}", RefundQuery { before: Some(c), ..base.clone() }.to_query_string()));
+    view! {
+        <Totals totals=page.totals.clone()/>
+        <Chart days=page.chart.clone() from=page.chart_from to=page.chart_to/>
+        <p class="csv"><a href=csv_href download>"CSV 내려받기"</a>" (현재 필터의 모든 행)"</p>
+        {if page.rows.is_empty() {
+            view! { <p>"조건에 맞는 환불이 없습니다."</p> }.into_any()
+        } else {
+            view! { <RefundTable rows=page.rows.clone()/> }.into_any()
+        }}
+        <nav class="pager" aria-label="페이지">
+            {prev_href.map(|h| view! { <A href=h attr:rel="prev">"← 이전"</A> })}
+            {next_href.map(|h| view! { <A href=h attr:rel="next">"다음 →"</A> })}
+        </nav>
+    }
+}
+
+#[component]
+fn Totals(totals: Vec<StatusTotal>) -> impl IntoView {
+    let count: i64 = totals.iter().map(|t| t.count).sum();
+    view! {
+        <dl class="totals" aria-label="합계">
+            <div><dt>"전체"</dt><dd data-testid="total-count">{format!("{count}건")}</dd></div>
+            {totals.into_iter().map(|t| view! {
+                <div data-status=t.status.clone()>
+                    <dt>{status_label(&t.status).to_string()}</dt>
+                    <dd>{format!("{}건 · {}", t.count, format_won(t.amount))}</dd>
+                </div>
+            }).collect_view()}
+        </dl>
+    }
+}
+
+/// Refunded won per day as an SVG bar chart, drawn on the server (readable without JavaScript).
+#[component]
+fn Chart(days: Vec<DayTotal>, from: chrono::NaiveDate, to: chrono::NaiveDate) -> impl IntoView {
+    const W: f64 = 720.0;
+    const H: f64 = 180.0;
+    const PAD: f64 = 28.0;
+    let max = days.iter().map(|d| d.refunded).max().unwrap_or(0).max(1);
+    let total: i64 = days.iter().map(|d| d.refunded).sum();
+    let slot = (W - PAD) / days.len().max(1) as f64;
+    let label_every = (days.len() / 8).max(1);
+    let summary = format!("{from} ~ {to} 일별 환불 금액, 합계 {}, 최대 {}", format_won(total), format_won(max));
+    view! {
+        <figure class="chart">
+            <svg viewBox=format!("0 0 {W} {}", H + 20.0) role="img" aria-labelledby="chart-title chart-desc" width="100%">
+                <title id="chart-title">"일별 환불 금액"</title>
+                <desc id="chart-desc">{summary.clone()}</desc>
+                <line x1=PAD y1=H x2=W y2=H stroke="#9fb3c8"/>
+                <text x="0" y="12" font-size="10" fill="#52606d">{format_won(max)}</text>
+                {days.iter().enumerate().map(|(i, d)| {
+                    let h = (d.refunded as f64 / max as f64) * (H - 20.0);
+                    let x = PAD + i as f64 * slot;
+                    let label = (i % label_every == 0).then(|| view! {
+                        <text x=x y=H + 14.0 font-size="10" fill="#52606d">{d.day.format("%m-%d").to_string()}</text>
+                    });
+                    view! {
+                        <g>
+                            <rect x=x + 1.0 y=H - h width=(slot - 2.0).max(1.0) height=h fill="#1d4ed8">
+                                <title>{format!("{}: {}", d.day, format_won(d.refunded))}</title>
+                            </rect>
+                            {label}
+                        </g>
+                    }
+                }).collect_view()}
+            </svg>
+            <figcaption>{summary}</figcaption>
+        </figure>
+    }
+}
+
+#[component]
+fn RefundTable(rows: Vec<AdminRefundRow>) -> impl IntoView {
+    view! {
+        <div class="table-wrap">
+            <table class="admin-refunds">
+                <caption class="sr-only">"환불 목록 (최신순)"</caption>
+                <thead>
+                    <tr>
+                        <th scope="col">"요청 일시"</th>
+                        <th scope="col">"주문번호"</th>
+                        <th scope="col">"고객"</th>
+                        <th scope="col">"상품명"</th>
+                        <th scope="col">"결제수단"</th>
+                        <th scope="col" class="num">"요청 금액"</th>
+                        <th scope="col">"상태"</th>
+                        <th scope="col">"요청자"</th>
+                        <th scope="col">"사유"</th>
+                        <th scope="col">"PortOne 메시지"</th>
+                        <th scope="col">"영수증"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {rows.into_iter().map(|r| {
+                        let href = format!("/admin/payments/{}", r.merchant_uid);
+                        let uid = r.merchant_uid.clone();
+                        view! {
+                            <tr data-refund-id=r.id.clone()>
+                                <td>{format_kst(r.requested_at)}</td>
+                                <td><A href=href>{uid}</A></td>
+                                <td>{r.customer_name.clone().unwrap_or_else(|| "(비회원)".into())}<br/><small>{r.customer_email.clone().unwrap_or_default()}</small></td>
+                                <td>{r.order_name.clone()}</td>
+                                <td>{pay_method_label(&r.pay_method).to_string()}</td>
+                                <td class="num">{format_won(r.amount)}</td>
+                                <td><span class=status_badge(&r.status)>{status_label(&r.status).to_string()}</span></td>
+                                <td>{requester_label(&r.requester_role).to_string()}<br/><small>{r.requester_name.clone()}</small></td>
+                                <td class="wrap">{r.reason.clone()}</td>
+                                <td class="wrap">{r.portone_message.clone().unwrap_or_default()}</td>
+                                <td>{r.receipt_url.clone().map(|u| view! { <a href=u target="_blank" rel="noopener">"영수증"</a> })}</td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+}
+
+/// `/admin/payments/{merchant_uid}`.
+#[component]
+pub fn AdminPaymentPage() -> impl IntoView {
+    let params = use_params_map();
+    let merchant_uid = move || params.read().get("merchant_uid").unwrap_or_default();
+    let refund = ServerAction::<RequestRefund>::new();
+    let sync = ServerAction::<AdminSync>::new();
+    let key = move || (merchant_uid(), refund.version().get(), sync.version().get());
+    let timeline = Resource::new(key, |(m, _, _)| admin_timeline(m));
+    let detail = Resource::new(key, |(m, _, _)| get_order_detail(m));
+    view! {
+        <Suspense fallback=|| view! { <p>"불러오는 중…"</p> }>
+            {move || Suspend::new(async move {
+                match (timeline.await, detail.await) {
+                    (Ok(t), Ok(d)) => view! {
+                        <Timeline t=t.clone()/>
+                        <section class="card" aria-labelledby="admin-actions">
+                            <h2 id="admin-actions">"조치"</h2>
+                            <ActionForm action=sync attr:class="inline">
+                                <input type="hidden" name="merchant_uid" value=t.merchant_uid.clone()/>
+                                <button type="submit" disabled=move || sync.pending().get()>"PortOne과 동기화"</button>
+                            </ActionForm>
+                            {move || sync.value().get().map(|r| match r {
+                                Ok(r) => view! {
+                                    <p class="result success" role="status">
+                                        {if r.new_cancellations == 0 && r.cancel_amount_before == r.cancel_amount_after {
+                                            "동기화했습니다. 변경 사항이 없습니다.".to_string()
+                                        } else {
+                                            format!("동기화했습니다. 새 취소 {}건, 환불된 금액 {} → {}.", r.new_cancellations, format_won(r.cancel_amount_before), format_won(r.cancel_amount_after))
+                                        }}
+                                    </p>
+                                }.into_any(),
+                                Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                            })}
+                            <h3>"고객 대신 환불"</h3>
+                            <RefundSection detail=d refund/>
+                        </section>
+                    }.into_any(),
+                    (Err(AppError::NotSignedIn), _) => view! { <Redirect path="/login"/> }.into_any(),
+                    (Err(AppError::NotFound), _) | (_, Err(AppError::NotFound)) => view! { <NotFound/> }.into_any(),
+                    (Err(e), _) | (_, Err(e)) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn Timeline(t: PaymentTimeline) -> impl IntoView {
+    let cancellable = t.amount - t.cancel_amount;
+    view! {
+        <section class="card">
+            <p><A href="/admin/refunds">"← 환불 내역"</A></p>
+            <h1>{t.order_name.clone()}</h1>
+            <dl class="facts">
+                <dt>"주문번호"</dt><dd>{t.merchant_uid.clone()}</dd>
+                <dt>"imp_uid"</dt><dd>{t.imp_uid.clone()}</dd>
+                <dt>"고객"</dt><dd>{t.customer_name.clone().unwrap_or_else(|| "(연결된 계정 없음)".into())} " · " {t.buyer_email.clone().unwrap_or_default()}</dd>
+                <dt>"결제수단 / PG"</dt><dd>{format!("{} / {}", pay_method_label(&t.pay_method), t.pg_provider)}</dd>
+                <dt>"결제일시"</dt><dd>{t.paid_at.map(format_kst).unwrap_or_default()}</dd>
+                <dt>"결제금액"</dt><dd>{format_won(t.amount)}</dd>
+                <dt>"환불된 금액"</dt><dd data-testid="admin-cancel-amount">{format_won(t.cancel_amount)}</dd>
+                <dt>"환불 가능 금액"</dt><dd>{format_won(cancellable)}</dd>
+                <dt>"PortOne 상태"</dt><dd>{t.status.clone()}</dd>
+                <dt>"마지막 동기화"</dt><dd>{t.synced_at.map(format_kst_seconds).unwrap_or_else(|| "-".into())}</dd>
+            </dl>
+        </section>
+        <section class="card">
+            <h2>"PortOne 취소 내역"</h2>
+            {if t.cancellations.is_empty() {
+                view! { <p>"취소 내역이 없습니다."</p> }.into_any()
+            } else {
+                view! {
+                    <table class="cancellations">
+                        <thead><tr>
+                            <th scope="col">"취소 일시"</th><th scope="col" class="num">"금액"</th><th scope="col">"사유"</th>
+                            <th scope="col">"출처"</th><th scope="col">"cancellation_id"</th><th scope="col">"영수증"</th>
+                        </tr></thead>
+                        <tbody>
+                            {t.cancellations.iter().map(|c| view! {
+                                <tr>
+                                    <td>{format_kst_seconds(c.cancelled_at)}</td>
+                                    <td class="num">{format_won(c.amount)}</td>
+                                    <td>{c.reason.clone().unwrap_or_default()}</td>
+                                    <td>{match &c.refund_id {
+                                        Some(id) => view! { <span class="badge badge-paid">"이 서비스의 환불"</span><br/><small>{id[..8].to_string()}</small> }.into_any(),
+                                        None => view! { <span class="badge badge-pending">"서비스 외부에서 취소됨 (PortOne 콘솔)"</span> }.into_any(),
+                                    }}</td>
+                                    <td><small>{c.cancellation_id.clone().unwrap_or_default()}</small></td>
+                                    <td>{c.receipt_url.clone().map(|u| view! { <a href=u target="_blank" rel="noopener">"영수증"</a> })}</td>
+                                </tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                }.into_any()
+            }}
+        </section>
+        <section class="card">
+            <h2>"환불 요청과 기록"</h2>
+            {if t.refunds.is_empty() { Some(view! { <p>"환불 요청이 없습니다."</p> }) } else { None }}
+            <ol class="timeline">
+                {t.refunds.iter().map(|r| view! {
+                    <li data-refund-id=r.id.clone()>
+                        <p>
+                            <strong>{format!("{} 환불 요청", format_won(r.amount))}</strong>" "
+                            <span class=status_badge(&r.status)>{status_label(&r.status).to_string()}</span>
+                            " · " {format!("{} {}", requester_label(&r.requester_role), r.requester_name)}
+                            " · " {format_kst_seconds(r.created_at)}
+                            " · 시도 " {r.attempts} "회 · checksum " {format_won(r.checksum)}
+                        </p>
+                        <p>"사유: " {r.reason.clone()}</p>
+                        {r.portone_message.clone().map(|m| view! { <p>{format!("PortOne 메시지 (code {}): {m}", r.portone_code.map(|c| c.to_string()).unwrap_or_else(|| "-".into()))}</p> })}
+                        <ol class="events">
+                            {r.events.iter().map(|e| view! {
+                                <li><time>{format_kst_seconds(e.at)}</time>" " <code>{e.kind.clone()}</code>" · " {e.actor.clone()} " " <small>{e.detail.clone()}</small></li>
+                            }).collect_view()}
+                        </ol>
+                    </li>
+                }).collect_view()}
+            </ol>
+        </section>
+    }
+}

@@ -1,0 +1,235 @@
+//! Admin: role checks on every admin function and route, the refund list's filters, keyset
+//! pages, CSV, the timeline and re-sync.
+
+mod common;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono_tz::Asia::Seoul;
+use common::*;
+use leptos::server_fn::ServerFn;
+use portone_refund::api::admin::{AdminRefunds, AdminSync, AdminTimeline};
+use portone_refund::error::AppError;
+use portone_refund::model::admin::{RefundPage, RefundQuery};
+use portone_refund::server::admin;
+use serde_json::json;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+/// Inserts a refund row directly (the list reads what is stored, however it got there).
+async fn stored_refund(app: &TestApp, imp_uid: &str, amount: i64, status: &str, role: &str, at: DateTime<Utc>, reason: &str) -> Uuid {
+    let payment_id = sqlx::query_scalar!("select id from payments where imp_uid = $1", imp_uid).fetch_one(&app.pool).await.unwrap();
+    let requester = if role == "admin" { app.users.admin.id } else { app.users.minsu.id };
+    let id = Uuid::new_v4();
+    sqlx::query!(
+        "insert into refunds (id, payment_id, idempotency_key, request_fingerprint, amount, checksum, reason, requester_role,
+                              requester_id, status, created_at, updated_at, finished_at)
+         values ($1, $2, $3, 't', $4, $4, $5, $6, $7, $8, $9::timestamptz, $9::timestamptz, case when $8 = 'pending' then null else $9::timestamptz end)",
+        id, payment_id, Uuid::new_v4(), amount, reason, role, requester, status, at as _
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    id
+}
+
+fn kst(y: i32, m: u32, d: u32, h: u32) -> DateTime<Utc> {
+    Seoul.with_ymd_and_hms(y, m, d, h, 0, 0).unwrap().with_timezone(&Utc)
+}
+
+fn q(pairs: &[(&str, &str)]) -> RefundQuery {
+    let mut v = serde_json::Map::new();
+    for (k, val) in pairs {
+        v.insert(k.to_string(), json!(val));
+    }
+    serde_json::from_value::<RefundQuery>(serde_json::Value::Object(v)).unwrap().normalized()
+}
+
+async fn ids(app: &TestApp, query: RefundQuery) -> Vec<Uuid> {
+    let (rows, _, _) = admin::list_refunds(&app.pool, &query).await.unwrap();
+    rows.into_iter().map(|r| Uuid::parse_str(&r.id).unwrap()).collect()
+}
+
+#[sqlx::test]
+async fn admin_functions_and_routes_are_for_admins_only(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let p = app.paid_order(&app.users.minsu, 10_000, "card", "kcp").await;
+    let anonymous = app.browser();
+    let minsu = app.signed_in(MINSU).await;
+    let admin = app.signed_in(ADMIN).await;
+    let calls: [(&str, Vec<(&str, &str)>); 3] = [
+        (AdminRefunds::PATH, vec![]),
+        (AdminTimeline::PATH, vec![("merchant_uid", p.merchant_uid.as_str())]),
+        (AdminSync::PATH, vec![("merchant_uid", p.merchant_uid.as_str())]),
+    ];
+    for (path, form) in &calls {
+        let e: AppError = app.server_fn(&anonymous, path, form).await.json().await.unwrap();
+        assert_eq!(e, AppError::NotSignedIn, "{path}");
+        let e: AppError = app.server_fn(&minsu, path, form).await.json().await.unwrap();
+        assert_eq!(e, AppError::NotFound, "{path}");
+        assert!(app.server_fn(&admin, path, form).await.status().is_success(), "{path}");
+    }
+    for route in ["/admin/refunds", &format!("/admin/payments/{}", p.merchant_uid), "/admin/refunds.csv", "/admin/find?q=x"] {
+        let url = format!("{}{route}", app.base_url);
+        let res = minsu.get(&url).header("accept", "text/html").send().await.unwrap();
+        assert_eq!(res.status(), 404, "customer on {route}");
+        let res = anonymous.get(&url).header("accept", "text/html").send().await.unwrap();
+        assert!(res.status().is_redirection(), "anonymous on {route}: {}", res.status());
+        let res = admin.get(&url).header("accept", "text/html").send().await.unwrap();
+        assert!(res.status().is_success() || res.status().is_redirection(), "admin on {route}: {}", res.status());
+    }
+}
+
+#[sqlx::test]
+async fn each_filter_and_their_combination_select_the_right_refunds(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let card = app.paid_order(&app.users.minsu, 50_000, "card", "kcp").await;
+    let trans = app.paid_order(&app.users.jiwoo, 50_000, "trans", "tosspayments").await;
+    let a = stored_refund(&app, &card.imp_uid, 1000, "succeeded", "customer", kst(2026, 11, 1, 0), "a").await; // KST midnight
+    let b = stored_refund(&app, &card.imp_uid, 2000, "failed", "admin", kst(2026, 11, 2, 23), "b").await;
+    let c = stored_refund(&app, &trans.imp_uid, 3000, "succeeded", "admin", kst(2026, 11, 3, 12), "c").await;
+    let d = stored_refund(&app, &trans.imp_uid, 4000, "pending", "customer", kst(2026, 10, 31, 23), "d").await;
+
+    assert_eq!(ids(&app, q(&[])).await, vec![c, b, a, d], "newest first");
+    assert_eq!(ids(&app, q(&[("status", "succeeded")])).await, vec![c, a]);
+    assert_eq!(ids(&app, q(&[("from", "2026-11-01"), ("to", "2026-11-02")])).await, vec![b, a], "KST days, inclusive");
+    assert_eq!(ids(&app, q(&[("to", "2026-10-31")])).await, vec![d]);
+    assert_eq!(ids(&app, q(&[("pay_method", "trans")])).await, vec![c, d]);
+    assert_eq!(ids(&app, q(&[("requester", "admin")])).await, vec![c, b]);
+    assert_eq!(ids(&app, q(&[("q", &card.merchant_uid)])).await, vec![b, a]);
+    assert_eq!(ids(&app, q(&[("q", &trans.imp_uid)])).await, vec![c, d]);
+    assert_eq!(ids(&app, q(&[("q", "JIWOO@example.com")])).await, vec![c, d]);
+    assert_eq!(ids(&app, q(&[("q", "김민수")])).await, vec![b, a]);
+    assert_eq!(ids(&app, q(&[("status", "succeeded"), ("requester", "admin"), ("pay_method", "trans"), ("from", "2026-11-03")])).await, vec![c]);
+    assert!(ids(&app, q(&[("status", "failed"), ("pay_method", "trans")])).await.is_empty());
+
+    let totals = admin::totals(&app.pool, &q(&[("pay_method", "card")])).await.unwrap();
+    let by: Vec<_> = totals.iter().map(|t| (t.status.as_str(), t.count, t.amount)).collect();
+    assert_eq!(by, vec![("failed", 1, 2000), ("succeeded", 1, 1000)]);
+
+    let (_, _, chart) = admin::daily_refunded(&app.pool, &q(&[("from", "2026-10-31"), ("to", "2026-11-03")])).await.unwrap();
+    let bars: Vec<i64> = chart.iter().map(|d| d.refunded).collect();
+    assert_eq!(bars, vec![0, 1000, 0, 3000], "succeeded won per KST day, every day present");
+}
+
+#[sqlx::test]
+async fn keyset_pages_cover_every_row_exactly_once_under_concurrent_inserts(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let p = app.paid_order(&app.users.minsu, 1_000_000, "card", "kcp").await;
+    let base = Utc::now() - Duration::days(1);
+    let mut expected = Vec::new();
+    for i in 0..95 {
+        // several rows share a timestamp: the id breaks the tie
+        expected.push(stored_refund(&app, &p.imp_uid, 100, "succeeded", "customer", base + Duration::seconds(i / 3), "x").await);
+    }
+    let writer = {
+        let pool = app.pool.clone();
+        let payment_id = sqlx::query_scalar!("select id from payments where imp_uid = $1", p.imp_uid).fetch_one(&app.pool).await.unwrap();
+        let requester = app.users.minsu.id;
+        tokio::spawn(async move {
+            for _ in 0..40 {
+                sqlx::query!(
+                    "insert into refunds (id, payment_id, idempotency_key, request_fingerprint, amount, checksum, reason, requester_role, requester_id, status, finished_at)
+                     values ($1, $2, $3, 't', 100, 100, 'new', 'customer', $4, 'succeeded', now())",
+                    Uuid::new_v4(), payment_id, Uuid::new_v4(), requester
+                ).execute(&pool).await.unwrap();
+                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+            }
+        })
+    };
+    let mut seen = Vec::new();
+    let mut query = q(&[("size", "20"), ("to", &(base + Duration::days(1)).with_timezone(&Seoul).date_naive().to_string())]);
+    query.from = Some(base.with_timezone(&Seoul).date_naive().to_string());
+    let mut pages = 0;
+    let mut forward = Vec::new();
+    loop {
+        let (rows, next, _) = admin::list_refunds(&app.pool, &query).await.unwrap();
+        pages += 1;
+        forward.push(query.clone());
+        seen.extend(rows.iter().filter(|r| r.reason == "x").map(|r| Uuid::parse_str(&r.id).unwrap()));
+        match next {
+            Some(c) => query.after = Some(c),
+            None => break,
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    writer.await.unwrap();
+    let mut sorted = seen.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), seen.len(), "no row twice");
+    let mut want = expected.clone();
+    want.sort();
+    assert_eq!(sorted, want, "every row once");
+    assert!(pages >= 5);
+
+    // and back: from the last page, `before` walks to the first again
+    let (rows, _, prev) = admin::list_refunds(&app.pool, forward.last().unwrap()).await.unwrap();
+    let mut back = rows.len();
+    let mut cursor = prev;
+    while let Some(c) = cursor {
+        let (rows, _, prev) = admin::list_refunds(&app.pool, &RefundQuery { before: Some(c), after: None, ..query.clone() }).await.unwrap();
+        back += rows.iter().filter(|r| r.reason == "x").count();
+        cursor = prev;
+    }
+    assert_eq!(back, 95);
+}
+
+#[sqlx::test]
+async fn csv_has_a_bom_kst_times_escaping_and_defused_formulas(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let p = app.paid_order(&app.users.minsu, 50_000, "card", "kcp").await;
+    stored_refund(&app, &p.imp_uid, 1234, "succeeded", "customer", kst(2026, 11, 2, 9), "=HYPERLINK(\"x\"), 그리고\n줄바꿈").await;
+    stored_refund(&app, &p.imp_uid, 99, "failed", "admin", kst(2026, 11, 1, 8), "@멘션 -1 +2").await;
+    let admin = app.signed_in(ADMIN).await;
+    let res = admin.get(format!("{}/admin/refunds.csv?pay_method=card", app.base_url)).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+    let bytes = res.bytes().await.unwrap();
+    assert_eq!(&bytes[..3], b"\xEF\xBB\xBF", "UTF-8 BOM for Excel");
+    let text = String::from_utf8(bytes[3..].to_vec()).unwrap();
+    let lines: Vec<&str> = text.split("\r\n").collect();
+    assert!(lines[0].starts_with("요청 일시(KST),주문번호,imp_uid,고객"));
+    assert!(lines[1].starts_with(&format!("2026-11-02 09:00:00,{},{},김민수,minsu@example.com,테스트 상품,신용카드,1234,성공,고객,김민수,", p.merchant_uid, p.imp_uid)), "{}", lines[1]);
+    assert!(lines[1].contains("\"'=HYPERLINK(\"\"x\"\"), 그리고\n줄바꿈\""), "{}", lines[1]);
+    assert!(lines[2].contains(",'@멘션 -1 +2,"), "{}", lines[2]);
+    assert_eq!(lines.len(), 4, "header, two rows, trailing newline");
+    for cell in ["-1", "+1", "=1", "@a", "\tx"] {
+        assert!(admin::csv_cell(cell).starts_with('\'') || admin::csv_cell(cell).starts_with("\"'"), "{cell}");
+    }
+    assert_eq!(admin::csv_cell("평범한 값"), "평범한 값");
+}
+
+#[sqlx::test]
+async fn the_timeline_orders_events_and_marks_cancels_made_outside(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let p = app.paid_order(&app.users.minsu, 20_000, "card", "kcp").await;
+    let admin_user = app.users.admin.clone();
+    let cmd = portone_refund::server::refund::RefundCommand {
+        merchant_uid: p.merchant_uid.clone(),
+        form: portone_refund::server::refund::rules::RefundForm { amount: Some("3000".into()), reason: "고객 전화 요청".into(), ..Default::default() },
+        idempotency_key: Uuid::new_v4(),
+    };
+    portone_refund::server::refund::request_refund(&app.pool, &app.portone, &Default::default(), &admin_user, cmd).await.unwrap();
+    // a console cancel without a webhook: only a re-sync finds it
+    let http = reqwest::Client::new();
+    let sim_cancel = format!("{}/__sim/payments/{}/cancel", app.sim_url, p.imp_uid);
+    http.post(&sim_cancel).json(&json!({"amount": 2000, "reason": "콘솔"})).send().await.unwrap();
+    let admin = app.signed_in(ADMIN).await;
+    let report: serde_json::Value = app.server_fn(&admin, AdminSync::PATH, &[("merchant_uid", &p.merchant_uid)]).await.json().await.unwrap();
+    assert_eq!(report["cancel_amount_after"], 5000);
+
+    let t = admin::timeline(&app.pool, &p.merchant_uid).await.unwrap().unwrap();
+    assert_eq!(t.cancel_amount, 5000);
+    let sources: Vec<(i64, bool)> = t.cancellations.iter().map(|c| (c.amount, c.refund_id.is_some())).collect();
+    assert_eq!(sources, vec![(3000, true), (2000, false)]);
+    let r = &t.refunds[0];
+    assert_eq!((r.requester_role.as_str(), r.status.as_str()), ("admin", "succeeded"));
+    let kinds: Vec<&str> = r.events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds, vec!["reserved", "succeeded"]);
+    assert!(r.events.windows(2).all(|w| w[0].at <= w[1].at));
+    // admin refunds reach PortOne as requester admin; the page renders the timeline
+    let page = admin.get(format!("{}/admin/payments/{}", app.base_url, p.merchant_uid)).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("서비스 외부에서 취소됨"));
+    let list: RefundPage = app.server_fn(&admin, AdminRefunds::PATH, &[("query[status]", "succeeded")]).await.json().await.unwrap();
+    assert_eq!(list.rows.len(), 1);
+}
