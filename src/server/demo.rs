@@ -105,6 +105,16 @@ pub async fn seed(pool: &PgPool) -> Result<bool, Box<dyn std::error::Error + Sen
     Ok(true)
 }
 
+/// Shoppers who own the refund history (they cannot sign in: their passwords are random).
+const HISTORY_CUSTOMERS: &[(&str, &str)] = &[
+    ("seojun.park@example.com", "박서준"),
+    ("yerin.choi@example.com", "최예린"),
+    ("haneul.jung@example.com", "정하늘"),
+    ("doyun.kang@example.com", "강도윤"),
+    ("sua.yoon@example.com", "윤수아"),
+    ("jiho.lim@example.com", "임지호"),
+];
+
 const HISTORY_PRODUCTS: &[(&str, i64)] = &[
     ("무선 충전기", 29_000), ("캐시미어 머플러", 89_000), ("에어프라이어 5L", 119_000), ("요가 매트", 35_000),
     ("스마트 워치 스트랩", 19_900), ("원두 1kg", 32_000), ("아동 운동화", 54_000), ("전기 주전자", 45_900),
@@ -122,8 +132,11 @@ const HISTORY_FAILURES: &[&str] = &[
 /// admin), so the admin list, filters and chart show something real. PortOne's side of each
 /// succeeded refund is in the payment's cancel_history, so the simulator agrees.
 async fn seed_refund_history(pool: &PgPool, now: chrono::DateTime<Utc>) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let ids = sqlx::query!("select id, email, role from users order by id").fetch_all(pool).await?;
-    let customers: Vec<_> = ids.iter().filter(|u| u.role == "customer").collect();
+    for (email, name) in HISTORY_CUSTOMERS {
+        auth::create_user(pool, email, name, &uuid::Uuid::new_v4().to_string(), Role::Customer).await?;
+    }
+    let ids = sqlx::query!("select id, email, display_name, role from users order by id").fetch_all(pool).await?;
+    let customers: Vec<_> = ids.iter().filter(|u| HISTORY_CUSTOMERS.iter().any(|(e, _)| *e == u.email)).collect();
     let admin = ids.iter().find(|u| u.role == "admin").expect("demo admin");
     for i in 0..120usize {
         let (product, price) = HISTORY_PRODUCTS[i % HISTORY_PRODUCTS.len()];
@@ -136,7 +149,7 @@ async fn seed_refund_history(pool: &PgPool, now: chrono::DateTime<Utc>) -> Resul
             pay_method: pay_method.into(),
             pg_provider: pg.into(),
             name: product.into(),
-            buyer_name: ACCOUNTS.iter().find(|a| a.email == buyer.email).map(|a| a.name.into()),
+            buyer_name: Some(buyer.display_name.clone()),
             buyer_email: Some(buyer.email.clone()),
             imp_uid: Some(format!("imp_hist{:04}", i + 1)),
             paid_at: Some(paid_at.timestamp()),
