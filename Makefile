@@ -1,5 +1,7 @@
+SHELL := /bin/bash
+
 # Both targets do all set-up on a fresh Debian/Ubuntu machine (as root or a normal user).
-.PHONY: run test e2e sqlx-prepare
+.PHONY: run test e2e sqlx-prepare bench-sim bench-admin
 
 run:
 	scripts/run.sh
@@ -14,3 +16,10 @@ e2e:
 # Refresh `.sqlx/` after changing a query (needs sqlx-cli; installs with scripts/install-tools.sh).
 sqlx-prepare:
 	scripts/sqlx-prepare.sh
+
+# Benchmarks (release builds; not part of `make test`).
+bench-sim:
+	scripts/install-tools.sh && . scripts/env.sh && cargo bench --features ssr --bench sim_throughput
+
+bench-admin:
+	scripts/install-tools.sh && . scripts/env.sh && DATABASE_URL="$${DATABASE_URL:-$$(scripts/pg.sh postgres)}" cargo bench --features ssr --bench admin_million

@@ -320,3 +320,22 @@ async fn the_seed_guides_json_endpoint_answers_in_its_shape(pool: PgPool) {
         .json(&json!({"merchant_uid": p.merchant_uid, "reason": "x"})).send().await.unwrap();
     assert_eq!(anonymous.status(), 401);
 }
+
+#[sqlx::test]
+async fn customers_are_rate_limited_but_admins_are_not(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let p = app.paid_order(&app.users.minsu, 100_000, "card", "kcp").await;
+    let settings = PipelineSettings { customer_requests_per_minute: 3, ..Default::default() };
+    let attempt = |user: CurrentUser| {
+        let cmd = RefundCommand { merchant_uid: p.merchant_uid.clone(), form: form("100", "x"), idempotency_key: Uuid::new_v4() };
+        let (pool, portone, settings) = (app.pool.clone(), app.portone.clone(), settings.clone());
+        async move { refund::request_refund(&pool, &portone, &settings, &user, cmd).await }
+    };
+    for _ in 0..3 {
+        attempt(app.users.minsu.clone()).await.unwrap();
+    }
+    assert!(matches!(attempt(app.users.minsu.clone()).await, Err(RefundError::RateLimited)));
+    for _ in 0..4 {
+        attempt(app.users.admin.clone()).await.unwrap();
+    }
+}

@@ -23,6 +23,16 @@ pub fn format_won(amount: i64) -> String {
     out
 }
 
+/// Percent-encodes everything but RFC 3986's unreserved characters (URL paths and queries).
+pub fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// Formats an instant in Korea Standard Time: `2026-11-25 14:03`.
 pub fn format_kst(at: DateTime<Utc>) -> String {
     at.with_timezone(&Seoul).format("%Y-%m-%d %H:%M").to_string()

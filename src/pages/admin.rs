@@ -10,7 +10,7 @@ use crate::api::admin::{admin_refunds, admin_timeline, AdminSync};
 use crate::api::{get_order_detail, RequestRefund};
 use crate::error::AppError;
 use crate::model::admin::*;
-use crate::model::{format_kst, format_kst_seconds, format_won, pay_method_label};
+use crate::model::{format_kst, format_kst_seconds, format_won, pay_method_label, percent_encode};
 use crate::pages::not_found::NotFound;
 use crate::pages::order::RefundSection;
 
@@ -221,7 +221,7 @@ fn RefundTable(rows: Vec<AdminRefundRow>) -> impl IntoView {
                 </thead>
                 <tbody>
                     {rows.into_iter().map(|r| {
-                        let href = format!("/admin/payments/{}", r.merchant_uid);
+                        let href = format!("/admin/payments/{}", percent_encode(&r.merchant_uid));
                         let uid = r.merchant_uid.clone();
                         view! {
                             <tr data-refund-id=r.id.clone()>

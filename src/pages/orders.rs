@@ -3,7 +3,7 @@ use leptos_router::components::{Redirect, A};
 
 use crate::api::my_orders;
 use crate::error::AppError;
-use crate::model::{format_kst, format_won, pay_method_label, OrderSummary};
+use crate::model::{format_kst, format_won, pay_method_label, percent_encode, OrderSummary};
 
 /// `/orders`: 내 주문.
 #[component]
@@ -48,7 +48,7 @@ fn OrdersTable(orders: Vec<OrderSummary>) -> impl IntoView {
                     {orders
                         .into_iter()
                         .map(|o| {
-                            let href = format!("/orders/{}", o.merchant_uid);
+                            let href = format!("/orders/{}", percent_encode(&o.merchant_uid));
                             let link_text = o.merchant_uid.clone();
                             view! {
                                 <tr data-merchant-uid=o.merchant_uid.clone()>

@@ -126,6 +126,7 @@ async fn refund_json(State(state): State<AppState>, session: Session, body: Json
             let status = match &e {
                 refund::RefundError::NotFound => StatusCode::NOT_FOUND,
                 refund::RefundError::Rejected(_) | refund::RefundError::KeyReused => StatusCode::BAD_REQUEST,
+                refund::RefundError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
                 refund::RefundError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             };
             message(status, AppError::from(e).to_string())
@@ -181,7 +182,7 @@ async fn find_order(State(state): State<AppState>, session: Session, Query(find)
         .fetch_optional(&state.pool)
         .await;
     let to = match found {
-        Ok(Some(merchant_uid)) => format!("/admin/payments/{}", crate::model::admin::RefundQuery { q: Some(merchant_uid), ..Default::default() }.to_query_string().trim_start_matches("q=")),
+        Ok(Some(merchant_uid)) => format!("/admin/payments/{}", crate::model::percent_encode(&merchant_uid)),
         _ => format!("/admin/refunds?{}", crate::model::admin::RefundQuery { q: Some(q.to_string()), ..Default::default() }.to_query_string()),
     };
     axum::response::Redirect::to(&to).into_response()

@@ -10,6 +10,7 @@ use tokio::sync::Mutex;
 use tracing::instrument;
 
 use super::types::*;
+use crate::model::percent_encode;
 
 /// The REST API secret. Debug and Display never show it.
 #[derive(Clone)]
@@ -213,7 +214,7 @@ impl PortOneClient {
     /// `GET /payments/{imp_uid}`; sandbox payments are found only with `include_sandbox`.
     #[instrument(skip_all, fields(imp_uid))]
     pub async fn payment(&self, imp_uid: &str, include_sandbox: bool) -> Result<Payment, PortOneError> {
-        let path = format!("/payments/{}", encode_segment(imp_uid));
+        let path = format!("/payments/{}", percent_encode(imp_uid));
         let query = [("include_sandbox", include_sandbox.to_string())];
         self.authorised(reqwest::Method::GET, &path, &query, None).await
     }
@@ -221,18 +222,9 @@ impl PortOneClient {
     /// `GET /payments/find/{merchant_uid}`.
     #[instrument(skip_all, fields(merchant_uid))]
     pub async fn find_by_merchant_uid(&self, merchant_uid: &str) -> Result<Payment, PortOneError> {
-        let path = format!("/payments/find/{}", encode_segment(merchant_uid));
+        let path = format!("/payments/find/{}", percent_encode(merchant_uid));
         self.authorised(reqwest::Method::GET, &path, &[], None).await
     }
-}
-
-fn encode_segment(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 fn transport_error(e: reqwest::Error) -> PortOneError {

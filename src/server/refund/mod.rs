@@ -45,6 +45,9 @@ pub enum RefundError {
     /// The idempotency key was used before with other input.
     #[error("idempotency key reused with different input")]
     KeyReused,
+    /// Too many refund requests from this customer in a short time.
+    #[error("rate limited")]
+    RateLimited,
     #[error("internal: {0}")]
     Internal(String),
 }
@@ -64,6 +67,7 @@ impl From<RefundError> for crate::error::AppError {
             RefundError::KeyReused => {
                 AppError::Rejected("이미 사용된 환불 요청입니다. 페이지를 새로고침한 뒤 다시 시도해 주세요.".into())
             }
+            RefundError::RateLimited => AppError::RateLimited,
             RefundError::Internal(m) => crate::server::auth::internal(m),
         }
     }
@@ -74,11 +78,13 @@ impl From<RefundError> for crate::error::AppError {
 pub struct PipelineSettings {
     /// How long a request waits for another refund of the same payment to finish.
     pub pending_wait: Duration,
+    /// Refund requests a customer may make per minute (admins are not limited).
+    pub customer_requests_per_minute: i64,
 }
 
 impl Default for PipelineSettings {
     fn default() -> Self {
-        PipelineSettings { pending_wait: Duration::from_secs(10) }
+        PipelineSettings { pending_wait: Duration::from_secs(10), customer_requests_per_minute: 60 }
     }
 }
 
@@ -114,6 +120,10 @@ pub async fn request_refund(
     cmd: RefundCommand,
 ) -> Result<RefundOutcome, RefundError> {
     let actor = store::actor(user);
+    if user.role == Role::Customer && store::recent_requests(pool, &actor).await? >= settings.customer_requests_per_minute {
+        tracing::warn!(%actor, "refund requests rate limited");
+        return Err(RefundError::RateLimited);
+    }
     let Some(payment) = store::payment_for(pool, user, &cmd.merchant_uid).await? else {
         store::audit(pool, None, None, "rejected", &actor, serde_json::json!({"reason": "not found", "merchant_uid": cmd.merchant_uid})).await?;
         return Err(RefundError::NotFound);

@@ -33,6 +33,18 @@ pub async fn audit(
     Ok(())
 }
 
+/// Refund requests (reserved or rejected) by `actor` in the last minute.
+pub async fn recent_requests(pool: &PgPool, actor: &str) -> Result<i64, sqlx::Error> {
+    let n = sqlx::query_scalar!(
+        r#"select count(*) as "n!" from refund_events
+           where actor = $1 and kind in ('reserved', 'rejected') and created_at > now() - interval '1 minute'"#,
+        actor
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(n)
+}
+
 #[derive(Clone, Debug)]
 pub struct PaymentRow {
     pub id: i64,
