@@ -1,6 +1,6 @@
 import { expect, test } from '@playwright/test';
 import * as fs from 'fs';
-import { SIM_URL } from './helpers';
+import { hydrated, refundWithConfirmation, SIM_URL } from './helpers';
 
 const ADMIN = { email: 'admin@example.com', password: 'admin-pass-1234' };
 
@@ -48,11 +48,7 @@ test('admin opens a timeline and refunds on behalf of a customer', async ({ page
   await expect(page.getByRole('heading', { name: '기프트카드 3만원권' })).toBeVisible();
   await page.getByLabel('환불 금액 (원)').fill('5000');
   await page.getByLabel('환불 사유').fill('고객센터 전화 요청');
-  await expect(async () => {
-    await page.getByRole('button', { name: '환불하기' }).click();
-    await expect(page.getByText('5,000원을 환불합니다')).toBeVisible({ timeout: 1000 });
-  }).toPass({ timeout: 15_000 });
-  await page.getByRole('button', { name: '확인, 환불하기' }).click();
+  await refundWithConfirmation(page, '5,000원을 환불합니다');
   await expect(page.getByRole('status').filter({ hasText: '5,000원이 환불되었습니다.' })).toBeVisible();
   await expect(page.getByTestId('admin-cancel-amount')).toHaveText('5,000원');
   await expect(page.locator('ol.timeline > li')).toContainText('관리자 관리자');
@@ -64,10 +60,9 @@ test('a console cancel at PortOne shows up after a re-sync, marked as outside th
   expect(res.ok()).toBeTruthy();
   await page.goto('/admin/find?q=imp_demo0009');
   await expect(page.getByRole('heading', { name: '캠핑 텐트 4인용' })).toBeVisible();
-  await expect(async () => {
-    await page.getByRole('button', { name: 'PortOne과 동기화' }).click();
-    await expect(page.getByText(/^동기화했습니다/)).toBeVisible({ timeout: 1000 });
-  }).toPass({ timeout: 15_000 });
+  await hydrated(page);
+  await page.getByRole('button', { name: 'PortOne과 동기화' }).click();
+  await expect(page.getByText(/^동기화했습니다/)).toBeVisible();
   await expect(page.locator('table.cancellations')).toContainText('서비스 외부에서 취소됨 (PortOne 콘솔)');
   await expect(page.locator('table.cancellations')).toContainText('콘솔에서 부분 취소');
   await expect(page.getByTestId('admin-cancel-amount')).toHaveText('10,000원');

@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { JIWOO, MINSU, orderUid, signIn } from './helpers';
+import { hydrated, JIWOO, MINSU, orderUid, signIn } from './helpers';
 
 test('민수 signs in and sees exactly his orders, in won and KST', async ({ page }) => {
   await signIn(page, MINSU);
@@ -47,12 +47,9 @@ test('the page hydrates: showing the password needs WebAssembly', async ({ page 
   await page.goto('/login');
   const password = page.getByLabel('비밀번호', { exact: true });
   await expect(password).toHaveAttribute('type', 'password');
-  // retried until the WASM has hydrated and handles the change
-  await expect(async () => {
-    await page.getByLabel('비밀번호 표시').setChecked(false);
-    await page.getByLabel('비밀번호 표시').setChecked(true);
-    await expect(password).toHaveAttribute('type', 'text', { timeout: 500 });
-  }).toPass({ timeout: 15_000 });
+  await hydrated(page);
+  await page.getByLabel('비밀번호 표시').check();
+  await expect(password).toHaveAttribute('type', 'text');
 });
 
 test.describe('without JavaScript', () => {

@@ -18,3 +18,16 @@ export async function orderUid(page: Page, productName: string): Promise<string>
   const row = page.locator('tr', { hasText: productName });
   return (await row.getAttribute('data-merchant-uid'))!;
 }
+
+/** Waits until the page's WebAssembly has taken over (the app marks <body> when hydrated). */
+export async function hydrated(page: Page) {
+  await page.locator('body[data-hydrated="true"]').waitFor({ state: 'attached', timeout: 20_000 });
+}
+
+/** Presses 환불하기, checks the confirmation text, and confirms. Needs hydration. */
+export async function refundWithConfirmation(page: Page, expectedText: string) {
+  await hydrated(page);
+  await page.getByRole('button', { name: '환불하기' }).click();
+  await expect(page.getByText(expectedText)).toBeVisible();
+  await page.getByRole('button', { name: '확인, 환불하기' }).click();
+}

@@ -154,6 +154,8 @@ fn RefundForm(detail: OrderDetail, refund: ServerAction<RequestRefund>) -> impl 
     let refundable = detail.summary.refundable();
     let is_vbank = detail.summary.pay_method == "vbank";
     let amount = RwSignal::new(refundable.to_string());
+    // Read when asking for confirmation: the customer may have typed before hydration.
+    let amount_input = NodeRef::<leptos::html::Input>::new();
     // With WebAssembly the first press asks for confirmation; without it the form submits.
     let confirming = RwSignal::new(false);
     let pending = refund.pending();
@@ -168,13 +170,14 @@ fn RefundForm(detail: OrderDetail, refund: ServerAction<RequestRefund>) -> impl 
             <label for="refund-amount">"환불 금액 (원)"</label>
             <input
                 id="refund-amount"
+                node_ref=amount_input
                 name="amount"
                 type="text"
                 inputmode="numeric"
                 pattern="[0-9,]*"
                 required
                 readonly=!detail.partial_allowed
-                prop:value=move || amount.get()
+                value=refundable.to_string()
                 on:input=move |ev| { amount.set(event_target_value(&ev)); confirming.set(false); }
                 aria-describedby="refund-amount-help"
             />
@@ -212,6 +215,9 @@ fn RefundForm(detail: OrderDetail, refund: ServerAction<RequestRefund>) -> impl 
                     on:click=move |ev| {
                         if !confirming.get_untracked() {
                             ev.prevent_default();
+                            if let Some(input) = amount_input.get_untracked() {
+                                amount.set(input.value());
+                            }
                             confirming.set(true);
                         }
                     }

@@ -166,7 +166,9 @@ async fn seed_refund_history(pool: &PgPool, now: chrono::DateTime<Utc>) -> Resul
         let mut planned = Vec::new();
         for j in 0..(1 + i % 4) {
             let amount = (price / 4 / 100).max(1) * 100;
-            let at = paid_at + Duration::hours(2 + (j as i64) * 5 + (i % 7) as i64);
+            // never in the future: recent orders get their refunds squeezed into the time since
+            let at = (paid_at + Duration::hours(2 + (j as i64) * 5 + (i % 7) as i64))
+                .min(now - Duration::minutes(10 * (4 - j as i64)));
             let failed = (i + j) % 6 == 0;
             let by_admin = (i + j) % 5 == 0;
             let reason = HISTORY_REASONS[(i + j) % HISTORY_REASONS.len()];
