@@ -62,8 +62,8 @@ async fn seed(pool: &PgPool) {
                 case when s.status = 'failed' then '[9029] 상점의 취소가능 금액이 부족합니다.' end,
                 t.at, t.at, case when s.status = 'pending' then null else t.at end
          from generate_series(1, 1000000) i
-         cross join lateral (select now() - ((i * 7919) % (365 * 86400)) * interval '1 second' as at) t
-         cross join lateral (select case when i <= 1000 then 'pending' when i % 10 = 0 then 'failed' else 'succeeded' end as status) s",
+         cross join lateral (select now() - ((i::bigint * 7919) % (365 * 86400)) * interval '1 second' as at) t
+         cross join lateral (select case when i <= 1000 then 'pending' when (i / 7) % 10 = 0 then 'failed' else 'succeeded' end as status) s",
         "analyze",
     ] {
         sqlx::query(statement).execute(pool).await.unwrap();

@@ -18,12 +18,18 @@ const CONCURRENCY: usize = 32;
 async fn main() {
     let (addr, _sim) = sim::spawn(SimConfig::default(), "127.0.0.1:0".parse().unwrap()).await.unwrap();
     let url = format!("http://{addr}");
-    let created: serde_json::Value = reqwest::Client::new()
-        .post(format!("{url}/__sim/payments"))
-        .json(&serde_json::json!({"merchant_uid": "bench", "amount": 1_000_000_000_000i64, "pay_method": "card",
-                                   "pg_provider": "kcp", "name": "bench"}))
-        .send().await.unwrap().json().await.unwrap();
-    let imp_uid = created["payment"]["imp_uid"].as_str().unwrap().to_string();
+    // Ten payments per worker, so no payment's cancel_history (returned whole on every
+    // cancel) grows past a realistic length.
+    let http = reqwest::Client::new();
+    let mut imp_uids = Vec::new();
+    for i in 0..CONCURRENCY * 10 {
+        let created: serde_json::Value = http
+            .post(format!("{url}/__sim/payments"))
+            .json(&serde_json::json!({"merchant_uid": format!("bench-{i}"), "amount": 1_000_000_000i64, "pay_method": "card",
+                                       "pg_provider": "kcp", "name": "bench"}))
+            .send().await.unwrap().json().await.unwrap();
+        imp_uids.push(created["payment"]["imp_uid"].as_str().unwrap().to_string());
+    }
     let client = Arc::new(
         PortOneClient::new(PortOneConfig {
             base_url: url,
@@ -38,13 +44,13 @@ async fn main() {
 
     let started = Instant::now();
     let per_worker = REQUESTS / CONCURRENCY;
-    let workers = (0..CONCURRENCY).map(|_| {
+    let workers = (0..CONCURRENCY).map(|w| {
         let client = client.clone();
-        let imp_uid = imp_uid.clone();
+        let mine: Vec<String> = imp_uids[w * 10..(w + 1) * 10].to_vec();
         tokio::spawn(async move {
             let mut latencies = Vec::with_capacity(per_worker);
-            for _ in 0..per_worker {
-                let req = CancelRequest { imp_uid: Some(imp_uid.clone()), amount: Some(1), reason: Some("bench".into()), ..Default::default() };
+            for n in 0..per_worker {
+                let req = CancelRequest { imp_uid: Some(mine[n % mine.len()].clone()), amount: Some(1), reason: Some("bench".into()), ..Default::default() };
                 let t = Instant::now();
                 client.cancel(&req).await.expect("cancel");
                 latencies.push(t.elapsed());

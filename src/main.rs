@@ -28,6 +28,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         return Ok(());
     }
 
+    // Expired sessions are deleted hourly.
+    {
+        use tower_sessions::session_store::ExpiredDeletion;
+        let store = tower_sessions_sqlx_store::PostgresStore::new(pool.clone());
+        tokio::spawn(store.continuously_delete_expired(std::time::Duration::from_secs(3600)));
+    }
     let portone = Arc::new(PortOneClient::new(settings.portone.clone())?);
     refund::reconcile::spawn(pool.clone(), portone.clone(), settings.reconcile_interval, settings.reconcile_grace);
     let state = AppState { leptos_options: conf.leptos_options, pool, portone, settings: Arc::new(settings) };

@@ -80,21 +80,23 @@ pub struct ReconcileReport {
     pub still_pending: u32,
 }
 
-/// Takes one pending refund older than `grace` (the lease), moving its lease forward.
-async fn claim(pool: &PgPool, grace: Duration) -> Result<Option<(Reserved, i32, String)>, sqlx::Error> {
+/// Takes one pending refund older than `grace` (the lease) and not yet seen in this pass,
+/// moving its lease forward.
+async fn claim(pool: &PgPool, grace: Duration, seen: &[Uuid]) -> Result<Option<(Reserved, i32, String)>, sqlx::Error> {
     let grace_s = grace.as_secs_f64();
     let row = sqlx::query!(
         r#"update refunds r set updated_at = now()
            from payments p
            where r.payment_id = p.id and r.id = (
                select id from refunds
-               where status = 'pending' and updated_at < now() - make_interval(secs => $1)
+               where status = 'pending' and updated_at < now() - make_interval(secs => $1) and not (id = any($2))
                order by created_at
                for update skip locked
                limit 1)
            returning r.id, r.payment_id, p.imp_uid, r.amount, r.checksum, r.reason, r.created_at as "created_at: DateTime<Utc>",
                      r.attempts, r.requester_role, r.refund_holder, r.refund_bank"#,
-        grace_s
+        grace_s,
+        seen
     )
     .fetch_optional(pool)
     .await?;
@@ -121,10 +123,7 @@ async fn claim(pool: &PgPool, grace: Duration) -> Result<Option<(Reserved, i32, 
 pub async fn reconcile_once(pool: &PgPool, portone: &PortOneClient, grace: Duration) -> Result<ReconcileReport, sqlx::Error> {
     let mut report = ReconcileReport::default();
     let mut seen: Vec<Uuid> = Vec::new();
-    while let Some((r, attempts, role)) = claim(pool, grace).await? {
-        if seen.contains(&r.id) {
-            break;
-        }
+    while let Some((r, attempts, role)) = claim(pool, grace, &seen).await? {
         seen.push(r.id);
         match reconcile_refund(pool, portone, &r, attempts, &role).await {
             Ok(ReconcileStep::Succeeded) => report.succeeded += 1,
