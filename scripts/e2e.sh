@@ -7,7 +7,7 @@ source scripts/env.sh
 
 site="127.0.0.1:${E2E_PORT:-3198}"
 sim="127.0.0.1:${E2E_SIM_PORT:-3199}"
-db="portone_refund_e2e"
+db="portone_refund_e2e_${site##*:}"  # per port, so two runs can share the cluster
 
 cargo leptos build
 plain_cargo build --features ssr --bin portone-sim

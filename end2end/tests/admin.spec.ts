@@ -1,15 +1,9 @@
 import { expect, test } from '@playwright/test';
 import * as fs from 'fs';
-import { hydrated, refundWithConfirmation, SIM_URL } from './helpers';
-
-const ADMIN = { email: 'admin@example.com', password: 'admin-pass-1234' };
+import { ADMIN, hydrated, MINSU, refundWithConfirmation, signIn, SIM_URL } from './helpers';
 
 test.beforeEach(async ({ page }) => {
-  await page.goto('/login');
-  await page.getByLabel('이메일').fill(ADMIN.email);
-  await page.getByLabel('비밀번호', { exact: true }).fill(ADMIN.password);
-  await page.getByRole('button', { name: '로그인' }).click();
-  await expect(page).toHaveURL(/\/admin\/refunds$/);
+  await signIn(page, ADMIN, /\/admin\/refunds$/);
 });
 
 test('admin filters by status and date, and pages forward and back', async ({ page }) => {
@@ -84,11 +78,7 @@ test('admin downloads the filtered refunds as CSV', async ({ page }) => {
 
 test('customers cannot open admin pages', async ({ browser }) => {
   const page = await (await browser.newContext()).newPage();
-  await page.goto('/login');
-  await page.getByLabel('이메일').fill('minsu@example.com');
-  await page.getByLabel('비밀번호', { exact: true }).fill('minsu-pass-1234');
-  await page.getByRole('button', { name: '로그인' }).click();
-  await expect(page).toHaveURL(/\/orders$/);
+  await signIn(page, MINSU);
   const res = await page.goto('/admin/refunds');
   expect(res?.status()).toBe(404);
 });

@@ -4,12 +4,15 @@ export const MINSU = { email: 'minsu@example.com', password: 'minsu-pass-1234' }
 export const JIWOO = { email: 'jiwoo@example.com', password: 'jiwoo-pass-1234' };
 export const SIM_URL = process.env.SIM_URL ?? 'http://127.0.0.1:3199';
 
-export async function signIn(page: Page, who: { email: string; password: string }) {
+export const ADMIN = { email: 'admin@example.com', password: 'admin-pass-1234' };
+
+/** Signs in through the form; customers land on 내 주문, admins on 환불 내역. */
+export async function signIn(page: Page, who: { email: string; password: string }, landing = /\/orders$/) {
   await page.goto('/login');
   await page.getByLabel('이메일').fill(who.email);
   await page.getByLabel('비밀번호', { exact: true }).fill(who.password);
   await page.getByRole('button', { name: '로그인' }).click();
-  await expect(page).toHaveURL(/\/orders$/);
+  await expect(page).toHaveURL(landing);
 }
 
 /** The merchant_uid of one of the customer's orders, by its product name. */
