@@ -28,7 +28,7 @@ async fn main() {
             .json(&serde_json::json!({"merchant_uid": format!("bench-{i}"), "amount": 1_000_000_000i64, "pay_method": "card",
                                        "pg_provider": "kcp", "name": "bench"}))
             .send().await.unwrap().json().await.unwrap();
-        imp_uids.push(created["payment"]["imp_uid"].as_str().unwrap().to_string());
+        imp_uids.push(created["imp_uid"].as_str().unwrap().to_string());
     }
     let client = Arc::new(
         PortOneClient::new(PortOneConfig {

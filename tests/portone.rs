@@ -27,8 +27,7 @@ impl Gateway {
             "pay_method": pay_method, "pg_provider": pg, "name": "상품", "buyer_email": "b@example.com"
         });
         body.as_object_mut().unwrap().extend(extra.as_object().cloned().unwrap_or_default());
-        let res: Value = reqwest::Client::new().post(format!("{}/__sim/payments", self.url)).json(&body).send().await.unwrap().json().await.unwrap();
-        serde_json::from_value(res["payment"].clone()).unwrap()
+        reqwest::Client::new().post(format!("{}/__sim/payments", self.url)).json(&body).send().await.unwrap().json().await.unwrap()
     }
 
     async fn faults(&self, rules: Value) {

@@ -264,16 +264,17 @@ async fn webhooks_import_payments_and_sync_console_cancels_idempotently(pool: Pg
     let app = spawn_app(pool).await;
     let http = reqwest::Client::new();
     // a paid webhook for a payment we do not know: imported, owned by the buyer's account
-    let created: serde_json::Value = http.post(format!("{}/__sim/payments", app.sim_url))
+    let res = http.post(format!("{}/__sim/payments", app.sim_url))
         .json(&json!({"merchant_uid": "ORD-WEBHOOK-1", "amount": 25_000, "pay_method": "card", "pg_provider": "kcp",
                       "name": "웹훅 상품", "buyer_email": "JIWOO@example.com", "notify": true}))
-        .send().await.unwrap().json().await.unwrap();
-    assert_eq!(created["webhook"]["status"], 200, "{created}");
+        .send().await.unwrap();
+    assert_eq!(res.headers()["x-sim-webhook"], "200", "the paid webhook reached the app");
+    let created: Payment = res.json().await.unwrap();
     let owner = sqlx::query_scalar!("select customer_id from payments where merchant_uid = 'ORD-WEBHOOK-1'").fetch_one(&app.pool).await.unwrap();
     assert_eq!(owner, Some(app.users.jiwoo.id));
 
     // a cancel made in PortOne's console arrives by webhook and is synced, marked as outside
-    let imp_uid = created["payment"]["imp_uid"].as_str().unwrap().to_string();
+    let imp_uid = created.imp_uid.clone();
     let console: serde_json::Value = http.post(format!("{}/__sim/payments/{imp_uid}/cancel", app.sim_url))
         .json(&json!({"amount": 5000, "reason": "콘솔 취소"})).send().await.unwrap().json().await.unwrap();
     assert_eq!(console["webhook"]["status"], 200);

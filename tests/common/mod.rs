@@ -143,7 +143,7 @@ impl TestApp {
 
     pub async fn paid_order_at(&self, buyer: &CurrentUser, amount: i64, pay_method: &str, pg: &str, paid_at: Option<i64>) -> Payment {
         let merchant_uid = format!("ORD-TEST-{}", uuid::Uuid::new_v4().simple());
-        let res: Value = reqwest::Client::new()
+        let payment: Payment = reqwest::Client::new()
             .post(format!("{}/__sim/payments", self.sim_url))
             .json(&json!({
                 "merchant_uid": merchant_uid, "amount": amount, "pay_method": pay_method, "pg_provider": pg,
@@ -155,7 +155,6 @@ impl TestApp {
             .json()
             .await
             .unwrap();
-        let payment: Payment = serde_json::from_value(res["payment"].clone()).unwrap();
         import_payment(&self.pool, &payment).await.unwrap();
         payment
     }

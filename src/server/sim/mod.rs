@@ -522,6 +522,8 @@ impl NewPayment {
     }
 }
 
+/// Answers with the new payment as a V1 Payment object. With `notify`, the `paid` webhook is
+/// sent first and its outcome reported in the `x-sim-webhook` header.
 async fn control_create_payment(State(sim): State<Sim>, Json(new): Json<NewPayment>) -> Response {
     if new.amount <= 0 {
         return bad_request("amount must be positive");
@@ -535,18 +537,25 @@ async fn control_create_payment(State(sim): State<Sim>, Json(new): Json<NewPayme
         }
         ledger.insert(payment.clone());
     }
-    let webhook = if notify {
-        Some(send_webhook(&sim, WebhookNotice {
+    let mut response = (StatusCode::CREATED, Json(&payment)).into_response();
+    if notify {
+        let delivery = send_webhook(&sim, WebhookNotice {
             imp_uid: payment.imp_uid.clone(),
             merchant_uid: Some(payment.merchant_uid.clone()),
             status: Some("paid".into()),
             cancellation_id: None,
         })
-        .await)
-    } else {
-        None
-    };
-    (StatusCode::CREATED, Json(json!({"payment": payment, "webhook": webhook}))).into_response()
+        .await;
+        let summary = match (delivery.get("status"), delivery.get("error")) {
+            (Some(status), _) => status.to_string(),
+            (_, Some(error)) => format!("error: {}", error.as_str().unwrap_or_default()),
+            _ => "not configured".into(),
+        };
+        if let Ok(value) = axum::http::HeaderValue::from_str(&summary) {
+            response.headers_mut().insert("x-sim-webhook", value);
+        }
+    }
+    response
 }
 
 async fn control_list_payments(State(sim): State<Sim>) -> Json<Vec<Payment>> {
