@@ -56,7 +56,8 @@ if [ ! -x "$tools/node_modules/.bin/wasm-opt" ]; then
   (cd "$tools" && npm install --silent --no-audit --no-fund --prefix . "binaryen@$BINARYEN_NPM_VERSION" >/dev/null)
 fi
 
-if [ "$want_browser" = 1 ] && [ ! -d end2end/node_modules/@playwright/test ]; then
+# npm ci when end2end/node_modules is missing or older than the lockfile
+if [ "$want_browser" = 1 ] && { [ ! -f end2end/node_modules/.package-lock.json ] || [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; }; then
   echo "==> npm ci in end2end/"
   (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
 fi
