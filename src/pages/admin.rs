@@ -3,15 +3,14 @@
 //! shareable, the back button works, and it all works without JavaScript.
 
 use leptos::prelude::*;
-use leptos_router::components::{Redirect, A};
+use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::admin::{admin_refunds, admin_timeline, AdminSync};
 use crate::api::{get_order_detail, RequestRefund};
-use crate::error::AppError;
 use crate::model::admin::*;
 use crate::model::{format_kst, format_kst_seconds, format_won, pay_method_label, percent_encode};
-use crate::pages::not_found::NotFound;
+use crate::pages::load_error;
 use crate::pages::order::RefundSection;
 
 fn status_badge(status: &str) -> &'static str {
@@ -50,9 +49,7 @@ pub fn AdminRefundsPage() -> impl IntoView {
                     let current = query();
                     match page.await {
                         Ok(p) => view! { <RefundList page=p current/> }.into_any(),
-                        Err(AppError::NotSignedIn) => view! { <Redirect path="/login"/> }.into_any(),
-                        Err(AppError::NotFound) => view! { <NotFound/> }.into_any(),
-                        Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                        Err(e) => load_error(e),
                     }
                 })}
             </Suspense>
@@ -283,9 +280,7 @@ pub fn AdminPaymentPage() -> impl IntoView {
                             <RefundSection detail=d refund/>
                         </section>
                     }.into_any(),
-                    (Err(AppError::NotSignedIn), _) => view! { <Redirect path="/login"/> }.into_any(),
-                    (Err(AppError::NotFound), _) | (_, Err(AppError::NotFound)) => view! { <NotFound/> }.into_any(),
-                    (Err(e), _) | (_, Err(e)) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                    (Err(e), _) | (_, Err(e)) => load_error(e),
                 }
             })}
         </Suspense>

@@ -1,13 +1,12 @@
 use leptos::prelude::*;
-use leptos_router::components::{Redirect, A};
+use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 
 use crate::api::{get_order_detail, RequestRefund};
-use crate::error::AppError;
 use crate::model::{
     format_kst, format_kst_seconds, format_won, pay_method_label, OrderDetail, RefundOutcome, RefundOutcomeStatus,
 };
-use crate::pages::not_found::NotFound;
+use crate::pages::load_error;
 
 pub const PENDING_EXPLANATION: &str = "환불 처리 중입니다. 결제대행사(PortOne)의 응답을 확인하고 있으며, 결과가 확정되면 이 주문에 표시됩니다. 같은 환불이 두 번 처리되지는 않으니 다시 신청하지 않으셔도 됩니다.";
 
@@ -23,9 +22,7 @@ pub fn OrderPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match detail.await {
                     Ok(d) => view! { <OrderView detail=d refund/> }.into_any(),
-                    Err(AppError::NotSignedIn) => view! { <Redirect path="/login"/> }.into_any(),
-                    Err(AppError::NotFound) => view! { <NotFound/> }.into_any(),
-                    Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                    Err(e) => load_error(e),
                 }
             })}
         </Suspense>

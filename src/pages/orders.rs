@@ -1,8 +1,8 @@
 use leptos::prelude::*;
-use leptos_router::components::{Redirect, A};
+use leptos_router::components::A;
 
 use crate::api::my_orders;
-use crate::error::AppError;
+use crate::pages::load_error;
 use crate::model::{format_kst, format_won, pay_method_label, percent_encode, OrderSummary};
 
 /// `/orders`: 내 주문.
@@ -17,8 +17,7 @@ pub fn OrdersPage() -> impl IntoView {
                     match orders.await {
                         Ok(list) if list.is_empty() => view! { <p>"주문 내역이 없습니다."</p> }.into_any(),
                         Ok(list) => view! { <OrdersTable orders=list/> }.into_any(),
-                        Err(AppError::NotSignedIn) => view! { <Redirect path="/login"/> }.into_any(),
-                        Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                        Err(e) => load_error(e),
                     }
                 })}
             </Suspense>

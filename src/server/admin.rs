@@ -336,24 +336,7 @@ pub async fn timeline(pool: &PgPool, merchant_uid: &str) -> Result<Option<Paymen
     else {
         return Ok(None);
     };
-    let cancellations = sqlx::query!(
-        r#"select amount, cancelled_at as "cancelled_at: DateTime<Utc>", reason, pg_tid, cancellation_id, receipt_url, refund_id
-           from payment_cancellations where payment_id = $1 order by cancelled_at, id"#,
-        p.id
-    )
-    .fetch_all(pool)
-    .await?
-    .into_iter()
-    .map(|c| TimelineCancellation {
-        amount: c.amount,
-        cancelled_at: c.cancelled_at,
-        reason: c.reason,
-        pg_tid: c.pg_tid,
-        cancellation_id: c.cancellation_id,
-        receipt_url: c.receipt_url,
-        refund_id: c.refund_id.map(|id| id.to_string()),
-    })
-    .collect();
+    let cancellations = crate::server::orders::cancellations(pool, p.id).await?;
     let events = sqlx::query!(
         r#"select refund_id as "refund_id!", created_at as "at: DateTime<Utc>", kind, actor, detail::text as "detail!"
            from refund_events where payment_id = $1 and refund_id is not null order by created_at, id"#,

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
+use crate::model::admin::TimelineCancellation;
 use crate::model::{CurrentUser, OrderDetail, OrderState, OrderSummary, RefundLine, RefundOutcome};
 use crate::server::banks;
 use crate::server::refund::{self, rules};
@@ -52,22 +53,17 @@ pub async fn find_order(pool: &PgPool, user: &CurrentUser, merchant_uid: &str) -
         return Ok(None);
     };
 
-    let refunds = sqlx::query!(
-        r#"select amount, cancelled_at as "cancelled_at: DateTime<Utc>", reason, receipt_url, refund_id
-           from payment_cancellations where payment_id = $1 order by cancelled_at, id"#,
-        p.id
-    )
-    .fetch_all(pool)
-    .await?
-    .into_iter()
-    .map(|c| RefundLine {
-        amount: c.amount,
-        at: c.cancelled_at,
-        reason: c.reason,
-        receipt_url: c.receipt_url,
-        via_console: c.refund_id.is_none(),
-    })
-    .collect();
+    let refunds = cancellations(pool, p.id)
+        .await?
+        .into_iter()
+        .map(|c| RefundLine {
+            amount: c.amount,
+            at: c.cancelled_at,
+            reason: c.reason,
+            receipt_url: c.receipt_url,
+            via_console: c.refund_id.is_none(),
+        })
+        .collect();
 
     let facts = rules::PaymentFacts {
         pay_method: p.pay_method.clone(),
@@ -100,4 +96,28 @@ pub async fn find_order(pool: &PgPool, user: &CurrentUser, merchant_uid: &str) -
         idempotency_key: uuid::Uuid::new_v4().to_string(),
         last_refund,
     }))
+}
+
+/// PortOne's cancel history of a payment as we hold it, oldest first, with the refund (if any)
+/// that caused each entry.
+pub async fn cancellations(pool: &PgPool, payment_id: i64) -> Result<Vec<TimelineCancellation>, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"select amount, cancelled_at as "cancelled_at: DateTime<Utc>", reason, pg_tid, cancellation_id, receipt_url, refund_id
+           from payment_cancellations where payment_id = $1 order by cancelled_at, id"#,
+        payment_id
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|c| TimelineCancellation {
+            amount: c.amount,
+            cancelled_at: c.cancelled_at,
+            reason: c.reason,
+            pg_tid: c.pg_tid,
+            cancellation_id: c.cancellation_id,
+            receipt_url: c.receipt_url,
+            refund_id: c.refund_id.map(|id| id.to_string()),
+        })
+        .collect())
 }
