@@ -59,19 +59,11 @@ pub fn AdminRefundsPage() -> impl IntoView {
 
 #[component]
 fn FilterForm(current: RefundQuery) -> impl IntoView {
-    let selected = |value: &Option<String>, option: &str| value.as_deref() == Some(option);
     let size = current.page_size();
     view! {
         <form method="get" action="/admin/refunds" class="filters" aria-label="환불 내역 필터">
-            <div>
-                <label for="f-status">"상태"</label>
-                <select id="f-status" name="status">
-                    <option value="">"전체"</option>
-                    {["pending", "succeeded", "failed"].into_iter().map(|s| view! {
-                        <option value=s selected=selected(&current.status, s)>{status_label(s).to_string()}</option>
-                    }).collect_view()}
-                </select>
-            </div>
+            <FilterSelect id="f-status" name="status" label="상태" current=current.status.clone()
+                options=["pending", "succeeded", "failed"].map(|s| (s, status_label(s))).to_vec()/>
             <div>
                 <label for="f-from">"시작일"</label>
                 <input id="f-from" type="date" name="from" value=current.from.clone().unwrap_or_default()/>
@@ -80,24 +72,10 @@ fn FilterForm(current: RefundQuery) -> impl IntoView {
                 <label for="f-to">"종료일"</label>
                 <input id="f-to" type="date" name="to" value=current.to.clone().unwrap_or_default()/>
             </div>
-            <div>
-                <label for="f-pay">"결제수단"</label>
-                <select id="f-pay" name="pay_method">
-                    <option value="">"전체"</option>
-                    {["card", "trans", "vbank", "phone"].into_iter().map(|m| view! {
-                        <option value=m selected=selected(&current.pay_method, m)>{pay_method_label(m).to_string()}</option>
-                    }).collect_view()}
-                </select>
-            </div>
-            <div>
-                <label for="f-requester">"요청자"</label>
-                <select id="f-requester" name="requester">
-                    <option value="">"전체"</option>
-                    {["customer", "admin"].into_iter().map(|r| view! {
-                        <option value=r selected=selected(&current.requester, r)>{requester_label(r).to_string()}</option>
-                    }).collect_view()}
-                </select>
-            </div>
+            <FilterSelect id="f-pay" name="pay_method" label="결제수단" current=current.pay_method.clone()
+                options=["card", "trans", "vbank", "phone"].map(|m| (m, pay_method_label(m))).to_vec()/>
+            <FilterSelect id="f-requester" name="requester" label="요청자" current=current.requester.clone()
+                options=["customer", "admin"].map(|r| (r, requester_label(r))).to_vec()/>
             <div>
                 <label for="f-q">"검색"</label>
                 <input id="f-q" type="search" name="q" placeholder="주문번호, imp_uid, 고객 이메일·이름" value=current.q.clone().unwrap_or_default()/>
@@ -115,6 +93,28 @@ fn FilterForm(current: RefundQuery) -> impl IntoView {
                 <a href="/admin/refunds">"초기화"</a>
             </div>
         </form>
+    }
+}
+
+/// One labelled select of the filter: "전체" (no filter) and the given (value, label) pairs.
+#[component]
+fn FilterSelect(
+    id: &'static str,
+    name: &'static str,
+    label: &'static str,
+    current: Option<String>,
+    options: Vec<(&'static str, &'static str)>,
+) -> impl IntoView {
+    view! {
+        <div>
+            <label for=id>{label}</label>
+            <select id=id name=name>
+                <option value="">"전체"</option>
+                {options.into_iter().map(|(value, text)| view! {
+                    <option value=value selected=current.as_deref() == Some(value)>{text}</option>
+                }).collect_view()}
+            </select>
+        </div>
     }
 }
 

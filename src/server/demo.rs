@@ -87,13 +87,11 @@ pub async fn seed(pool: &PgPool) -> Result<bool, Box<dyn std::error::Error + Sen
             buyer_email: Some(buyer.email.into()),
             imp_uid: Some(format!("imp_demo{:04}", i + 1)),
             paid_at: Some(paid_at.timestamp()),
-            currency: None,
-            sandbox: false,
             vbank_code: (o.pay_method == "vbank").then(|| "088".into()),
             vbank_name: (o.pay_method == "vbank").then(|| "신한은행".into()),
             vbank_num: (o.pay_method == "vbank").then(|| format!("5620{:08}", i * 7919)),
             vbank_holder: (o.pay_method == "vbank").then(|| "(주)데모상점".into()),
-            notify: false,
+            ..Default::default()
         }
         .into_payment();
         if let Some((amount, reason)) = o.refunded {
@@ -153,13 +151,7 @@ async fn seed_refund_history(pool: &PgPool, now: chrono::DateTime<Utc>) -> Resul
             buyer_email: Some(buyer.email.clone()),
             imp_uid: Some(format!("imp_hist{:04}", i + 1)),
             paid_at: Some(paid_at.timestamp()),
-            currency: None,
-            sandbox: false,
-            vbank_code: None,
-            vbank_name: None,
-            vbank_num: None,
-            vbank_holder: None,
-            notify: false,
+            ..Default::default()
         }
         .into_payment();
         // 1–4 refunds per order, a third of the price each at most

@@ -11,7 +11,7 @@ use portone_refund::model::{CurrentUser, Role};
 use portone_refund::server::config::Settings;
 use portone_refund::server::portone::{ImpSecret, Payment, PortOneClient, PortOneConfig};
 use portone_refund::server::refund::store_api::import_payment;
-use portone_refund::server::sim::{self, NewPayment, SimConfig, Simulator};
+use portone_refund::server::sim::{self, SimConfig, Simulator};
 use portone_refund::server::{auth, router, telemetry, AppState};
 use serde_json::{json, Value};
 use sqlx::PgPool;
@@ -172,12 +172,4 @@ impl TestApp {
         let res = reqwest::Client::new().post(format!("{}/__sim/faults", self.sim_url)).json(&rules).send().await.unwrap();
         assert!(res.status().is_success());
     }
-}
-
-/// Any simulator fields missing from `NewPayment` callers.
-pub fn new_payment(merchant_uid: &str, amount: i64, pay_method: &str, pg: &str) -> NewPayment {
-    serde_json::from_value(json!({
-        "merchant_uid": merchant_uid, "amount": amount, "pay_method": pay_method, "pg_provider": pg, "name": "테스트"
-    }))
-    .unwrap()
 }

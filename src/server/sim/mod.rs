@@ -456,7 +456,7 @@ async fn payments_by_imp_uids(State(sim): State<Sim>, RawQuery(query): RawQuery,
 // ---- control API ----
 
 /// `POST /__sim/payments`: a paid payment, as if a buyer had just paid.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 pub struct NewPayment {
     pub merchant_uid: String,
     pub amount: i64,
