@@ -37,6 +37,7 @@ async fn main() {
             imp_secret: ImpSecret::new(sim::DEMO_IMP_SECRET),
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(30),
+            deadline: Duration::from_secs(60),
         })
         .unwrap(),
     );

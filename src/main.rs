@@ -35,7 +35,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         tokio::spawn(store.continuously_delete_expired(std::time::Duration::from_secs(3600)));
     }
     let portone = Arc::new(PortOneClient::new(settings.portone.clone())?);
-    refund::reconcile::spawn(pool.clone(), portone.clone(), settings.reconcile_interval, settings.reconcile_grace);
+    refund::reconcile::spawn(pool.clone(), portone.clone(), settings.reconcile_interval, settings.pipeline.lease);
     let state = AppState { leptos_options: conf.leptos_options, pool, portone, settings: Arc::new(settings) };
     let app = router::build(state);
     let listener = tokio::net::TcpListener::bind(addr).await?;

@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use chrono_tz::Asia::Seoul;
 use common::*;
 use leptos::server_fn::ServerFn;
-use portone_refund::api::admin::{AdminRefunds, AdminSync, AdminTimeline};
+use portone_refund::api::admin::{AdminRefunds, AdminReview, AdminSync, AdminTimeline};
 use portone_refund::error::AppError;
 use portone_refund::model::admin::{RefundPage, RefundQuery};
 use portone_refund::server::admin;
@@ -218,7 +218,7 @@ async fn the_timeline_orders_events_and_marks_cancels_made_outside(pool: PgPool)
     let report: serde_json::Value = app.server_fn(&admin, AdminSync::PATH, &[("merchant_uid", &p.merchant_uid)]).await.json().await.unwrap();
     assert_eq!(report["cancel_amount_after"], 5000);
 
-    let t = admin::timeline(&app.pool, &p.merchant_uid).await.unwrap().unwrap();
+    let t = admin::timeline(&app.pool, &p.merchant_uid, std::time::Duration::from_secs(600)).await.unwrap().unwrap();
     assert_eq!(t.cancel_amount, 5000);
     let sources: Vec<(i64, bool)> = t.cancellations.iter().map(|c| (c.amount, c.refund_id.is_some())).collect();
     assert_eq!(sources, vec![(3000, true), (2000, false)]);
@@ -232,4 +232,42 @@ async fn the_timeline_orders_events_and_marks_cancels_made_outside(pool: PgPool)
     assert!(page.contains("서비스 외부에서 취소됨"));
     let list: RefundPage = app.server_fn(&admin, AdminRefunds::PATH, &[("query[status]", "succeeded")]).await.json().await.unwrap();
     assert_eq!(list.rows.len(), 1);
+}
+
+#[sqlx::test]
+async fn delayed_and_reviewed_refunds_are_shown_and_decided_by_an_admin(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let p = app.paid_order(&app.users.minsu, 10_000, "card", "kcp").await;
+    // a refund pending for 25 minutes (its lookups keep failing): 지연 25분
+    let pending = stored_refund(&app, &p.imp_uid, 1000, "pending", "customer", Utc::now() - Duration::minutes(25), "오래 걸림").await;
+    let admin = app.signed_in(ADMIN).await;
+    let list: RefundPage = app.server_fn(&admin, AdminRefunds::PATH, &[("query[status]", "pending")]).await.json().await.unwrap();
+    assert_eq!(list.rows[0].id, pending.to_string());
+    assert!(list.rows[0].delayed_secs.is_some_and(|s| s >= 25 * 60));
+    let page = admin.get(format!("{}/admin/refunds?status=pending", app.base_url)).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("지연 25분"), "the list shows the delay");
+    let page = admin.get(format!("{}/admin/payments/{}", app.base_url, p.merchant_uid)).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("지연 25분"), "the timeline shows the delay");
+
+    // a refund that needs review, with a console cancel of its amount next to it
+    sqlx::query!("update refunds set status = 'failed', finished_at = now() where id = $1", pending).execute(&app.pool).await.unwrap();
+    let reviewed = stored_refund(&app, &p.imp_uid, 2000, "pending", "customer", Utc::now(), "확인 필요").await;
+    sqlx::query!("update refunds set status = 'needs_review' where id = $1", reviewed).execute(&app.pool).await.unwrap();
+    app.sim_control(&format!("/__sim/payments/{}/cancel", p.imp_uid), json!({"amount": 2000, "reason": "콘솔 취소"})).await;
+    let page = admin.get(format!("{}/admin/payments/{}", app.base_url, p.merchant_uid)).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("검토 필요") && page.contains("선택한 내역으로 성공 처리"), "the review form is offered");
+    let entry_key = sqlx::query_scalar!("select entry_key from payment_cancellations where refund_id is null").fetch_one(&app.pool).await.unwrap();
+
+    // customers cannot decide; an admin's decision is recorded as theirs
+    let minsu = app.signed_in(MINSU).await;
+    let form = [("refund_id", reviewed.to_string()), ("decision", "succeeded".into()), ("entry_key", entry_key)];
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let e: AppError = app.server_fn(&minsu, AdminReview::PATH, &form).await.json().await.unwrap();
+    assert_eq!(e, AppError::NotFound);
+    assert!(app.server_fn(&admin, AdminReview::PATH, &form).await.status().is_success());
+    let decided = sqlx::query!("select status, (select actor from refund_events e where e.refund_id = r.id and kind = 'review_succeeded') as actor from refunds r where id = $1", reviewed)
+        .fetch_one(&app.pool).await.unwrap();
+    assert_eq!((decided.status.as_str(), decided.actor), ("succeeded", Some(format!("admin:{}", app.users.admin.id))));
+    let e: AppError = app.server_fn(&admin, AdminReview::PATH, &form).await.json().await.unwrap();
+    assert!(matches!(e, AppError::Rejected(_)), "decided once");
 }

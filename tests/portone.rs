@@ -119,7 +119,7 @@ async fn every_fault_kind_surfaces_as_its_error_class() {
     assert!(matches!(e, PortOneError::Connection(_)) && e.outcome_unknown(), "{e:?}");
     let at_sim = g.client.payment(&p.imp_uid, false).await.unwrap();
     assert_eq!(at_sim.cancel_amount, 3000, "drop_after applied the cancel");
-    assert_eq!(at_sim.cancel_history.len(), 2);
+    assert_eq!(at_sim.history().len(), 2);
 }
 
 #[tokio::test]
@@ -154,7 +154,7 @@ async fn a_hundred_parallel_partial_cancels_never_cancel_more_than_paid() {
     let after = g.client.payment(&p.imp_uid, false).await.unwrap();
     assert_eq!(ok, 33);
     assert_eq!(after.cancel_amount, 9_900);
-    assert_eq!(after.cancel_history.iter().map(|e| e.amount).sum::<i64>(), 9_900);
+    assert_eq!(after.history().iter().map(|e| e.amount).sum::<i64>(), 9_900);
 }
 
 #[tokio::test]
@@ -231,4 +231,62 @@ async fn token_reuse_follows_portones_rules() {
     assert_eq!(a, b, "before expiry getToken returns the same token");
     let stats = g.stats().await;
     assert_eq!(stats["tokens_issued"], 1);
+}
+
+async fn move_clock(g: &Gateway, body: Value) {
+    let res = reqwest::Client::new().post(format!("{}/__sim/clock", g.url)).json(&body).send().await.unwrap();
+    assert!(res.status().is_success());
+}
+
+#[tokio::test]
+async fn a_token_expired_by_portones_clock_is_refreshed() {
+    let g = gateway(2000).await;
+    let p = g.pay(1000, "card", "kcp", json!({})).await;
+    g.client.payment(&p.imp_uid, false).await.unwrap();
+    // 31 minutes later at PortOne: the cached token has expired there, not here
+    move_clock(&g, json!({"advance_secs": 31 * 60})).await;
+    assert_eq!(g.client.payment(&p.imp_uid, false).await.unwrap().amount, 1000);
+    let stats = g.stats().await;
+    assert_eq!(stats["tokens_issued"], 2, "{stats}");
+}
+
+#[tokio::test]
+async fn the_phone_month_rule_follows_portones_kst_clock() {
+    let g = gateway(2000).await;
+    // paid 2026-11-30 23:50 KST: refundable at 23:55, not at 00:05 on 2026-12-01 (KST)
+    let paid_at = 1_796_050_200; // 2026-11-30T14:50:00Z
+    let p = g.pay(3000, "phone", "html5_inicis", json!({"paid_at": paid_at})).await;
+    move_clock(&g, json!({"now": paid_at + 5 * 60})).await;
+    g.client.cancel(&cancel(&p.imp_uid, 1000, 3000)).await.unwrap();
+    move_clock(&g, json!({"now": paid_at + 15 * 60})).await;
+    match g.client.cancel(&cancel(&p.imp_uid, 1000, 2000)).await {
+        Err(PortOneError::Refused { message, .. }) => assert!(message.contains("결제한 달에만"), "{message}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn explicit_nulls_in_optional_payment_fields_are_read() {
+    let g = gateway(2000).await;
+    let p = g.pay(8000, "card", "kcp", json!({})).await;
+    g.faults(json!([{"endpoint": "*", "kind": "null_optionals"}])).await;
+    let looked_up = g.client.payment(&p.imp_uid, false).await.unwrap();
+    assert_eq!((looked_up.amount, looked_up.cancel_amount, looked_up.cancel_history.is_none()), (8000, 0, true));
+    let after = g.client.cancel(&cancel(&p.imp_uid, 3000, 8000)).await.unwrap();
+    assert_eq!((after.cancel_amount, after.pay_method.as_str()), (3000, ""));
+}
+
+#[tokio::test]
+async fn the_simulator_refuses_fields_portone_does_not_know() {
+    let g = gateway(2000).await;
+    let p = g.pay(5000, "card", "kcp", json!({})).await;
+    let token = g.token().await;
+    // the seed guide's own field name is not PortOne's: `cancel_request_amount` is refused
+    let res: Value = reqwest::Client::new()
+        .post(format!("{}/payments/cancel", g.url))
+        .header("authorization", token)
+        .json(&json!({"imp_uid": p.imp_uid, "cancel_request_amount": 1000}))
+        .send().await.unwrap().json().await.unwrap();
+    assert_ne!(res["code"], 0, "{res}");
+    assert!(res["message"].as_str().unwrap().contains("cancel_request_amount"));
 }

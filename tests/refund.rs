@@ -70,7 +70,7 @@ async fn two_partial_refunds_then_the_rest(pool: PgPool) {
     assert!(rejected(refund(&app, &p, "35001").await).contains("35,000원"));
     assert_eq!(refund(&app, &p, "").await.unwrap().amount, 35_000);
     assert_eq!(ours(&app, &p).await, (50_000, "cancelled".into(), 0));
-    assert_eq!(app.sim_payment(&p.imp_uid).await.cancel_history.len(), 3);
+    assert_eq!(app.sim_payment(&p.imp_uid).await.history().len(), 3);
 }
 
 #[sqlx::test]
@@ -179,7 +179,7 @@ async fn fifty_parallel_refunds_never_exceed_the_payment(pool: PgPool) {
 }
 
 async fn reconcile(app: &TestApp) -> reconcile::ReconcileReport {
-    reconcile::reconcile_once(&app.pool, &app.portone, Duration::ZERO).await.unwrap()
+    app.reconcile().await
 }
 
 #[sqlx::test]
@@ -239,7 +239,9 @@ async fn a_refund_whose_process_died_is_finished_by_the_reconciler(pool: PgPool)
          values ($1, $2, $3, 'crash', 4000, 10000, '변심', 'customer', $4, 'pending')",
         refund_id, payment_id, Uuid::new_v4(), app.users.minsu.id
     ).execute(&app.pool).await.unwrap();
-    let req = CancelRequest { imp_uid: Some(p.imp_uid.clone()), amount: Some(4000), checksum: Some(10_000), reason: Some("변심".into()), ..Default::default() };
+    // what the pipeline sends: the reason carries the refund's reference
+    let reason = refund::decide::reason_for_portone("변심", refund_id);
+    let req = CancelRequest { imp_uid: Some(p.imp_uid.clone()), amount: Some(4000), checksum: Some(10_000), reason: Some(reason), ..Default::default() };
     app.portone.cancel(&req).await.unwrap();
 
     let report = reconcile(&app).await;

@@ -4,8 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Parser;
-use portone_refund::server::portone::Payment;
-use portone_refund::server::sim::{self, CancelPolicy, SimConfig};
+use portone_refund::server::sim::{self, CancelPolicy, SimConfig, SimPayment};
 
 #[derive(Parser, Debug)]
 #[command(about = "A stateful PortOne V1 simulator with fault injection")]
@@ -28,13 +27,19 @@ struct Args {
     /// Allow partial cancels of KCP phone payments (a merchant option at KCP).
     #[arg(long)]
     kcp_phone_partial: bool,
+    /// Seed for every random choice (faults, ids), so a run can be replayed.
+    #[arg(long, env = "SIM_SEED")]
+    seed: Option<u64>,
+    /// Let cancels of one payment interleave between PortOne's check and its apply.
+    #[arg(long)]
+    concurrent_cancels: bool,
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     portone_refund::server::telemetry::init("info");
     let args = Args::parse();
-    let initial_payments: Vec<Payment> = match &args.payments {
+    let initial_payments: Vec<SimPayment> = match &args.payments {
         Some(path) => serde_json::from_slice(&tokio::fs::read(path).await?)?,
         None => Vec::new(),
     };
@@ -45,6 +50,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         webhook_url: args.webhook_url,
         policy: CancelPolicy { kcp_phone_partial: args.kcp_phone_partial },
         initial_payments,
+        seed: args.seed,
+        serialize_cancels: !args.concurrent_cancels,
     };
     let listener = tokio::net::TcpListener::bind(args.addr).await?;
     tracing::info!(addr = %listener.local_addr()?, payments = count, "PortOne simulator listening");

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 /// The 환불 내역 filter, exactly as it appears in the URL query.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RefundQuery {
-    /// pending | succeeded | failed
+    /// pending | succeeded | failed | needs_review
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
     /// first KST day, YYYY-MM-DD
@@ -123,6 +123,8 @@ pub struct AdminRefundRow {
     pub reason: String,
     pub portone_message: Option<String>,
     pub receipt_url: Option<String>,
+    /// Seconds pending, when longer than the alert age (shown as 지연).
+    pub delayed_secs: Option<i64>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -150,12 +152,29 @@ pub struct RefundPage {
     pub chart_to: NaiveDate,
 }
 
+/// The statuses a refund can have, as the filter offers them.
+pub const REFUND_STATUSES: [&str; 4] = ["pending", "needs_review", "succeeded", "failed"];
+
 pub fn status_label(status: &str) -> &str {
     match status {
         "pending" => "대기",
         "succeeded" => "성공",
         "failed" => "실패",
+        "needs_review" => "검토 필요",
         other => other,
+    }
+}
+
+/// How long something has waited, the Korean way: `45초`, `12분`, `3시간 5분`, `2일 4시간`.
+pub fn format_age(secs: i64) -> String {
+    let (d, h, m) = (secs / 86_400, secs % 86_400 / 3600, secs % 3600 / 60);
+    match (d, h, m) {
+        (0, 0, 0) => format!("{secs}초"),
+        (0, 0, m) => format!("{m}분"),
+        (0, h, 0) => format!("{h}시간"),
+        (0, h, m) => format!("{h}시간 {m}분"),
+        (d, 0, _) => format!("{d}일"),
+        (d, h, _) => format!("{d}일 {h}시간"),
     }
 }
 
@@ -197,6 +216,8 @@ pub struct TimelineCancellation {
     pub receipt_url: Option<String>,
     /// Our refund that caused it; `None` = made outside this service (PortOne console).
     pub refund_id: Option<String>,
+    /// How the entry is named when an admin links it to a refund under review.
+    pub entry_key: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -212,6 +233,8 @@ pub struct TimelineRefund {
     pub portone_code: Option<i32>,
     pub portone_message: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// Seconds pending, when longer than the alert age (shown as 지연).
+    pub delayed_secs: Option<i64>,
     pub events: Vec<TimelineEvent>,
 }
 
@@ -230,4 +253,16 @@ pub struct SyncReport {
     pub cancel_amount_after: i64,
     pub new_cancellations: u64,
     pub status_after: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::format_age;
+
+    #[test]
+    fn ages_read_naturally() {
+        for (secs, text) in [(45, "45초"), (720, "12분"), (3600, "1시간"), (11_100, "3시간 5분"), (86_400, "1일"), (187_200, "2일 4시간")] {
+            assert_eq!(format_age(secs), text);
+        }
+    }
 }

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-use crate::api::admin::{admin_refunds, admin_timeline, AdminSync};
+use crate::api::admin::{admin_refunds, admin_timeline, AdminReview, AdminSync};
 use crate::api::{get_order_detail, RequestRefund};
 use crate::model::admin::*;
 use crate::model::{format_kst, format_kst_seconds, format_won, pay_method_label, percent_encode};
@@ -17,6 +17,7 @@ fn status_badge(status: &str) -> &'static str {
     match status {
         "succeeded" => "badge badge-paid",
         "failed" => "badge badge-failed",
+        "needs_review" => "badge badge-review",
         _ => "badge badge-pending",
     }
 }
@@ -63,7 +64,7 @@ fn FilterForm(current: RefundQuery) -> impl IntoView {
     view! {
         <form method="get" action="/admin/refunds" class="filters" aria-label="환불 내역 필터">
             <FilterSelect id="f-status" name="status" label="상태" current=current.status.clone()
-                options=["pending", "succeeded", "failed"].map(|s| (s, status_label(s))).to_vec()/>
+                options=REFUND_STATUSES.map(|s| (s, status_label(s))).to_vec()/>
             <div>
                 <label for="f-from">"시작일"</label>
                 <input id="f-from" type="date" name="from" value=current.from.clone().unwrap_or_default()/>
@@ -195,6 +196,12 @@ fn Chart(days: Vec<DayTotal>, from: chrono::NaiveDate, to: chrono::NaiveDate) ->
     }
 }
 
+/// 지연: a refund pending longer than the alert age, with its age.
+#[component]
+fn Delayed(secs: Option<i64>) -> impl IntoView {
+    secs.map(|s| view! { " " <span class="badge badge-delayed" data-testid="delayed">{format!("지연 {}", format_age(s))}</span> })
+}
+
 #[component]
 fn RefundTable(rows: Vec<AdminRefundRow>) -> impl IntoView {
     view! {
@@ -228,7 +235,10 @@ fn RefundTable(rows: Vec<AdminRefundRow>) -> impl IntoView {
                                 <td>{r.order_name.clone()}</td>
                                 <td>{pay_method_label(&r.pay_method).to_string()}</td>
                                 <td class="num">{format_won(r.amount)}</td>
-                                <td><span class=status_badge(&r.status)>{status_label(&r.status).to_string()}</span></td>
+                                <td>
+                                    <span class=status_badge(&r.status)>{status_label(&r.status).to_string()}</span>
+                                    <Delayed secs=r.delayed_secs/>
+                                </td>
                                 <td>{requester_label(&r.requester_role).to_string()}<br/><small>{r.requester_name.clone()}</small></td>
                                 <td class="wrap">{r.reason.clone()}</td>
                                 <td class="wrap">{r.portone_message.clone().unwrap_or_default()}</td>
@@ -249,15 +259,16 @@ pub fn AdminPaymentPage() -> impl IntoView {
     let merchant_uid = move || params.read().get("merchant_uid").unwrap_or_default();
     let refund = ServerAction::<RequestRefund>::new();
     let sync = ServerAction::<AdminSync>::new();
-    let key = move || (merchant_uid(), refund.version().get(), sync.version().get());
-    let timeline = Resource::new(key, |(m, _, _)| admin_timeline(m));
-    let detail = Resource::new(key, |(m, _, _)| get_order_detail(m));
+    let review = ServerAction::<AdminReview>::new();
+    let key = move || (merchant_uid(), refund.version().get(), sync.version().get(), review.version().get());
+    let timeline = Resource::new(key, |(m, ..)| admin_timeline(m));
+    let detail = Resource::new(key, |(m, ..)| get_order_detail(m));
     view! {
         <Suspense fallback=|| view! { <p>"불러오는 중…"</p> }>
             {move || Suspend::new(async move {
                 match (timeline.await, detail.await) {
                     (Ok(t), Ok(d)) => view! {
-                        <Timeline t=t.clone()/>
+                        <Timeline t=t.clone() review/>
                         <section class="card" aria-labelledby="admin-actions">
                             <h2 id="admin-actions">"조치"</h2>
                             <ActionForm action=sync attr:class="inline">
@@ -288,8 +299,9 @@ pub fn AdminPaymentPage() -> impl IntoView {
 }
 
 #[component]
-fn Timeline(t: PaymentTimeline) -> impl IntoView {
+fn Timeline(t: PaymentTimeline, review: ServerAction<AdminReview>) -> impl IntoView {
     let cancellable = t.amount - t.cancel_amount;
+    let unlinked: Vec<TimelineCancellation> = t.cancellations.iter().filter(|c| c.refund_id.is_none()).cloned().collect();
     view! {
         <section class="card">
             <p><A href="/admin/refunds">"← 환불 내역"</A></p>
@@ -346,12 +358,16 @@ fn Timeline(t: PaymentTimeline) -> impl IntoView {
                         <p>
                             <strong>{format!("{} 환불 요청", format_won(r.amount))}</strong>" "
                             <span class=status_badge(&r.status)>{status_label(&r.status).to_string()}</span>
+                            <Delayed secs=r.delayed_secs/>
                             " · " {format!("{} {}", requester_label(&r.requester_role), r.requester_name)}
                             " · " {format_kst_seconds(r.created_at)}
                             " · 시도 " {r.attempts} "회 · checksum " {format_won(r.checksum)}
                         </p>
                         <p>"사유: " {r.reason.clone()}</p>
                         {r.portone_message.clone().map(|m| view! { <p>{format!("PortOne 메시지 (code {}): {m}", r.portone_code.map(|c| c.to_string()).unwrap_or_else(|| "-".into()))}</p> })}
+                        {(r.status == "needs_review").then(|| view! {
+                            <ReviewForm refund=r.clone() candidates=unlinked.iter().filter(|c| c.amount == r.amount).cloned().collect() review/>
+                        })}
                         <ol class="events">
                             {r.events.iter().map(|e| view! {
                                 <li><time>{format_kst_seconds(e.at)}</time>" " <code>{e.kind.clone()}</code>" · " {e.actor.clone()} " " <small>{e.detail.clone()}</small></li>
@@ -361,5 +377,42 @@ fn Timeline(t: PaymentTimeline) -> impl IntoView {
                 }).collect_view()}
             </ol>
         </section>
+    }
+}
+
+/// The decision on a refund that needs review: link one of PortOne's unexplained entries of
+/// the same amount as its cancel, or record that no money moved. Works without JavaScript.
+#[component]
+fn ReviewForm(refund: TimelineRefund, candidates: Vec<TimelineCancellation>, review: ServerAction<AdminReview>) -> impl IntoView {
+    let legend_id = format!("review-{}", refund.id);
+    let labelled_by = legend_id.clone();
+    let none = candidates.is_empty();
+    view! {
+        <ActionForm action=review attr:class="review" attr:aria-labelledby=labelled_by>
+            <p id=legend_id><strong>"검토: "</strong>"PortOne 취소 내역과 이 환불 시도를 비교해 결정하세요. 결정은 감사 기록에 남습니다."</p>
+            <input type="hidden" name="refund_id" value=refund.id.clone()/>
+            {if none {
+                view! { <p>"이 금액과 같은, 연결되지 않은 PortOne 취소 내역이 없습니다."</p> }.into_any()
+            } else {
+                view! {
+                    <fieldset>
+                        <legend>"이 환불의 취소로 볼 PortOne 내역"</legend>
+                        {candidates.into_iter().map(|c| {
+                            let id = format!("entry-{}-{}", refund.id, c.entry_key);
+                            view! {
+                                <div>
+                                    <input type="radio" name="entry_key" id=id.clone() value=c.entry_key.clone()/>
+                                    <label for=id>{format!("{} · {} · {}", format_kst_seconds(c.cancelled_at), format_won(c.amount), c.reason.clone().unwrap_or_default())}</label>
+                                </div>
+                            }
+                        }).collect_view()}
+                    </fieldset>
+                }.into_any()
+            }}
+            <button type="submit" name="decision" value="succeeded" disabled=move || none || review.pending().get()>"선택한 내역으로 성공 처리"</button>
+            " "
+            <button type="submit" name="decision" value="failed" disabled=move || review.pending().get()>"환불되지 않음 (실패 처리)"</button>
+            {move || review.value().get().and_then(|r| r.err()).map(|e| view! { <p class="error" role="alert">{e.to_string()}</p> })}
+        </ActionForm>
     }
 }

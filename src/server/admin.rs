@@ -80,8 +80,15 @@ impl From<Row> for AdminRefundRow {
             reason: r.reason,
             portone_message: r.portone_message,
             receipt_url: r.receipt_url,
+            delayed_secs: None,
         }
     }
+}
+
+/// Seconds a refund has been pending, when that is longer than `alert_after`: 지연.
+pub fn delay(status: &str, requested_at: DateTime<Utc>, now: DateTime<Utc>, alert_after: std::time::Duration) -> Option<i64> {
+    let age = (now - requested_at).num_seconds();
+    (status == "pending" && age > alert_after.as_secs() as i64).then_some(age)
 }
 
 /// One page of refunds, newest first, by keyset: `after` (older than) or `before` (newer than).
@@ -233,8 +240,12 @@ pub async fn daily_refunded(pool: &PgPool, query: &RefundQuery) -> Result<(Naive
     Ok((from, to, days))
 }
 
-pub async fn refund_page(pool: &PgPool, query: &RefundQuery) -> Result<RefundPage, sqlx::Error> {
-    let (rows, next, prev) = list_refunds(pool, query).await?;
+pub async fn refund_page(pool: &PgPool, query: &RefundQuery, alert_after: std::time::Duration) -> Result<RefundPage, sqlx::Error> {
+    let (mut rows, next, prev) = list_refunds(pool, query).await?;
+    let now = Utc::now();
+    for row in &mut rows {
+        row.delayed_secs = delay(&row.status, row.requested_at, now, alert_after);
+    }
     let totals = totals(pool, query).await?;
     let (chart_from, chart_to, chart) = daily_refunded(pool, query).await?;
     Ok(RefundPage { rows, next, prev, totals, chart, chart_from, chart_to })
@@ -322,7 +333,7 @@ pub fn csv_stream(pool: PgPool, query: RefundQuery) -> tokio::sync::mpsc::Receiv
 
 /// One order: payment facts, PortOne's cancel history (ours or made outside), and every
 /// refund attempt with its audit events in time order.
-pub async fn timeline(pool: &PgPool, merchant_uid: &str) -> Result<Option<PaymentTimeline>, sqlx::Error> {
+pub async fn timeline(pool: &PgPool, merchant_uid: &str, alert_after: std::time::Duration) -> Result<Option<PaymentTimeline>, sqlx::Error> {
     let Some(p) = sqlx::query!(
         r#"select p.id, p.merchant_uid, p.imp_uid, p.order_name, p.pay_method, p.pg_provider, p.status, p.amount,
                   p.cancel_amount, p.buyer_name, p.buyer_email, u.display_name as "customer_name?",
@@ -355,6 +366,7 @@ pub async fn timeline(pool: &PgPool, merchant_uid: &str) -> Result<Option<Paymen
     .await?
     .into_iter()
     .map(|r| TimelineRefund {
+        delayed_secs: delay(&r.status, r.created_at, Utc::now(), alert_after),
         events: events
             .iter()
             .filter(|e| e.refund_id == r.id)

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::server::portone::{ImpSecret, PortOneConfig};
+use crate::server::refund::PipelineSettings;
 
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -12,8 +13,10 @@ pub struct Settings {
     pub cookie_secure: bool,
     /// How often the reconciler looks for refunds whose outcome is unknown.
     pub reconcile_interval: Duration,
-    /// A pending refund younger than this is left to its own request to finish.
-    pub reconcile_grace: Duration,
+    /// Refund pipeline tunables, the attempt lease among them.
+    pub pipeline: PipelineSettings,
+    /// A refund pending longer than this shows as 지연 (delayed) to admins.
+    pub pending_alert_after: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +51,18 @@ impl Settings {
             ),
             connect_timeout: secs("PORTONE_CONNECT_TIMEOUT_SECS", 5.0)?,
             request_timeout: secs("PORTONE_TIMEOUT_SECS", 30.0)?,
+            deadline: secs("PORTONE_DEADLINE_SECS", 70.0)?,
+        };
+        // The lease must outlast an attempt's deadline plus the time PortOne may still take to
+        // apply a cancel we stopped waiting for; otherwise the reconciler could resend while
+        // the first cancel is still being applied.
+        let lease = secs("REFUND_LEASE_SECS", portone.deadline.as_secs_f64() + 50.0)?;
+        if lease <= portone.deadline {
+            return Err(ConfigError("REFUND_LEASE_SECS must be longer than PORTONE_DEADLINE_SECS".into()));
+        }
+        let customer_requests_per_minute = match var("REFUND_REQUESTS_PER_MINUTE") {
+            None => PipelineSettings::default().customer_requests_per_minute,
+            Some(v) => v.parse().map_err(|_| ConfigError("REFUND_REQUESTS_PER_MINUTE must be a whole number".into()))?,
         };
         let cookie_secure = match var("COOKIE_SECURE").as_deref() {
             Some("true" | "1") => true,
@@ -60,7 +75,8 @@ impl Settings {
             portone,
             cookie_secure,
             reconcile_interval: secs("RECONCILE_INTERVAL_SECS", 30.0)?,
-            reconcile_grace: secs("RECONCILE_GRACE_SECS", 60.0)?,
+            pipeline: PipelineSettings { lease, customer_requests_per_minute, ..PipelineSettings::default() },
+            pending_alert_after: secs("PENDING_ALERT_SECS", 600.0)?,
         })
     }
 }

@@ -93,11 +93,11 @@ pub async fn seed(pool: &PgPool) -> Result<bool, Box<dyn std::error::Error + Sen
             vbank_holder: (o.pay_method == "vbank").then(|| "(주)데모상점".into()),
             ..Default::default()
         }
-        .into_payment();
+        .into_payment(now.timestamp());
         if let Some((amount, reason)) = o.refunded {
             sim::record_console_cancel(&mut payment, amount, reason, (paid_at + Duration::hours(6)).timestamp());
         }
-        import_payment(pool, &payment).await?;
+        import_payment(pool, &as_v1(&payment)?).await?;
     }
     seed_refund_history(pool, now).await?;
     Ok(true)
@@ -153,7 +153,7 @@ async fn seed_refund_history(pool: &PgPool, now: chrono::DateTime<Utc>) -> Resul
             paid_at: Some(paid_at.timestamp()),
             ..Default::default()
         }
-        .into_payment();
+        .into_payment(now.timestamp());
         // 1–4 refunds per order, a third of the price each at most
         let mut planned = Vec::new();
         for j in 0..(1 + i % 4) {
@@ -167,7 +167,7 @@ async fn seed_refund_history(pool: &PgPool, now: chrono::DateTime<Utc>) -> Resul
             let entry = (!failed).then(|| sim::record_console_cancel(&mut payment, amount, reason, at.timestamp()));
             planned.push((amount, at, failed, by_admin, reason, entry));
         }
-        import_payment(pool, &payment).await?;
+        import_payment(pool, &as_v1(&payment)?).await?;
         let payment_id = sqlx::query_scalar!("select id from payments where imp_uid = $1", payment.imp_uid).fetch_one(pool).await?;
         let mut cancelled = 0;
         for (n, (amount, at, failed, by_admin, reason, entry)) in planned.into_iter().enumerate() {
@@ -190,8 +190,8 @@ async fn seed_refund_history(pool: &PgPool, now: chrono::DateTime<Utc>) -> Resul
                 if failed { "failed" } else { "succeeded" },
                 if failed { 1 } else { 0 },
                 message,
-                entry.as_ref().and_then(|e| e.pg_tid.clone()),
-                entry.as_ref().and_then(|e| e.receipt_url.clone()),
+                entry.as_ref().map(|e| e.pg_tid.clone()),
+                entry.as_ref().map(|e| e.receipt_url.clone()),
                 at as _,
             )
             .execute(pool)
@@ -202,7 +202,7 @@ async fn seed_refund_history(pool: &PgPool, now: chrono::DateTime<Utc>) -> Resul
                     "update payment_cancellations set refund_id = $1 where payment_id = $2 and entry_key = $3",
                     refund_id,
                     payment_id,
-                    entry.entry_key()
+                    entry.cancellation_id
                 )
                 .execute(pool)
                 .await?;
@@ -224,6 +224,11 @@ async fn seed_refund_history(pool: &PgPool, now: chrono::DateTime<Utc>) -> Resul
         }
     }
     Ok(())
+}
+
+/// The simulator's payment as the PortOne client reads it: through the V1 wire format.
+fn as_v1(payment: &sim::SimPayment) -> Result<Payment, serde_json::Error> {
+    serde_json::from_value(payment.to_v1(false))
 }
 
 /// Every payment we hold, as V1 Payment objects for the simulator to load.

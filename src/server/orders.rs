@@ -102,7 +102,8 @@ pub async fn find_order(pool: &PgPool, user: &CurrentUser, merchant_uid: &str) -
 /// that caused each entry.
 pub async fn cancellations(pool: &PgPool, payment_id: i64) -> Result<Vec<TimelineCancellation>, sqlx::Error> {
     let rows = sqlx::query!(
-        r#"select amount, cancelled_at as "cancelled_at: DateTime<Utc>", reason, pg_tid, cancellation_id, receipt_url, refund_id
+        r#"select amount, cancelled_at as "cancelled_at: DateTime<Utc>", reason, pg_tid, cancellation_id, receipt_url, refund_id,
+                  entry_key
            from payment_cancellations where payment_id = $1 order by cancelled_at, id"#,
         payment_id
     )
@@ -118,6 +119,7 @@ pub async fn cancellations(pool: &PgPool, payment_id: i64) -> Result<Vec<Timelin
             cancellation_id: c.cancellation_id,
             receipt_url: c.receipt_url,
             refund_id: c.refund_id.map(|id| id.to_string()),
+            entry_key: c.entry_key,
         })
         .collect())
 }

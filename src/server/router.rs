@@ -21,7 +21,7 @@ use tower_sessions_sqlx_store::PostgresStore;
 use crate::app::{shell, App};
 use crate::error::AppError;
 use crate::model::RefundOutcomeStatus;
-use crate::server::refund::{self, rules::RefundForm, PipelineSettings, RefundCommand};
+use crate::server::refund::{self, rules::RefundForm, RefundCommand};
 use crate::server::{auth, csrf, webhook, AppState};
 
 pub fn build(state: AppState) -> Router {
@@ -33,7 +33,7 @@ pub fn build(state: AppState) -> Router {
         .with_same_site(SameSite::Strict)
         .with_secure(state.settings.cookie_secure)
         .with_expiry(Expiry::OnInactivity(tower_sessions::cookie::time::Duration::hours(12)));
-    let pipeline = Arc::new(PipelineSettings::default());
+    let pipeline = Arc::new(state.settings.pipeline.clone());
     Router::new()
         .route("/payments/cancel", post(refund_json))
         .route(csrf::WEBHOOK_PATH, post(webhook::handle))
@@ -100,7 +100,7 @@ async fn refund_json(State(state): State<AppState>, session: Session, body: Json
         },
         idempotency_key: req.idempotency_key.unwrap_or_else(uuid::Uuid::new_v4),
     };
-    let outcome = refund::request_refund(&state.pool, &state.portone, &PipelineSettings::default(), &user, cmd).await;
+    let outcome = refund::request_refund(&state.pool, &state.portone, &state.settings.pipeline, &user, cmd).await;
     match outcome {
         Ok(o) => match o.status {
             RefundOutcomeStatus::Succeeded => {

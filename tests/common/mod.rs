@@ -10,7 +10,9 @@ use leptos::prelude::LeptosOptions;
 use portone_refund::model::{CurrentUser, Role};
 use portone_refund::server::config::Settings;
 use portone_refund::server::portone::{ImpSecret, Payment, PortOneClient, PortOneConfig};
+use portone_refund::server::refund::reconcile::{self, ReconcileReport};
 use portone_refund::server::refund::store_api::import_payment;
+use portone_refund::server::refund::PipelineSettings;
 use portone_refund::server::sim::{self, SimConfig, Simulator};
 use portone_refund::server::{auth, router, telemetry, AppState};
 use serde_json::{json, Value};
@@ -19,6 +21,9 @@ use sqlx::PgPool;
 pub const MINSU: (&str, &str) = ("minsu@example.com", "minsu-pass-1234");
 pub const JIWOO: (&str, &str) = ("jiwoo@example.com", "jiwoo-pass-1234");
 pub const ADMIN: (&str, &str) = ("admin@example.com", "admin-pass-1234");
+
+/// The attempt lease in tests: longer than the test client's deadline (3 s).
+pub const TEST_LEASE: Duration = Duration::from_secs(5);
 
 pub struct TestApp {
     pub base_url: String,
@@ -43,6 +48,7 @@ pub fn portone_config(sim_url: &str, timeout: Duration) -> PortOneConfig {
         imp_secret: ImpSecret::new(sim::DEMO_IMP_SECRET),
         connect_timeout: Duration::from_secs(2),
         request_timeout: timeout,
+        deadline: timeout + timeout / 2,
     }
 }
 
@@ -95,7 +101,8 @@ pub fn serve_app(listener: tokio::net::TcpListener, pool: PgPool, portone: Arc<P
         portone: portone_config("", Duration::from_secs(2)),
         cookie_secure: false,
         reconcile_interval: Duration::from_secs(3600),
-        reconcile_grace: Duration::ZERO,
+        pipeline: PipelineSettings { lease: TEST_LEASE, ..PipelineSettings::default() },
+        pending_alert_after: Duration::from_secs(600),
     };
     let state = AppState { leptos_options, pool, portone, settings: Arc::new(settings) };
     let app = router::build(state);
@@ -166,6 +173,27 @@ impl TestApp {
 
     pub async fn sim_stats(&self) -> Value {
         reqwest::get(format!("{}/__sim/stats", self.sim_url)).await.unwrap().json().await.unwrap()
+    }
+
+    /// Lets every pending refund's lease run out, as if its attempt's time had passed.
+    pub async fn expire_leases(&self) {
+        sqlx::query!("update refunds set lease_until = now() - interval '1 second' where status = 'pending'")
+            .execute(&self.pool)
+            .await
+            .unwrap();
+    }
+
+    /// One reconciler pass once every lease has run out.
+    pub async fn reconcile(&self) -> ReconcileReport {
+        self.expire_leases().await;
+        reconcile::reconcile_once(&self.pool, &self.portone, TEST_LEASE).await.unwrap()
+    }
+
+    /// Sends a control request to the simulator and returns its JSON answer.
+    pub async fn sim_control(&self, path: &str, body: Value) -> Value {
+        let res = reqwest::Client::new().post(format!("{}{path}", self.sim_url)).json(&body).send().await.unwrap();
+        assert!(res.status().is_success(), "{path}: {}", res.status());
+        res.json().await.unwrap_or(Value::Null)
     }
 
     pub async fn faults(&self, rules: Value) {

@@ -45,8 +45,11 @@ pub struct PortOneConfig {
     pub imp_key: String,
     pub imp_secret: ImpSecret,
     pub connect_timeout: Duration,
-    /// Total time for one request, including reading the body.
+    /// Total time for one HTTP request, including reading the body.
     pub request_timeout: Duration,
+    /// Total time for one call — token, request, and the one resend after a 401 — after
+    /// which the caller hears `Timeout`. A refund's lease must outlast it (config.rs checks).
+    pub deadline: Duration,
 }
 
 /// What went wrong, in the classes a caller must tell apart.
@@ -173,6 +176,18 @@ impl PortOneClient {
     /// Sends an authorised request; on 401 refreshes the token once and resends the same
     /// request (safe for cancels: the checksum is unchanged, so a repeat cannot refund twice).
     async fn authorised<T: DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        query: &[(&str, String)],
+        json_body: Option<Vec<u8>>,
+    ) -> Result<T, PortOneError> {
+        tokio::time::timeout(self.config.deadline, self.authorised_once(method, path, query, json_body))
+            .await
+            .unwrap_or(Err(PortOneError::Timeout))
+    }
+
+    async fn authorised_once<T: DeserializeOwned>(
         &self,
         method: reqwest::Method,
         path: &str,

@@ -119,6 +119,13 @@ fn de_opt_won<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> 
     }
 }
 
+/// An optional field PortOne may send as explicit `null`: the type's default then. Only the
+/// spec's required fields (imp_uid, merchant_uid, amount, cancel_amount, currency, status,
+/// sandbox) may be relied on.
+fn de_null_default<'de, D: Deserializer<'de>, T: Default + Deserialize<'de>>(d: D) -> Result<T, D::Error> {
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
 /// Unix seconds, where PortOne sends 0 (or nothing) for "not applicable".
 fn de_unix<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
     Ok(match Option::<Value>::deserialize(d)? {
@@ -164,13 +171,13 @@ impl CancelHistoryEntry {
 pub struct Payment {
     pub imp_uid: String,
     pub merchant_uid: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "de_null_default")]
     pub pay_method: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "de_null_default")]
     pub pg_provider: String,
     #[serde(default)]
     pub pg_tid: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "de_null_default")]
     pub sandbox: bool,
     #[serde(default)]
     pub name: Option<String>,
@@ -178,7 +185,7 @@ pub struct Payment {
     pub amount: i64,
     #[serde(default, deserialize_with = "de_won")]
     pub cancel_amount: i64,
-    #[serde(default = "krw")]
+    #[serde(default = "krw", deserialize_with = "de_currency")]
     pub currency: String,
     #[serde(default)]
     pub buyer_name: Option<String>,
@@ -193,8 +200,9 @@ pub struct Payment {
     pub cancel_reason: Option<String>,
     #[serde(default)]
     pub receipt_url: Option<String>,
+    /// `None` when PortOne left it out or sent `null`: no evidence either way.
     #[serde(default)]
-    pub cancel_history: Vec<CancelHistoryEntry>,
+    pub cancel_history: Option<Vec<CancelHistoryEntry>>,
     #[serde(default)]
     pub vbank_code: Option<String>,
     #[serde(default)]
@@ -214,9 +222,18 @@ fn krw() -> String {
     "KRW".into()
 }
 
+fn de_currency<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.unwrap_or_else(krw))
+}
+
 impl Payment {
     pub fn cancellable(&self) -> i64 {
         self.amount - self.cancel_amount
+    }
+
+    /// The cancel history PortOne sent, or nothing when it left it out.
+    pub fn history(&self) -> &[CancelHistoryEntry] {
+        self.cancel_history.as_deref().unwrap_or_default()
     }
 }
 
@@ -282,6 +299,9 @@ pub struct CancelRequest {
     pub refund_tel: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extra: Option<CancelExtra>,
+    /// Ask PortOne for the `cancelled` webhook, so a cancel that lands late still reaches us.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enable_webhook: Option<bool>,
 }
 
 /// The V1 webhook body (JSON or form): a hint to re-query, never a fact.
@@ -315,6 +335,18 @@ mod tests {
         assert_eq!(p.status, PaymentStatus::Cancelled);
         assert!(p.other.contains_key("card_quota"));
         assert_eq!(serde_json::to_value(&p).unwrap()["card_quota"], 0);
+    }
+
+    #[test]
+    fn explicit_nulls_in_optional_fields_are_accepted() {
+        let p: Payment = serde_json::from_value(serde_json::json!({
+            "imp_uid": "i", "merchant_uid": "m", "amount": 1000, "cancel_amount": 0, "currency": "KRW",
+            "status": "paid", "sandbox": false, "pay_method": null, "pg_provider": null, "paid_at": null,
+            "cancel_history": null, "name": null, "vbank_date": null, "cancelled_at": null
+        }))
+        .unwrap();
+        assert_eq!((p.pay_method.as_str(), p.paid_at, p.cancel_history.is_none()), ("", 0, true));
+        assert!(p.history().is_empty());
     }
 
     #[test]

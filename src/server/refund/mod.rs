@@ -3,10 +3,14 @@
 //!
 //! Exactly once: an idempotency key per form, a row lock plus a one-pending-per-payment index
 //! in tx1, and PortOne's `checksum` as an independent guard. When PortOne's answer is unknown
-//! the refund stays `pending` and the reconciler finishes it.
+//! the refund stays `pending` under a lease, and the reconciler decides from evidence
+//! (`decide.rs`) once the lease has run out.
 
+pub mod decide;
 pub mod reconcile;
+pub mod review;
 pub mod rules;
+pub mod settle;
 mod store;
 
 use std::time::Duration;
@@ -17,7 +21,8 @@ use tracing::instrument;
 use uuid::Uuid;
 
 use crate::model::{CurrentUser, RefundOutcome, RefundOutcomeStatus, Role};
-use crate::server::portone::{CancelExtra, CancelRequest, PortOneClient, PortOneError, Requester};
+use crate::server::portone::PortOneClient;
+use decide::RefundStatus;
 pub use store::{latest_outcome, sync_payment};
 
 /// The payment-writing functions other modules (webhook, demo data) share with the pipeline.
@@ -80,11 +85,18 @@ pub struct PipelineSettings {
     pub pending_wait: Duration,
     /// Refund requests a customer may make per minute (admins are not limited).
     pub customer_requests_per_minute: i64,
+    /// How long one attempt owns a pending refund: longer than the PortOne client's deadline
+    /// plus the time PortOne may still take to apply a cancel we stopped waiting for.
+    pub lease: Duration,
 }
 
 impl Default for PipelineSettings {
     fn default() -> Self {
-        PipelineSettings { pending_wait: Duration::from_secs(10), customer_requests_per_minute: 60 }
+        PipelineSettings {
+            pending_wait: Duration::from_secs(10),
+            customer_requests_per_minute: 60,
+            lease: Duration::from_secs(120),
+        }
     }
 }
 
@@ -131,7 +143,7 @@ pub async fn request_refund(
     let fingerprint = fingerprint(user, &cmd);
     let deadline = tokio::time::Instant::now() + settings.pending_wait;
     let reserved = loop {
-        match store::reserve(pool, &payment, user, &cmd, &fingerprint).await? {
+        match store::reserve(pool, &payment, user, &cmd, &fingerprint, settings.lease).await? {
             store::Reservation::Reserved(r) => break r,
             store::Reservation::Replay(outcome) => return Ok(outcome),
             store::Reservation::KeyReused => return Err(RefundError::KeyReused),
@@ -152,71 +164,19 @@ pub async fn request_refund(
         }
     };
 
-    let request = cancel_request(&payment.imp_uid, &reserved, user.role);
-    let result = portone.cancel(&request).await;
-    store::settle(pool, portone, &reserved, result, &actor).await
+    let result = portone.cancel(&settle::cancel_request(&reserved)).await;
+    settle::settle(pool, portone, &reserved, result, &actor).await
 }
 
-/// The PortOne cancel for a reserved refund; identical on every resend (same checksum).
-pub(crate) fn cancel_request(imp_uid: &str, r: &store::Reserved, role: Role) -> CancelRequest {
-    CancelRequest {
-        imp_uid: Some(imp_uid.to_string()),
-        amount: Some(r.amount),
-        checksum: Some(r.checksum),
-        reason: Some(r.reason.clone()),
-        refund_holder: r.account.as_ref().map(|a| a.holder.clone()),
-        refund_bank: r.account.as_ref().map(|a| a.bank.clone()),
-        refund_account: r.account.as_ref().map(|a| a.number.clone()),
-        extra: Some(CancelExtra {
-            requester: Some(if role == Role::Admin { Requester::Admin } else { Requester::Customer }),
-        }),
-        ..Default::default()
-    }
-}
-
-/// How one PortOne answer to a cancel is classified.
-#[derive(Debug, PartialEq)]
-pub enum CancelOutcome {
-    Succeeded,
-    Failed { code: Option<i64>, message: String },
-    Unknown,
-}
-
-pub fn classify(result: &Result<crate::server::portone::Payment, PortOneError>) -> CancelOutcome {
-    match result {
-        Ok(_) => CancelOutcome::Succeeded,
-        Err(e) if e.outcome_unknown() => CancelOutcome::Unknown,
-        Err(PortOneError::Refused { code, message, .. }) => CancelOutcome::Failed { code: Some(*code), message: message.clone() },
-        Err(PortOneError::Unauthorized) => {
-            CancelOutcome::Failed { code: None, message: "PortOne 인증에 실패했습니다. 관리자에게 문의해 주세요.".into() }
-        }
-        Err(_) => CancelOutcome::Unknown,
-    }
-}
-
+/// How the customer sees a stored status: a refund an admin must look at is still 처리 중.
 pub(crate) fn outcome_status(status: &str) -> RefundOutcomeStatus {
-    match status {
-        "succeeded" => RefundOutcomeStatus::Succeeded,
-        "failed" => RefundOutcomeStatus::Failed,
-        _ => RefundOutcomeStatus::Pending,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn classification_never_guesses_an_unknown_outcome() {
-        use PortOneError::*;
-        let refused = Err(Refused { status: 200, code: 1, message: "이미 전액취소된 주문입니다.".into() });
-        assert!(matches!(classify(&refused), CancelOutcome::Failed { code: Some(1), .. }));
-        assert!(matches!(classify(&Err(Refused { status: 400, code: -1, message: "bad".into() })), CancelOutcome::Failed { .. }));
-        assert_eq!(classify(&Err(Refused { status: 500, code: -1, message: "x".into() })), CancelOutcome::Unknown);
-        assert_eq!(classify(&Err(HttpStatus { status: 502 })), CancelOutcome::Unknown);
-        assert_eq!(classify(&Err(Timeout)), CancelOutcome::Unknown);
-        assert_eq!(classify(&Err(Connection("reset".into()))), CancelOutcome::Unknown);
-        assert_eq!(classify(&Err(Decode("eof".into()))), CancelOutcome::Unknown);
-        assert!(matches!(classify(&Err(Unauthorized)), CancelOutcome::Failed { code: None, .. }));
+    match RefundStatus::parse(status) {
+        Some(RefundStatus::Succeeded) => RefundOutcomeStatus::Succeeded,
+        Some(RefundStatus::Failed) => RefundOutcomeStatus::Failed,
+        Some(RefundStatus::Pending | RefundStatus::NeedsReview) => RefundOutcomeStatus::Pending,
+        None => {
+            tracing::error!(status, "a refund status the schema does not allow");
+            RefundOutcomeStatus::Pending
+        }
     }
 }

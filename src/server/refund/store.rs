@@ -1,12 +1,16 @@
 //! The pipeline's database side: reservation (tx1), recording (tx2), payment sync and audit.
+//! No network calls here; `settle.rs` decides, this module writes.
+
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use super::{classify, outcome_status, reconcile, rules, CancelOutcome, RefundCommand, RefundError};
-use crate::model::{CurrentUser, RefundOutcome};
-use crate::server::portone::{Payment, PortOneClient, PortOneError};
+use super::decide::{self, Identified, RefundStatus};
+use super::{outcome_status, rules, RefundCommand, RefundError};
+use crate::model::{CurrentUser, RefundOutcome, Role};
+use crate::server::portone::{CancelHistoryEntry, Payment, PortOneClient};
 
 pub fn actor(user: &CurrentUser) -> String {
     format!("{}:{}", user.role.as_str(), user.id)
@@ -69,11 +73,21 @@ pub struct Reserved {
     pub id: Uuid,
     pub payment_id: i64,
     pub imp_uid: String,
+    pub pay_method: String,
     pub amount: i64,
     pub checksum: i64,
     pub reason: String,
+    /// Only while the request that reserved it runs: the full account number is never stored.
     pub account: Option<rules::RefundAccount>,
-    pub reserved_at: DateTime<Utc>,
+    pub requester: Role,
+    /// Cancels sent for this refund, counting the one about to be sent.
+    pub attempts: i32,
+}
+
+impl Reserved {
+    pub fn facts(&self) -> decide::PendingRefund {
+        decide::PendingRefund { id: self.id, amount: self.amount, checksum: self.checksum, attempts: self.attempts }
+    }
 }
 
 pub enum Reservation {
@@ -92,6 +106,7 @@ pub async fn reserve(
     user: &CurrentUser,
     cmd: &RefundCommand,
     fingerprint: &str,
+    lease: Duration,
 ) -> Result<Reservation, RefundError> {
     let mut tx = pool.begin().await?;
     let p = sqlx::query!(
@@ -125,7 +140,7 @@ pub async fn reserve(
         return Ok(Reservation::Busy);
     }
     let facts = rules::PaymentFacts {
-        pay_method: p.pay_method,
+        pay_method: p.pay_method.clone(),
         pg_provider: p.pg_provider,
         status: p.status,
         amount: p.amount,
@@ -140,12 +155,11 @@ pub async fn reserve(
     let id = Uuid::new_v4();
     let checksum = facts.cancellable();
     let account = valid.account.as_ref();
-    let reserved_at = sqlx::query_scalar!(
+    sqlx::query!(
         r#"insert into refunds (id, payment_id, idempotency_key, request_fingerprint, amount, checksum, reason,
                                 requester_role, requester_id, refund_holder, refund_bank, refund_account_masked,
-                                status, attempts)
-           values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'pending', 1)
-           returning created_at as "created_at: DateTime<Utc>""#,
+                                status, attempts, lease_until)
+           values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'pending', 1, now() + make_interval(secs => $13))"#,
         id,
         payment.id,
         cmd.idempotency_key,
@@ -158,8 +172,9 @@ pub async fn reserve(
         account.map(|a| a.holder.clone()),
         account.map(|a| a.bank.clone()),
         account.map(|a| a.number.masked()),
+        lease.as_secs_f64(),
     )
-    .fetch_one(&mut *tx)
+    .execute(&mut *tx)
     .await?;
     audit(
         &mut *tx,
@@ -167,7 +182,8 @@ pub async fn reserve(
         Some(payment.id),
         "reserved",
         &actor(user),
-        serde_json::json!({"amount": valid.amount, "checksum": checksum, "reason": valid.reason}),
+        serde_json::json!({"amount": valid.amount, "checksum": checksum, "reason": valid.reason,
+                           "reference": decide::reference(id)}),
     )
     .await?;
     tx.commit().await?;
@@ -175,51 +191,20 @@ pub async fn reserve(
         id,
         payment_id: payment.id,
         imp_uid: payment.imp_uid.clone(),
+        pay_method: p.pay_method,
         amount: valid.amount,
         checksum,
         reason: valid.reason,
         account: valid.account,
-        reserved_at,
+        requester: user.role,
+        attempts: 1,
     }))
 }
 
-/// tx2: records PortOne's answer to a cancel of `r`. A refund someone else already finished
-/// is left as it is.
-pub async fn settle(
-    pool: &PgPool,
-    portone: &PortOneClient,
-    r: &Reserved,
-    result: Result<Payment, PortOneError>,
-    actor: &str,
-) -> Result<RefundOutcome, RefundError> {
-    match classify(&result) {
-        CancelOutcome::Succeeded => {
-            let payment = result.expect("classified as success");
-            let mut tx = pool.begin().await?;
-            finish_succeeded(&mut tx, r, &payment, actor).await?;
-            tx.commit().await?;
-        }
-        CancelOutcome::Failed { code, message } => {
-            let mut tx = pool.begin().await?;
-            finish_failed(&mut tx, r.id, r.payment_id, code, &message, actor).await?;
-            tx.commit().await?;
-            // A refusal may mean our balance is stale (checksum mismatch): resync so the next
-            // request computes the checksum PortOne expects.
-            resync(pool, portone, r.payment_id, &r.imp_uid).await;
-        }
-        CancelOutcome::Unknown => {
-            let error = result.err().map(|e| e.to_string()).unwrap_or_default();
-            tracing::warn!(refund_id = %r.id, %error, "PortOne's answer is unknown; the refund stays pending");
-            sqlx::query!("update refunds set updated_at = now() where id = $1 and status = 'pending'", r.id)
-                .execute(pool)
-                .await?;
-            audit(pool, Some(r.id), Some(r.payment_id), "outcome_unknown", actor, serde_json::json!({"error": error})).await?;
-        }
-    }
-    let mut conn = pool.acquire().await?;
-    Ok(outcome_of(&mut conn, r.id).await?)
-}
-
+/// tx2 of a success: sync PortOne's payment, link the entry that carries the refund's
+/// reference, and mark the refund succeeded. PortOne's code 0 for our own request is the
+/// proof; an entry that cannot be identified (PortOne left the history out) is linked by a
+/// later sync instead.
 pub(crate) async fn finish_succeeded(
     tx: &mut PgConnection,
     r: &Reserved,
@@ -228,21 +213,22 @@ pub(crate) async fn finish_succeeded(
 ) -> Result<(), sqlx::Error> {
     sync_payment(&mut *tx, r.payment_id, payment).await?;
     let linked = linked_entry_keys(&mut *tx, r.payment_id, r.id).await?;
-    let entry = reconcile::matching_entry(r.amount, r.reserved_at, &payment.cancel_history, &linked);
-    if let Some(entry) = entry {
-        sqlx::query!(
-            "update payment_cancellations set refund_id = $1 where payment_id = $2 and entry_key = $3 and refund_id is null",
-            r.id,
-            r.payment_id,
-            entry.entry_key()
-        )
-        .execute(&mut *tx)
-        .await?;
-    }
+    let reference = decide::reference(r.id);
+    let entry = match decide::identify(r.amount, &reference, payment.history(), &linked) {
+        Identified::One(e) => Some(e.clone()),
+        // PortOne left the history out of its answer; the entry may have reached us already
+        // (the `cancelled` webhook can be faster than this transaction).
+        Identified::None if payment.cancel_history.is_none() => stored_entry(&mut *tx, r, &reference).await?,
+        other => {
+            tracing::warn!(refund_id = %r.id, identified = ?other, "PortOne confirmed the cancel; its entry is not identifiable yet");
+            None
+        }
+    };
+    let entry = entry.as_ref();
     let updated = sqlx::query!(
         r#"update refunds set status = 'succeeded', portone_code = 0, portone_message = null, pg_tid = $2,
                   receipt_url = $3, updated_at = now(), finished_at = now()
-           where id = $1 and status = 'pending'"#,
+           where id = $1 and status in ('pending', 'needs_review')"#,
         r.id,
         entry.and_then(|e| e.pg_tid.clone()),
         entry.and_then(|e| e.receipt_url.clone()),
@@ -250,6 +236,9 @@ pub(crate) async fn finish_succeeded(
     .execute(&mut *tx)
     .await?;
     if updated.rows_affected() == 1 {
+        if let Some(e) = entry {
+            link_entry(&mut *tx, r.payment_id, &e.entry_key(), r.id).await?;
+        }
         audit(
             &mut *tx,
             Some(r.id),
@@ -264,6 +253,76 @@ pub(crate) async fn finish_succeeded(
     Ok(())
 }
 
+/// The one stored, unlinked entry of this payment that carries the refund's reference.
+async fn stored_entry(conn: &mut PgConnection, r: &Reserved, reference: &str) -> Result<Option<CancelHistoryEntry>, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"select pg_tid, amount, reason, receipt_url, cancellation_id, cancelled_at as "cancelled_at: DateTime<Utc>"
+           from payment_cancellations
+           where payment_id = $1 and refund_id is null and amount = $2 and reason like '%' || $3 || '%'"#,
+        r.payment_id,
+        r.amount,
+        reference
+    )
+    .fetch_all(conn)
+    .await?;
+    let mut entries = rows.into_iter().map(|e| CancelHistoryEntry {
+        pg_tid: e.pg_tid,
+        amount: e.amount,
+        cancelled_at: e.cancelled_at.timestamp(),
+        reason: e.reason,
+        receipt_url: e.receipt_url,
+        cancellation_id: e.cancellation_id,
+    });
+    let found = entries.next();
+    Ok(if entries.next().is_none() { found } else { None })
+}
+
+async fn link_entry(conn: &mut PgConnection, payment_id: i64, entry_key: &str, refund_id: Uuid) -> Result<bool, sqlx::Error> {
+    let linked = sqlx::query!(
+        "update payment_cancellations set refund_id = $1 where payment_id = $2 and entry_key = $3 and refund_id is null",
+        refund_id,
+        payment_id,
+        entry_key
+    )
+    .execute(conn)
+    .await?;
+    Ok(linked.rows_affected() == 1)
+}
+
+/// The evidence neither proves nor rules out the refund's cancel: leave it to an admin.
+pub(crate) async fn finish_needs_review(tx: &mut PgConnection, r: &Reserved, why: &str, actor: &str) -> Result<(), sqlx::Error> {
+    let updated = sqlx::query!(
+        "update refunds set status = 'needs_review', portone_message = $2, updated_at = now() where id = $1 and status = 'pending'",
+        r.id,
+        why
+    )
+    .execute(&mut *tx)
+    .await?;
+    if updated.rows_affected() == 1 {
+        audit(&mut *tx, Some(r.id), Some(r.payment_id), "needs_review", actor, serde_json::json!({"why": why})).await?;
+    }
+    Ok(())
+}
+
+/// Before a resend: count the attempt and move the lease past its deadline.
+pub(crate) async fn start_resend(pool: &PgPool, r: &Reserved, lease: Duration, actor: &str) -> Result<bool, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let updated = sqlx::query!(
+        r#"update refunds set attempts = attempts + 1, lease_until = now() + make_interval(secs => $2), updated_at = now()
+           where id = $1 and status = 'pending'"#,
+        r.id,
+        lease.as_secs_f64()
+    )
+    .execute(&mut *tx)
+    .await?;
+    if updated.rows_affected() == 1 {
+        audit(&mut *tx, Some(r.id), Some(r.payment_id), "resent", actor, serde_json::json!({"attempt": r.attempts, "checksum": r.checksum}))
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(updated.rows_affected() == 1)
+}
+
 pub(crate) async fn finish_failed(
     tx: &mut PgConnection,
     refund_id: Uuid,
@@ -274,7 +333,7 @@ pub(crate) async fn finish_failed(
 ) -> Result<(), sqlx::Error> {
     let updated = sqlx::query!(
         r#"update refunds set status = 'failed', portone_code = $2, portone_message = $3, updated_at = now(), finished_at = now()
-           where id = $1 and status = 'pending'"#,
+           where id = $1 and status in ('pending', 'needs_review')"#,
         refund_id,
         code.map(|c| c as i32),
         message
@@ -304,13 +363,14 @@ pub(crate) async fn linked_entry_keys(
 }
 
 /// Overwrites our copy of a payment with PortOne's and adds new cancel_history entries.
-/// Returns how many entries were new.
+/// An older snapshot never moves `cancel_amount` backwards: it loses. Returns how many
+/// entries were new.
 pub async fn sync_payment(conn: &mut PgConnection, payment_id: i64, p: &Payment) -> Result<u64, sqlx::Error> {
     let raw = serde_json::to_value(p).unwrap_or_default();
     sqlx::query!(
         r#"update payments set status = $2, cancel_amount = $3, cancelled_at = $4, receipt_url = coalesce($5, receipt_url),
                   portone_raw = $6, synced_at = now()
-           where id = $1"#,
+           where id = $1 and cancel_amount <= $3"#,
         payment_id,
         p.status.as_str(),
         p.cancel_amount,
@@ -321,8 +381,8 @@ pub async fn sync_payment(conn: &mut PgConnection, payment_id: i64, p: &Payment)
     .execute(&mut *conn)
     .await?;
     let mut added = 0;
-    for e in &p.cancel_history {
-        added += sqlx::query!(
+    for e in p.history() {
+        let inserted = sqlx::query!(
             r#"insert into payment_cancellations (payment_id, entry_key, cancellation_id, pg_tid, amount, cancelled_at, reason, receipt_url)
                values ($1, $2, $3, $4, $5, $6, $7, $8)
                on conflict (payment_id, entry_key) do nothing"#,
@@ -338,16 +398,66 @@ pub async fn sync_payment(conn: &mut PgConnection, payment_id: i64, p: &Payment)
         .execute(&mut *conn)
         .await?
         .rows_affected();
+        if inserted == 1 {
+            added += 1;
+            explain_new_entry(conn, payment_id, e).await?;
+        }
     }
     Ok(added)
+}
+
+/// A new entry that carries one of our references: link it to a succeeded refund that has
+/// none yet, and flag a *failed* refund whose money moved after all.
+async fn explain_new_entry(conn: &mut PgConnection, payment_id: i64, e: &CancelHistoryEntry) -> Result<(), sqlx::Error> {
+    let Some(pattern) = e.reason.as_deref().and_then(decide::reference_in).and_then(decide::id_prefix_pattern) else {
+        return Ok(());
+    };
+    let Some(r) = sqlx::query!(
+        r#"select id, status, amount, (select count(*) from payment_cancellations c where c.refund_id = r.id) as "linked!"
+           from refunds r where payment_id = $1 and id::text like $2"#,
+        payment_id,
+        pattern
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    else {
+        return Ok(());
+    };
+    match RefundStatus::parse(&r.status) {
+        Some(RefundStatus::Succeeded) if r.linked == 0 && r.amount == e.amount => {
+            link_entry(conn, payment_id, &e.entry_key(), r.id).await?;
+            sqlx::query!(
+                "update refunds set pg_tid = coalesce(pg_tid, $2), receipt_url = coalesce(receipt_url, $3) where id = $1",
+                r.id,
+                e.pg_tid,
+                e.receipt_url
+            )
+            .execute(&mut *conn)
+            .await?;
+        }
+        Some(RefundStatus::Failed) => {
+            let why = "실패로 기록된 환불의 환불번호가 붙은 취소가 PortOne에 있습니다.";
+            sqlx::query!(
+                "update refunds set status = 'needs_review', finished_at = null, portone_message = $2, updated_at = now() where id = $1",
+                r.id,
+                why
+            )
+            .execute(&mut *conn)
+            .await?;
+            tracing::error!(refund_id = %r.id, entry_key = %e.entry_key(), "money moved for a refund recorded as failed");
+            audit(&mut *conn, Some(r.id), Some(payment_id), "needs_review", "system", serde_json::json!({"why": why, "entry_key": e.entry_key()}))
+                .await?;
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// Best effort: re-reads a payment from PortOne and syncs it.
 pub async fn resync(pool: &PgPool, portone: &PortOneClient, payment_id: i64, imp_uid: &str) {
     let result = async {
         let payment = portone.payment(imp_uid, true).await.map_err(|e| e.to_string())?;
-        let mut conn = pool.acquire().await.map_err(|e| e.to_string())?;
-        sync_payment(&mut conn, payment_id, &payment).await.map_err(|e| e.to_string())
+        sync_payment_by_id(pool, payment_id, &payment).await.map_err(|e| e.to_string())
     }
     .await;
     if let Err(error) = result {

@@ -30,6 +30,12 @@ pub enum FaultKind {
     ExpireToken,
     /// Refuse as the PG would: HTTP 200, `code` 1, this message.
     PgReject { message: String },
+    /// A cancel passes PortOne's checks, then waits this long before it is applied — the
+    /// window in which a second cancel can pass the same checksum when PortOne does not
+    /// serialise cancels of one payment (`POST /__sim/config`).
+    DelayApply { ms: u64 },
+    /// Answer with `null` in every Payment field the V1 spec does not require.
+    NullOptionals,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -54,12 +60,13 @@ pub struct Fired {
     pub error_after: Option<u16>,
     pub drop_after: bool,
     pub pg_reject: Option<String>,
+    pub delay_apply_ms: u64,
+    pub null_optionals: bool,
 }
 
 /// Picks the rules that fire for `endpoint`, consuming counts.
-pub fn fire(rules: &mut Vec<FaultRule>, endpoint: FaultEndpoint) -> Fired {
+pub fn fire(rules: &mut Vec<FaultRule>, endpoint: FaultEndpoint, rng: &mut impl Rng) -> Fired {
     let mut fired = Fired::default();
-    let mut rng = rand::thread_rng();
     for rule in rules.iter_mut() {
         if rule.endpoint != endpoint && rule.endpoint != FaultEndpoint::Any {
             continue;
@@ -82,6 +89,8 @@ pub fn fire(rules: &mut Vec<FaultRule>, endpoint: FaultEndpoint) -> Fired {
             FaultKind::ErrorAfter { status } => fired.error_after = fired.error_after.or(Some(*status)),
             FaultKind::DropAfter => fired.drop_after = true,
             FaultKind::PgReject { message } => fired.pg_reject = fired.pg_reject.clone().or(Some(message.clone())),
+            FaultKind::DelayApply { ms } => fired.delay_apply_ms += ms,
+            FaultKind::NullOptionals => fired.null_optionals = true,
         }
     }
     rules.retain(|r| r.count != Some(0));
@@ -99,11 +108,12 @@ mod tests {
             {"endpoint": "*", "kind": "latency", "ms": 5, "count": 2},
         ]))
         .unwrap();
-        let f = fire(&mut rules, FaultEndpoint::Payment);
+        let rng = &mut rand::thread_rng();
+        let f = fire(&mut rules, FaultEndpoint::Payment, rng);
         assert_eq!((f.latency_ms, f.error_before), (5, None));
-        let f = fire(&mut rules, FaultEndpoint::Cancel);
+        let f = fire(&mut rules, FaultEndpoint::Cancel, rng);
         assert_eq!((f.latency_ms, f.error_before), (5, Some(500)));
-        let f = fire(&mut rules, FaultEndpoint::Cancel);
+        let f = fire(&mut rules, FaultEndpoint::Cancel, rng);
         assert_eq!((f.latency_ms, f.error_before), (0, None));
         assert!(rules.is_empty());
     }

@@ -1,22 +1,17 @@
-//! The simulator's payments and PortOne's cancel rules, as plain functions over a payment.
+//! PortOne's cancel rules over the simulator's own payments, as plain functions.
 
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Datelike};
 use chrono_tz::Asia::Seoul;
 use rand::Rng;
 
-use crate::server::banks;
-use crate::server::portone::{CancelHistoryEntry, CancelRequest, Payment, PaymentStatus};
+use super::banks;
+use super::wire::{CancelBody, CancelEntry, SimPayment, Status};
 
 pub const NOT_FOUND_FOR_CANCEL: &str = "취소할 결제건이 존재하지 않습니다.";
 pub const NOT_FOUND: &str = "존재하지 않는 결제정보입니다.";
 pub const ALREADY_CANCELLED: &str = "이미 전액취소된 주문입니다.";
 
-pub fn now_unix() -> i64 {
-    Utc::now().timestamp()
-}
-
-pub fn random_hex(len: usize) -> String {
-    let mut rng = rand::thread_rng();
+pub fn random_hex(rng: &mut impl Rng, len: usize) -> String {
     (0..len).map(|_| format!("{:x}", rng.gen_range(0..16u8))).collect()
 }
 
@@ -36,15 +31,10 @@ pub struct CancelPolicy {
     pub kcp_phone_partial: bool,
 }
 
-/// Checks a cancel against PortOne's rules and, if it passes, applies it to `payment`.
-/// `Err` carries the refusal message; nothing changes then.
-pub fn apply_cancel(
-    payment: &mut Payment,
-    req: &CancelRequest,
-    now: i64,
-    policy: &CancelPolicy,
-) -> Result<CancelHistoryEntry, String> {
-    if !matches!(payment.status, PaymentStatus::Paid | PaymentStatus::Cancelled) {
+/// Checks a cancel against PortOne's rules. `Ok` carries the amount that would be cancelled;
+/// `Err` the refusal message. Nothing changes here: applying is `record_cancel`.
+pub fn check_cancel(payment: &SimPayment, req: &CancelBody, now: i64, policy: &CancelPolicy) -> Result<i64, String> {
+    if !matches!(payment.status, Status::Paid | Status::Cancelled) {
         return Err("결제완료 상태가 아닌 결제건은 취소할 수 없습니다.".into());
     }
     let cancellable = payment.cancellable();
@@ -68,13 +58,10 @@ pub fn apply_cancel(
     };
     match payment.pay_method.as_str() {
         "vbank" => {
-            let filled = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.trim().is_empty());
-            let account_ok = req.refund_account.as_ref().is_some_and(|a| !a.0.trim().is_empty());
-            if !filled(&req.refund_holder) || !filled(&req.refund_bank) || !account_ok {
+            let (Some(_holder), Some(bank), Some(_account)) = (&req.refund_holder, &req.refund_bank, &req.refund_account) else {
                 return Err("가상계좌 환불은 환불계좌 예금주, 은행코드, 계좌번호가 필요합니다.".into());
-            }
-            let bank = req.refund_bank.as_deref().unwrap_or_default();
-            if !banks::is_valid_refund_bank(&payment.pg_provider, bank) {
+            };
+            if !banks::accepts(&payment.pg_provider, bank) {
                 return Err(format!("[{}] 유효하지 않은 환불 은행코드입니다: {bank}", payment.pg_provider));
             }
         }
@@ -91,23 +78,24 @@ pub fn apply_cancel(
         }
         _ => {}
     }
-    Ok(record_cancel(payment, amount, req.reason.clone(), now))
+    Ok(amount)
 }
 
 /// Adds a cancel to the payment: cancel_amount, status, and a cancel_history entry.
-pub fn record_cancel(payment: &mut Payment, amount: i64, reason: Option<String>, now: i64) -> CancelHistoryEntry {
-    let entry = CancelHistoryEntry {
-        pg_tid: Some(format!("simcancel_{}", random_hex(16))),
+pub fn record_cancel(payment: &mut SimPayment, amount: i64, reason: String, now: i64, rng: &mut impl Rng) -> CancelEntry {
+    let entry = CancelEntry {
+        pg_tid: format!("simcancel_{}", random_hex(rng, 16)),
         amount,
         cancelled_at: now,
         reason: reason.clone(),
-        receipt_url: Some(format!("https://sim.portone.invalid/receipts/{}", random_hex(12))),
-        cancellation_id: Some(format!("cancel_{}", random_hex(20))),
+        receipt_url: format!("https://sim.portone.invalid/receipts/{}", random_hex(rng, 12)),
+        cancellation_id: format!("cancel_{}", random_hex(rng, 20)),
     };
     payment.cancel_amount += amount;
-    payment.status = PaymentStatus::Cancelled;
+    payment.status = Status::Cancelled;
     payment.cancelled_at = now;
-    payment.cancel_reason = reason;
+    payment.cancel_reason = Some(reason);
+    payment.cancel_receipt_urls.push(entry.receipt_url.clone());
     payment.cancel_history.push(entry.clone());
     entry
 }
@@ -115,9 +103,8 @@ pub fn record_cancel(payment: &mut Payment, amount: i64, reason: Option<String>,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::portone::AccountNumber;
 
-    fn payment(pay_method: &str, pg: &str, amount: i64, paid_at: i64) -> Payment {
+    fn payment(pay_method: &str, pg: &str, amount: i64, paid_at: i64) -> SimPayment {
         serde_json::from_value(serde_json::json!({
             "imp_uid": "imp_t", "merchant_uid": "m_t", "pay_method": pay_method, "pg_provider": pg,
             "amount": amount, "status": "paid", "paid_at": paid_at
@@ -125,40 +112,47 @@ mod tests {
         .unwrap()
     }
 
+    fn cancel(p: &mut SimPayment, req: &CancelBody, now: i64, policy: &CancelPolicy) -> Result<CancelEntry, String> {
+        let amount = check_cancel(p, req, now, policy)?;
+        Ok(record_cancel(p, amount, req.reason.clone().unwrap_or_default(), now, &mut rand::thread_rng()))
+    }
+
+    const NOW: i64 = 1_790_000_000;
+
     #[test]
     fn checksum_must_equal_the_cancellable_balance() {
-        let mut p = payment("card", "html5_inicis", 10_000, now_unix());
-        let wrong = CancelRequest { amount: Some(1000), checksum: Some(9000), ..Default::default() };
-        assert!(apply_cancel(&mut p, &wrong, now_unix(), &CancelPolicy::default()).is_err());
+        let mut p = payment("card", "html5_inicis", 10_000, NOW);
+        let wrong = CancelBody { amount: Some(1000), checksum: Some(9000), ..Default::default() };
+        assert!(cancel(&mut p, &wrong, NOW, &CancelPolicy::default()).is_err());
         assert_eq!(p.cancel_amount, 0);
-        let right = CancelRequest { amount: Some(1000), checksum: Some(10_000), ..Default::default() };
-        apply_cancel(&mut p, &right, now_unix(), &CancelPolicy::default()).unwrap();
-        assert_eq!((p.cancel_amount, p.status.as_str()), (1000, "cancelled"));
+        let right = CancelBody { amount: Some(1000), checksum: Some(10_000), ..Default::default() };
+        cancel(&mut p, &right, NOW, &CancelPolicy::default()).unwrap();
+        assert_eq!((p.cancel_amount, p.status), (1000, Status::Cancelled));
         // the same request again fails: the balance moved
-        assert!(apply_cancel(&mut p, &right, now_unix(), &CancelPolicy::default()).is_err());
+        assert!(cancel(&mut p, &right, NOW, &CancelPolicy::default()).is_err());
     }
 
     #[test]
     fn missing_or_zero_amount_cancels_the_rest_then_nothing_is_left() {
-        let mut p = payment("card", "kcp", 5000, now_unix());
-        apply_cancel(&mut p, &CancelRequest { amount: Some(2000), ..Default::default() }, now_unix(), &Default::default()).unwrap();
-        let e = apply_cancel(&mut p, &CancelRequest { amount: Some(0), ..Default::default() }, now_unix(), &Default::default()).unwrap();
+        let mut p = payment("card", "kcp", 5000, NOW);
+        cancel(&mut p, &CancelBody { amount: Some(2000), ..Default::default() }, NOW, &Default::default()).unwrap();
+        let e = cancel(&mut p, &CancelBody { amount: Some(0), ..Default::default() }, NOW, &Default::default()).unwrap();
         assert_eq!(e.amount, 3000);
-        let again = apply_cancel(&mut p, &CancelRequest::default(), now_unix(), &Default::default());
+        let again = cancel(&mut p, &CancelBody::default(), NOW, &Default::default());
         assert_eq!(again.unwrap_err(), ALREADY_CANCELLED);
     }
 
     #[test]
     fn vbank_needs_an_account_with_a_bank_code_of_its_pg() {
-        let mut p = payment("vbank", "html5_inicis", 5000, now_unix());
-        let mut req = CancelRequest::default();
-        assert!(apply_cancel(&mut p, &req, now_unix(), &Default::default()).is_err());
+        let mut p = payment("vbank", "html5_inicis", 5000, NOW);
+        let mut req = CancelBody::default();
+        assert!(cancel(&mut p, &req, NOW, &Default::default()).is_err());
         req.refund_holder = Some("홍길동".into());
         req.refund_bank = Some("088".into());
-        req.refund_account = Some(AccountNumber("56211105948400".into()));
-        assert!(apply_cancel(&mut p, &req, now_unix(), &Default::default()).is_err());
+        req.refund_account = Some("56211105948400".into());
+        assert!(cancel(&mut p, &req, NOW, &Default::default()).is_err());
         req.refund_bank = Some("88".into());
-        assert!(apply_cancel(&mut p, &req, now_unix(), &Default::default()).is_ok());
+        assert!(cancel(&mut p, &req, NOW, &Default::default()).is_ok());
     }
 
     #[test]
@@ -167,12 +161,12 @@ mod tests {
         let paid = 1_769_869_800; // 2026-01-31T14:30:00Z
         let next_kst_day = paid + 40 * 60;
         let mut p = payment("phone", "html5_inicis", 3000, paid);
-        assert!(apply_cancel(&mut p, &CancelRequest::default(), next_kst_day, &Default::default()).is_err());
+        assert!(cancel(&mut p, &CancelBody::default(), next_kst_day, &Default::default()).is_err());
         let mut p = payment("phone", "danal", 3000, paid);
-        let partial = CancelRequest { amount: Some(1000), ..Default::default() };
-        assert!(apply_cancel(&mut p, &partial, paid + 60, &Default::default()).is_err());
+        let partial = CancelBody { amount: Some(1000), ..Default::default() };
+        assert!(cancel(&mut p, &partial, paid + 60, &Default::default()).is_err());
         let mut p = payment("phone", "kcp", 3000, paid);
-        assert!(apply_cancel(&mut p, &partial, paid + 60, &Default::default()).is_err());
-        assert!(apply_cancel(&mut p, &partial, paid + 60, &CancelPolicy { kcp_phone_partial: true }).is_ok());
+        assert!(cancel(&mut p, &partial, paid + 60, &Default::default()).is_err());
+        assert!(cancel(&mut p, &partial, paid + 60, &CancelPolicy { kcp_phone_partial: true }).is_ok());
     }
 }

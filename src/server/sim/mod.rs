@@ -2,12 +2,14 @@
 //! Development, tests and the demo talk to it instead of the real gateway. The V1 endpoints
 //! follow portone-v1.md; the control API lives under `/__sim/` and is kept stable.
 
+mod banks;
 mod faults;
 mod ledger;
+mod wire;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,17 +19,19 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use serde::Deserialize;
+use serde_json::{json, Value};
 use tokio::sync::Mutex;
 
 pub use faults::{FaultEndpoint, FaultKind, FaultRule};
-pub use ledger::now_unix;
 pub use ledger::{same_kst_month, CancelPolicy};
+pub use wire::{CancelEntry, SimPayment, Status};
 
-use crate::server::portone::{CancelRequest, Envelope, Payment, PaymentStatus, WebhookNotice};
 use faults::Fired;
 use ledger::random_hex;
+use wire::{envelope, CancelBody, Fields};
 
 /// The demo merchant's API key and secret. Only the simulator accepts them.
 pub const DEMO_IMP_KEY: &str = "imp_demo_key";
@@ -40,11 +44,16 @@ const TOKEN_LIFETIME_S: i64 = 30 * 60;
 pub struct SimConfig {
     pub imp_key: String,
     pub imp_secret: String,
-    /// Where console cancels (and `notify` payments) send the V1 webhook.
+    /// Where console cancels, `enable_webhook` cancels and `notify` payments send the V1 webhook.
     pub webhook_url: Option<String>,
     pub policy: CancelPolicy,
     /// Payments present at start and after `POST /__sim/reset`.
-    pub initial_payments: Vec<Payment>,
+    pub initial_payments: Vec<SimPayment>,
+    /// Seeds every random choice (faults, ids), so a run can be replayed. `None`: from entropy.
+    pub seed: Option<u64>,
+    /// Whether cancels of one payment are checked and applied one at a time (`true`), or may
+    /// interleave between check and apply. Changeable at run time through `/__sim/config`.
+    pub serialize_cancels: bool,
 }
 
 impl Default for SimConfig {
@@ -55,6 +64,8 @@ impl Default for SimConfig {
             webhook_url: None,
             policy: CancelPolicy::default(),
             initial_payments: Vec::new(),
+            seed: None,
+            serialize_cancels: true,
         }
     }
 }
@@ -66,7 +77,7 @@ struct Token {
 
 #[derive(Default)]
 struct Ledger {
-    by_imp_uid: HashMap<String, Payment>,
+    by_imp_uid: HashMap<String, SimPayment>,
     /// imp_uids in creation order, for listings
     order: Vec<String>,
     by_merchant_uid: HashMap<String, String>,
@@ -74,7 +85,7 @@ struct Ledger {
 }
 
 impl Ledger {
-    fn insert(&mut self, payment: Payment) {
+    fn insert(&mut self, payment: SimPayment) {
         if !self.by_imp_uid.contains_key(&payment.imp_uid) {
             self.order.push(payment.imp_uid.clone());
         }
@@ -94,10 +105,15 @@ struct Stats {
 
 pub struct Simulator {
     config: SimConfig,
-    // One lock for the ledger: cancels on a payment serialize, so the checksum rule holds
-    // under any number of parallel requests.
+    // The ledger lock is held only for checks and writes, never across a delay.
     ledger: Mutex<Ledger>,
+    /// One gate per payment: held from check to apply while cancels are serialised.
+    gates: std::sync::Mutex<HashMap<String, Arc<Mutex<()>>>>,
+    serialize_cancels: AtomicBool,
+    /// Seconds added to the real clock (`POST /__sim/clock`).
+    clock_offset: AtomicI64,
     faults: Mutex<Vec<FaultRule>>,
+    rng: std::sync::Mutex<StdRng>,
     stats: Stats,
     http: reqwest::Client,
 }
@@ -116,21 +132,59 @@ impl Simulator {
             .timeout(Duration::from_secs(30))
             .build()
             .expect("reqwest client");
+        let rng = match config.seed {
+            Some(seed) => StdRng::seed_from_u64(seed),
+            None => StdRng::from_entropy(),
+        };
         Arc::new(Simulator {
+            serialize_cancels: AtomicBool::new(config.serialize_cancels),
             config,
             ledger: Mutex::new(ledger),
+            gates: std::sync::Mutex::new(HashMap::new()),
+            clock_offset: AtomicI64::new(0),
             faults: Mutex::new(Vec::new()),
+            rng: std::sync::Mutex::new(rng),
             stats: Stats::default(),
             http,
         })
     }
 
+    /// PortOne's clock: the real one, moved by `POST /__sim/clock`.
+    pub fn now(&self) -> i64 {
+        chrono::Utc::now().timestamp() + self.clock_offset.load(Ordering::Relaxed)
+    }
+
+    fn hex(&self, len: usize) -> String {
+        random_hex(&mut *self.rng.lock().expect("rng"), len)
+    }
+
     async fn fire(&self, endpoint: FaultEndpoint) -> Fired {
-        let fired = faults::fire(&mut *self.faults.lock().await, endpoint);
+        let fired = {
+            let mut rules = self.faults.lock().await;
+            faults::fire(&mut rules, endpoint, &mut *self.rng.lock().expect("rng"))
+        };
         if fired.latency_ms > 0 {
             tokio::time::sleep(Duration::from_millis(fired.latency_ms)).await;
         }
         fired
+    }
+
+    fn gate(&self, imp_uid: &str) -> Arc<Mutex<()>> {
+        self.gates.lock().expect("gates").entry(imp_uid.to_string()).or_default().clone()
+    }
+
+    /// Applies `amount` to a payment unless PortOne's books would go below zero — the one
+    /// check PortOne makes again at apply time, even when it does not serialise cancels.
+    async fn apply(&self, imp_uid: &str, amount: i64, reason: String) -> Result<(SimPayment, CancelEntry), String> {
+        let mut ledger = self.ledger.lock().await;
+        let payment = ledger.by_imp_uid.get_mut(imp_uid).ok_or_else(|| ledger::NOT_FOUND_FOR_CANCEL.to_string())?;
+        if amount > payment.cancellable() {
+            return Err(format!("취소요청금액({amount})이 취소가능금액({})을 초과하였습니다.", payment.cancellable()));
+        }
+        let now = self.now();
+        let entry = ledger::record_cancel(payment, amount, reason, now, &mut *self.rng.lock().expect("rng"));
+        self.stats.cancels_applied.fetch_add(1, Ordering::Relaxed);
+        Ok((payment.clone(), entry))
     }
 }
 
@@ -145,6 +199,8 @@ pub fn router(sim: Sim) -> Router {
         .route("/__sim/payments", post(control_create_payment).get(control_list_payments))
         .route("/__sim/payments/{imp_uid}/cancel", post(control_console_cancel))
         .route("/__sim/faults", post(control_set_faults).delete(control_clear_faults).get(control_list_faults))
+        .route("/__sim/clock", post(control_move_clock).get(control_clock))
+        .route("/__sim/config", post(control_set_config).get(control_config))
         .route("/__sim/reset", post(control_reset))
         .route("/__sim/stats", get(control_stats))
         .with_state(sim)
@@ -166,20 +222,28 @@ pub async fn spawn(config: SimConfig, addr: SocketAddr) -> std::io::Result<(Sock
 
 // ---- responses ----
 
-fn envelope<T: Serialize>(status: StatusCode, body: Envelope<T>) -> Response {
+fn answer(status: StatusCode, body: Value) -> Response {
     (status, Json(body)).into_response()
 }
 
-fn refusal(message: impl Into<String>) -> Response {
-    envelope::<Value>(StatusCode::OK, Envelope::refusal(1, message))
+fn ok(response: Value) -> Response {
+    answer(StatusCode::OK, envelope(0, None, response))
+}
+
+fn refusal(message: impl AsRef<str>) -> Response {
+    answer(StatusCode::OK, envelope(1, Some(message.as_ref()), Value::Null))
 }
 
 fn unauthorized() -> Response {
-    envelope::<Value>(StatusCode::UNAUTHORIZED, Envelope::refusal(-1, "Unauthorized"))
+    answer(StatusCode::UNAUTHORIZED, envelope(-1, Some("Unauthorized"), Value::Null))
 }
 
 fn not_found() -> Response {
-    envelope::<Value>(StatusCode::NOT_FOUND, Envelope::refusal(1, ledger::NOT_FOUND))
+    answer(StatusCode::NOT_FOUND, envelope(1, Some(ledger::NOT_FOUND), Value::Null))
+}
+
+fn bad_request(message: impl AsRef<str>) -> Response {
+    answer(StatusCode::BAD_REQUEST, envelope(-1, Some(message.as_ref()), Value::Null))
 }
 
 /// An error as a proxy or a crashed upstream sends it: no PortOne envelope.
@@ -195,46 +259,11 @@ fn drop_connection() -> ! {
     std::panic::resume_unwind(Box::new("simulated connection drop"))
 }
 
-// ---- request bodies: JSON or form-encoded, as PortOne accepts both ----
-
-/// Turns a form body into a JSON object, nesting `a[b]=c` as `{"a": {"b": "c"}}`.
-fn form_to_json(bytes: &[u8]) -> Value {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(bytes).unwrap_or_default();
-    let mut root = Map::new();
-    for (key, value) in pairs {
-        match key.split_once('[') {
-            Some((outer, rest)) if rest.ends_with(']') => {
-                let inner = rest.trim_end_matches(']').to_string();
-                let slot = root.entry(outer.to_string()).or_insert_with(|| Value::Object(Map::new()));
-                if let Value::Object(m) = slot {
-                    m.insert(inner, Value::String(value));
-                }
-            }
-            _ => {
-                root.insert(key, Value::String(value));
-            }
-        }
-    }
-    Value::Object(root)
-}
-
-fn parse_body<T: for<'de> Deserialize<'de>>(headers: &HeaderMap, bytes: &Bytes) -> Result<T, String> {
-    let is_form = headers
+fn is_form(headers: &HeaderMap) -> bool {
+    headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    let value = if is_form {
-        form_to_json(bytes)
-    } else if bytes.is_empty() {
-        Value::Object(Map::new())
-    } else {
-        serde_json::from_slice(bytes).map_err(|e| e.to_string())?
-    };
-    serde_json::from_value(value).map_err(|e| e.to_string())
-}
-
-fn bad_request(message: impl Into<String>) -> Response {
-    envelope::<Value>(StatusCode::BAD_REQUEST, Envelope::refusal(-1, message))
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
 }
 
 // ---- V1 endpoints ----
@@ -245,42 +274,32 @@ async fn get_token(State(sim): State<Sim>, headers: HeaderMap, body: Bytes) -> R
     if let Some(status) = fired.error_before {
         return bare_status(status);
     }
-    #[derive(Deserialize)]
-    struct Creds {
-        #[serde(default)]
-        imp_key: String,
-        #[serde(default)]
-        imp_secret: String,
-    }
-    let creds: Creds = match parse_body(&headers, &body) {
+    let creds = match Fields::parse(is_form(&headers), &body).and_then(|f| Ok((f.text("imp_key")?, f.text("imp_secret")?))) {
         Ok(c) => c,
         Err(e) => return bad_request(e),
     };
-    if creds.imp_key != sim.config.imp_key || creds.imp_secret != sim.config.imp_secret {
+    if creds.0.as_deref() != Some(sim.config.imp_key.as_str()) || creds.1.as_deref() != Some(sim.config.imp_secret.as_str()) {
         return unauthorized();
     }
-    let now = now_unix();
+    let now = sim.now();
     let mut ledger = sim.ledger.lock().await;
     // PortOne's reuse rule: before expiry the same token comes back; in its last minute the
     // expiry is extended by 5 minutes; after expiry a new token is issued.
-    let token = match ledger.token.as_mut() {
-        Some(t) if now < t.expires_at => {
-            if t.expires_at - now <= 60 {
-                t.expires_at += 5 * 60;
-            }
-            t
-        }
-        _ => {
-            sim.stats.tokens_issued.fetch_add(1, Ordering::Relaxed);
-            ledger.token.insert(Token { value: random_hex(40), expires_at: now + TOKEN_LIFETIME_S })
-        }
-    };
-    let answer = json!({"access_token": token.value, "now": now, "expired_at": token.expires_at});
+    let reusable = ledger.token.as_ref().is_some_and(|t| now < t.expires_at);
+    if !reusable {
+        sim.stats.tokens_issued.fetch_add(1, Ordering::Relaxed);
+        ledger.token = Some(Token { value: sim.hex(40), expires_at: now + TOKEN_LIFETIME_S });
+    }
+    let token = ledger.token.as_mut().expect("just set");
+    if reusable && token.expires_at - now <= 60 {
+        token.expires_at += 5 * 60;
+    }
+    let response = json!({"access_token": token.value, "now": now, "expired_at": token.expires_at});
     drop(ledger);
     if let Some(status) = fired.error_after {
         return bare_status(status);
     }
-    envelope(StatusCode::OK, Envelope::ok(answer))
+    ok(response)
 }
 
 /// Accepts `Authorization: <token>`, `Authorization: Bearer <token>` and the legacy
@@ -294,12 +313,14 @@ fn presented_token(headers: &HeaderMap) -> Option<String> {
     Some(raw.strip_prefix("Bearer ").unwrap_or(raw).trim().to_string())
 }
 
-fn authorised(ledger: &mut Ledger, headers: &HeaderMap, fired: &Fired) -> bool {
+async fn authorised(sim: &Sim, headers: &HeaderMap, fired: &Fired) -> bool {
+    let mut ledger = sim.ledger.lock().await;
     if fired.expire_token {
         ledger.token = None;
     }
     let Some(presented) = presented_token(headers) else { return false };
-    matches!(&ledger.token, Some(t) if t.value == presented && now_unix() < t.expires_at)
+    let now = sim.now();
+    matches!(&ledger.token, Some(t) if t.value == presented && now < t.expires_at)
 }
 
 /// PortOne finishes a cancel even when the caller has hung up (a client timeout), so the
@@ -318,11 +339,10 @@ async fn apply_cancel_request(sim: Sim, headers: HeaderMap, body: Bytes) -> Resp
     if let Some(status) = fired.error_before {
         return bare_status(status);
     }
-    let mut ledger = sim.ledger.lock().await;
-    if !authorised(&mut ledger, &headers, &fired) {
+    if !authorised(&sim, &headers, &fired).await {
         return unauthorized();
     }
-    let req: CancelRequest = match parse_body(&headers, &body) {
+    let req = match Fields::parse(is_form(&headers), &body).and_then(|f| CancelBody::parse(&f)) {
         Ok(r) => r,
         Err(e) => return bad_request(e),
     };
@@ -331,54 +351,70 @@ async fn apply_cancel_request(sim: Sim, headers: HeaderMap, body: Bytes) -> Resp
     }
     // imp_uid wins when present, even when it is wrong and merchant_uid is right.
     let imp_uid = match (&req.imp_uid, &req.merchant_uid) {
-        (Some(imp_uid), _) => Some(imp_uid.clone()),
-        (None, Some(merchant_uid)) => ledger.by_merchant_uid.get(merchant_uid).cloned(),
+        (Some(imp_uid), _) => imp_uid.clone(),
+        (None, Some(merchant_uid)) => match sim.ledger.lock().await.by_merchant_uid.get(merchant_uid) {
+            Some(id) => id.clone(),
+            None => return refusal(ledger::NOT_FOUND_FOR_CANCEL),
+        },
         (None, None) => return refusal("imp_uid 또는 merchant_uid 중 하나는 필수입니다."),
     };
-    let Some(payment) = imp_uid.and_then(|id| ledger.by_imp_uid.get_mut(&id)) else {
-        return refusal(ledger::NOT_FOUND_FOR_CANCEL);
+    let gate = sim.serialize_cancels.load(Ordering::Relaxed).then(|| sim.gate(&imp_uid));
+    let _held = match &gate {
+        Some(g) => Some(g.lock().await),
+        None => None,
     };
-    if let Err(message) = ledger::apply_cancel(payment, &req, now_unix(), &sim.config.policy) {
-        return refusal(message);
+    let amount = {
+        let ledger = sim.ledger.lock().await;
+        let Some(payment) = ledger.by_imp_uid.get(&imp_uid) else { return refusal(ledger::NOT_FOUND_FOR_CANCEL) };
+        match ledger::check_cancel(payment, &req, sim.now(), &sim.config.policy) {
+            Ok(amount) => amount,
+            Err(message) => return refusal(message),
+        }
+    };
+    if fired.delay_apply_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(fired.delay_apply_ms)).await;
     }
-    sim.stats.cancels_applied.fetch_add(1, Ordering::Relaxed);
-    let answer = payment.clone();
-    drop(ledger);
+    let (payment, entry) = match sim.apply(&imp_uid, amount, req.reason.clone().unwrap_or_default()).await {
+        Ok(applied) => applied,
+        Err(message) => return refusal(message),
+    };
+    drop(_held);
+    if req.enable_webhook {
+        let sim = sim.clone();
+        let notice = json!({"imp_uid": payment.imp_uid, "merchant_uid": payment.merchant_uid, "status": "cancelled",
+                            "cancellation_id": entry.cancellation_id});
+        tokio::spawn(async move { send_webhook(&sim, notice).await });
+    }
     if fired.drop_after {
         drop_connection();
     }
     if let Some(status) = fired.error_after {
         return bare_status(status);
     }
-    envelope(StatusCode::OK, Envelope::ok(answer))
+    ok(payment.to_v1(fired.null_optionals))
 }
 
-/// Shared by the lookups: faults, auth, then `find` under the ledger lock.
-async fn lookup(
-    sim: &Sim,
-    headers: &HeaderMap,
-    find: impl FnOnce(&Ledger) -> Response,
-) -> Response {
+/// Shared by the lookups: faults, auth, then `find` under the ledger lock. `find` gets
+/// whether optional fields are to be sent as `null`.
+async fn lookup(sim: &Sim, headers: &HeaderMap, find: impl FnOnce(&Ledger, bool) -> Response) -> Response {
     let fired = sim.fire(FaultEndpoint::Payment).await;
     if let Some(status) = fired.error_before {
         return bare_status(status);
     }
-    let mut ledger = sim.ledger.lock().await;
-    if !authorised(&mut ledger, headers, &fired) {
+    if !authorised(sim, headers, &fired).await {
         return unauthorized();
     }
     if let Some(message) = fired.pg_reject {
         return refusal(message);
     }
-    let answer = find(&ledger);
-    drop(ledger);
+    let response = find(&*sim.ledger.lock().await, fired.null_optionals);
     if fired.drop_after {
         drop_connection();
     }
     if let Some(status) = fired.error_after {
         return bare_status(status);
     }
-    answer
+    response
 }
 
 #[derive(Deserialize)]
@@ -394,18 +430,14 @@ async fn payment_by_imp_uid(
     headers: HeaderMap,
 ) -> Response {
     let include_sandbox = matches!(q.include_sandbox.as_deref(), Some("true" | "1"));
-    lookup(&sim, &headers, |ledger| match ledger.by_imp_uid.get(&imp_uid) {
-        Some(p) if !p.sandbox || include_sandbox => envelope(StatusCode::OK, Envelope::ok(p.clone())),
+    lookup(&sim, &headers, |ledger, nulls| match ledger.by_imp_uid.get(&imp_uid) {
+        Some(p) if !p.sandbox || include_sandbox => ok(p.to_v1(nulls)),
         _ => not_found(),
     })
     .await
 }
 
-async fn payment_by_merchant_uid(
-    State(sim): State<Sim>,
-    Path(merchant_uid): Path<String>,
-    headers: HeaderMap,
-) -> Response {
+async fn payment_by_merchant_uid(State(sim): State<Sim>, Path(merchant_uid): Path<String>, headers: HeaderMap) -> Response {
     find_by_merchant(sim, merchant_uid, None, headers).await
 }
 
@@ -418,14 +450,14 @@ async fn payment_by_merchant_uid_and_status(
 }
 
 async fn find_by_merchant(sim: Sim, merchant_uid: String, status: Option<String>, headers: HeaderMap) -> Response {
-    lookup(&sim, &headers, |ledger| {
+    lookup(&sim, &headers, |ledger, nulls| {
         let found = ledger
             .by_merchant_uid
             .get(&merchant_uid)
             .and_then(|id| ledger.by_imp_uid.get(id))
-            .filter(|p| status.as_deref().is_none_or(|s| p.status.as_str() == s));
+            .filter(|p| status.as_deref().is_none_or(|s| json!(p.status) == json!(s)));
         match found {
-            Some(p) => envelope(StatusCode::OK, Envelope::ok(p.clone())),
+            Some(p) => ok(p.to_v1(nulls)),
             None => not_found(),
         }
     })
@@ -441,14 +473,14 @@ async fn payments_by_imp_uids(State(sim): State<Sim>, RawQuery(query): RawQuery,
         .map(|(_, v)| v)
         .take(100)
         .collect();
-    lookup(&sim, &headers, |ledger| {
-        let found: Vec<Payment> = wanted.iter().filter_map(|id| ledger.by_imp_uid.get(id).cloned()).collect();
+    lookup(&sim, &headers, |ledger, nulls| {
+        let found: Vec<Value> = wanted.iter().filter_map(|id| ledger.by_imp_uid.get(id)).map(|p| p.to_v1(nulls)).collect();
         let status = match (found.len(), wanted.len()) {
             (0, _) => return not_found(),
             (f, w) if f == w => StatusCode::OK,
             _ => StatusCode::MULTI_STATUS,
         };
-        envelope(status, Envelope::ok(found))
+        answer(status, envelope(0, None, Value::Array(found)))
     })
     .await
 }
@@ -489,36 +521,40 @@ pub struct NewPayment {
 }
 
 impl NewPayment {
-    pub fn into_payment(self) -> Payment {
-        let paid_at = self.paid_at.unwrap_or_else(now_unix);
-        let imp_uid = self.imp_uid.unwrap_or_else(|| format!("imp_{}", random_hex(12)));
-        serde_json::from_value(json!({
-            "imp_uid": imp_uid,
-            "merchant_uid": self.merchant_uid,
-            "pay_method": self.pay_method,
-            "channel": "pc",
-            "pg_provider": self.pg_provider,
-            "pg_tid": format!("simpay_{}", random_hex(16)),
-            "sandbox": self.sandbox,
-            "name": self.name,
-            "amount": self.amount,
-            "cancel_amount": 0,
-            "currency": self.currency.unwrap_or_else(|| "KRW".into()),
-            "buyer_name": self.buyer_name,
-            "buyer_email": self.buyer_email,
-            "status": "paid",
-            "started_at": paid_at,
-            "paid_at": paid_at,
-            "cancelled_at": 0,
-            "failed_at": 0,
-            "receipt_url": format!("https://sim.portone.invalid/receipts/{imp_uid}"),
-            "cancel_history": [],
-            "vbank_code": self.vbank_code,
-            "vbank_name": self.vbank_name,
-            "vbank_num": self.vbank_num,
-            "vbank_holder": self.vbank_holder,
-        }))
-        .expect("a well-formed payment")
+    /// The paid payment, at `now` unless `paid_at` says otherwise.
+    pub fn into_payment(self, now: i64) -> SimPayment {
+        let paid_at = self.paid_at.unwrap_or(now);
+        let mut rng = rand::thread_rng();
+        let imp_uid = self.imp_uid.unwrap_or_else(|| format!("imp_{}", random_hex(&mut rng, 12)));
+        SimPayment {
+            receipt_url: Some(format!("https://sim.portone.invalid/receipts/{imp_uid}")),
+            imp_uid,
+            merchant_uid: self.merchant_uid,
+            pay_method: self.pay_method,
+            channel: Some("pc".into()),
+            pg_provider: self.pg_provider,
+            pg_tid: Some(format!("simpay_{}", random_hex(&mut rng, 16))),
+            sandbox: self.sandbox,
+            name: Some(self.name),
+            amount: self.amount,
+            cancel_amount: 0,
+            currency: self.currency.unwrap_or_else(|| "KRW".into()),
+            buyer_name: self.buyer_name,
+            buyer_email: self.buyer_email,
+            status: Status::Paid,
+            started_at: paid_at,
+            paid_at,
+            failed_at: 0,
+            cancelled_at: 0,
+            cancel_reason: None,
+            cancel_history: Vec::new(),
+            cancel_receipt_urls: Vec::new(),
+            vbank_code: self.vbank_code,
+            vbank_name: self.vbank_name,
+            vbank_num: self.vbank_num,
+            vbank_holder: self.vbank_holder,
+            vbank_date: 0,
+        }
     }
 }
 
@@ -529,7 +565,7 @@ async fn control_create_payment(State(sim): State<Sim>, Json(new): Json<NewPayme
         return bad_request("amount must be positive");
     }
     let notify = new.notify;
-    let payment = new.into_payment();
+    let payment = new.into_payment(sim.now());
     {
         let mut ledger = sim.ledger.lock().await;
         if ledger.by_imp_uid.contains_key(&payment.imp_uid) || ledger.by_merchant_uid.contains_key(&payment.merchant_uid) {
@@ -537,15 +573,9 @@ async fn control_create_payment(State(sim): State<Sim>, Json(new): Json<NewPayme
         }
         ledger.insert(payment.clone());
     }
-    let mut response = (StatusCode::CREATED, Json(&payment)).into_response();
+    let mut response = (StatusCode::CREATED, Json(payment.to_v1(false))).into_response();
     if notify {
-        let delivery = send_webhook(&sim, WebhookNotice {
-            imp_uid: payment.imp_uid.clone(),
-            merchant_uid: Some(payment.merchant_uid.clone()),
-            status: Some("paid".into()),
-            cancellation_id: None,
-        })
-        .await;
+        let delivery = send_webhook(&sim, json!({"imp_uid": payment.imp_uid, "merchant_uid": payment.merchant_uid, "status": "paid"})).await;
         let summary = match (delivery.get("status"), delivery.get("error")) {
             (Some(status), _) => status.to_string(),
             (_, Some(error)) => format!("error: {}", error.as_str().unwrap_or_default()),
@@ -558,9 +588,9 @@ async fn control_create_payment(State(sim): State<Sim>, Json(new): Json<NewPayme
     response
 }
 
-async fn control_list_payments(State(sim): State<Sim>) -> Json<Vec<Payment>> {
+async fn control_list_payments(State(sim): State<Sim>) -> Json<Vec<Value>> {
     let ledger = sim.ledger.lock().await;
-    Json(ledger.order.iter().filter_map(|id| ledger.by_imp_uid.get(id).cloned()).collect())
+    Json(ledger.order.iter().filter_map(|id| ledger.by_imp_uid.get(id)).map(|p| p.to_v1(false)).collect())
 }
 
 #[derive(Deserialize)]
@@ -574,37 +604,38 @@ struct ConsoleCancel {
 
 /// A cancel made by hand in PortOne's console: no checksum or refund-account rules apply,
 /// and the `cancelled` webhook goes out.
-async fn control_console_cancel(
-    State(sim): State<Sim>,
-    Path(imp_uid): Path<String>,
-    Json(body): Json<ConsoleCancel>,
-) -> Response {
-    let (payment, entry) = {
-        let mut ledger = sim.ledger.lock().await;
-        let Some(payment) = ledger.by_imp_uid.get_mut(&imp_uid) else { return not_found() };
+async fn control_console_cancel(State(sim): State<Sim>, Path(imp_uid): Path<String>, Json(body): Json<ConsoleCancel>) -> Response {
+    let gate = sim.serialize_cancels.load(Ordering::Relaxed).then(|| sim.gate(&imp_uid));
+    let _held = match &gate {
+        Some(g) => Some(g.lock().await),
+        None => None,
+    };
+    let amount = {
+        let ledger = sim.ledger.lock().await;
+        let Some(payment) = ledger.by_imp_uid.get(&imp_uid) else { return not_found() };
         let cancellable = payment.cancellable();
         let amount = match body.amount {
             None | Some(0) => cancellable,
             Some(a) => a,
         };
-        if cancellable <= 0 || amount <= 0 || amount > cancellable || payment.status == PaymentStatus::Ready {
+        if cancellable <= 0 || amount <= 0 || amount > cancellable || payment.status == Status::Ready {
             return refusal("취소할 수 없는 금액입니다.");
         }
-        let entry = ledger::record_cancel(payment, amount, body.reason.or(Some("관리자 콘솔 취소".into())), now_unix());
-        (payment.clone(), entry)
+        amount
     };
-    let webhook = send_webhook(&sim, WebhookNotice {
-        imp_uid: payment.imp_uid.clone(),
-        merchant_uid: Some(payment.merchant_uid.clone()),
-        status: Some("cancelled".into()),
-        cancellation_id: entry.cancellation_id.clone(),
-    })
+    let (payment, entry) = match sim.apply(&imp_uid, amount, body.reason.unwrap_or_else(|| "관리자 콘솔 취소".into())).await {
+        Ok(applied) => applied,
+        Err(message) => return refusal(message),
+    };
+    drop(_held);
+    let webhook = send_webhook(&sim, json!({"imp_uid": payment.imp_uid, "merchant_uid": payment.merchant_uid,
+                                           "status": "cancelled", "cancellation_id": entry.cancellation_id}))
     .await;
-    Json(json!({"payment": payment, "cancellation": entry, "webhook": webhook})).into_response()
+    Json(json!({"payment": payment.to_v1(false), "cancellation": entry, "webhook": webhook})).into_response()
 }
 
 /// Delivers a V1 webhook once (PortOne's default) and reports what happened.
-async fn send_webhook(sim: &Sim, notice: WebhookNotice) -> Value {
+async fn send_webhook(sim: &Sim, notice: Value) -> Value {
     let Some(url) = sim.config.webhook_url.as_deref() else {
         return json!({"sent": false, "reason": "no webhook URL configured"});
     };
@@ -632,6 +663,49 @@ async fn control_clear_faults(State(sim): State<Sim>) -> StatusCode {
     StatusCode::NO_CONTENT
 }
 
+#[derive(Deserialize)]
+struct MoveClock {
+    /// move PortOne's clock forward (or back) by this many seconds
+    #[serde(default)]
+    advance_secs: Option<i64>,
+    /// or set it to this unix time
+    #[serde(default)]
+    now: Option<i64>,
+}
+
+async fn control_move_clock(State(sim): State<Sim>, Json(body): Json<MoveClock>) -> Json<Value> {
+    let real = chrono::Utc::now().timestamp();
+    match (body.now, body.advance_secs) {
+        (Some(now), _) => sim.clock_offset.store(now - real, Ordering::Relaxed),
+        (None, Some(secs)) => {
+            sim.clock_offset.fetch_add(secs, Ordering::Relaxed);
+        }
+        (None, None) => {}
+    }
+    Json(json!({"now": sim.now()}))
+}
+
+async fn control_clock(State(sim): State<Sim>) -> Json<Value> {
+    Json(json!({"now": sim.now()}))
+}
+
+#[derive(Deserialize)]
+struct ConfigChange {
+    #[serde(default)]
+    serialize_cancels: Option<bool>,
+}
+
+async fn control_set_config(State(sim): State<Sim>, Json(change): Json<ConfigChange>) -> Json<Value> {
+    if let Some(serialize) = change.serialize_cancels {
+        sim.serialize_cancels.store(serialize, Ordering::Relaxed);
+    }
+    control_config(State(sim)).await
+}
+
+async fn control_config(State(sim): State<Sim>) -> Json<Value> {
+    Json(json!({"serialize_cancels": sim.serialize_cancels.load(Ordering::Relaxed)}))
+}
+
 async fn control_reset(State(sim): State<Sim>) -> StatusCode {
     let mut ledger = sim.ledger.lock().await;
     *ledger = Ledger::default();
@@ -639,6 +713,8 @@ async fn control_reset(State(sim): State<Sim>) -> StatusCode {
         ledger.insert(p.clone());
     }
     sim.faults.lock().await.clear();
+    sim.clock_offset.store(0, Ordering::Relaxed);
+    sim.serialize_cancels.store(sim.config.serialize_cancels, Ordering::Relaxed);
     StatusCode::NO_CONTENT
 }
 
@@ -653,6 +729,6 @@ async fn control_stats(State(sim): State<Sim>) -> Json<Value> {
 }
 
 /// Adds a cancel to a payment as the console would (demo data with refund history).
-pub fn record_console_cancel(payment: &mut Payment, amount: i64, reason: &str, at: i64) -> crate::server::portone::CancelHistoryEntry {
-    ledger::record_cancel(payment, amount, Some(reason.to_string()), at)
+pub fn record_console_cancel(payment: &mut SimPayment, amount: i64, reason: &str, at: i64) -> CancelEntry {
+    ledger::record_cancel(payment, amount, reason.to_string(), at, &mut rand::thread_rng())
 }

@@ -1,0 +1,88 @@
+//! An admin's decision on a refund that needs review: link it to one of PortOne's
+//! cancel_history entries as succeeded, or mark it failed. Each decision is an audit event.
+
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::store;
+use crate::model::CurrentUser;
+
+/// What an admin decided.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ReviewDecision {
+    /// This PortOne entry is the refund's cancel.
+    Succeeded { entry_key: String },
+    /// No money moved for this refund.
+    Failed,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReviewError {
+    #[error("no refund needing review with this id")]
+    NotFound,
+    #[error("{0}")]
+    Rejected(&'static str),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+pub const FAILED_BY_REVIEW: &str = "관리자가 PortOne 내역을 검토하고 환불되지 않은 것으로 처리했습니다.";
+
+pub async fn decide(pool: &PgPool, admin: &CurrentUser, refund_id: Uuid, decision: ReviewDecision) -> Result<(), ReviewError> {
+    let actor = store::actor(admin);
+    let mut tx = pool.begin().await?;
+    let r = sqlx::query!("select payment_id, amount from refunds where id = $1 and status = 'needs_review' for update", refund_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(ReviewError::NotFound)?;
+    match decision {
+        ReviewDecision::Succeeded { entry_key } => {
+            let entry = sqlx::query!(
+                "select amount, refund_id, pg_tid, receipt_url from payment_cancellations where payment_id = $1 and entry_key = $2 for update",
+                r.payment_id,
+                entry_key
+            )
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(ReviewError::Rejected("이 주문의 PortOne 취소 내역에 없는 항목입니다."))?;
+            if entry.refund_id.is_some() {
+                return Err(ReviewError::Rejected("이미 다른 환불과 연결된 취소 내역입니다."));
+            }
+            if entry.amount != r.amount {
+                return Err(ReviewError::Rejected("취소 내역의 금액이 환불 요청 금액과 다릅니다."));
+            }
+            sqlx::query!(
+                "update payment_cancellations set refund_id = $1 where payment_id = $2 and entry_key = $3",
+                refund_id,
+                r.payment_id,
+                entry_key
+            )
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query!(
+                r#"update refunds set status = 'succeeded', portone_message = null, pg_tid = $2, receipt_url = $3,
+                          updated_at = now(), finished_at = now()
+                   where id = $1"#,
+                refund_id,
+                entry.pg_tid,
+                entry.receipt_url
+            )
+            .execute(&mut *tx)
+            .await?;
+            store::audit(&mut *tx, Some(refund_id), Some(r.payment_id), "review_succeeded", &actor, serde_json::json!({"entry_key": entry_key}))
+                .await?;
+        }
+        ReviewDecision::Failed => {
+            sqlx::query!(
+                "update refunds set status = 'failed', portone_message = $2, updated_at = now(), finished_at = now() where id = $1",
+                refund_id,
+                FAILED_BY_REVIEW
+            )
+            .execute(&mut *tx)
+            .await?;
+            store::audit(&mut *tx, Some(refund_id), Some(r.payment_id), "review_failed", &actor, serde_json::json!({})).await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}

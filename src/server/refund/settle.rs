@@ -1,0 +1,194 @@
+//! Recording what PortOne did with a refund's cancel: from its direct answer (`settle`), or,
+//! when that answer is unknown or may be explained by our own earlier attempt, from the
+//! payment's history (`settle_by_lookup`, the rules in `decide.rs`).
+
+use std::time::Duration;
+
+use sqlx::PgPool;
+
+use super::decide::{self, Decision};
+use super::store::{self, Reserved};
+use super::RefundError;
+use crate::model::{RefundOutcome, Role};
+use crate::server::portone::{CancelExtra, CancelRequest, Payment, PortOneClient, PortOneError, Requester};
+
+/// The PortOne cancel for a reserved refund; identical on every resend (same checksum, same
+/// reference in the reason).
+pub fn cancel_request(r: &Reserved) -> CancelRequest {
+    CancelRequest {
+        imp_uid: Some(r.imp_uid.clone()),
+        amount: Some(r.amount),
+        checksum: Some(r.checksum),
+        reason: Some(decide::reason_for_portone(&r.reason, r.id)),
+        refund_holder: r.account.as_ref().map(|a| a.holder.clone()),
+        refund_bank: r.account.as_ref().map(|a| a.bank.clone()),
+        refund_account: r.account.as_ref().map(|a| a.number.clone()),
+        extra: Some(CancelExtra {
+            requester: Some(if r.requester == Role::Admin { Requester::Admin } else { Requester::Customer }),
+        }),
+        enable_webhook: Some(true),
+        ..Default::default()
+    }
+}
+
+/// How one PortOne answer to a cancel is classified.
+#[derive(Debug, PartialEq)]
+pub enum CancelOutcome {
+    Succeeded,
+    Failed { code: Option<i64>, message: String },
+    Unknown,
+}
+
+pub fn classify(result: &Result<Payment, PortOneError>) -> CancelOutcome {
+    match result {
+        Ok(_) => CancelOutcome::Succeeded,
+        Err(e) if e.outcome_unknown() => CancelOutcome::Unknown,
+        Err(PortOneError::Refused { code, message, .. }) => CancelOutcome::Failed { code: Some(*code), message: message.clone() },
+        Err(PortOneError::Unauthorized) => {
+            CancelOutcome::Failed { code: None, message: "PortOne 인증에 실패했습니다. 관리자에게 문의해 주세요.".into() }
+        }
+        Err(_) => CancelOutcome::Unknown,
+    }
+}
+
+/// tx2: records PortOne's answer to a cancel of `r`. A refund someone else already finished
+/// is left as it is.
+pub async fn settle(
+    pool: &PgPool,
+    portone: &PortOneClient,
+    r: &Reserved,
+    result: Result<Payment, PortOneError>,
+    actor: &str,
+) -> Result<RefundOutcome, RefundError> {
+    match classify(&result) {
+        CancelOutcome::Succeeded => {
+            let payment = result.expect("classified as success");
+            let mut tx = pool.begin().await?;
+            store::finish_succeeded(&mut tx, r, &payment, actor).await?;
+            tx.commit().await?;
+        }
+        // A resend refused (checksum mismatch, already cancelled) may be explained by our own
+        // earlier attempt having gone through: look, then decide.
+        CancelOutcome::Failed { code, message } if r.attempts > 1 => {
+            settle_by_lookup(pool, portone, r, actor, Some((code, message))).await?;
+        }
+        CancelOutcome::Failed { code, message } => {
+            let mut tx = pool.begin().await?;
+            store::finish_failed(&mut tx, r.id, r.payment_id, code, &message, actor).await?;
+            tx.commit().await?;
+            // A refusal may mean our balance is stale (checksum mismatch): resync so the next
+            // request computes the checksum PortOne expects.
+            store::resync(pool, portone, r.payment_id, &r.imp_uid).await;
+        }
+        CancelOutcome::Unknown => {
+            // The lease taken at reservation (or renewed before a resend) still covers this
+            // attempt; the reconciler looks once it runs out.
+            let error = result.err().map(|e| e.to_string()).unwrap_or_default();
+            tracing::warn!(refund_id = %r.id, %error, "PortOne's answer is unknown; the refund stays pending");
+            store::audit(pool, Some(r.id), Some(r.payment_id), "outcome_unknown", actor, serde_json::json!({"error": error})).await?;
+        }
+    }
+    let mut conn = pool.acquire().await?;
+    Ok(store::outcome_of(&mut conn, r.id).await?)
+}
+
+/// What a look at PortOne's payment led to.
+#[derive(Debug, PartialEq)]
+pub enum Settled {
+    Succeeded,
+    Failed,
+    NeedsReview,
+    /// PortOne could not be asked, or left the evidence out: still pending.
+    Pending,
+    /// Nothing of ours was applied: the caller may resend the same cancel.
+    Resend,
+}
+
+/// Looks the payment up and applies `decide`. With `refusal` (PortOne's answer to a resend),
+/// an unmoved balance means PortOne refused for its own reason: the refund fails with it.
+pub async fn settle_by_lookup(
+    pool: &PgPool,
+    portone: &PortOneClient,
+    r: &Reserved,
+    actor: &str,
+    refusal: Option<(Option<i64>, String)>,
+) -> Result<Settled, RefundError> {
+    let payment = match portone.payment(&r.imp_uid, true).await {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::warn!(refund_id = %r.id, error = %e, "PortOne lookup failed; the refund stays pending");
+            return Ok(Settled::Pending);
+        }
+    };
+    let linked = {
+        let mut conn = pool.acquire().await?;
+        store::linked_entry_keys(&mut conn, r.payment_id, r.id).await?
+    };
+    let decision = decide::decide(&r.facts(), &payment, &linked);
+    tracing::info!(refund_id = %r.id, ?decision, "decided from PortOne's history");
+    let mut tx = pool.begin().await?;
+    let settled = match decision {
+        Decision::Succeeded { .. } => {
+            store::finish_succeeded(&mut tx, r, &payment, actor).await?;
+            Settled::Succeeded
+        }
+        Decision::NeedsReview { why } => {
+            store::sync_payment(&mut tx, r.payment_id, &payment).await?;
+            store::finish_needs_review(&mut tx, r, &why, actor).await?;
+            Settled::NeedsReview
+        }
+        Decision::LookAgain => Settled::Pending,
+        Decision::Resend if refusal.is_none() && r.account.is_none() && r.pay_method == "vbank" => {
+            let message = "가상계좌 환불은 계좌정보를 보관하지 않아 자동 재시도할 수 없습니다. 다시 요청해 주세요.";
+            store::sync_payment(&mut tx, r.payment_id, &payment).await?;
+            store::finish_failed(&mut tx, r.id, r.payment_id, None, message, actor).await?;
+            Settled::Failed
+        }
+        Decision::Resend => match refusal {
+            Some((code, message)) => {
+                store::sync_payment(&mut tx, r.payment_id, &payment).await?;
+                store::finish_failed(&mut tx, r.id, r.payment_id, code, &message, actor).await?;
+                Settled::Failed
+            }
+            None => Settled::Resend,
+        },
+        Decision::Fail { message } => {
+            store::sync_payment(&mut tx, r.payment_id, &payment).await?;
+            store::finish_failed(&mut tx, r.id, r.payment_id, None, &message, actor).await?;
+            Settled::Failed
+        }
+    };
+    tx.commit().await?;
+    Ok(settled)
+}
+
+/// Sends the same cancel again, under a fresh lease, and records the answer.
+pub async fn resend(pool: &PgPool, portone: &PortOneClient, r: &Reserved, lease: Duration, actor: &str) -> Result<RefundOutcome, RefundError> {
+    let mut next = r.clone();
+    next.attempts += 1;
+    if !store::start_resend(pool, &next, lease, actor).await? {
+        let mut conn = pool.acquire().await?;
+        return Ok(store::outcome_of(&mut conn, r.id).await?);
+    }
+    let result = portone.cancel(&cancel_request(&next)).await;
+    settle(pool, portone, &next, result, actor).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classification_never_guesses_an_unknown_outcome() {
+        use PortOneError::*;
+        let refused = Err(Refused { status: 200, code: 1, message: "이미 전액취소된 주문입니다.".into() });
+        assert!(matches!(classify(&refused), CancelOutcome::Failed { code: Some(1), .. }));
+        assert!(matches!(classify(&Err(Refused { status: 400, code: -1, message: "bad".into() })), CancelOutcome::Failed { .. }));
+        assert_eq!(classify(&Err(Refused { status: 500, code: -1, message: "x".into() })), CancelOutcome::Unknown);
+        assert_eq!(classify(&Err(HttpStatus { status: 502 })), CancelOutcome::Unknown);
+        assert_eq!(classify(&Err(Timeout)), CancelOutcome::Unknown);
+        assert_eq!(classify(&Err(Connection("reset".into()))), CancelOutcome::Unknown);
+        assert_eq!(classify(&Err(Decode("eof".into()))), CancelOutcome::Unknown);
+        assert!(matches!(classify(&Err(Unauthorized)), CancelOutcome::Failed { code: None, .. }));
+    }
+}
