@@ -10,8 +10,14 @@ WASM_BINDGEN_VERSION=0.2.130   # must equal the `wasm-bindgen = "=…"` pin in C
 SQLX_CLI_VERSION=0.8.6
 BINARYEN_NPM_VERSION=132        # Debian's binaryen 108 builds WASM that never hydrates
 
+# --browser: also Chromium and the Playwright packages; --server-only: only what the server,
+# the simulator and the torture run need (no cargo-leptos, wasm-bindgen or wasm-opt).
 want_browser=0
-[ "${1:-}" = "--browser" ] && want_browser=1
+want_front=1
+case "${1:-}" in
+  --browser) want_browser=1 ;;
+  --server-only) want_front=0 ;;
+esac
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -30,16 +36,16 @@ fi
 
 # rustup may not auto-install targets here (RUSTUP_AUTO_INSTALL=0), so ask explicitly.
 rustup toolchain install "$(sed -n 's/^channel *= *"\(.*\)"/\1/p' rust-toolchain.toml)" --profile minimal >/dev/null 2>&1 || true
-rustup target add wasm32-unknown-unknown >/dev/null
+[ "$want_front" = 1 ] && rustup target add wasm32-unknown-unknown >/dev/null
 
 cargo_bin="${CARGO_HOME:-$HOME/.cargo}/bin"
 version_of() { "$cargo_bin/$1" --version 2>/dev/null | awk '{print $2}'; }
 
-if [ "$(version_of cargo-leptos)" != "$CARGO_LEPTOS_VERSION" ]; then
+if [ "$want_front" = 1 ] && [ "$(version_of cargo-leptos)" != "$CARGO_LEPTOS_VERSION" ]; then
   echo "==> cargo install cargo-leptos $CARGO_LEPTOS_VERSION (about 12 minutes on 2 cores)"
   cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked
 fi
-if [ "$(version_of wasm-bindgen)" != "$WASM_BINDGEN_VERSION" ]; then
+if [ "$want_front" = 1 ] && [ "$(version_of wasm-bindgen)" != "$WASM_BINDGEN_VERSION" ]; then
   echo "==> cargo install wasm-bindgen-cli $WASM_BINDGEN_VERSION"
   # not --locked: its lockfile names a crate version this registry lacks
   cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
@@ -50,7 +56,7 @@ if [ "${WITH_SQLX_CLI:-0}" = 1 ] && [ "$("$cargo_bin/sqlx" --version 2>/dev/null
 fi
 
 tools=.tools
-if [ ! -x "$tools/node_modules/.bin/wasm-opt" ]; then
+if [ "$want_front" = 1 ] && [ ! -x "$tools/node_modules/.bin/wasm-opt" ]; then
   echo "==> npm binaryen@$BINARYEN_NPM_VERSION (wasm-opt)"
   mkdir -p "$tools"
   (cd "$tools" && npm install --silent --no-audit --no-fund --prefix . "binaryen@$BINARYEN_NPM_VERSION" >/dev/null)

@@ -62,6 +62,23 @@ pub struct Fired {
     pub pg_reject: Option<String>,
     pub delay_apply_ms: u64,
     pub null_optionals: bool,
+    /// The kinds that fired, for the simulator's counters.
+    pub kinds: Vec<&'static str>,
+}
+
+impl FaultKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            FaultKind::Latency { .. } => "latency",
+            FaultKind::ErrorBefore { .. } => "error_before",
+            FaultKind::ErrorAfter { .. } => "error_after",
+            FaultKind::DropAfter => "drop_after",
+            FaultKind::ExpireToken => "expire_token",
+            FaultKind::PgReject { .. } => "pg_reject",
+            FaultKind::DelayApply { .. } => "delay_apply",
+            FaultKind::NullOptionals => "null_optionals",
+        }
+    }
 }
 
 /// Picks the rules that fire for `endpoint`, consuming counts.
@@ -82,6 +99,7 @@ pub fn fire(rules: &mut Vec<FaultRule>, endpoint: FaultEndpoint, rng: &mut impl 
         if let Some(n) = rule.count.as_mut() {
             *n -= 1;
         }
+        fired.kinds.push(rule.kind.name());
         match &rule.kind {
             FaultKind::Latency { ms } => fired.latency_ms += ms,
             FaultKind::ExpireToken => fired.expire_token = true,

@@ -101,6 +101,8 @@ struct Stats {
     tokens_issued: AtomicU64,
     cancel_calls: AtomicU64,
     cancels_applied: AtomicU64,
+    /// faults fired, by kind
+    faults: std::sync::Mutex<std::collections::BTreeMap<&'static str, u64>>,
 }
 
 pub struct Simulator {
@@ -163,6 +165,12 @@ impl Simulator {
             let mut rules = self.faults.lock().await;
             faults::fire(&mut rules, endpoint, &mut *self.rng.lock().expect("rng"))
         };
+        if !fired.kinds.is_empty() {
+            let mut counts = self.stats.faults.lock().expect("fault counters");
+            for kind in &fired.kinds {
+                *counts.entry(kind).or_default() += 1;
+            }
+        }
         if fired.latency_ms > 0 {
             tokio::time::sleep(Duration::from_millis(fired.latency_ms)).await;
         }
@@ -725,6 +733,7 @@ async fn control_stats(State(sim): State<Sim>) -> Json<Value> {
         "tokens_issued": s.tokens_issued.load(Ordering::Relaxed),
         "cancel_calls": s.cancel_calls.load(Ordering::Relaxed),
         "cancels_applied": s.cancels_applied.load(Ordering::Relaxed),
+        "faults": *s.faults.lock().expect("fault counters"),
     }))
 }
 

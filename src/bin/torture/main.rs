@@ -1,0 +1,248 @@
+//! `torture`: a reproducible chaos run against the whole product (`make torture`).
+//!
+//! Two app instances on one Postgres, the PortOne simulator with random faults of every kind,
+//! shoppers and an admin refunding through every door, console cancels, and `kill -9` of a
+//! random app instance every few seconds. Then: drain until nothing is pending and check our
+//! ledger against PortOne's. One summary line; a non-zero exit on any violation. Every
+//! random choice comes from `--seed`, printed first, so a failing run can be replayed.
+
+mod check;
+mod load;
+mod procs;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use portone_refund::model::Role;
+use portone_refund::server::portone::Payment;
+use portone_refund::server::refund::store_api::import_payment;
+use portone_refund::server::{auth, db};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::{json, Value};
+
+#[derive(Parser, Debug)]
+#[command(about = "Chaos run: refunds under faults, console cancels and killed app instances")]
+struct Args {
+    /// Seed for every random choice; a random one when omitted (it is printed).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Refund requests to send (at least).
+    #[arg(long, default_value_t = 10_000)]
+    requests: u64,
+    /// App instance kills (at least).
+    #[arg(long, default_value_t = 20)]
+    kills: u64,
+    #[arg(long, default_value_t = 3000)]
+    kill_every_ms: u64,
+    #[arg(long, default_value_t = 30)]
+    shoppers: usize,
+    #[arg(long, default_value_t = 300)]
+    payments: usize,
+    /// Parallel workers per shopper (the admin has one).
+    #[arg(long, default_value_t = 1)]
+    workers_per_shopper: usize,
+    #[arg(long, default_value_t = 80)]
+    console_every_ms: u64,
+    /// How long to wait for pending refunds to be finished at the end.
+    #[arg(long, default_value_t = 120)]
+    drain_secs: u64,
+    /// Where `portone-refund` and `portone-sim` were built.
+    #[arg(long, default_value = "target/debug")]
+    bin_dir: PathBuf,
+    #[arg(long, default_value = "target/torture")]
+    logs: PathBuf,
+    #[arg(long, env = "DATABASE_URL")]
+    database_url: String,
+}
+
+/// Faults of every kind, fired at random. Delays stay inside the lease the apps run with.
+fn faults() -> Value {
+    json!([
+        {"endpoint": "cancel", "kind": "latency", "ms": 1300, "probability": 0.02},
+        {"endpoint": "cancel", "kind": "error_before", "status": 500, "probability": 0.03},
+        {"endpoint": "cancel", "kind": "error_after", "status": 502, "probability": 0.03},
+        {"endpoint": "cancel", "kind": "drop_after", "probability": 0.02},
+        {"endpoint": "cancel", "kind": "expire_token", "probability": 0.02},
+        {"endpoint": "cancel", "kind": "pg_reject", "message": "[9999] PG사 통신 장애", "probability": 0.02},
+        {"endpoint": "cancel", "kind": "delay_apply", "ms": 700, "probability": 0.05},
+        {"endpoint": "cancel", "kind": "null_optionals", "probability": 0.03},
+        {"endpoint": "payment", "kind": "error_before", "status": 503, "probability": 0.04},
+        {"endpoint": "payment", "kind": "latency", "ms": 1300, "probability": 0.02},
+        {"endpoint": "payment", "kind": "drop_after", "probability": 0.02},
+        {"endpoint": "payment", "kind": "null_optionals", "probability": 0.05},
+        {"endpoint": "token", "kind": "error_before", "status": 503, "probability": 0.05}
+    ])
+}
+
+#[tokio::main]
+async fn main() {
+    let args = Args::parse();
+    let seed = args.seed.unwrap_or_else(rand::random);
+    println!("torture: seed={seed} (replay with --seed {seed})");
+    match run(&args, seed).await {
+        Ok(0) => {}
+        Ok(_) => std::process::exit(1),
+        Err(e) => {
+            eprintln!("torture: could not run: {e}");
+            std::process::exit(2);
+        }
+    }
+}
+
+async fn run(args: &Args, seed: u64) -> Result<usize, String> {
+    let started = Instant::now();
+    let mut rng = StdRng::seed_from_u64(seed);
+    std::fs::create_dir_all(&args.logs).map_err(|e| e.to_string())?;
+    portone_refund::server::telemetry::install_crypto_provider();
+    let pool = db::connect(&args.database_url).await.map_err(|e| e.to_string())?;
+    db::MIGRATOR.run(&pool).await.map_err(|e| e.to_string())?;
+
+    // Two app instances (not started yet: the simulator needs the first one's webhook URL).
+    let env = |sim_url: &str| {
+        [
+            ("DATABASE_URL", args.database_url.as_str()),
+            ("LEPTOS_OUTPUT_NAME", "portone-refund"),
+            ("LEPTOS_SITE_ROOT", "target/site"),
+            ("PORTONE_API_URL", sim_url),
+            ("PORTONE_CONNECT_TIMEOUT_SECS", "1"),
+            ("PORTONE_TIMEOUT_SECS", "1"),
+            ("PORTONE_DEADLINE_SECS", "1.5"),
+            // the deadline plus the slowest apply the faults allow (latency 1.3 s + delay 0.7 s)
+            ("REFUND_LEASE_SECS", "4"),
+            ("RECONCILE_INTERVAL_SECS", "0.5"),
+            ("REFUND_REQUESTS_PER_MINUTE", "1000000"),
+            ("RUST_LOG", "warn"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .to_vec()
+    };
+    let app_bin = args.bin_dir.join("portone-refund");
+    let mut apps = vec![
+        procs::AppInstance::new("app-a", &app_bin, &args.logs, Vec::new()),
+        procs::AppInstance::new("app-b", &app_bin, &args.logs, Vec::new()),
+    ];
+    let sim = procs::start_simulator(&args.bin_dir.join("portone-sim"), &args.logs, seed, &format!("{}/portone/webhook", apps[0].url())).await?;
+    for app in &mut apps {
+        *app = procs::AppInstance::new(&app.name, &app_bin, &args.logs, env(&sim.url));
+    }
+
+    // Shoppers, an admin, and paid orders at PortOne, imported as a webhook would.
+    let http = reqwest::Client::new();
+    let mut shoppers = Vec::new();
+    for i in 0..args.shoppers {
+        let email = format!("shopper{i}@torture.example");
+        let password = format!("torture-pass-{i}");
+        auth::create_user(&pool, &email, &format!("구매자{i}"), &password, Role::Customer).await.map_err(|e| e.to_string())?;
+        shoppers.push(load::Shopper { email, password, merchant_uids: Vec::new() });
+    }
+    let admin = load::Shopper { email: "admin@torture.example".into(), password: "torture-admin-pass".into(), merchant_uids: Vec::new() };
+    auth::create_user(&pool, &admin.email, "관리자", &admin.password, Role::Admin).await.map_err(|e| e.to_string())?;
+    let methods = [("card", "html5_inicis"), ("card", "kcp"), ("trans", "tosspayments"), ("card", "nice_v2")];
+    let mut imp_uids = Vec::new();
+    let mut all_orders = Vec::new();
+    for i in 0..args.payments {
+        let owner = i % args.shoppers;
+        let (pay_method, pg) = methods[rng.gen_range(0..methods.len())];
+        let body = json!({"merchant_uid": format!("TORTURE-{seed}-{i}"), "amount": rng.gen_range(500..=3000) * 100,
+                          "pay_method": pay_method, "pg_provider": pg, "name": "고문 시험 상품",
+                          "buyer_email": shoppers[owner].email, "imp_uid": format!("imp_torture_{i}")});
+        let res = http.post(format!("{}/__sim/payments", sim.url)).json(&body).send().await.map_err(|e| e.to_string())?;
+        let payment: Payment = res.json().await.map_err(|e| e.to_string())?;
+        import_payment(&pool, &payment).await.map_err(|e| e.to_string())?;
+        shoppers[owner].merchant_uids.push(payment.merchant_uid.clone());
+        all_orders.push(payment.merchant_uid.clone());
+        imp_uids.push(payment.imp_uid);
+    }
+
+    for app in &mut apps {
+        app.start().await?;
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = Arc::new(load::Load { apps: apps.iter().map(|a| a.url()).collect(), counters: Default::default(), stop: stop.clone() });
+    http.post(format!("{}/__sim/faults", sim.url)).json(&faults()).send().await.map_err(|e| e.to_string())?;
+    let mut serialized = rng.gen_bool(0.5);
+    http.post(format!("{}/__sim/config", sim.url)).json(&json!({"serialize_cancels": serialized})).send().await.map_err(|e| e.to_string())?;
+
+    let mut tasks = Vec::new();
+    for shopper in &shoppers {
+        let client = load.sign_in(shopper).await?;
+        for _ in 0..args.workers_per_shopper {
+            tasks.push(tokio::spawn(load.clone().worker(rng.gen(), client.clone(), shopper.merchant_uids.clone(), false)));
+        }
+    }
+    let admin_client = load.sign_in(&admin).await?;
+    tasks.push(tokio::spawn(load.clone().worker(rng.gen(), admin_client, all_orders, true)));
+    tasks.push(tokio::spawn(load.clone().console(rng.gen(), sim.url.clone(), imp_uids.clone(), Duration::from_millis(args.console_every_ms))));
+
+    // kill -9 a random instance every few seconds, start it again at once; switch PortOne
+    // between serialising cancels of a payment and not, every few kills
+    let (mut kills, mut mode_switches) = (0u64, 0u64);
+    while kills < args.kills || load.counters.requests.load(Ordering::Relaxed) < args.requests {
+        tokio::time::sleep(Duration::from_millis(args.kill_every_ms)).await;
+        let victim = rng.gen_range(0..apps.len());
+        apps[victim].kill_and_restart().await?;
+        kills += 1;
+        if kills % 4 == 0 {
+            serialized = !serialized;
+            mode_switches += 1;
+            http.post(format!("{}/__sim/config", sim.url)).json(&json!({"serialize_cancels": serialized})).send().await.map_err(|e| e.to_string())?;
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    for task in tasks {
+        let _ = task.await;
+    }
+    let load_secs = started.elapsed().as_secs();
+
+    // Drain: PortOne behaves again; the reconcilers finish whatever is pending.
+    http.delete(format!("{}/__sim/faults", sim.url)).send().await.map_err(|e| e.to_string())?;
+    let drain_started = Instant::now();
+    loop {
+        let pending = sqlx::query_scalar!(r#"select count(*) as "n!" from refunds where status = 'pending'"#)
+            .fetch_one(&pool)
+            .await
+            .map_err(|e| e.to_string())?;
+        if pending == 0 || drain_started.elapsed() > Duration::from_secs(args.drain_secs) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    // PortOne's `cancelled` webhooks may have hit a killed instance: deliver one per payment
+    // again (PortOne's own resend), so every entry has been synced once.
+    for imp_uid in &imp_uids {
+        let _ = http.post(format!("{}/portone/webhook", apps[0].url())).json(&json!({"imp_uid": imp_uid, "status": "cancelled"})).send().await;
+    }
+
+    let at_portone: Vec<Payment> = http.get(format!("{}/__sim/payments", sim.url)).send().await.map_err(|e| e.to_string())?.json().await.map_err(|e| e.to_string())?;
+    let stats: Value = http.get(format!("{}/__sim/stats", sim.url)).send().await.map_err(|e| e.to_string())?.json().await.map_err(|e| e.to_string())?;
+    let verdict = check::ledgers(&pool, &at_portone).await.map_err(|e| e.to_string())?;
+    for v in verdict.violations.iter().take(30) {
+        println!("torture: VIOLATION {v}");
+    }
+    let c = &load.counters;
+    let faults: Vec<String> = stats["faults"].as_object().map(|m| m.iter().map(|(k, v)| format!("{k}={v}")).collect()).unwrap_or_default();
+    let statuses: Vec<String> = verdict.refunds_by_status.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    println!(
+        "torture: seed={seed} requests={} (double_submits={} replays={} by_admin={} resent_after_kill={} gave_up={} http_5xx={}) \
+         refunds: {} console_cancels={} faults: {} kills={kills} portone_mode_switches={mode_switches} \
+         needs_review_console_ambiguity={} violations={} load={load_secs}s drain={}s",
+        c.requests.load(Ordering::Relaxed),
+        c.double_submits.load(Ordering::Relaxed),
+        c.replays.load(Ordering::Relaxed),
+        c.by_admin.load(Ordering::Relaxed),
+        c.retried.load(Ordering::Relaxed),
+        c.gave_up.load(Ordering::Relaxed),
+        c.server_errors.load(Ordering::Relaxed),
+        statuses.join(" "),
+        verdict.console_entries,
+        faults.join(" "),
+        verdict.review_console_ambiguity,
+        verdict.violations.len(),
+        drain_started.elapsed().as_secs(),
+    );
+    Ok(verdict.violations.len())
+}
