@@ -15,5 +15,8 @@ fi
 echo "==> unit and integration tests"
 plain_cargo test --features ssr ${TEST_FILTER:+-- "$TEST_FILTER"}
 
+echo "==> torture run, short (two app instances, faults, console cancels, kill -9)"
+scripts/torture.sh --seed "${TORTURE_SEED:-7}" --requests 1500 --kills 4 --shoppers 20 --payments 120
+
 echo "==> browser tests"
 scripts/e2e.sh

@@ -165,7 +165,7 @@ pub async fn request_refund(
     };
 
     let result = portone.cancel(&settle::cancel_request(&reserved)).await;
-    settle::settle(pool, portone, &reserved, result, &actor).await
+    settle::settle(pool, portone, &reserved, result, &actor, settings.lease).await
 }
 
 /// How the customer sees a stored status: a refund an admin must look at is still 처리 중.

@@ -59,6 +59,7 @@ pub async fn settle(
     r: &Reserved,
     result: Result<Payment, PortOneError>,
     actor: &str,
+    lease: Duration,
 ) -> Result<RefundOutcome, RefundError> {
     match classify(&result) {
         CancelOutcome::Succeeded => {
@@ -70,7 +71,7 @@ pub async fn settle(
         // A resend refused (checksum mismatch, already cancelled) may be explained by our own
         // earlier attempt having gone through: look, then decide.
         CancelOutcome::Failed { code, message } if r.attempts > 1 => {
-            settle_by_lookup(pool, portone, r, actor, Some((code, message))).await?;
+            settle_by_lookup(pool, portone, r, actor, lease, Some((code, message))).await?;
         }
         CancelOutcome::Failed { code, message } => {
             let mut tx = pool.begin().await?;
@@ -111,8 +112,12 @@ pub async fn settle_by_lookup(
     portone: &PortOneClient,
     r: &Reserved,
     actor: &str,
+    lease: Duration,
     refusal: Option<(Option<i64>, String)>,
 ) -> Result<Settled, RefundError> {
+    if !store::renew_lease(pool, r.id, lease).await? {
+        return Ok(Settled::Pending); // finished meanwhile by someone else
+    }
     let payment = match portone.payment(&r.imp_uid, true).await {
         Ok(p) => p,
         Err(e) => {
@@ -171,7 +176,7 @@ pub async fn resend(pool: &PgPool, portone: &PortOneClient, r: &Reserved, lease:
         return Ok(store::outcome_of(&mut conn, r.id).await?);
     }
     let result = portone.cancel(&cancel_request(&next)).await;
-    settle(pool, portone, &next, result, actor).await
+    settle(pool, portone, &next, result, actor, lease).await
 }
 
 #[cfg(test)]

@@ -304,6 +304,19 @@ pub(crate) async fn finish_needs_review(tx: &mut PgConnection, r: &Reserved, why
     Ok(())
 }
 
+/// Before a PortOne call about a pending refund: move its lease past the call's deadline.
+/// False when the refund is no longer pending.
+pub(crate) async fn renew_lease(pool: &PgPool, refund_id: Uuid, lease: Duration) -> Result<bool, sqlx::Error> {
+    let renewed = sqlx::query!(
+        "update refunds set lease_until = now() + make_interval(secs => $2) where id = $1 and status = 'pending'",
+        refund_id,
+        lease.as_secs_f64()
+    )
+    .execute(pool)
+    .await?;
+    Ok(renewed.rows_affected() == 1)
+}
+
 /// Before a resend: count the attempt and move the lease past its deadline.
 pub(crate) async fn start_resend(pool: &PgPool, r: &Reserved, lease: Duration, actor: &str) -> Result<bool, sqlx::Error> {
     let mut tx = pool.begin().await?;
