@@ -177,8 +177,13 @@ impl Simulator {
         fired
     }
 
-    fn gate(&self, imp_uid: &str) -> Arc<Mutex<()>> {
-        self.gates.lock().expect("gates").entry(imp_uid.to_string()).or_default().clone()
+    /// While cancels are serialised, the payment's gate, held from check to apply.
+    async fn serialise(&self, imp_uid: &str) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        if !self.serialize_cancels.load(Ordering::Relaxed) {
+            return None;
+        }
+        let gate = self.gates.lock().expect("gates").entry(imp_uid.to_string()).or_default().clone();
+        Some(gate.lock_owned().await)
     }
 
     /// Applies `amount` to a payment unless PortOne's books would go below zero — the one
@@ -366,11 +371,7 @@ async fn apply_cancel_request(sim: Sim, headers: HeaderMap, body: Bytes) -> Resp
         },
         (None, None) => return refusal("imp_uid 또는 merchant_uid 중 하나는 필수입니다."),
     };
-    let gate = sim.serialize_cancels.load(Ordering::Relaxed).then(|| sim.gate(&imp_uid));
-    let _held = match &gate {
-        Some(g) => Some(g.lock().await),
-        None => None,
-    };
+    let held = sim.serialise(&imp_uid).await;
     let amount = {
         let ledger = sim.ledger.lock().await;
         let Some(payment) = ledger.by_imp_uid.get(&imp_uid) else { return refusal(ledger::NOT_FOUND_FOR_CANCEL) };
@@ -386,7 +387,7 @@ async fn apply_cancel_request(sim: Sim, headers: HeaderMap, body: Bytes) -> Resp
         Ok(applied) => applied,
         Err(message) => return refusal(message),
     };
-    drop(_held);
+    drop(held);
     if req.enable_webhook {
         let sim = sim.clone();
         let notice = json!({"imp_uid": payment.imp_uid, "merchant_uid": payment.merchant_uid, "status": "cancelled",
@@ -613,11 +614,7 @@ struct ConsoleCancel {
 /// A cancel made by hand in PortOne's console: no checksum or refund-account rules apply,
 /// and the `cancelled` webhook goes out.
 async fn control_console_cancel(State(sim): State<Sim>, Path(imp_uid): Path<String>, Json(body): Json<ConsoleCancel>) -> Response {
-    let gate = sim.serialize_cancels.load(Ordering::Relaxed).then(|| sim.gate(&imp_uid));
-    let _held = match &gate {
-        Some(g) => Some(g.lock().await),
-        None => None,
-    };
+    let held = sim.serialise(&imp_uid).await;
     let amount = {
         let ledger = sim.ledger.lock().await;
         let Some(payment) = ledger.by_imp_uid.get(&imp_uid) else { return not_found() };
@@ -635,7 +632,7 @@ async fn control_console_cancel(State(sim): State<Sim>, Path(imp_uid): Path<Stri
         Ok(applied) => applied,
         Err(message) => return refusal(message),
     };
-    drop(_held);
+    drop(held);
     let webhook = send_webhook(&sim, json!({"imp_uid": payment.imp_uid, "merchant_uid": payment.merchant_uid,
                                            "status": "cancelled", "cancellation_id": entry.cancellation_id}))
     .await;
