@@ -17,12 +17,13 @@ psql "$admin_url" -qAt -c "drop database if exists $db with (force)" -c "create 
 export DATABASE_URL="${admin_url%/*}/$db"
 
 mkdir -p target/e2e
+export DEV_MODE=1
 LEPTOS_SITE_ADDR="$site" target/debug/portone-refund seed-demo target/e2e/sim-payments.json
 target/debug/portone-sim --addr "$sim" --payments target/e2e/sim-payments.json \
   --webhook-url "http://$site/portone/webhook" > target/e2e/sim.log 2>&1 &
 sim_pid=$!
-LEPTOS_SITE_ADDR="$site" PORTONE_API_URL="http://$sim" RECONCILE_INTERVAL_SECS=1 RECONCILE_GRACE_SECS=2 \
-  PORTONE_TIMEOUT_SECS=2 target/debug/portone-refund > target/e2e/app.log 2>&1 &
+LEPTOS_SITE_ADDR="$site" PORTONE_API_URL="http://$sim" RECONCILE_INTERVAL_SECS=1 \
+  PORTONE_TIMEOUT_SECS=2 PORTONE_DEADLINE_SECS=3 REFUND_LEASE_SECS=5 target/debug/portone-refund > target/e2e/app.log 2>&1 &
 app_pid=$!
 trap 'kill "$app_pid" "$sim_pid" 2>/dev/null || true' EXIT
 

@@ -18,7 +18,7 @@ cargo leptos build
 plain_cargo build --features ssr --bin portone-sim
 
 mkdir -p target/demo
-LEPTOS_SITE_ADDR="$SITE_ADDR" target/debug/portone-refund seed-demo target/demo/sim-payments.json
+DEV_MODE=1 LEPTOS_SITE_ADDR="$SITE_ADDR" target/debug/portone-refund seed-demo target/demo/sim-payments.json
 
 target/debug/portone-sim --addr "$SIM_ADDR" --payments target/demo/sim-payments.json \
   --webhook-url "http://$SITE_ADDR/portone/webhook" &
@@ -38,6 +38,7 @@ cat <<INFO
   Ctrl-C stops both.
 INFO
 
+DEV_MODE=1 \
 LEPTOS_SITE_ADDR="$SITE_ADDR" \
 PORTONE_API_URL="${PORTONE_API_URL:-http://$SIM_ADDR}" \
 RECONCILE_INTERVAL_SECS="${RECONCILE_INTERVAL_SECS:-3}" \

@@ -128,3 +128,86 @@ async fn the_session_survives_an_app_restart(pool: PgPool) {
     let user: Value = res.json().await.unwrap();
     assert_eq!(user["email"], MINSU.0);
 }
+
+#[sqlx::test]
+async fn forty_parallel_wrong_passwords_reach_the_hash_at_most_five_times(pool: PgPool) {
+    use portone_refund::server::auth;
+    let app = spawn_app(pool).await;
+    let attempts = (0..40).map(|_| {
+        let pool = app.pool.clone();
+        tokio::spawn(async move { auth::sign_in(&pool, MINSU.0, "wrong", "203.0.113.7").await })
+    });
+    for r in futures::future::join_all(attempts).await {
+        assert!(matches!(r.unwrap(), Err(AppError::InvalidCredentials | AppError::TooManyAttempts)));
+    }
+    let checked = sqlx::query_scalar!(r#"select count(*) as "n!" from sign_in_attempts where checked"#).fetch_one(&app.pool).await.unwrap();
+    assert!(checked <= auth::MAX_FAILURES_PER_ACCOUNT, "{checked} password checks");
+    // refused attempts checked nothing and count for nothing; checked failures lock the
+    // account for the window, from the attacker's address …
+    for _ in 0..auth::MAX_FAILURES_PER_ACCOUNT {
+        let _ = auth::sign_in(&app.pool, MINSU.0, "wrong", "203.0.113.7").await;
+    }
+    assert_eq!(auth::sign_in(&app.pool, MINSU.0, MINSU.1, "203.0.113.7").await.unwrap_err(), AppError::TooManyAttempts);
+    // … but nobody can lock its owner out from elsewhere
+    assert_eq!(auth::sign_in(&app.pool, MINSU.0, MINSU.1, "198.51.100.2").await.unwrap().email, MINSU.0);
+}
+
+#[sqlx::test]
+async fn a_cookie_post_without_origin_or_fetch_metadata_is_refused(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    // a signed-in client whose next requests say nothing about where they come from
+    let bare = reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let login = bare
+        .post(format!("{}{}", app.base_url, Login::PATH))
+        .header("sec-fetch-site", "same-origin")
+        .form(&[("email", MINSU.0), ("password", MINSU.1)])
+        .send()
+        .await
+        .unwrap();
+    assert!(login.status().is_success() || login.status().is_redirection());
+    let res = bare.post(format!("{}{}", app.base_url, MyOrders::PATH)).header("accept", "application/json").send().await.unwrap();
+    assert_eq!(res.status(), 403, "cookie, no Origin, no Sec-Fetch-Site");
+    let res = bare
+        .post(format!("{}{}", app.base_url, MyOrders::PATH))
+        .header("sec-fetch-site", "none")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403, "Sec-Fetch-Site: none does not post our forms");
+}
+
+#[sqlx::test]
+async fn server_function_errors_carry_their_http_status(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let anonymous = app.browser();
+    assert_eq!(app.server_fn(&anonymous, MyOrders::PATH, &[]).await.status(), 401);
+    let minsu = app.signed_in(MINSU).await;
+    assert_eq!(app.server_fn(&minsu, GetOrderDetail::PATH, &[("merchant_uid", "ORD-NOPE")]).await.status(), 404);
+    let wrong = app.server_fn(&anonymous, Login::PATH, &[("email", JIWOO.0), ("password", "nope")]).await;
+    assert_eq!(wrong.status(), 401);
+    let bad_input = app.server_fn(&minsu, GetOrderDetail::PATH, &[]).await;
+    assert_eq!(bad_input.status(), 400);
+    let e: AppError = bad_input.json().await.unwrap();
+    assert!(matches!(e, AppError::Rejected(_)));
+    // a plain form post (no JavaScript) is still sent back to its page
+    let form = anonymous
+        .post(format!("{}{}", app.base_url, Login::PATH))
+        .header("accept", "text/html")
+        .header("referer", format!("{}/login", app.base_url))
+        .form(&[("email", JIWOO.0), ("password", "nope")])
+        .send()
+        .await
+        .unwrap();
+    assert!(form.status().is_redirection(), "{}", form.status());
+}
+
+#[sqlx::test]
+async fn a_demoted_admin_loses_admin_rights_at_the_next_request(pool: PgPool) {
+    use portone_refund::api::admin::AdminRefunds;
+    let app = spawn_app(pool).await;
+    let admin = app.signed_in(ADMIN).await;
+    assert!(app.server_fn(&admin, AdminRefunds::PATH, &[]).await.status().is_success());
+    sqlx::query!("update users set role = 'customer' where id = $1", app.users.admin.id).execute(&app.pool).await.unwrap();
+    let e: AppError = app.server_fn(&admin, AdminRefunds::PATH, &[]).await.json().await.unwrap();
+    assert_eq!(e, AppError::NotFound);
+}

@@ -287,7 +287,7 @@ async fn webhooks_import_payments_and_sync_console_cancels_idempotently(pool: Pg
     // duplicates change nothing
     let notice = portone_refund::server::portone::WebhookNotice { imp_uid: imp_uid.clone(), merchant_uid: None, status: Some("cancelled".into()), cancellation_id: None };
     for _ in 0..3 {
-        webhook::process(&app.pool, &app.portone, &notice).await.unwrap();
+        webhook::process(&app.pool, &app.portone, &notice, false).await.unwrap();
     }
     let rows = sqlx::query_scalar!("select count(*) from payment_cancellations").fetch_one(&app.pool).await.unwrap();
     assert_eq!(rows, Some(1));
@@ -341,4 +341,29 @@ async fn customers_are_rate_limited_but_admins_are_not(pool: PgPool) {
     for _ in 0..4 {
         attempt(app.users.admin.clone()).await.unwrap();
     }
+}
+
+#[sqlx::test]
+async fn the_webhook_imports_only_real_krw_payments(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let http = reqwest::Client::new();
+    let mut notices = Vec::new();
+    for (merchant_uid, extra) in [("ORD-SANDBOX", json!({"sandbox": true})), ("ORD-USD", json!({"currency": "USD"})), ("ORD-REAL", json!({}))] {
+        let mut body = json!({"merchant_uid": merchant_uid, "amount": 10_000, "pay_method": "card", "pg_provider": "kcp",
+                              "name": "상품", "buyer_email": app.users.minsu.email});
+        body.as_object_mut().unwrap().extend(extra.as_object().cloned().unwrap());
+        let created: Payment = http.post(format!("{}/__sim/payments", app.sim_url)).json(&body).send().await.unwrap().json().await.unwrap();
+        notices.push(portone_refund::server::portone::WebhookNotice {
+            imp_uid: created.imp_uid, merchant_uid: None, status: Some("paid".into()), cancellation_id: None,
+        });
+    }
+    let effects: Vec<_> = futures::future::join_all(notices.iter().map(|n| webhook::process(&app.pool, &app.portone, n, false))).await;
+    assert_eq!(effects.into_iter().map(Result::unwrap).collect::<Vec<_>>(), vec![
+        webhook::WebhookEffect::Ignored,
+        webhook::WebhookEffect::Ignored,
+        webhook::WebhookEffect::Imported { owner_found: true },
+    ]);
+    // the demo's setting imports test-mode payments, still never another currency
+    assert_eq!(webhook::process(&app.pool, &app.portone, &notices[0], true).await.unwrap(), webhook::WebhookEffect::Imported { owner_found: true });
+    assert_eq!(webhook::process(&app.pool, &app.portone, &notices[1], true).await.unwrap(), webhook::WebhookEffect::Ignored);
 }

@@ -29,7 +29,7 @@ pub(crate) mod ctx {
     }
 
     pub async fn user() -> Result<Option<CurrentUser>, AppError> {
-        auth::session_user(&session().await?).await
+        auth::session_user(&session().await?, &state()?.pool).await
     }
 
     pub async fn require_user() -> Result<CurrentUser, AppError> {

@@ -12,10 +12,18 @@ use crate::model::{CurrentUser, Role};
 
 const SESSION_USER: &str = "user";
 
-/// Failed attempts allowed per account, and per client address, within the window.
+/// Failed attempts allowed per account *from one client address*, and per address, within
+/// the window. Keyed by account and address together, so nobody elsewhere can lock an account
+/// (the admin's included) out by guessing its password.
 pub const MAX_FAILURES_PER_ACCOUNT: i64 = 5;
 pub const MAX_FAILURES_PER_IP: i64 = 20;
 pub const FAILURE_WINDOW_MINUTES: i32 = 15;
+
+/// Password checks (argon2id, ~19 MiB each) running at once in this process; a caller that
+/// cannot get a slot within `CHECK_SLOT_WAIT` is told to try again.
+const CONCURRENT_PASSWORD_CHECKS: usize = 4;
+const CHECK_SLOT_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+static PASSWORD_CHECKS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(CONCURRENT_PASSWORD_CHECKS);
 
 pub fn hash_password(password: &str) -> String {
     let salt = SaltString::generate(&mut OsRng);
@@ -38,16 +46,27 @@ pub fn normalize_email(email: &str) -> String {
 }
 
 /// Checks credentials and rate limits. Unknown email and wrong password fail alike.
+///
+/// Count first, then check: the attempt is recorded (as failed) before the limits are
+/// counted, and the count includes it, so of any number of parallel attempts at most the
+/// limit reach the password hash.
 #[instrument(skip_all, fields(ip = %ip))]
 pub async fn sign_in(pool: &PgPool, email: &str, password: &str, ip: &str) -> Result<CurrentUser, AppError> {
     let email = normalize_email(email);
+    let attempt = sqlx::query_scalar!(
+        "insert into sign_in_attempts (email, ip, succeeded) values ($1, $2, false) returning id",
+        email,
+        ip
+    )
+    .fetch_one(pool)
+    .await
+    .map_err(internal)?;
     let failures = sqlx::query!(
         r#"select
-             count(*) filter (where email = $1) as "by_account!",
+             count(*) filter (where email = $1 and ip = $2) as "by_account!",
              count(*) filter (where ip = $2) as "by_ip!"
            from sign_in_attempts
-           where not succeeded and attempted_at > now() - make_interval(mins => $3)
-             and (email = $1 or ip = $2)"#,
+           where not succeeded and attempted_at > now() - make_interval(mins => $3) and ip = $2"#,
         email,
         ip,
         FAILURE_WINDOW_MINUTES,
@@ -55,10 +74,16 @@ pub async fn sign_in(pool: &PgPool, email: &str, password: &str, ip: &str) -> Re
     .fetch_one(pool)
     .await
     .map_err(internal)?;
-    if failures.by_account >= MAX_FAILURES_PER_ACCOUNT || failures.by_ip >= MAX_FAILURES_PER_IP {
+    if failures.by_account > MAX_FAILURES_PER_ACCOUNT || failures.by_ip > MAX_FAILURES_PER_IP {
         tracing::warn!(by_account = failures.by_account, by_ip = failures.by_ip, "sign-in rate limited");
+        forget_attempt(pool, attempt).await?;
         return Err(AppError::TooManyAttempts);
     }
+    let Ok(Ok(slot)) = tokio::time::timeout(CHECK_SLOT_WAIT, PASSWORD_CHECKS.acquire()).await else {
+        tracing::warn!("every password-check slot is busy");
+        forget_attempt(pool, attempt).await?;
+        return Err(AppError::TooManyAttempts);
+    };
 
     let user = sqlx::query!(
         "select id, email, display_name, password_hash, role from users where email = $1",
@@ -71,6 +96,7 @@ pub async fn sign_in(pool: &PgPool, email: &str, password: &str, ip: &str) -> Re
     let hash = user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| decoy_hash().to_string());
     let password = password.to_string();
     let matches = tokio::task::spawn_blocking(move || verify_password(&hash, &password)).await.map_err(internal)?;
+    drop(slot);
     let signed_in = match user {
         Some(u) if matches => Some(CurrentUser {
             id: u.id,
@@ -82,9 +108,8 @@ pub async fn sign_in(pool: &PgPool, email: &str, password: &str, ip: &str) -> Re
     };
 
     sqlx::query!(
-        "insert into sign_in_attempts (email, ip, succeeded) values ($1, $2, $3)",
-        email,
-        ip,
+        "update sign_in_attempts set succeeded = $2, checked = true where id = $1",
+        attempt,
         signed_in.is_some()
     )
     .execute(pool)
@@ -92,6 +117,12 @@ pub async fn sign_in(pool: &PgPool, email: &str, password: &str, ip: &str) -> Re
     .map_err(internal)?;
 
     signed_in.ok_or(AppError::InvalidCredentials)
+}
+
+/// A refused attempt checked nothing: it does not count against anyone later.
+async fn forget_attempt(pool: &PgPool, attempt: i64) -> Result<(), AppError> {
+    sqlx::query!("delete from sign_in_attempts where id = $1", attempt).execute(pool).await.map_err(internal)?;
+    Ok(())
 }
 
 /// Starts a fresh session for `user` (a new id, so a planted session id is useless).
@@ -104,8 +135,23 @@ pub async fn end_session(session: &Session) -> Result<(), AppError> {
     session.flush().await.map_err(internal)
 }
 
-pub async fn session_user(session: &Session) -> Result<Option<CurrentUser>, AppError> {
-    session.get::<CurrentUser>(SESSION_USER).await.map_err(internal)
+/// The signed-in user as the database knows them now: a demoted admin or a deleted account
+/// loses access at the next request, not when the session expires.
+pub async fn session_user(session: &Session, pool: &PgPool) -> Result<Option<CurrentUser>, AppError> {
+    let Some(signed_in) = session.get::<CurrentUser>(SESSION_USER).await.map_err(internal)? else {
+        return Ok(None);
+    };
+    let Some(now) = sqlx::query!("select id, email, display_name, role from users where id = $1", signed_in.id)
+        .fetch_optional(pool)
+        .await
+        .map_err(internal)?
+    else {
+        return Ok(None);
+    };
+    let Some(role) = Role::parse(&now.role) else {
+        return Err(internal(format!("user {} has a role the schema does not allow", now.id)));
+    };
+    Ok(Some(CurrentUser { id: now.id, email: now.email, display_name: now.display_name, role }))
 }
 
 /// Creates an account (demo data and tests). Returns the user's id.

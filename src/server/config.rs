@@ -1,16 +1,27 @@
 //! Configuration as a typed struct, read once from the environment (and a `.env` file).
+//!
+//! It fails closed: only the explicit development setting (`DEV_MODE=1`, what `make run` and
+//! the tests use) lets the app start without PortOne credentials, talk to the simulator over
+//! plain HTTP, send cookies without `Secure`, or import test-mode payments.
 
 use std::time::Duration;
 
 use crate::server::portone::{ImpSecret, PortOneConfig};
 use crate::server::refund::PipelineSettings;
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Settings {
     pub database_url: String,
     pub portone: PortOneConfig,
-    /// Secure cookies: on unless the site is served from loopback.
+    /// `DEV_MODE=1`: the development setting.
+    pub development: bool,
+    /// The site's public origin (`https://shop.example`), as browsers see it behind any
+    /// proxy: the origin every state-changing request must come from, and HSTS when https.
+    pub public_url: Option<String>,
+    /// Secure cookies (with the `__Host-` name): always, except under the development setting.
     pub cookie_secure: bool,
+    /// Import and sync PortOne test-mode (sandbox) payments: the demo's setting only.
+    pub allow_test_payments: bool,
     /// How often the reconciler looks for refunds whose outcome is unknown.
     pub reconcile_interval: Duration,
     /// Refund pipeline tunables, the attempt lease among them.
@@ -19,36 +30,72 @@ pub struct Settings {
     pub pending_alert_after: Duration,
 }
 
+/// Never prints the database URL (it may hold a password) or the PortOne secret.
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("portone", &self.portone)
+            .field("development", &self.development)
+            .field("public_url", &self.public_url)
+            .field("cookie_secure", &self.cookie_secure)
+            .finish_non_exhaustive()
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("configuration: {0}")]
 pub struct ConfigError(String);
 
-fn var(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
-
-fn secs(name: &str, default: f64) -> Result<Duration, ConfigError> {
-    match var(name) {
-        None => Ok(Duration::from_secs_f64(default)),
-        Some(v) => v
-            .parse::<f64>()
-            .ok()
-            .filter(|s| *s >= 0.0)
-            .map(Duration::from_secs_f64)
-            .ok_or_else(|| ConfigError(format!("{name} must be a number of seconds"))),
-    }
-}
+/// The simulator's address and demo key pair: development defaults only.
+const SIMULATOR_URL: &str = "http://127.0.0.1:3100";
+const DEMO_IMP_KEY: &str = "imp_demo_key";
+const DEMO_IMP_SECRET: &str = "demo-secret-for-the-simulator-only";
 
 impl Settings {
     pub fn from_env(site_addr: &std::net::SocketAddr) -> Result<Settings, ConfigError> {
         let _ = dotenvy::dotenv();
+        Settings::from_vars(|name| std::env::var(name).ok(), site_addr)
+    }
+
+    /// Reads the settings through `get` (the environment, or a table in tests).
+    pub fn from_vars(get: impl Fn(&str) -> Option<String>, site_addr: &std::net::SocketAddr) -> Result<Settings, ConfigError> {
+        let var = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+        let flag = |name: &str| -> Result<Option<bool>, ConfigError> {
+            match var(name).as_deref() {
+                None => Ok(None),
+                Some("true" | "1") => Ok(Some(true)),
+                Some("false" | "0") => Ok(Some(false)),
+                Some(_) => Err(ConfigError(format!("{name} must be true or false"))),
+            }
+        };
+        let secs = |name: &str, default: f64| -> Result<Duration, ConfigError> {
+            match var(name) {
+                None => Ok(Duration::from_secs_f64(default)),
+                Some(v) => v
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|s| s.is_finite() && *s >= 0.0 && *s < 1.0e9)
+                    .map(Duration::from_secs_f64)
+                    .ok_or_else(|| ConfigError(format!("{name} must be a number of seconds"))),
+            }
+        };
+        let development = flag("DEV_MODE")?.unwrap_or(false);
         let database_url = var("DATABASE_URL").ok_or_else(|| ConfigError("DATABASE_URL is not set".into()))?;
+        let required = |name: &str, dev_default: &str| -> Result<String, ConfigError> {
+            match var(name) {
+                Some(v) => Ok(v),
+                None if development => Ok(dev_default.to_string()),
+                None => Err(ConfigError(format!("{name} is not set (only DEV_MODE=1 falls back to the simulator)"))),
+            }
+        };
+        let base_url = required("PORTONE_API_URL", SIMULATOR_URL)?;
+        if !development && !base_url.starts_with("https://") {
+            return Err(ConfigError("PORTONE_API_URL must be an https:// URL outside DEV_MODE".into()));
+        }
         let portone = PortOneConfig {
-            base_url: var("PORTONE_API_URL").unwrap_or_else(|| "http://127.0.0.1:3100".into()),
-            imp_key: var("PORTONE_IMP_KEY").unwrap_or_else(|| crate::server::sim::DEMO_IMP_KEY.into()),
-            imp_secret: ImpSecret::new(
-                var("PORTONE_IMP_SECRET").unwrap_or_else(|| crate::server::sim::DEMO_IMP_SECRET.into()),
-            ),
+            base_url,
+            imp_key: required("PORTONE_IMP_KEY", DEMO_IMP_KEY)?,
+            imp_secret: ImpSecret::new(required("PORTONE_IMP_SECRET", DEMO_IMP_SECRET)?),
             connect_timeout: secs("PORTONE_CONNECT_TIMEOUT_SECS", 5.0)?,
             request_timeout: secs("PORTONE_TIMEOUT_SECS", 30.0)?,
             deadline: secs("PORTONE_DEADLINE_SECS", 70.0)?,
@@ -64,19 +111,74 @@ impl Settings {
             None => PipelineSettings::default().customer_requests_per_minute,
             Some(v) => v.parse().map_err(|_| ConfigError("REFUND_REQUESTS_PER_MINUTE must be a whole number".into()))?,
         };
-        let cookie_secure = match var("COOKIE_SECURE").as_deref() {
-            Some("true" | "1") => true,
-            Some("false" | "0") => false,
-            Some(_) => return Err(ConfigError("COOKIE_SECURE must be true or false".into())),
-            None => !site_addr.ip().is_loopback(),
+        let public_url = var("PUBLIC_URL").map(|u| u.trim_end_matches('/').to_string());
+        if let Some(url) = &public_url {
+            let origin_only = url.split_once("://").is_some_and(|(scheme, rest)| {
+                matches!(scheme, "http" | "https") && !rest.is_empty() && !rest.contains('/')
+            });
+            if !origin_only {
+                return Err(ConfigError("PUBLIC_URL must be an origin such as https://shop.example".into()));
+            }
+        }
+        let cookie_secure = match (development, flag("COOKIE_SECURE")?) {
+            (true, Some(secure)) => secure,
+            (true, None) => !site_addr.ip().is_loopback(),
+            (false, Some(false)) => return Err(ConfigError("COOKIE_SECURE=false is allowed only with DEV_MODE=1".into())),
+            (false, _) => true,
+        };
+        let allow_test_payments = match (development, flag("ALLOW_TEST_PAYMENTS")?) {
+            (_, Some(allow)) => allow,
+            (development, None) => development,
         };
         Ok(Settings {
             database_url,
             portone,
+            development,
+            public_url,
             cookie_secure,
+            allow_test_payments,
             reconcile_interval: secs("RECONCILE_INTERVAL_SECS", 30.0)?,
             pipeline: PipelineSettings { lease, customer_requests_per_minute, ..PipelineSettings::default() },
             pending_alert_after: secs("PENDING_ALERT_SECS", 600.0)?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let table: std::collections::HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Settings::from_vars(|name| table.get(name).cloned(), &"127.0.0.1:3000".parse().unwrap())
+    }
+
+    const DB: (&str, &str) = ("DATABASE_URL", "postgres://localhost/x");
+
+    #[test]
+    fn outside_development_missing_credentials_or_plain_http_stop_the_app() {
+        let e = settings(&[DB]).unwrap_err().to_string();
+        assert!(e.contains("PORTONE_API_URL"), "{e}");
+        let e = settings(&[DB, ("PORTONE_API_URL", "https://api.iamport.kr")]).unwrap_err().to_string();
+        assert!(e.contains("PORTONE_IMP_KEY"), "{e}");
+        let real = [DB, ("PORTONE_API_URL", "http://api.iamport.kr"), ("PORTONE_IMP_KEY", "k"), ("PORTONE_IMP_SECRET", "s")];
+        assert!(settings(&real).unwrap_err().to_string().contains("https"));
+        let real = [DB, ("PORTONE_API_URL", "https://api.iamport.kr"), ("PORTONE_IMP_KEY", "k"), ("PORTONE_IMP_SECRET", "s")];
+        let s = settings(&real).unwrap();
+        // a loopback listener behind a TLS proxy still sends Secure cookies
+        assert!(s.cookie_secure && !s.allow_test_payments && !s.development);
+        let mut insecure = real.to_vec();
+        insecure.push(("COOKIE_SECURE", "false"));
+        assert!(settings(&insecure).is_err());
+        assert!(!format!("{s:?}").contains("postgres://") && !format!("{s:?}").contains("\"s\""));
+    }
+
+    #[test]
+    fn the_development_setting_falls_back_to_the_simulator() {
+        let s = settings(&[DB, ("DEV_MODE", "1")]).unwrap();
+        assert_eq!((s.portone.base_url.as_str(), s.cookie_secure, s.allow_test_payments), (SIMULATOR_URL, false, true));
+        assert!(settings(&[DB, ("DEV_MODE", "1"), ("PUBLIC_URL", "https://shop.example/path")]).is_err());
+        let s = settings(&[DB, ("DEV_MODE", "1"), ("PUBLIC_URL", "https://shop.example/")]).unwrap();
+        assert_eq!(s.public_url.as_deref(), Some("https://shop.example"));
     }
 }

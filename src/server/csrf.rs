@@ -1,17 +1,22 @@
 //! Rejects cross-site state-changing requests. Server functions are plain POST endpoints, so
-//! SameSite cookies alone are not the whole defence: every non-GET request must come from our
-//! own pages (Sec-Fetch-Site, or Origin matching Host). The PortOne webhook is the one
-//! cross-site POST allowed; it trusts nothing in its body.
+//! SameSite cookies alone are not the whole defence: every non-GET request that carries a
+//! cookie must prove it comes from our own pages — `Sec-Fetch-Site: same-origin`, or an
+//! `Origin` equal to the site's public origin (`PUBLIC_URL`; without it, the `Host` the
+//! request was sent to). The PortOne webhook is the one cross-site POST allowed; it trusts
+//! nothing in its body.
 
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::{header, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use crate::server::AppState;
+
 pub const WEBHOOK_PATH: &str = "/portone/webhook";
 
-pub async fn reject_cross_site(request: Request, next: Next) -> Response {
-    if is_safe_method(request.method()) || request.uri().path() == WEBHOOK_PATH || same_site(&request) {
+pub async fn reject_cross_site(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let public_origin = state.settings.public_url.as_deref();
+    if is_safe_method(request.method()) || request.uri().path() == WEBHOOK_PATH || same_site(&request, public_origin) {
         return next.run(request).await;
     }
     tracing::warn!(path = %request.uri().path(), "cross-site request refused");
@@ -22,20 +27,23 @@ fn is_safe_method(method: &Method) -> bool {
     matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
-fn same_site(request: &Request) -> bool {
+fn same_site(request: &Request, public_origin: Option<&str>) -> bool {
     let headers = request.headers();
     if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
-        // "none": typed into the address bar or a bookmark, not another site's page
-        return matches!(site, "same-origin" | "none");
+        // "none" (typed into the address bar) never posts a form of ours
+        return site == "same-origin";
     }
     match headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
-        Some(origin) => {
-            let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
-            origin_host(origin).is_some_and(|o| o.eq_ignore_ascii_case(host))
-        }
-        // Browsers send Origin on every cross-site POST; a request with neither header did
-        // not come from another site's page (and carries no victim's cookies).
-        None => true,
+        Some(origin) => match public_origin {
+            Some(public) => origin.trim_end_matches('/').eq_ignore_ascii_case(public.trim_end_matches('/')),
+            None => {
+                let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
+                origin_host(origin).is_some_and(|o| o.eq_ignore_ascii_case(host))
+            }
+        },
+        // Neither header: not a browser page. Without a cookie there is nothing to forge
+        // (the request acts as nobody); with one, it is refused.
+        None => !headers.contains_key(header::COOKIE),
     }
 }
 
@@ -58,12 +66,24 @@ mod tests {
 
     #[test]
     fn only_our_own_pages_may_post() {
-        assert!(same_site(&request(&[("sec-fetch-site", "same-origin")])));
-        assert!(!same_site(&request(&[("sec-fetch-site", "cross-site")])));
-        assert!(!same_site(&request(&[("sec-fetch-site", "same-site")])));
-        assert!(same_site(&request(&[("host", "127.0.0.1:3000"), ("origin", "http://127.0.0.1:3000")])));
-        assert!(!same_site(&request(&[("host", "127.0.0.1:3000"), ("origin", "https://evil.example")])));
-        assert!(!same_site(&request(&[("host", "127.0.0.1:3000"), ("origin", "null")])));
-        assert!(same_site(&request(&[])));
+        let ok = |h: &[(&str, &str)]| same_site(&request(h), None);
+        assert!(ok(&[("sec-fetch-site", "same-origin")]));
+        assert!(!ok(&[("sec-fetch-site", "cross-site")]));
+        assert!(!ok(&[("sec-fetch-site", "same-site")]));
+        assert!(!ok(&[("sec-fetch-site", "none"), ("cookie", "refund_session=x")]));
+        assert!(ok(&[("host", "127.0.0.1:3000"), ("origin", "http://127.0.0.1:3000")]));
+        assert!(!ok(&[("host", "127.0.0.1:3000"), ("origin", "https://evil.example")]));
+        assert!(!ok(&[("host", "127.0.0.1:3000"), ("origin", "null")]));
+        // no header at all: fine without a cookie, refused with one
+        assert!(ok(&[]));
+        assert!(!ok(&[("cookie", "refund_session=x")]));
+    }
+
+    #[test]
+    fn a_configured_public_origin_wins_over_the_host_header() {
+        let public = Some("https://shop.example");
+        assert!(same_site(&request(&[("host", "10.0.0.5:3000"), ("origin", "https://shop.example")]), public));
+        // behind a proxy the Host can be anything the client says: it is not compared
+        assert!(!same_site(&request(&[("host", "evil.example"), ("origin", "https://evil.example")]), public));
     }
 }

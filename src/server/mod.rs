@@ -7,6 +7,7 @@ pub mod config;
 pub mod csrf;
 pub mod db;
 pub mod demo;
+pub mod fn_status;
 pub mod orders;
 pub mod portone;
 pub mod refund;

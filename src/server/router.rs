@@ -22,13 +22,14 @@ use crate::app::{shell, App};
 use crate::error::AppError;
 use crate::model::RefundOutcomeStatus;
 use crate::server::refund::{self, rules::RefundForm, RefundCommand};
-use crate::server::{auth, csrf, webhook, AppState};
+use crate::server::{auth, csrf, fn_status, webhook, AppState};
 
 pub fn build(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let options = state.leptos_options.clone();
     let session_layer = SessionManagerLayer::new(PostgresStore::new(state.pool.clone()))
-        .with_name("refund_session")
+        // `__Host-`: only over https, only for this host and path — never set by a subdomain
+        .with_name(if state.settings.cookie_secure { "__Host-refund_session" } else { "refund_session" })
         .with_http_only(true)
         .with_same_site(SameSite::Strict)
         .with_secure(state.settings.cookie_secure)
@@ -47,7 +48,8 @@ pub fn build(state: AppState) -> Router {
             move || shell(options.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
-        .layer(axum::middleware::from_fn(csrf::reject_cross_site))
+        .layer(axum::middleware::from_fn(fn_status::with_error_status))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), csrf::reject_cross_site))
         .layer(session_layer)
         .with_state(state)
 }
@@ -79,7 +81,7 @@ fn message(status: StatusCode, text: impl Into<String>) -> Response {
 /// outcome is unknown, 4xx with `{message}` when refused.
 async fn refund_json(State(state): State<AppState>, session: Session, body: Json<SeedRefundRequest>) -> Response {
     let Json(req) = body;
-    let user = match auth::session_user(&session).await {
+    let user = match auth::session_user(&session, &state.pool).await {
         Ok(Some(user)) => user,
         Ok(None) => return message(StatusCode::UNAUTHORIZED, AppError::NotSignedIn.to_string()),
         Err(e) => return message(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
@@ -134,8 +136,8 @@ async fn refund_json(State(state): State<AppState>, session: Session, body: Json
     }
 }
 
-async fn admin_or_404(session: &Session) -> Result<crate::model::CurrentUser, Response> {
-    match auth::session_user(session).await {
+async fn admin_or_404(session: &Session, pool: &sqlx::PgPool) -> Result<crate::model::CurrentUser, Response> {
+    match auth::session_user(session, pool).await {
         Ok(Some(user)) if user.is_admin() => Ok(user),
         Ok(Some(_)) => Err((StatusCode::NOT_FOUND, "페이지를 찾을 수 없습니다.").into_response()),
         Ok(None) => Err(axum::response::Redirect::to("/login").into_response()),
@@ -149,7 +151,7 @@ async fn refunds_csv(
     session: Session,
     Query(query): Query<crate::model::admin::RefundQuery>,
 ) -> Response {
-    if let Err(response) = admin_or_404(&session).await {
+    if let Err(response) = admin_or_404(&session, &state.pool).await {
         return response;
     }
     let rx = crate::server::admin::csv_stream(state.pool.clone(), query.normalized().without_cursor());
@@ -174,7 +176,7 @@ struct FindQuery {
 /// The admin search box: an exact merchant_uid or imp_uid opens that order's timeline;
 /// anything else searches the refund list.
 async fn find_order(State(state): State<AppState>, session: Session, Query(find): Query<FindQuery>) -> Response {
-    if let Err(response) = admin_or_404(&session).await {
+    if let Err(response) = admin_or_404(&session, &state.pool).await {
         return response;
     }
     let q = find.q.trim();

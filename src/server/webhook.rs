@@ -35,7 +35,7 @@ pub async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Byt
     let Ok(notice) = notice else {
         return StatusCode::BAD_REQUEST;
     };
-    match process(&state.pool, &state.portone, &notice).await {
+    match process(&state.pool, &state.portone, &notice, state.settings.allow_test_payments).await {
         Ok(effect) => {
             tracing::info!(imp_uid = %notice.imp_uid, ?effect, "webhook processed");
             StatusCode::OK
@@ -48,9 +48,16 @@ pub async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Byt
     }
 }
 
+/// Test-mode payments are imported only with `allow_test_payments` (the demo's setting), and
+/// only KRW payments at all: amounts here are whole won.
 #[instrument(skip_all, fields(imp_uid = %notice.imp_uid))]
-pub async fn process(pool: &PgPool, portone: &PortOneClient, notice: &WebhookNotice) -> Result<WebhookEffect, String> {
-    let payment = match portone.payment(&notice.imp_uid, true).await {
+pub async fn process(
+    pool: &PgPool,
+    portone: &PortOneClient,
+    notice: &WebhookNotice,
+    allow_test_payments: bool,
+) -> Result<WebhookEffect, String> {
+    let payment = match portone.payment(&notice.imp_uid, allow_test_payments).await {
         Ok(p) => p,
         Err(PortOneError::Refused { status: 404, .. }) => return Ok(WebhookEffect::Ignored),
         Err(e) => return Err(e.to_string()),
@@ -64,6 +71,7 @@ pub async fn process(pool: &PgPool, portone: &PortOneClient, notice: &WebhookNot
             let new_cancellations = sync_payment_by_id(pool, id, &payment).await.map_err(|e| e.to_string())?;
             Ok(WebhookEffect::Synced { new_cancellations })
         }
+        None if payment.currency != "KRW" || (payment.sandbox && !allow_test_payments) => Ok(WebhookEffect::Ignored),
         None if matches!(payment.status.as_str(), "paid" | "cancelled") => {
             let owner = import_payment(pool, &payment).await.map_err(|e| e.to_string())?;
             Ok(WebhookEffect::Imported { owner_found: owner.is_some() })

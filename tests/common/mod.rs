@@ -99,7 +99,10 @@ pub fn serve_app(listener: tokio::net::TcpListener, pool: PgPool, portone: Arc<P
     let settings = Settings {
         database_url: String::new(),
         portone: portone_config("", Duration::from_secs(2)),
+        development: true,
+        public_url: None,
         cookie_secure: false,
+        allow_test_payments: true,
         reconcile_interval: Duration::from_secs(3600),
         pipeline: PipelineSettings { lease: TEST_LEASE, ..PipelineSettings::default() },
         pending_alert_after: Duration::from_secs(600),

@@ -105,6 +105,7 @@ async fn run(args: &Args, seed: u64) -> Result<usize, String> {
     let env = |sim_url: &str| {
         [
             ("DATABASE_URL", args.database_url.as_str()),
+            ("DEV_MODE", "1"),
             ("LEPTOS_OUTPUT_NAME", "portone-refund"),
             ("LEPTOS_SITE_ROOT", "target/site"),
             ("PORTONE_API_URL", sim_url),

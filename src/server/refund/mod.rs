@@ -100,14 +100,19 @@ impl Default for PipelineSettings {
     }
 }
 
-/// What the request asked for, hashed: a replay must ask for exactly the same.
+/// What the request asked for, hashed: a replay must ask for exactly the same. Of the refund
+/// account only the last four digits enter — what the row keeps in the open anyway — so the
+/// full number cannot be recovered from the hash by trying candidates.
 fn fingerprint(user: &CurrentUser, cmd: &RefundCommand) -> String {
     let f = &cmd.form;
     let amount = f.amount.as_deref().map(|a| match rules::parse_won(a) {
         Ok(v) => format!("{v:?}"),
         Err(_) => a.trim().to_string(),
     });
-    let digits = f.refund_account.as_deref().map(|a| a.chars().filter(char::is_ascii_digit).collect::<String>());
+    let last_four = f.refund_account.as_deref().map(|a| {
+        let digits: Vec<char> = a.chars().filter(char::is_ascii_digit).collect();
+        digits[digits.len().saturating_sub(4)..].iter().collect::<String>()
+    });
     let trimmed = |v: &Option<String>| v.as_deref().map(str::trim).unwrap_or_default().to_string();
     let canonical = serde_json::json!([
         user.id,
@@ -116,7 +121,7 @@ fn fingerprint(user: &CurrentUser, cmd: &RefundCommand) -> String {
         f.reason.trim(),
         trimmed(&f.refund_holder),
         trimmed(&f.refund_bank),
-        digits,
+        last_four,
     ]);
     format!("{:x}", Sha256::digest(canonical.to_string().as_bytes()))
 }
@@ -178,5 +183,25 @@ pub(crate) fn outcome_status(status: &str) -> RefundOutcomeStatus {
             tracing::error!(status, "a refund status the schema does not allow");
             RefundOutcomeStatus::Pending
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cmd(account: &str) -> RefundCommand {
+        RefundCommand {
+            merchant_uid: "m".into(),
+            form: rules::RefundForm { reason: "r".into(), refund_account: Some(account.into()), ..Default::default() },
+            idempotency_key: Uuid::nil(),
+        }
+    }
+
+    #[test]
+    fn the_hidden_account_digits_do_not_enter_the_fingerprint() {
+        let user = CurrentUser { id: 1, email: "a@b.c".into(), display_name: "a".into(), role: Role::Customer };
+        assert_eq!(fingerprint(&user, &cmd("562-111-0594-8400")), fingerprint(&user, &cmd("999999999998400")));
+        assert_ne!(fingerprint(&user, &cmd("56211105948400")), fingerprint(&user, &cmd("56211105948401")));
     }
 }
