@@ -10,6 +10,8 @@ use crate::pages::admin::{AdminPaymentPage, AdminRefundsPage};
 use crate::pages::{login::LoginPage, not_found::NotFound, order::OrderPage, orders::OrdersPage};
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    content_security_policy();
     view! {
         <!DOCTYPE html>
         <html lang="ko">
@@ -27,6 +29,24 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
+/// The page's Content-Security-Policy: scripts only with this response's nonce (Leptos puts
+/// it on its hydration and streaming scripts; the WASM and JS they load are trusted through
+/// `'strict-dynamic'`), everything else from our own origin, no framing.
+#[cfg(feature = "ssr")]
+fn content_security_policy() {
+    use axum::http::{header, HeaderValue};
+    let (Some(nonce), Some(response)) = (leptos::nonce::use_nonce(), use_context::<leptos_axum::ResponseOptions>()) else {
+        return;
+    };
+    let policy = format!(
+        "default-src 'self'; script-src 'nonce-{nonce}' 'strict-dynamic' 'wasm-unsafe-eval'; style-src 'self'; \
+         img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
+         frame-ancestors 'none'"
+    );
+    if let Ok(value) = HeaderValue::from_str(&policy) {
+        response.insert_header(header::CONTENT_SECURITY_POLICY, value);
+    }
+}
 
 #[component]
 pub fn App() -> impl IntoView {

@@ -211,3 +211,51 @@ async fn a_demoted_admin_loses_admin_rights_at_the_next_request(pool: PgPool) {
     let e: AppError = app.server_fn(&admin, AdminRefunds::PATH, &[]).await.json().await.unwrap();
     assert_eq!(e, AppError::NotFound);
 }
+
+#[sqlx::test]
+async fn every_response_carries_the_security_headers(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let minsu = app.signed_in(MINSU).await;
+    let page = minsu.get(format!("{}/orders", app.base_url)).send().await.unwrap();
+    let fun = app.server_fn(&minsu, MyOrders::PATH, &[]).await;
+    let refused = app.server_fn(&app.browser(), MyOrders::PATH, &[]).await;
+    for res in [&page, &fun, &refused] {
+        let h = res.headers();
+        assert_eq!(h["x-content-type-options"], "nosniff");
+        assert_eq!(h["x-frame-options"], "DENY");
+        assert!(h["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
+        assert_eq!(h["referrer-policy"], "same-origin");
+        assert_eq!(h["cache-control"], "no-store", "signed-in pages and answers are never cached");
+    }
+    // no HSTS for a plain-http development site
+    assert!(page.headers().get("strict-transport-security").is_none());
+}
+
+#[sqlx::test]
+async fn pages_allow_only_scripts_with_this_responses_nonce(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let fetch = || async { app.browser().get(format!("{}/login", app.base_url)).send().await.unwrap() };
+    let (first, second) = (fetch().await, fetch().await);
+    let nonce_of = |res: &reqwest::Response| {
+        let csp = res.headers()["content-security-policy"].to_str().unwrap().to_string();
+        assert!(csp.contains("'strict-dynamic'") && csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"), "{csp}");
+        csp.split("'nonce-").nth(1).and_then(|rest| rest.split('\'').next()).unwrap().to_string()
+    };
+    let (a, b) = (nonce_of(&first), nonce_of(&second));
+    assert_ne!(a, b, "a fresh nonce per response");
+    let html = first.text().await.unwrap();
+    assert!(html.contains(&format!("nonce=\"{a}\"")), "Leptos's scripts carry the nonce");
+}
+
+#[sqlx::test]
+async fn an_error_message_in_a_link_from_elsewhere_is_not_shown(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let forged = format!("{}/login?__err=%7B%22Rejected%22%3A%22%EA%B3%84%EC%A2%8C%EB%A1%9C%20%EC%9E%85%EA%B8%88%ED%95%98%EC%84%B8%EC%9A%94%22%7D", app.base_url);
+    // opened from an e-mail or another site: sent to the same page without the message
+    let res = app.browser().get(&forged).send().await.unwrap();
+    assert!(res.status().is_redirection());
+    assert_eq!(res.headers()["location"], "/login");
+    // after a no-JavaScript form post of ours, the page shows its own error
+    let res = app.browser().get(&forged).header("referer", format!("{}/login", app.base_url)).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+}

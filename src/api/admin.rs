@@ -20,6 +20,9 @@ pub async fn admin_refunds(#[server(default)] query: RefundQuery) -> Result<Refu
 #[server]
 pub async fn admin_timeline(merchant_uid: String) -> Result<PaymentTimeline, AppError> {
     ctx::require_admin().await?;
+    if !crate::model::valid_merchant_uid(&merchant_uid) {
+        return Err(AppError::NotFound);
+    }
     let state = ctx::state()?;
     crate::server::admin::timeline(&state.pool, &merchant_uid, state.settings.pending_alert_after)
         .await
@@ -31,6 +34,9 @@ pub async fn admin_timeline(merchant_uid: String) -> Result<PaymentTimeline, App
 #[server]
 pub async fn admin_sync(merchant_uid: String) -> Result<SyncReport, AppError> {
     let admin = ctx::require_admin().await?;
+    if !crate::model::valid_merchant_uid(&merchant_uid) {
+        return Err(AppError::NotFound);
+    }
     let state = ctx::state()?;
     let actor = format!("admin:{}", admin.id);
     crate::server::admin::sync_now(&state.pool, &state.portone, &merchant_uid, &actor)

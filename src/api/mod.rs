@@ -46,11 +46,15 @@ pub(crate) mod ctx {
         }
     }
 
+    /// The client's address (see `auth::client_address` for proxies).
     pub async fn client_ip() -> String {
-        leptos_axum::extract::<ConnectInfo<SocketAddr>>()
-            .await
-            .map(|ConnectInfo(addr)| addr.ip().to_string())
-            .unwrap_or_else(|_| "unknown".into())
+        let Ok(ConnectInfo(peer)) = leptos_axum::extract::<ConnectInfo<SocketAddr>>().await else {
+            return "unknown".into();
+        };
+        let headers = leptos_axum::extract::<axum::http::HeaderMap>().await.unwrap_or_default();
+        let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
+        let trusted = state().map(|s| s.settings.trusted_proxies.clone()).unwrap_or_default();
+        auth::client_address(peer.ip(), forwarded, &trusted).to_string()
     }
 }
 
@@ -90,6 +94,9 @@ pub async fn my_orders() -> Result<Vec<OrderSummary>, AppError> {
 #[server]
 pub async fn get_order_detail(merchant_uid: String) -> Result<OrderDetail, AppError> {
     let user = ctx::require_user().await?;
+    if !crate::model::valid_merchant_uid(&merchant_uid) {
+        return Err(AppError::NotFound);
+    }
     let state = ctx::state()?;
     crate::server::orders::find_order(&state.pool, &user, &merchant_uid)
         .await

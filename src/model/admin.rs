@@ -64,11 +64,11 @@ impl RefundQuery {
     }
 
     pub fn from_day(&self) -> Option<NaiveDate> {
-        self.from.as_deref().and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        self.from.as_deref().and_then(filter_day)
     }
 
     pub fn to_day(&self) -> Option<NaiveDate> {
-        self.to.as_deref().and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        self.to.as_deref().and_then(filter_day)
     }
 
     /// The same filter without a page position (for totals, the chart, the CSV, page 1).
@@ -94,6 +94,13 @@ impl RefundQuery {
         .collect();
         pairs.iter().map(|(k, v)| format!("{k}={}", super::percent_encode(v))).collect::<Vec<_>>().join("&")
     }
+}
+
+/// A filter day, `YYYY-MM-DD`, within years any refund can have (2000–2100); anything else
+/// (typos, or a year like +262143 whose next midnight does not exist) is no filter at all.
+fn filter_day(s: &str) -> Option<NaiveDate> {
+    use chrono::Datelike;
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok().filter(|d| (2000..=2100).contains(&d.year()))
 }
 
 /// A keyset position: (requested at, refund id), the list's order.
@@ -258,6 +265,15 @@ pub struct SyncReport {
 #[cfg(test)]
 mod tests {
     use super::format_age;
+
+    #[test]
+    fn extreme_or_malformed_filter_days_are_no_filter() {
+        let q = |from: &str| super::RefundQuery { from: Some(from.into()), ..Default::default() }.from_day();
+        assert!(q("2026-11-26").is_some());
+        for bad in ["+262143-12-31", "262142-12-31", "-0001-01-01", "1999-12-31", "2026-13-01", "2026-11-26T00:00", ""] {
+            assert_eq!(q(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn ages_read_naturally() {

@@ -33,6 +33,25 @@ pub fn percent_encode(s: &str) -> String {
         .collect()
 }
 
+/// A `merchant_uid` as PortOne accepts it (at most 40 characters, no control characters, no
+/// surrounding spaces). Anything else is refused before it reaches a query, a log or the audit.
+pub fn valid_merchant_uid(s: &str) -> bool {
+    (1..=40).contains(&s.chars().count()) && s.trim() == s && !s.chars().any(char::is_control)
+}
+
+/// An `imp_uid` as PortOne issues it: at most 32 ASCII letters, digits, `_` or `-`.
+pub fn valid_imp_uid(s: &str) -> bool {
+    (1..=32).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// A link we may render from data that came from PortOne or a database: only `https://` and
+/// `http://` URLs, never `javascript:` or `data:`.
+pub fn safe_link(url: &str) -> Option<String> {
+    let url = url.trim();
+    let scheme_ok = ["https://", "http://"].iter().any(|s| url.get(..s.len()).is_some_and(|p| p.eq_ignore_ascii_case(s)));
+    scheme_ok.then(|| url.to_string())
+}
+
 /// Formats an instant in Korea Standard Time: `2026-11-25 14:03`.
 pub fn format_kst(at: DateTime<Utc>) -> String {
     at.with_timezone(&Seoul).format("%Y-%m-%d %H:%M").to_string()
@@ -225,6 +244,22 @@ mod tests {
         assert_eq!(format_won(12000), "12,000원");
         assert_eq!(format_won(1234567), "1,234,567원");
         assert_eq!(format_won(-5000), "-5,000원");
+    }
+
+    #[test]
+    fn identifiers_have_portones_shape() {
+        assert!(valid_merchant_uid("ORD20261126-0001") && valid_merchant_uid("주문-1"));
+        assert!(!valid_merchant_uid("") && !valid_merchant_uid(&"x".repeat(41)) && !valid_merchant_uid(" a") && !valid_merchant_uid("a\nb"));
+        assert!(valid_imp_uid("imp_123456789012") && !valid_imp_uid("imp 1") && !valid_imp_uid(&"i".repeat(33)) && !valid_imp_uid(""));
+    }
+
+    #[test]
+    fn only_web_links_are_rendered() {
+        assert_eq!(safe_link(" https://sim.portone.invalid/r/1").as_deref(), Some("https://sim.portone.invalid/r/1"));
+        assert!(safe_link("HTTP://x.example").is_some());
+        for bad in ["javascript:alert(1)", "JaVaScRiPt:alert(1)", "data:text/html,x", "//evil.example", "/relative"] {
+            assert_eq!(safe_link(bad), None, "{bad}");
+        }
     }
 
     #[test]

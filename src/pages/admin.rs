@@ -9,7 +9,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use crate::api::admin::{admin_refunds, admin_timeline, AdminReview, AdminSync};
 use crate::api::{get_order_detail, RequestRefund};
 use crate::model::admin::*;
-use crate::model::{format_kst, format_kst_seconds, format_won, pay_method_label, percent_encode};
+use crate::model::{format_kst, format_kst_seconds, format_won, pay_method_label, percent_encode, safe_link};
 use crate::pages::load_error;
 use crate::pages::order::RefundSection;
 
@@ -242,7 +242,7 @@ fn RefundTable(rows: Vec<AdminRefundRow>) -> impl IntoView {
                                 <td>{requester_label(&r.requester_role).to_string()}<br/><small>{r.requester_name.clone()}</small></td>
                                 <td class="wrap">{r.reason.clone()}</td>
                                 <td class="wrap">{r.portone_message.clone().unwrap_or_default()}</td>
-                                <td>{r.receipt_url.clone().map(|u| view! { <a href=u target="_blank" rel="noopener">"영수증"</a> })}</td>
+                                <td>{r.receipt_url.as_deref().and_then(safe_link).map(|u| view! { <a href=u target="_blank" rel="noopener">"영수증"</a> })}</td>
                             </tr>
                         }
                     }).collect_view()}
@@ -341,7 +341,7 @@ fn Timeline(t: PaymentTimeline, review: ServerAction<AdminReview>) -> impl IntoV
                                         None => view! { <span class="badge badge-pending">"서비스 외부에서 취소됨 (PortOne 콘솔)"</span> }.into_any(),
                                     }}</td>
                                     <td><small>{c.cancellation_id.clone().unwrap_or_default()}</small></td>
-                                    <td>{c.receipt_url.clone().map(|u| view! { <a href=u target="_blank" rel="noopener">"영수증"</a> })}</td>
+                                    <td>{c.receipt_url.as_deref().and_then(safe_link).map(|u| view! { <a href=u target="_blank" rel="noopener">"영수증"</a> })}</td>
                                 </tr>
                             }).collect_view()}
                         </tbody>

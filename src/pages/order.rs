@@ -4,7 +4,7 @@ use leptos_router::hooks::use_params_map;
 
 use crate::api::{get_order_detail, RequestRefund};
 use crate::model::{
-    format_kst, format_kst_seconds, format_won, pay_method_label, OrderDetail, RefundOutcome, RefundOutcomeStatus,
+    format_kst, format_kst_seconds, format_won, pay_method_label, safe_link, OrderDetail, RefundOutcome, RefundOutcomeStatus,
 };
 use crate::pages::load_error;
 
@@ -46,7 +46,7 @@ fn OrderView(detail: OrderDetail, refund: ServerAction<RequestRefund>) -> impl I
                 <dt>"환불 가능 금액"</dt><dd data-testid="refundable">{format_won(refundable)}</dd>
                 <dt>"상태"</dt><dd><span class=s.state.css_class()>{s.state.label()}</span></dd>
             </dl>
-            {detail.receipt_url.clone().map(|u| view! { <p><a href=u target="_blank" rel="noopener">"결제 영수증"</a></p> })}
+            {detail.receipt_url.as_deref().and_then(safe_link).map(|u| view! { <p><a href=u target="_blank" rel="noopener">"결제 영수증"</a></p> })}
         </section>
         <RefundHistory detail=detail.clone()/>
         <section class="card" aria-labelledby="refund-heading">
@@ -80,7 +80,7 @@ fn RefundHistory(detail: OrderDetail) -> impl IntoView {
                                     <td>{format_kst(r.at)}</td>
                                     <td class="num">{format_won(r.amount)}</td>
                                     <td>{r.reason.unwrap_or_default()}</td>
-                                    <td>{r.receipt_url.map(|u| view! { <a href=u target="_blank" rel="noopener">"취소 영수증"</a> })}</td>
+                                    <td>{r.receipt_url.as_deref().and_then(safe_link).map(|u| view! { <a href=u target="_blank" rel="noopener">"취소 영수증"</a> })}</td>
                                 </tr>
                             })
                             .collect_view()}
@@ -120,7 +120,7 @@ fn Outcome(outcome: RefundOutcome) -> impl IntoView {
             <div class="result success" role="status">
                 <p><strong>{format!("{amount}이 환불되었습니다.")}</strong></p>
                 <p>"처리 일시: " {format_kst_seconds(outcome.finished_at.unwrap_or(outcome.requested_at))}</p>
-                {outcome.receipt_url.map(|u| view! { <p><a href=u target="_blank" rel="noopener">"취소 영수증 보기"</a></p> })}
+                {outcome.receipt_url.as_deref().and_then(safe_link).map(|u| view! { <p><a href=u target="_blank" rel="noopener">"취소 영수증 보기"</a></p> })}
             </div>
         }.into_any(),
         RefundOutcomeStatus::Failed => view! {

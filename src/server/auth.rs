@@ -169,6 +169,46 @@ pub async fn create_user(pool: &PgPool, email: &str, display_name: &str, passwor
     .await
 }
 
+/// The client's address: the socket's peer, or — when the peer is a trusted proxy — the
+/// nearest address in `X-Forwarded-For` that is not one of our proxies. An address a client
+/// writes itself into the header is never believed past an untrusted hop.
+pub fn client_address(peer: std::net::IpAddr, forwarded_for: Option<&str>, trusted: &[std::net::IpAddr]) -> std::net::IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let mut address = peer;
+    for hop in forwarded_for.unwrap_or_default().rsplit(',') {
+        match hop.trim().parse() {
+            Ok(ip) => {
+                address = ip;
+                if !trusted.contains(&ip) {
+                    break;
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    address
+}
+
+#[cfg(test)]
+mod tests {
+    use super::client_address;
+
+    #[test]
+    fn forwarded_addresses_count_only_behind_a_trusted_proxy() {
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        let proxy = [ip("10.0.0.2")];
+        // no trusted proxy: the socket, whatever the header says
+        assert_eq!(client_address(ip("203.0.113.9"), Some("1.2.3.4"), &[]), ip("203.0.113.9"));
+        assert_eq!(client_address(ip("203.0.113.9"), Some("1.2.3.4"), &proxy), ip("203.0.113.9"));
+        // behind our proxy: the address it saw, not what the client prepended
+        assert_eq!(client_address(ip("10.0.0.2"), Some("6.6.6.6, 198.51.100.7"), &proxy), ip("198.51.100.7"));
+        assert_eq!(client_address(ip("10.0.0.2"), None, &proxy), ip("10.0.0.2"));
+        assert_eq!(client_address(ip("10.0.0.2"), Some("junk"), &proxy), ip("10.0.0.2"));
+    }
+}
+
 /// Logs the real cause and gives the browser a sentence without internals.
 pub fn internal(e: impl std::fmt::Display) -> AppError {
     tracing::error!(error = %e, "internal error");

@@ -22,6 +22,9 @@ pub struct Settings {
     pub cookie_secure: bool,
     /// Import and sync PortOne test-mode (sandbox) payments: the demo's setting only.
     pub allow_test_payments: bool,
+    /// Proxies whose `X-Forwarded-For` is believed (`TRUSTED_PROXIES=10.0.0.2,10.0.0.3`);
+    /// without them a client's address is the socket's.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// How often the reconciler looks for refunds whose outcome is unknown.
     pub reconcile_interval: Duration,
     /// Refund pipeline tunables, the attempt lease among them.
@@ -130,6 +133,13 @@ impl Settings {
             (_, Some(allow)) => allow,
             (development, None) => development,
         };
+        let trusted_proxies = match var("TRUSTED_PROXIES") {
+            None => Vec::new(),
+            Some(list) => list
+                .split(',')
+                .map(|ip| ip.trim().parse().map_err(|_| ConfigError(format!("TRUSTED_PROXIES: {ip:?} is not an IP address"))))
+                .collect::<Result<_, _>>()?,
+        };
         Ok(Settings {
             database_url,
             portone,
@@ -137,6 +147,7 @@ impl Settings {
             public_url,
             cookie_secure,
             allow_test_payments,
+            trusted_proxies,
             reconcile_interval: secs("RECONCILE_INTERVAL_SECS", 30.0)?,
             pipeline: PipelineSettings { lease, customer_requests_per_minute, ..PipelineSettings::default() },
             pending_alert_after: secs("PENDING_ALERT_SECS", 600.0)?,

@@ -23,6 +23,35 @@ pub async fn reject_cross_site(State(state): State<AppState>, request: Request, 
     (StatusCode::FORBIDDEN, "다른 사이트에서 보낸 요청은 처리할 수 없습니다.").into_response()
 }
 
+/// Without JavaScript, a server function's error comes back to its page in the URL
+/// (`?__err=…`), and the page shows it. A link from anywhere else could carry any text there,
+/// so a page opened with `__err` from outside our own pages is sent to the same address
+/// without it.
+pub async fn drop_foreign_errors(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let query = request.uri().query().unwrap_or_default();
+    let carries_error = query.split('&').any(|pair| pair.split('=').next() == Some("__err"));
+    if !carries_error || request.method() != Method::GET || from_our_page(&request, state.settings.public_url.as_deref()) {
+        return next.run(request).await;
+    }
+    let kept: Vec<&str> = query.split('&').filter(|pair| pair.split('=').next() != Some("__err")).collect();
+    let path = request.uri().path();
+    let target = if kept.is_empty() { path.to_string() } else { format!("{path}?{}", kept.join("&")) };
+    axum::response::Redirect::to(&target).into_response()
+}
+
+/// Whether the Referer is a page of this site.
+fn from_our_page(request: &Request, public_origin: Option<&str>) -> bool {
+    let headers = request.headers();
+    let Some(referer) = headers.get(header::REFERER).and_then(|v| v.to_str().ok()) else { return false };
+    match public_origin {
+        Some(public) => referer.strip_prefix(public).is_some_and(|rest| rest.is_empty() || rest.starts_with('/')),
+        None => {
+            let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
+            origin_host(referer).and_then(|rest| rest.split('/').next()).is_some_and(|h| !host.is_empty() && h.eq_ignore_ascii_case(host))
+        }
+    }
+}
+
 fn is_safe_method(method: &Method) -> bool {
     matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }

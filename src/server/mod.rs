@@ -8,6 +8,7 @@ pub mod csrf;
 pub mod db;
 pub mod demo;
 pub mod fn_status;
+pub mod headers;
 pub mod orders;
 pub mod portone;
 pub mod refund;

@@ -22,7 +22,7 @@ use crate::app::{shell, App};
 use crate::error::AppError;
 use crate::model::RefundOutcomeStatus;
 use crate::server::refund::{self, rules::RefundForm, RefundCommand};
-use crate::server::{auth, csrf, fn_status, webhook, AppState};
+use crate::server::{auth, csrf, fn_status, headers, webhook, AppState};
 
 pub fn build(state: AppState) -> Router {
     let routes = generate_route_list(App);
@@ -49,7 +49,9 @@ pub fn build(state: AppState) -> Router {
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(axum::middleware::from_fn(fn_status::with_error_status))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), headers::security_headers))
         .layer(axum::middleware::from_fn_with_state(state.clone(), csrf::reject_cross_site))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), csrf::drop_foreign_errors))
         .layer(session_layer)
         .with_state(state)
 }

@@ -32,9 +32,14 @@ pub async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Byt
     } else {
         serde_json::from_slice(&body).map_err(|e| e.to_string())
     };
-    let Ok(notice) = notice else {
+    let Ok(notice) = notice.map_err(|e| tracing::warn!(error = %e, "unreadable webhook")) else {
         return StatusCode::BAD_REQUEST;
     };
+    // Only PortOne's shape of id reaches a query or a log line.
+    if !crate::model::valid_imp_uid(&notice.imp_uid) {
+        tracing::warn!("webhook with a malformed imp_uid");
+        return StatusCode::BAD_REQUEST;
+    }
     match process(&state.pool, &state.portone, &notice, state.settings.allow_test_payments).await {
         Ok(effect) => {
             tracing::info!(imp_uid = %notice.imp_uid, ?effect, "webhook processed");

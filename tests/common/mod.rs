@@ -103,6 +103,7 @@ pub fn serve_app(listener: tokio::net::TcpListener, pool: PgPool, portone: Arc<P
         public_url: None,
         cookie_secure: false,
         allow_test_payments: true,
+        trusted_proxies: Vec::new(),
         reconcile_interval: Duration::from_secs(3600),
         pipeline: PipelineSettings { lease: TEST_LEASE, ..PipelineSettings::default() },
         pending_alert_after: Duration::from_secs(600),
@@ -152,7 +153,7 @@ impl TestApp {
     }
 
     pub async fn paid_order_at(&self, buyer: &CurrentUser, amount: i64, pay_method: &str, pg: &str, paid_at: Option<i64>) -> Payment {
-        let merchant_uid = format!("ORD-TEST-{}", uuid::Uuid::new_v4().simple());
+        let merchant_uid = format!("ORD-T-{}", &uuid::Uuid::new_v4().simple().to_string()[..24]);
         let payment: Payment = reqwest::Client::new()
             .post(format!("{}/__sim/payments", self.sim_url))
             .json(&json!({

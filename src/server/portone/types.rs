@@ -31,18 +31,32 @@ impl<T> Envelope<T> {
     }
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// Debug (below) never shows the secret.
+#[derive(Clone, Serialize, Deserialize)]
 pub struct TokenRequest {
     pub imp_key: String,
     pub imp_secret: String,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// Debug (below) never shows the token.
+#[derive(Clone, Serialize, Deserialize)]
 pub struct AccessToken {
     pub access_token: String,
     /// the server's clock, unix seconds
     pub now: i64,
     pub expired_at: i64,
+}
+
+impl fmt::Debug for TokenRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenRequest").field("imp_key", &self.imp_key).field("imp_secret", &"***").finish()
+    }
+}
+
+impl fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AccessToken").field("access_token", &"***").field("now", &self.now).field("expired_at", &self.expired_at).finish()
+    }
 }
 
 /// A PortOne `status`. Unknown values are kept, never rejected.
@@ -335,6 +349,14 @@ mod tests {
         assert_eq!(p.status, PaymentStatus::Cancelled);
         assert!(p.other.contains_key("card_quota"));
         assert_eq!(serde_json::to_value(&p).unwrap()["card_quota"], 0);
+    }
+
+    #[test]
+    fn secrets_and_tokens_never_show_in_debug() {
+        let request = TokenRequest { imp_key: "key".into(), imp_secret: "top-secret".into() };
+        let token = AccessToken { access_token: "tok-123".into(), now: 1, expired_at: 2 };
+        let shown = format!("{request:?} {token:?}");
+        assert!(!shown.contains("top-secret") && !shown.contains("tok-123"), "{shown}");
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod review;
 pub mod rules;
 pub mod settle;
 mod store;
+mod waiters;
 
 use std::time::Duration;
 
@@ -136,8 +137,11 @@ pub async fn request_refund(
     user: &CurrentUser,
     cmd: RefundCommand,
 ) -> Result<RefundOutcome, RefundError> {
+    if !crate::model::valid_merchant_uid(&cmd.merchant_uid) {
+        return Err(RefundError::NotFound);
+    }
     let actor = store::actor(user);
-    if user.role == Role::Customer && store::recent_requests(pool, &actor).await? >= settings.customer_requests_per_minute {
+    if user.role == Role::Customer && store::count_request(pool, &actor).await? > settings.customer_requests_per_minute {
         tracing::warn!(%actor, "refund requests rate limited");
         return Err(RefundError::RateLimited);
     }
@@ -147,6 +151,7 @@ pub async fn request_refund(
     };
     let fingerprint = fingerprint(user, &cmd);
     let deadline = tokio::time::Instant::now() + settings.pending_wait;
+    let mut waiting: Option<waiters::Waiter> = None;
     let reserved = loop {
         match store::reserve(pool, &payment, user, &cmd, &fingerprint, settings.lease).await? {
             store::Reservation::Reserved(r) => break r,
@@ -157,14 +162,18 @@ pub async fn request_refund(
                 return Err(RefundError::Rejected(message));
             }
             // Another refund of this payment is in flight: wait for it (it usually takes
-            // milliseconds), then validate again against the new balance.
-            store::Reservation::Busy if tokio::time::Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(25)).await;
-            }
+            // milliseconds) outside any transaction, then validate again against the new
+            // balance. Only a few requests per payment wait; the rest are told at once.
             store::Reservation::Busy => {
-                let message = rules::REFUND_IN_PROGRESS.to_string();
-                store::audit(pool, None, Some(payment.id), "rejected", &actor, serde_json::json!({"reason": message})).await?;
-                return Err(RefundError::Rejected(message));
+                if waiting.is_none() {
+                    waiting = waiters::Waiter::join(payment.id);
+                }
+                if waiting.is_none() || tokio::time::Instant::now() >= deadline {
+                    let message = rules::REFUND_IN_PROGRESS.to_string();
+                    store::audit(pool, None, Some(payment.id), "rejected", &actor, serde_json::json!({"reason": message})).await?;
+                    return Err(RefundError::Rejected(message));
+                }
+                tokio::time::sleep(Duration::from_millis(25)).await;
             }
         }
     };

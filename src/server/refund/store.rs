@@ -37,11 +37,14 @@ pub async fn audit(
     Ok(())
 }
 
-/// Refund requests (reserved or rejected) by `actor` in the last minute.
-pub async fn recent_requests(pool: &PgPool, actor: &str) -> Result<i64, sqlx::Error> {
+/// Counts a refund request when it starts, before any waiting: returns the requests by
+/// `actor` in the last minute, this one included. Counting first keeps the limit under
+/// concurrency.
+pub async fn count_request(pool: &PgPool, actor: &str) -> Result<i64, sqlx::Error> {
+    audit(pool, None, None, "requested", actor, serde_json::json!({})).await?;
     let n = sqlx::query_scalar!(
         r#"select count(*) as "n!" from refund_events
-           where actor = $1 and kind in ('reserved', 'rejected') and created_at > now() - interval '1 minute'"#,
+           where actor = $1 and kind = 'requested' and created_at > now() - interval '1 minute'"#,
         actor
     )
     .fetch_one(pool)
@@ -66,6 +69,9 @@ pub async fn payment_for(pool: &PgPool, user: &CurrentUser, merchant_uid: &str) 
     .fetch_optional(pool)
     .await
 }
+
+/// Postgres's SQLSTATE for `for update nowait` finding the row locked.
+const LOCK_NOT_AVAILABLE: &str = "55P03";
 
 /// A refund reserved in tx1 and not yet settled.
 #[derive(Clone, Debug)]
@@ -108,27 +114,26 @@ pub async fn reserve(
     fingerprint: &str,
     lease: Duration,
 ) -> Result<Reservation, RefundError> {
+    // A replayed key is answered without waiting for the payment's lock.
+    if let Some(known) = replay(&mut *pool.acquire().await?, payment.id, cmd.idempotency_key, fingerprint).await? {
+        return Ok(known);
+    }
     let mut tx = pool.begin().await?;
-    let p = sqlx::query!(
+    // `nowait`: a request never holds a pool connection while it waits for another refund of
+    // the same payment; it is told "busy" and waits outside any transaction.
+    let locked = sqlx::query!(
         r#"select pay_method, pg_provider, status, amount, cancel_amount, paid_at as "paid_at: DateTime<Utc>"
-           from payments where id = $1 for update"#,
+           from payments where id = $1 for update nowait"#,
         payment.id
     )
     .fetch_one(&mut *tx)
-    .await?;
-    if let Some(existing) = sqlx::query!(
-        "select id, request_fingerprint from refunds where payment_id = $1 and idempotency_key = $2",
-        payment.id,
-        cmd.idempotency_key
-    )
-    .fetch_optional(&mut *tx)
-    .await?
-    {
-        return Ok(if existing.request_fingerprint == fingerprint {
-            Reservation::Replay(outcome_of(&mut tx, existing.id).await?)
-        } else {
-            Reservation::KeyReused
-        });
+    .await;
+    let p = match locked {
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some(LOCK_NOT_AVAILABLE) => return Ok(Reservation::Busy),
+        other => other?,
+    };
+    if let Some(known) = replay(&mut tx, payment.id, cmd.idempotency_key, fingerprint).await? {
+        return Ok(known);
     }
     let pending = sqlx::query_scalar!(
         r#"select exists (select 1 from refunds where payment_id = $1 and status = 'pending') as "e!""#,
@@ -198,6 +203,26 @@ pub async fn reserve(
         account: valid.account,
         requester: user.role,
         attempts: 1,
+    }))
+}
+
+/// The stored answer for an idempotency key used before: its outcome for the same input,
+/// `KeyReused` for other input.
+async fn replay(conn: &mut PgConnection, payment_id: i64, key: Uuid, fingerprint: &str) -> Result<Option<Reservation>, sqlx::Error> {
+    let Some(existing) = sqlx::query!(
+        "select id, request_fingerprint from refunds where payment_id = $1 and idempotency_key = $2",
+        payment_id,
+        key
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(if existing.request_fingerprint == fingerprint {
+        Reservation::Replay(outcome_of(conn, existing.id).await?)
+    } else {
+        Reservation::KeyReused
     }))
 }
 
