@@ -8,9 +8,13 @@ SITE_ADDR="${SITE_ADDR:-127.0.0.1:3000}"
 SIM_ADDR="${SIM_ADDR:-127.0.0.1:3100}"
 
 scripts/install-tools.sh
+# Demo accounts (with their published passwords) go only into the private development
+# database, or into another one when asked for explicitly with SEED_DEMO=1.
+seed_demo="${SEED_DEMO:-0}"
 if [ -z "${DATABASE_URL:-}" ]; then
   DATABASE_URL="$(scripts/pg.sh portone_refund)"
   export DATABASE_URL
+  seed_demo=1
 fi
 
 echo "==> building (cargo leptos build)"
@@ -18,7 +22,12 @@ cargo leptos build
 plain_cargo build --features ssr --bin portone-sim
 
 mkdir -p target/demo
-DEV_MODE=1 LEPTOS_SITE_ADDR="$SITE_ADDR" target/debug/portone-refund seed-demo target/demo/sim-payments.json
+if [ "$seed_demo" = 1 ]; then
+  DEV_MODE=1 LEPTOS_SITE_ADDR="$SITE_ADDR" target/debug/portone-refund seed-demo target/demo/sim-payments.json
+else
+  echo "==> DATABASE_URL is set: no demo accounts are written to it (SEED_DEMO=1 to write them)"
+  echo "[]" > target/demo/sim-payments.json
+fi
 
 target/debug/portone-sim --addr "$SIM_ADDR" --payments target/demo/sim-payments.json \
   --webhook-url "http://$SITE_ADDR/portone/webhook" &
