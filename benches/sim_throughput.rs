@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use portone_refund::server::portone::{CancelRequest, ImpSecret, PortOneClient, PortOneConfig};
-use portone_refund::server::sim::{self, SimConfig};
+use portone_sim::{self as sim, SimConfig};
 
 const REQUESTS: usize = 20_000;
 const CONCURRENCY: usize = 32;

@@ -10,7 +10,7 @@ sim="127.0.0.1:${E2E_SIM_PORT:-3199}"
 db="portone_refund_e2e_${site##*:}"  # per port, so two runs can share the cluster
 
 cargo leptos build
-plain_cargo build --features ssr --bin portone-sim
+plain_cargo build -p portone-sim
 
 admin_url="$(scripts/pg.sh postgres)"
 psql "$admin_url" -qAt -c "drop database if exists $db with (force)" -c "create database $db" >/dev/null

@@ -19,7 +19,7 @@ fi
 
 echo "==> building (cargo leptos build)"
 cargo leptos build
-plain_cargo build --features ssr --bin portone-sim
+plain_cargo build -p portone-sim
 
 mkdir -p target/demo
 if [ "$seed_demo" = 1 ]; then

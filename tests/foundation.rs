@@ -234,16 +234,20 @@ async fn every_response_carries_the_security_headers(pool: PgPool) {
 #[sqlx::test]
 async fn pages_allow_only_scripts_with_this_responses_nonce(pool: PgPool) {
     let app = spawn_app(pool).await;
-    let fetch = || async { app.browser().get(format!("{}/login", app.base_url)).send().await.unwrap() };
-    let (first, second) = (fetch().await, fetch().await);
-    let nonce_of = |res: &reqwest::Response| {
+    // each page read whole before the next is asked for
+    let fetch = || async {
+        let res = app.browser().get(format!("{}/login", app.base_url)).send().await.unwrap();
         let csp = res.headers()["content-security-policy"].to_str().unwrap().to_string();
+        (csp, res.text().await.unwrap())
+    };
+    let nonce_of = |csp: &str| {
         assert!(csp.contains("'strict-dynamic'") && csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"), "{csp}");
         csp.split("'nonce-").nth(1).and_then(|rest| rest.split('\'').next()).unwrap().to_string()
     };
-    let (a, b) = (nonce_of(&first), nonce_of(&second));
+    let (first_csp, html) = fetch().await;
+    let (second_csp, _) = fetch().await;
+    let (a, b) = (nonce_of(&first_csp), nonce_of(&second_csp));
     assert_ne!(a, b, "a fresh nonce per response");
-    let html = first.text().await.unwrap();
     assert!(html.contains(&format!("nonce=\"{a}\"")), "Leptos's scripts carry the nonce");
 }
 

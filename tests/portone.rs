@@ -41,7 +41,7 @@ impl Gateway {
     async fn token(&self) -> String {
         let res: Value = reqwest::Client::new()
             .post(format!("{}/users/getToken", self.url))
-            .json(&json!({"imp_key": portone_refund::server::sim::DEMO_IMP_KEY, "imp_secret": portone_refund::server::sim::DEMO_IMP_SECRET}))
+            .json(&json!({"imp_key": portone_sim::DEMO_IMP_KEY, "imp_secret": portone_sim::DEMO_IMP_SECRET}))
             .send().await.unwrap().json().await.unwrap();
         res["response"]["access_token"].as_str().unwrap().to_string()
     }

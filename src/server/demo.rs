@@ -9,8 +9,8 @@ use sqlx::PgPool;
 use crate::model::Role;
 use crate::server::auth;
 use crate::server::portone::Payment;
+use crate::server::portone::CancelHistoryEntry;
 use crate::server::refund::store_api::import_payment;
-use crate::server::sim;
 
 pub struct DemoAccount {
     pub email: &'static str,
@@ -77,27 +77,19 @@ pub async fn seed(pool: &PgPool) -> Result<bool, Box<dyn std::error::Error + Sen
         }
         let buyer = &ACCOUNTS[o.buyer];
         let date = paid_at.with_timezone(&Seoul).format("%Y%m%d");
-        let mut payment = sim::NewPayment {
-            merchant_uid: format!("ORD{date}-{:04}", i + 1),
-            amount: o.amount,
-            pay_method: o.pay_method.into(),
-            pg_provider: o.pg_provider.into(),
-            name: o.name.into(),
-            buyer_name: Some(buyer.name.into()),
-            buyer_email: Some(buyer.email.into()),
-            imp_uid: Some(format!("imp_demo{:04}", i + 1)),
-            paid_at: Some(paid_at.timestamp()),
-            vbank_code: (o.pay_method == "vbank").then(|| "088".into()),
-            vbank_name: (o.pay_method == "vbank").then(|| "신한은행".into()),
-            vbank_num: (o.pay_method == "vbank").then(|| format!("5620{:08}", i * 7919)),
-            vbank_holder: (o.pay_method == "vbank").then(|| "(주)데모상점".into()),
-            ..Default::default()
-        }
-        .into_payment(now.timestamp());
+        let vbank = o.pay_method == "vbank";
+        let mut payment = paid_payment(serde_json::json!({
+            "imp_uid": format!("imp_demo{:04}", i + 1),
+            "merchant_uid": format!("ORD{date}-{:04}", i + 1),
+            "amount": o.amount, "pay_method": o.pay_method, "pg_provider": o.pg_provider, "name": o.name,
+            "buyer_name": buyer.name, "buyer_email": buyer.email, "paid_at": paid_at.timestamp(),
+            "vbank_code": vbank.then_some("088"), "vbank_name": vbank.then_some("신한은행"),
+            "vbank_num": vbank.then(|| format!("5620{:08}", i * 7919)), "vbank_holder": vbank.then_some("(주)데모상점"),
+        }))?;
         if let Some((amount, reason)) = o.refunded {
-            sim::record_console_cancel(&mut payment, amount, reason, (paid_at + Duration::hours(6)).timestamp());
+            console_cancel(&mut payment, amount, reason, (paid_at + Duration::hours(6)).timestamp());
         }
-        import_payment(pool, &as_v1(&payment)?).await?;
+        import_payment(pool, &payment).await?;
     }
     seed_refund_history(pool, now).await?;
     Ok(true)
@@ -141,19 +133,12 @@ async fn seed_refund_history(pool: &PgPool, now: chrono::DateTime<Utc>) -> Resul
         let (pay_method, pg) = HISTORY_METHODS[(i / 3) % HISTORY_METHODS.len()];
         let buyer = customers[i % customers.len()];
         let paid_at = now - Duration::hours(12 + ((i * 37) % (29 * 24)) as i64);
-        let mut payment = sim::NewPayment {
-            merchant_uid: format!("ORD{}-H{:03}", paid_at.with_timezone(&Seoul).format("%Y%m%d"), i + 1),
-            amount: price,
-            pay_method: pay_method.into(),
-            pg_provider: pg.into(),
-            name: product.into(),
-            buyer_name: Some(buyer.display_name.clone()),
-            buyer_email: Some(buyer.email.clone()),
-            imp_uid: Some(format!("imp_hist{:04}", i + 1)),
-            paid_at: Some(paid_at.timestamp()),
-            ..Default::default()
-        }
-        .into_payment(now.timestamp());
+        let mut payment = paid_payment(serde_json::json!({
+            "imp_uid": format!("imp_hist{:04}", i + 1),
+            "merchant_uid": format!("ORD{}-H{:03}", paid_at.with_timezone(&Seoul).format("%Y%m%d"), i + 1),
+            "amount": price, "pay_method": pay_method, "pg_provider": pg, "name": product,
+            "buyer_name": buyer.display_name, "buyer_email": buyer.email, "paid_at": paid_at.timestamp(),
+        }))?;
         // 1–4 refunds per order, a third of the price each at most
         let mut planned = Vec::new();
         for j in 0..(1 + i % 4) {
@@ -164,10 +149,10 @@ async fn seed_refund_history(pool: &PgPool, now: chrono::DateTime<Utc>) -> Resul
             let failed = (i + j) % 6 == 0;
             let by_admin = (i + j) % 5 == 0;
             let reason = HISTORY_REASONS[(i + j) % HISTORY_REASONS.len()];
-            let entry = (!failed).then(|| sim::record_console_cancel(&mut payment, amount, reason, at.timestamp()));
+            let entry = (!failed).then(|| console_cancel(&mut payment, amount, reason, at.timestamp()));
             planned.push((amount, at, failed, by_admin, reason, entry));
         }
-        import_payment(pool, &as_v1(&payment)?).await?;
+        import_payment(pool, &payment).await?;
         let payment_id = sqlx::query_scalar!("select id from payments where imp_uid = $1", payment.imp_uid).fetch_one(pool).await?;
         let mut cancelled = 0;
         for (n, (amount, at, failed, by_admin, reason, entry)) in planned.into_iter().enumerate() {
@@ -190,8 +175,8 @@ async fn seed_refund_history(pool: &PgPool, now: chrono::DateTime<Utc>) -> Resul
                 if failed { "failed" } else { "succeeded" },
                 if failed { 1 } else { 0 },
                 message,
-                entry.as_ref().map(|e| e.pg_tid.clone()),
-                entry.as_ref().map(|e| e.receipt_url.clone()),
+                entry.as_ref().and_then(|e| e.pg_tid.clone()),
+                entry.as_ref().and_then(|e| e.receipt_url.clone()),
                 at as _,
             )
             .execute(pool)
@@ -202,7 +187,7 @@ async fn seed_refund_history(pool: &PgPool, now: chrono::DateTime<Utc>) -> Resul
                     "update payment_cancellations set refund_id = $1 where payment_id = $2 and entry_key = $3",
                     refund_id,
                     payment_id,
-                    entry.cancellation_id
+                    entry.entry_key()
                 )
                 .execute(pool)
                 .await?;
@@ -226,9 +211,42 @@ async fn seed_refund_history(pool: &PgPool, now: chrono::DateTime<Utc>) -> Resul
     Ok(())
 }
 
-/// The simulator's payment as the PortOne client reads it: through the V1 wire format.
-fn as_v1(payment: &sim::SimPayment) -> Result<Payment, serde_json::Error> {
-    serde_json::from_value(payment.to_v1(false))
+/// A paid V1 Payment object from the given fields (the simulator loads the same objects).
+fn paid_payment(fields: serde_json::Value) -> Result<Payment, serde_json::Error> {
+    let mut payment = serde_json::json!({
+        "channel": "pc", "currency": "KRW", "status": "paid", "sandbox": false, "cancel_amount": 0,
+        "cancelled_at": 0, "failed_at": 0, "cancel_history": [], "pg_tid": format!("demopay_{}", short_id()),
+    });
+    if let (Some(base), serde_json::Value::Object(given)) = (payment.as_object_mut(), fields) {
+        base.extend(given);
+        let imp_uid = base["imp_uid"].as_str().unwrap_or_default().to_string();
+        base.insert("started_at".into(), base["paid_at"].clone());
+        base.insert("receipt_url".into(), format!("https://sim.portone.invalid/receipts/{imp_uid}").into());
+    }
+    serde_json::from_value(payment)
+}
+
+/// Records a cancel made in PortOne's console on a demo payment.
+fn console_cancel(payment: &mut Payment, amount: i64, reason: &str, at: i64) -> CancelHistoryEntry {
+    let id = short_id();
+    let entry = CancelHistoryEntry {
+        pg_tid: Some(format!("democancel_{id}")),
+        amount,
+        cancelled_at: at,
+        reason: Some(reason.to_string()),
+        receipt_url: Some(format!("https://sim.portone.invalid/receipts/{id}")),
+        cancellation_id: Some(format!("cancel_{id}")),
+    };
+    payment.cancel_amount += amount;
+    payment.status = crate::server::portone::PaymentStatus::Cancelled;
+    payment.cancelled_at = at;
+    payment.cancel_reason = Some(reason.to_string());
+    payment.cancel_history.get_or_insert_with(Vec::new).push(entry.clone());
+    entry
+}
+
+fn short_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..20].to_string()
 }
 
 /// Every payment we hold, as V1 Payment objects for the simulator to load.

@@ -13,7 +13,6 @@ pub mod orders;
 pub mod portone;
 pub mod refund;
 pub mod router;
-pub mod sim;
 pub mod state;
 pub mod telemetry;
 pub mod webhook;

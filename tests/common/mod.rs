@@ -13,7 +13,7 @@ use portone_refund::server::portone::{ImpSecret, Payment, PortOneClient, PortOne
 use portone_refund::server::refund::reconcile::{self, ReconcileReport};
 use portone_refund::server::refund::store_api::import_payment;
 use portone_refund::server::refund::PipelineSettings;
-use portone_refund::server::sim::{self, SimConfig, Simulator};
+use portone_sim::{self as sim, SimConfig, Simulator};
 use portone_refund::server::{auth, router, telemetry, AppState};
 use serde_json::{json, Value};
 use sqlx::PgPool;

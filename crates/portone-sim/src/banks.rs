@@ -1,5 +1,5 @@
 //! The simulator's own refund-bank table (PortOne's "PG사별 은행코드"), written apart from the
-//! app's `server/banks.rs` so a wrong code in the app fails against the simulator.
+//! refund service's `src/server/banks.rs` so a wrong code there fails against the simulator.
 
 /// KFTC three-digit codes of the banks PortOne lists for refunds.
 const KFTC_CODES: &[&str] = &[

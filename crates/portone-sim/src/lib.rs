@@ -1,6 +1,6 @@
 //! A stateful PortOne V1 simulator with fault injection, like stripe-mock with memory.
 //! Development, tests and the demo talk to it instead of the real gateway. The V1 endpoints
-//! follow portone-v1.md; the control API lives under `/__sim/` and is kept stable.
+//! follow PortOne's V1 reference; the control API lives under `/__sim/` and is kept stable.
 
 mod banks;
 mod faults;
@@ -32,6 +32,11 @@ pub use wire::{CancelEntry, SimPayment, Status};
 use faults::Fired;
 use ledger::random_hex;
 use wire::{envelope, CancelBody, Fields};
+
+/// rustls needs one process-wide crypto provider; ring builds without a C toolchain for cmake.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
 
 /// The demo merchant's API key and secret. Only the simulator accepts them.
 pub const DEMO_IMP_KEY: &str = "imp_demo_key";
@@ -128,7 +133,7 @@ impl Simulator {
         for p in &config.initial_payments {
             ledger.insert(p.clone());
         }
-        crate::server::telemetry::install_crypto_provider();
+        install_crypto_provider();
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(30))

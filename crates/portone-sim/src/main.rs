@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Parser;
-use portone_refund::server::sim::{self, CancelPolicy, SimConfig, SimPayment};
+use portone_sim::{self as sim, CancelPolicy, SimConfig, SimPayment};
 
 #[derive(Parser, Debug)]
 #[command(about = "A stateful PortOne V1 simulator with fault injection")]
@@ -37,7 +37,8 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    portone_refund::server::telemetry::init("info");
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    tracing_subscriber::fmt().with_env_filter(filter).init();
     let args = Args::parse();
     let initial_payments: Vec<SimPayment> = match &args.payments {
         Some(path) => serde_json::from_slice(&tokio::fs::read(path).await?)?,
