@@ -17,22 +17,31 @@ const RUNS: usize = 200;
 fn peak_rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(|l| l.split_whitespace().nth(1).unwrap_or("0").parse().unwrap_or(0)))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(|l| l.split_whitespace().nth(1).unwrap_or("0").parse().unwrap_or(0))
+        })
         .unwrap_or(0)
 }
 
 async fn bench_db() -> PgPool {
     let url = std::env::var("DATABASE_URL").expect("DATABASE_URL");
     let admin_pool = PgPool::connect(&url).await.unwrap();
-    let exists: bool = sqlx::query_scalar("select exists (select 1 from pg_database where datname = 'portone_refund_bench')")
-        .fetch_one(&admin_pool).await.unwrap();
+    let exists: bool = sqlx::query_scalar(
+        "select exists (select 1 from pg_database where datname = 'portone_refund_bench')",
+    )
+    .fetch_one(&admin_pool)
+    .await
+    .unwrap();
     if !exists {
         sqlx::query("create database portone_refund_bench").execute(&admin_pool).await.unwrap();
     }
     let bench_url = format!("{}/portone_refund_bench", url.rsplit_once('/').unwrap().0);
     let pool = db::connect(&bench_url).await.unwrap();
     db::MIGRATOR.run(&pool).await.unwrap();
-    let have: i64 = sqlx::query_scalar("select count(*) from refunds").fetch_one(&pool).await.unwrap();
+    let have: i64 =
+        sqlx::query_scalar("select count(*) from refunds").fetch_one(&pool).await.unwrap();
     if have < REFUNDS {
         let t = Instant::now();
         seed(&pool).await;
@@ -72,7 +81,9 @@ async fn seed(pool: &PgPool) {
 
 fn p95(mut samples: Vec<Duration>) -> (f64, f64) {
     samples.sort();
-    let at = |p: f64| samples[((samples.len() as f64 * p) as usize).min(samples.len() - 1)].as_secs_f64() * 1e3;
+    let at = |p: f64| {
+        samples[((samples.len() as f64 * p) as usize).min(samples.len() - 1)].as_secs_f64() * 1e3
+    };
     (at(0.50), at(0.95))
 }
 
@@ -89,7 +100,9 @@ async fn main() {
         ..Default::default()
     };
     let unfiltered = RefundQuery { size: Some("50".into()), ..Default::default() };
-    for (name, query) in [("status+pay method+90 days", filtered.clone()), ("no filter", unfiltered)] {
+    for (name, query) in
+        [("status+pay method+90 days", filtered.clone()), ("no filter", unfiltered)]
+    {
         // a deep page: follow 20 cursors first
         let mut deep = query.clone();
         for _ in 0..20 {

@@ -16,7 +16,8 @@ const CONCURRENCY: usize = 32;
 
 #[tokio::main]
 async fn main() {
-    let (addr, _sim) = sim::spawn(SimConfig::default(), "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let (addr, _sim) =
+        sim::spawn(SimConfig::default(), "127.0.0.1:0".parse().unwrap()).await.unwrap();
     let url = format!("http://{addr}");
     // Ten payments per worker, so no payment's cancel_history (returned whole on every
     // cancel) grows past a realistic length.
@@ -51,7 +52,12 @@ async fn main() {
         tokio::spawn(async move {
             let mut latencies = Vec::with_capacity(per_worker);
             for n in 0..per_worker {
-                let req = CancelRequest { imp_uid: Some(mine[n % mine.len()].clone()), amount: Some(1), reason: Some("bench".into()), ..Default::default() };
+                let req = CancelRequest {
+                    imp_uid: Some(mine[n % mine.len()].clone()),
+                    amount: Some(1),
+                    reason: Some("bench".into()),
+                    ..Default::default()
+                };
                 let t = Instant::now();
                 client.cancel(&req).await.expect("cancel");
                 latencies.push(t.elapsed());

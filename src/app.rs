@@ -35,7 +35,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[cfg(feature = "ssr")]
 fn content_security_policy() {
     use axum::http::{header, HeaderValue};
-    let (Some(nonce), Some(response)) = (leptos::nonce::use_nonce(), use_context::<leptos_axum::ResponseOptions>()) else {
+    let (Some(nonce), Some(response)) =
+        (leptos::nonce::use_nonce(), use_context::<leptos_axum::ResponseOptions>())
+    else {
         return;
     };
     let policy = format!(
@@ -107,7 +109,8 @@ fn Header() -> impl IntoView {
     let logout = ServerAction::<Logout>::new();
     // Re-read on every navigation: signing in ends with one.
     let pathname = leptos_router::hooks::use_location().pathname;
-    let user = Resource::new(move || (pathname.get(), logout.version().get()), |_| get_current_user());
+    let user =
+        Resource::new(move || (pathname.get(), logout.version().get()), |_| get_current_user());
     view! {
         <header class="site-header">
             <a class="skip-link" href="#main">"본문으로 건너뛰기"</a>

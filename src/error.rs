@@ -1,9 +1,9 @@
 //! The one error type the browser may see. Every variant reads as a Korean sentence and
 //! carries no internals; the real cause is logged with `tracing` where it is converted.
 
-use serde::{Deserialize, Serialize};
 use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum AppError {

@@ -5,7 +5,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use leptos::prelude::get_configuration;
-use portone_refund::server::{config::Settings, db, demo, portone::PortOneClient, refund, router, telemetry, AppState};
+use portone_refund::server::{
+    config::Settings, db, demo, portone::PortOneClient, refund, router, telemetry, AppState,
+};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
@@ -35,8 +37,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         tokio::spawn(store.continuously_delete_expired(std::time::Duration::from_secs(3600)));
     }
     let portone = Arc::new(PortOneClient::new(settings.portone.clone())?);
-    refund::reconcile::spawn(pool.clone(), portone.clone(), settings.reconcile_interval, settings.pipeline.lease);
-    let state = AppState { leptos_options: conf.leptos_options, pool, portone, settings: Arc::new(settings) };
+    refund::reconcile::spawn(
+        pool.clone(),
+        portone.clone(),
+        settings.reconcile_interval,
+        settings.pipeline.lease,
+    );
+    let state = AppState {
+        leptos_options: conf.leptos_options,
+        pool,
+        portone,
+        settings: Arc::new(settings),
+    };
     let app = router::build(state);
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!("listening on http://{}", listener.local_addr()?);

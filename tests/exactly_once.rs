@@ -11,27 +11,45 @@ use common::*;
 use portone_refund::model::{RefundOutcome, RefundOutcomeStatus};
 use portone_refund::server::portone::Payment;
 use portone_refund::server::refund::review::{self, ReviewDecision};
-use portone_refund::server::refund::{self, decide, reconcile, rules::RefundForm, PipelineSettings, RefundCommand};
+use portone_refund::server::refund::{
+    self, decide, reconcile, rules::RefundForm, PipelineSettings, RefundCommand,
+};
 use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
 
 async fn refund(app: &TestApp, p: &Payment, amount: i64) -> RefundOutcome {
-    let form = RefundForm { amount: Some(amount.to_string()), reason: "단순 변심".into(), ..Default::default() };
-    let cmd = RefundCommand { merchant_uid: p.merchant_uid.clone(), form, idempotency_key: Uuid::new_v4() };
+    let form = RefundForm {
+        amount: Some(amount.to_string()),
+        reason: "단순 변심".into(),
+        ..Default::default()
+    };
+    let cmd = RefundCommand {
+        merchant_uid: p.merchant_uid.clone(),
+        form,
+        idempotency_key: Uuid::new_v4(),
+    };
     let settings = PipelineSettings { lease: TEST_LEASE, ..Default::default() };
     refund::request_refund(&app.pool, &app.portone, &settings, &app.users.minsu, cmd).await.unwrap()
 }
 
 async fn status(app: &TestApp, refund_id: &str) -> String {
-    sqlx::query_scalar!("select status from refunds where id = $1", Uuid::parse_str(refund_id).unwrap())
-        .fetch_one(&app.pool)
-        .await
-        .unwrap()
+    sqlx::query_scalar!(
+        "select status from refunds where id = $1",
+        Uuid::parse_str(refund_id).unwrap()
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap()
 }
 
 async fn console_cancel(app: &TestApp, p: &Payment, amount: i64) {
-    let res = app.sim_control(&format!("/__sim/payments/{}/cancel", p.imp_uid), json!({"amount": amount, "reason": "콘솔 취소"})).await;
+    let res = app
+        .sim_control(
+            &format!("/__sim/payments/{}/cancel", p.imp_uid),
+            json!({"amount": amount, "reason": "콘솔 취소"}),
+        )
+        .await;
     assert_eq!(res["webhook"]["status"], 200, "{res}");
 }
 
@@ -47,10 +65,13 @@ async fn entries_of(app: &TestApp, p: &Payment, refund_id: &str) -> usize {
 }
 
 async fn linked_to(app: &TestApp, refund_id: &str) -> i64 {
-    sqlx::query_scalar!(r#"select count(*) as "n!" from payment_cancellations where refund_id = $1"#, Uuid::parse_str(refund_id).unwrap())
-        .fetch_one(&app.pool)
-        .await
-        .unwrap()
+    sqlx::query_scalar!(
+        r#"select count(*) as "n!" from payment_cancellations where refund_id = $1"#,
+        Uuid::parse_str(refund_id).unwrap()
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap()
 }
 
 #[sqlx::test]
@@ -70,9 +91,17 @@ async fn a_console_cancel_synced_before_our_failed_attempt_is_not_our_success(po
         let report = app.reconcile().await;
         assert_eq!((report.resent, report.succeeded), (1, 1), "{faults}: {report:?}");
         assert_eq!(status(&app, &o.refund_id).await, "succeeded");
-        assert_eq!(app.sim_payment(&p.imp_uid).await.cancel_amount, 2000, "{faults}: the customer's money really moved");
+        assert_eq!(
+            app.sim_payment(&p.imp_uid).await.cancel_amount,
+            2000,
+            "{faults}: the customer's money really moved"
+        );
         assert_eq!(entries_of(&app, &p, &o.refund_id).await, 1);
-        assert_eq!(linked_to(&app, &o.refund_id).await, 1, "linked to its own entry, not the console's");
+        assert_eq!(
+            linked_to(&app, &o.refund_id).await,
+            1,
+            "linked to its own entry, not the console's"
+        );
     }
 }
 
@@ -80,29 +109,54 @@ async fn a_console_cancel_synced_before_our_failed_attempt_is_not_our_success(po
 async fn a_console_cancel_while_our_refund_is_pending_goes_to_review(pool: PgPool) {
     let app = spawn_app(pool).await;
     let p = app.paid_order(&app.users.minsu, 10_000, "card", "kcp").await;
-    app.faults(json!([{"endpoint": "cancel", "kind": "error_before", "status": 500, "count": 1}])).await;
+    app.faults(json!([{"endpoint": "cancel", "kind": "error_before", "status": 500, "count": 1}]))
+        .await;
     let o = refund(&app, &p, 1000).await;
     assert_eq!(o.status, RefundOutcomeStatus::Pending);
     console_cancel(&app, &p, 1000).await;
     let report = app.reconcile().await;
-    assert_eq!((report.needs_review, report.succeeded, report.failed, report.resent), (1, 0, 0, 0), "{report:?}");
+    assert_eq!(
+        (report.needs_review, report.succeeded, report.failed, report.resent),
+        (1, 0, 0, 0),
+        "{report:?}"
+    );
     assert_eq!(status(&app, &o.refund_id).await, "needs_review");
     assert_eq!(app.sim_payment(&p.imp_uid).await.cancel_amount, 1000, "no second cancel was sent");
     // the customer still sees 처리 중; a later pass leaves the decision to the admin
     let mut conn = app.pool.acquire().await.unwrap();
-    let seen = refund::latest_outcome(&app.pool, sqlx::query_scalar!("select id from payments where imp_uid = $1", p.imp_uid).fetch_one(&mut *conn).await.unwrap(), app.users.minsu.id).await.unwrap().unwrap();
+    let seen = refund::latest_outcome(
+        &app.pool,
+        sqlx::query_scalar!("select id from payments where imp_uid = $1", p.imp_uid)
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap(),
+        app.users.minsu.id,
+    )
+    .await
+    .unwrap()
+    .unwrap();
     assert_eq!(seen.status, RefundOutcomeStatus::Pending);
     assert_eq!(app.reconcile().await, Default::default());
 
     // the admin may not link an entry of another refund's amount, and marks it failed instead
     let id = Uuid::parse_str(&o.refund_id).unwrap();
-    let wrong = review::decide(&app.pool, &app.users.admin, id, ReviewDecision::Succeeded { entry_key: "nope".into() }).await;
+    let wrong = review::decide(
+        &app.pool,
+        &app.users.admin,
+        id,
+        ReviewDecision::Succeeded { entry_key: "nope".into() },
+    )
+    .await;
     assert!(wrong.is_err());
     review::decide(&app.pool, &app.users.admin, id, ReviewDecision::Failed).await.unwrap();
     assert_eq!(status(&app, &o.refund_id).await, "failed");
     let audited = sqlx::query_scalar!(
-        r#"select actor from refund_events where refund_id = $1 and kind = 'review_failed'"#, id
-    ).fetch_one(&app.pool).await.unwrap();
+        r#"select actor from refund_events where refund_id = $1 and kind = 'review_failed'"#,
+        id
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
     assert_eq!(audited, format!("admin:{}", app.users.admin.id));
     // the customer can ask again, and this time the money moves
     assert_eq!(refund(&app, &p, 1000).await.status, RefundOutcomeStatus::Succeeded);
@@ -113,7 +167,8 @@ async fn a_console_cancel_while_our_refund_is_pending_goes_to_review(pool: PgPoo
 async fn an_admin_links_the_entry_that_proves_a_reviewed_refund(pool: PgPool) {
     let app = spawn_app(pool).await;
     let p = app.paid_order(&app.users.minsu, 10_000, "card", "kcp").await;
-    app.faults(json!([{"endpoint": "cancel", "kind": "error_before", "status": 500, "count": 1}])).await;
+    app.faults(json!([{"endpoint": "cancel", "kind": "error_before", "status": 500, "count": 1}]))
+        .await;
     let o = refund(&app, &p, 2000).await;
     console_cancel(&app, &p, 2000).await;
     app.reconcile().await;
@@ -123,7 +178,14 @@ async fn an_admin_links_the_entry_that_proves_a_reviewed_refund(pool: PgPool) {
         "select c.entry_key from payment_cancellations c join payments p on p.id = c.payment_id where p.imp_uid = $1", p.imp_uid
     ).fetch_one(&app.pool).await.unwrap();
     let id = Uuid::parse_str(&o.refund_id).unwrap();
-    review::decide(&app.pool, &app.users.admin, id, ReviewDecision::Succeeded { entry_key: entry_key.clone() }).await.unwrap();
+    review::decide(
+        &app.pool,
+        &app.users.admin,
+        id,
+        ReviewDecision::Succeeded { entry_key: entry_key.clone() },
+    )
+    .await
+    .unwrap();
     assert_eq!(status(&app, &o.refund_id).await, "succeeded");
     assert_eq!(linked_to(&app, &o.refund_id).await, 1);
     // decided once: a second decision finds nothing to review
@@ -137,7 +199,8 @@ async fn the_reconciler_leaves_an_attempt_in_flight_alone(pool: PgPool) {
         app.sim_control("/__sim/config", json!({"serialize_cancels": serialized})).await;
         let p = app.paid_order(&app.users.minsu, 10_000, "card", "kcp").await;
         // PortOne is slow: it checks at once and applies a second later
-        app.faults(json!([{"endpoint": "cancel", "kind": "delay_apply", "ms": 1000, "count": 1}])).await;
+        app.faults(json!([{"endpoint": "cancel", "kind": "delay_apply", "ms": 1000, "count": 1}]))
+            .await;
         let request = {
             let (app, p) = (app.clone(), p.clone());
             tokio::spawn(async move { refund(&app, &p, 1000).await })
@@ -149,7 +212,11 @@ async fn the_reconciler_leaves_an_attempt_in_flight_alone(pool: PgPool) {
         let o = request.await.unwrap();
         assert_eq!(o.status, RefundOutcomeStatus::Succeeded, "serialized={serialized}");
         let at_sim = app.sim_payment(&p.imp_uid).await;
-        assert_eq!((at_sim.cancel_amount, at_sim.history().len()), (1000, 1), "serialized={serialized}: refunded once");
+        assert_eq!(
+            (at_sim.cancel_amount, at_sim.history().len()),
+            (1000, 1),
+            "serialized={serialized}: refunded once"
+        );
     }
 }
 
@@ -158,7 +225,8 @@ async fn a_refused_resend_that_our_late_first_attempt_explains_is_a_success(pool
     let app = spawn_app(pool).await;
     let p = app.paid_order(&app.users.minsu, 10_000, "card", "kcp").await;
     // PortOne accepts the first cancel but applies it only after our client gave up
-    app.faults(json!([{"endpoint": "cancel", "kind": "delay_apply", "ms": 2500, "count": 1}])).await;
+    app.faults(json!([{"endpoint": "cancel", "kind": "delay_apply", "ms": 2500, "count": 1}]))
+        .await;
     let o = refund(&app, &p, 1000).await;
     assert_eq!(o.status, RefundOutcomeStatus::Pending);
     // the lease ran out early (say a clock jumped): the resend waits behind the first cancel
@@ -191,11 +259,16 @@ async fn null_fields_from_portone_never_decide_a_refund(pool: PgPool) {
 
     // an unknown outcome, and lookups that leave the history out: neither success nor review
     app.faults(json!([{"endpoint": "cancel", "kind": "error_after", "status": 502, "count": 1},
-                      {"endpoint": "payment", "kind": "null_optionals"}])).await;
+                      {"endpoint": "payment", "kind": "null_optionals"}]))
+        .await;
     let o = refund(&app, &p, 2000).await;
     assert_eq!(o.status, RefundOutcomeStatus::Pending);
     let report = app.reconcile().await;
-    assert_eq!((report.still_pending, report.succeeded, report.needs_review), (1, 0, 0), "{report:?}");
+    assert_eq!(
+        (report.still_pending, report.succeeded, report.needs_review),
+        (1, 0, 0),
+        "{report:?}"
+    );
     reqwest::Client::new().delete(format!("{}/__sim/faults", app.sim_url)).send().await.unwrap();
     let report = app.reconcile().await;
     assert_eq!(report.succeeded, 1, "{report:?}");
@@ -209,11 +282,18 @@ async fn an_older_snapshot_never_moves_cancel_amount_backwards(pool: PgPool) {
     let older = app.sim_payment(&p.imp_uid).await;
     console_cancel(&app, &p, 4000).await;
     let newer = app.sim_payment(&p.imp_uid).await;
-    let payment_id = sqlx::query_scalar!("select id from payments where imp_uid = $1", p.imp_uid).fetch_one(&app.pool).await.unwrap();
+    let payment_id = sqlx::query_scalar!("select id from payments where imp_uid = $1", p.imp_uid)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
     use portone_refund::server::refund::store_api::sync_payment_by_id;
     sync_payment_by_id(&app.pool, payment_id, &newer).await.unwrap();
     sync_payment_by_id(&app.pool, payment_id, &older).await.unwrap();
-    let stored = sqlx::query!("select cancel_amount, status from payments where id = $1", payment_id).fetch_one(&app.pool).await.unwrap();
+    let stored =
+        sqlx::query!("select cancel_amount, status from payments where id = $1", payment_id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
     assert_eq!((stored.cancel_amount, stored.status.as_str()), (4000, "cancelled"));
 }
 
@@ -221,12 +301,19 @@ async fn an_older_snapshot_never_moves_cancel_amount_backwards(pool: PgPool) {
 async fn money_that_moves_for_a_failed_refund_is_flagged(pool: PgPool) {
     let app = spawn_app(pool).await;
     let p = app.paid_order(&app.users.minsu, 10_000, "card", "kcp").await;
-    app.faults(json!([{"endpoint": "cancel", "kind": "pg_reject", "message": "PG 통신 오류", "count": 1}])).await;
+    app.faults(
+        json!([{"endpoint": "cancel", "kind": "pg_reject", "message": "PG 통신 오류", "count": 1}]),
+    )
+    .await;
     let o = refund(&app, &p, 1000).await;
     assert_eq!(o.status, RefundOutcomeStatus::Failed);
     // PortOne's books later show a cancel with this refund's reference (a PG that applied it
     // anyway): the next sync flags the refund for review instead of leaving it failed
     let reason = decide::reason_for_portone("단순 변심", Uuid::parse_str(&o.refund_id).unwrap());
-    app.sim_control(&format!("/__sim/payments/{}/cancel", p.imp_uid), json!({"amount": 1000, "reason": reason})).await;
+    app.sim_control(
+        &format!("/__sim/payments/{}/cancel", p.imp_uid),
+        json!({"amount": 1000, "reason": reason}),
+    )
+    .await;
     assert_eq!(status(&app, &o.refund_id).await, "needs_review");
 }

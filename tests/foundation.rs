@@ -14,9 +14,13 @@ use sqlx::PgPool;
 async fn wrong_password_and_unknown_email_get_the_same_message(pool: PgPool) {
     let app = spawn_app(pool).await;
     let client = app.browser();
-    let wrong = app.server_fn(&client, Login::PATH, &[("email", MINSU.0), ("password", "nope")]).await;
-    let unknown = app.server_fn(&client, Login::PATH, &[("email", "nobody@example.com"), ("password", "nope")]).await;
-    let (wrong, unknown): (AppError, AppError) = (wrong.json().await.unwrap(), unknown.json().await.unwrap());
+    let wrong =
+        app.server_fn(&client, Login::PATH, &[("email", MINSU.0), ("password", "nope")]).await;
+    let unknown = app
+        .server_fn(&client, Login::PATH, &[("email", "nobody@example.com"), ("password", "nope")])
+        .await;
+    let (wrong, unknown): (AppError, AppError) =
+        (wrong.json().await.unwrap(), unknown.json().await.unwrap());
     assert_eq!(wrong.to_string(), "이메일 또는 비밀번호가 올바르지 않습니다.");
     assert_eq!(wrong, unknown);
 }
@@ -29,12 +33,14 @@ async fn sign_in_is_rate_limited_per_account(pool: PgPool) {
         app.server_fn(&client, Login::PATH, &[("email", MINSU.0), ("password", "wrong")]).await;
     }
     // even the right password is refused now
-    let res = app.server_fn(&client, Login::PATH, &[("email", MINSU.0), ("password", MINSU.1)]).await;
+    let res =
+        app.server_fn(&client, Login::PATH, &[("email", MINSU.0), ("password", MINSU.1)]).await;
     let refused: AppError = res.json().await.unwrap();
     assert_eq!(refused, AppError::TooManyAttempts);
     assert!(refused.to_string().contains("로그인 시도가 너무 많습니다"));
     // another account from the same address is not locked out
-    let res = app.server_fn(&client, Login::PATH, &[("email", JIWOO.0), ("password", JIWOO.1)]).await;
+    let res =
+        app.server_fn(&client, Login::PATH, &[("email", JIWOO.0), ("password", JIWOO.1)]).await;
     assert!(res.status().is_success());
 }
 
@@ -48,20 +54,39 @@ async fn customers_see_only_their_own_orders(pool: PgPool) {
     assert!(anonymous.text().await.unwrap().contains("NotSignedIn"));
 
     let minsu = app.signed_in(MINSU).await;
-    let orders: Vec<OrderSummary> = app.server_fn(&minsu, MyOrders::PATH, &[]).await.json().await.unwrap();
-    assert_eq!(orders.iter().map(|o| o.merchant_uid.as_str()).collect::<Vec<_>>(), vec![mine.merchant_uid.as_str()]);
+    let orders: Vec<OrderSummary> =
+        app.server_fn(&minsu, MyOrders::PATH, &[]).await.json().await.unwrap();
+    assert_eq!(
+        orders.iter().map(|o| o.merchant_uid.as_str()).collect::<Vec<_>>(),
+        vec![mine.merchant_uid.as_str()]
+    );
 
     // the detail server function: own order yes, another's order exactly like a missing one
-    let own = app.server_fn(&minsu, GetOrderDetail::PATH, &[("merchant_uid", &mine.merchant_uid)]).await;
+    let own =
+        app.server_fn(&minsu, GetOrderDetail::PATH, &[("merchant_uid", &mine.merchant_uid)]).await;
     assert!(own.status().is_success());
-    let other = app.server_fn(&minsu, GetOrderDetail::PATH, &[("merchant_uid", &theirs.merchant_uid)]).await.text().await.unwrap();
-    let missing = app.server_fn(&minsu, GetOrderDetail::PATH, &[("merchant_uid", "ORD-NOPE")]).await.text().await.unwrap();
+    let other = app
+        .server_fn(&minsu, GetOrderDetail::PATH, &[("merchant_uid", &theirs.merchant_uid)])
+        .await
+        .text()
+        .await
+        .unwrap();
+    let missing = app
+        .server_fn(&minsu, GetOrderDetail::PATH, &[("merchant_uid", "ORD-NOPE")])
+        .await
+        .text()
+        .await
+        .unwrap();
     assert_eq!(other, missing);
     assert!(other.contains("NotFound"));
 
     // admins may open any order
     let admin = app.signed_in(ADMIN).await;
-    assert!(app.server_fn(&admin, GetOrderDetail::PATH, &[("merchant_uid", &theirs.merchant_uid)]).await.status().is_success());
+    assert!(app
+        .server_fn(&admin, GetOrderDetail::PATH, &[("merchant_uid", &theirs.merchant_uid)])
+        .await
+        .status()
+        .is_success());
 }
 
 #[sqlx::test]
@@ -69,12 +94,14 @@ async fn another_customers_order_page_is_a_404_page(pool: PgPool) {
     let app = spawn_app(pool).await;
     let theirs = app.paid_order(&app.users.jiwoo, 30_000, "trans", "tosspayments").await;
     let minsu = app.signed_in(MINSU).await;
-    let page = minsu.get(format!("{}/orders/{}", app.base_url, theirs.merchant_uid)).send().await.unwrap();
+    let page =
+        minsu.get(format!("{}/orders/{}", app.base_url, theirs.merchant_uid)).send().await.unwrap();
     assert_eq!(page.status(), 404);
     let missing = minsu.get(format!("{}/orders/ORD-NOPE", app.base_url)).send().await.unwrap();
     assert_eq!(missing.status(), 404);
     let jiwoo = app.signed_in(JIWOO).await;
-    let own = jiwoo.get(format!("{}/orders/{}", app.base_url, theirs.merchant_uid)).send().await.unwrap();
+    let own =
+        jiwoo.get(format!("{}/orders/{}", app.base_url, theirs.merchant_uid)).send().await.unwrap();
     assert_eq!(own.status(), 200);
     assert!(own.text().await.unwrap().contains("30,000원"));
 }
@@ -82,7 +109,13 @@ async fn another_customers_order_page_is_a_404_page(pool: PgPool) {
 #[sqlx::test]
 async fn orders_page_sends_visitors_to_sign_in(pool: PgPool) {
     let app = spawn_app(pool).await;
-    let res = app.browser().get(format!("{}/orders", app.base_url)).header("accept", "text/html").send().await.unwrap();
+    let res = app
+        .browser()
+        .get(format!("{}/orders", app.base_url))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
     assert!(res.status().is_redirection(), "{}", res.status());
     assert_eq!(res.headers()["location"], "/login");
 }
@@ -138,25 +171,42 @@ async fn forty_parallel_wrong_passwords_reach_the_hash_at_most_five_times(pool: 
         tokio::spawn(async move { auth::sign_in(&pool, MINSU.0, "wrong", "203.0.113.7").await })
     });
     for r in futures::future::join_all(attempts).await {
-        assert!(matches!(r.unwrap(), Err(AppError::InvalidCredentials | AppError::TooManyAttempts)));
+        assert!(matches!(
+            r.unwrap(),
+            Err(AppError::InvalidCredentials | AppError::TooManyAttempts)
+        ));
     }
-    let checked = sqlx::query_scalar!(r#"select count(*) as "n!" from sign_in_attempts where checked"#).fetch_one(&app.pool).await.unwrap();
+    let checked =
+        sqlx::query_scalar!(r#"select count(*) as "n!" from sign_in_attempts where checked"#)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
     assert!(checked <= auth::MAX_FAILURES_PER_ACCOUNT, "{checked} password checks");
     // refused attempts checked nothing and count for nothing; checked failures lock the
     // account for the window, from the attacker's address …
     for _ in 0..auth::MAX_FAILURES_PER_ACCOUNT {
         let _ = auth::sign_in(&app.pool, MINSU.0, "wrong", "203.0.113.7").await;
     }
-    assert_eq!(auth::sign_in(&app.pool, MINSU.0, MINSU.1, "203.0.113.7").await.unwrap_err(), AppError::TooManyAttempts);
+    assert_eq!(
+        auth::sign_in(&app.pool, MINSU.0, MINSU.1, "203.0.113.7").await.unwrap_err(),
+        AppError::TooManyAttempts
+    );
     // … but nobody can lock its owner out from elsewhere
-    assert_eq!(auth::sign_in(&app.pool, MINSU.0, MINSU.1, "198.51.100.2").await.unwrap().email, MINSU.0);
+    assert_eq!(
+        auth::sign_in(&app.pool, MINSU.0, MINSU.1, "198.51.100.2").await.unwrap().email,
+        MINSU.0
+    );
 }
 
 #[sqlx::test]
 async fn a_cookie_post_without_origin_or_fetch_metadata_is_refused(pool: PgPool) {
     let app = spawn_app(pool).await;
     // a signed-in client whose next requests say nothing about where they come from
-    let bare = reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let bare = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
     let login = bare
         .post(format!("{}{}", app.base_url, Login::PATH))
         .header("sec-fetch-site", "same-origin")
@@ -165,7 +215,12 @@ async fn a_cookie_post_without_origin_or_fetch_metadata_is_refused(pool: PgPool)
         .await
         .unwrap();
     assert!(login.status().is_success() || login.status().is_redirection());
-    let res = bare.post(format!("{}{}", app.base_url, MyOrders::PATH)).header("accept", "application/json").send().await.unwrap();
+    let res = bare
+        .post(format!("{}{}", app.base_url, MyOrders::PATH))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 403, "cookie, no Origin, no Sec-Fetch-Site");
     let res = bare
         .post(format!("{}{}", app.base_url, MyOrders::PATH))
@@ -182,8 +237,12 @@ async fn server_function_errors_carry_their_http_status(pool: PgPool) {
     let anonymous = app.browser();
     assert_eq!(app.server_fn(&anonymous, MyOrders::PATH, &[]).await.status(), 401);
     let minsu = app.signed_in(MINSU).await;
-    assert_eq!(app.server_fn(&minsu, GetOrderDetail::PATH, &[("merchant_uid", "ORD-NOPE")]).await.status(), 404);
-    let wrong = app.server_fn(&anonymous, Login::PATH, &[("email", JIWOO.0), ("password", "nope")]).await;
+    assert_eq!(
+        app.server_fn(&minsu, GetOrderDetail::PATH, &[("merchant_uid", "ORD-NOPE")]).await.status(),
+        404
+    );
+    let wrong =
+        app.server_fn(&anonymous, Login::PATH, &[("email", JIWOO.0), ("password", "nope")]).await;
     assert_eq!(wrong.status(), 401);
     let bad_input = app.server_fn(&minsu, GetOrderDetail::PATH, &[]).await;
     assert_eq!(bad_input.status(), 400);
@@ -207,7 +266,10 @@ async fn a_demoted_admin_loses_admin_rights_at_the_next_request(pool: PgPool) {
     let app = spawn_app(pool).await;
     let admin = app.signed_in(ADMIN).await;
     assert!(app.server_fn(&admin, AdminRefunds::PATH, &[]).await.status().is_success());
-    sqlx::query!("update users set role = 'customer' where id = $1", app.users.admin.id).execute(&app.pool).await.unwrap();
+    sqlx::query!("update users set role = 'customer' where id = $1", app.users.admin.id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
     let e: AppError = app.server_fn(&admin, AdminRefunds::PATH, &[]).await.json().await.unwrap();
     assert_eq!(e, AppError::NotFound);
 }
@@ -241,7 +303,12 @@ async fn pages_allow_only_scripts_with_this_responses_nonce(pool: PgPool) {
         (csp, res.text().await.unwrap())
     };
     let nonce_of = |csp: &str| {
-        assert!(csp.contains("'strict-dynamic'") && csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"), "{csp}");
+        assert!(
+            csp.contains("'strict-dynamic'")
+                && csp.contains("frame-ancestors 'none'")
+                && !csp.contains("unsafe-inline"),
+            "{csp}"
+        );
         csp.split("'nonce-").nth(1).and_then(|rest| rest.split('\'').next()).unwrap().to_string()
     };
     let (first_csp, html) = fetch().await;
@@ -260,6 +327,12 @@ async fn an_error_message_in_a_link_from_elsewhere_is_not_shown(pool: PgPool) {
     assert!(res.status().is_redirection());
     assert_eq!(res.headers()["location"], "/login");
     // after a no-JavaScript form post of ours, the page shows its own error
-    let res = app.browser().get(&forged).header("referer", format!("{}/login", app.base_url)).send().await.unwrap();
+    let res = app
+        .browser()
+        .get(&forged)
+        .header("referer", format!("{}/login", app.base_url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
 }

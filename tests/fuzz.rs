@@ -17,15 +17,42 @@ const CASES: usize = 3_000;
 
 fn server_fns() -> Vec<&'static str> {
     vec![
-        Login::PATH, GetCurrentUser::PATH, MyOrders::PATH, GetOrderDetail::PATH, RequestRefund::PATH,
-        AdminRefunds::PATH, AdminTimeline::PATH, AdminSync::PATH, AdminReview::PATH,
+        Login::PATH,
+        GetCurrentUser::PATH,
+        MyOrders::PATH,
+        GetOrderDetail::PATH,
+        RequestRefund::PATH,
+        AdminRefunds::PATH,
+        AdminTimeline::PATH,
+        AdminSync::PATH,
+        AdminReview::PATH,
     ]
 }
 
 const FIELDS: &[&str] = &[
-    "email", "password", "merchant_uid", "idempotency_key", "amount", "reason", "refund_holder", "refund_bank",
-    "refund_account", "refund_id", "decision", "entry_key", "query[status]", "query[from]", "query[to]", "query[q]",
-    "query[size]", "query[after]", "query[before]", "imp_uid", "status", "cancel_request_amount", "__err",
+    "email",
+    "password",
+    "merchant_uid",
+    "idempotency_key",
+    "amount",
+    "reason",
+    "refund_holder",
+    "refund_bank",
+    "refund_account",
+    "refund_id",
+    "decision",
+    "entry_key",
+    "query[status]",
+    "query[from]",
+    "query[to]",
+    "query[q]",
+    "query[size]",
+    "query[after]",
+    "query[before]",
+    "imp_uid",
+    "status",
+    "cancel_request_amount",
+    "__err",
 ];
 
 fn nasty(rng: &mut StdRng) -> String {
@@ -54,14 +81,22 @@ fn random_json(rng: &mut StdRng, depth: u32) -> Value {
         4 => json!(nasty(rng)),
         5 => Value::Array((0..rng.gen_range(0..4)).map(|_| random_json(rng, depth + 1)).collect()),
         _ => Value::Object(
-            (0..rng.gen_range(0..6)).map(|_| (FIELDS[rng.gen_range(0..FIELDS.len())].to_string(), random_json(rng, depth + 1))).collect(),
+            (0..rng.gen_range(0..6))
+                .map(|_| {
+                    (
+                        FIELDS[rng.gen_range(0..FIELDS.len())].to_string(),
+                        random_json(rng, depth + 1),
+                    )
+                })
+                .collect(),
         ),
     }
 }
 
 fn random_form(rng: &mut StdRng) -> String {
-    let pairs: Vec<(String, String)> =
-        (0..rng.gen_range(0..8)).map(|_| (FIELDS[rng.gen_range(0..FIELDS.len())].to_string(), nasty(rng))).collect();
+    let pairs: Vec<(String, String)> = (0..rng.gen_range(0..8))
+        .map(|_| (FIELDS[rng.gen_range(0..FIELDS.len())].to_string(), nasty(rng)))
+        .collect();
     serde_urlencoded::to_string(pairs).unwrap_or_default()
 }
 
@@ -82,7 +117,16 @@ async fn random_and_malformed_requests_never_fault_and_write_nothing(pool: PgPoo
     app.paid_order(&app.users.minsu, 50_000, "card", "kcp").await;
     let before = counts(&app.pool).await;
     let clients = [app.browser(), app.signed_in(MINSU).await, app.signed_in(ADMIN).await];
-    let routes = ["/", "/login", "/orders", "/orders/", "/admin/refunds", "/admin/payments/", "/admin/refunds.csv", "/admin/find"];
+    let routes = [
+        "/",
+        "/login",
+        "/orders",
+        "/orders/",
+        "/admin/refunds",
+        "/admin/payments/",
+        "/admin/refunds.csv",
+        "/admin/find",
+    ];
     let mut rng = StdRng::seed_from_u64(20_261_126);
     let (mut by_status, mut faults) = (std::collections::BTreeMap::<u16, usize>::new(), Vec::new());
     for case in 0..CASES {
@@ -92,32 +136,68 @@ async fn random_and_malformed_requests_never_fault_and_write_nothing(pool: PgPoo
             0 | 1 => {
                 let path = server_fns()[rng.gen_range(0..server_fns().len())];
                 let r = client.post(format!("{}{path}", app.base_url));
-                let r = if rng.gen() { r.header("content-type", "application/x-www-form-urlencoded").body(random_form(&mut rng)) } else { r.json(&random_json(&mut rng, 0)) };
-                if rng.gen() { r.header("accept", "application/json") } else { r.header("accept", "text/html").header("referer", format!("{}/login", app.base_url)) }
+                let r = if rng.gen() {
+                    r.header("content-type", "application/x-www-form-urlencoded")
+                        .body(random_form(&mut rng))
+                } else {
+                    r.json(&random_json(&mut rng, 0))
+                };
+                if rng.gen() {
+                    r.header("accept", "application/json")
+                } else {
+                    r.header("accept", "text/html")
+                        .header("referer", format!("{}/login", app.base_url))
+                }
             }
             // the seed guide's JSON endpoint, with any body and content type
             2 => {
-                let body = if rng.gen() { random_json(&mut rng, 0).to_string().into_bytes() } else { (0..rng.gen_range(0..200)).map(|_| rng.gen()).collect() };
-                let content_type = ["application/json", "text/plain", "application/x-www-form-urlencoded", "multipart/form-data"][rng.gen_range(0..4)];
-                client.post(format!("{}/payments/cancel", app.base_url)).header("content-type", content_type).body(body)
+                let body = if rng.gen() {
+                    random_json(&mut rng, 0).to_string().into_bytes()
+                } else {
+                    (0..rng.gen_range(0..200)).map(|_| rng.gen()).collect()
+                };
+                let content_type = [
+                    "application/json",
+                    "text/plain",
+                    "application/x-www-form-urlencoded",
+                    "multipart/form-data",
+                ][rng.gen_range(0..4)];
+                client
+                    .post(format!("{}/payments/cancel", app.base_url))
+                    .header("content-type", content_type)
+                    .body(body)
             }
             // the webhook, from anywhere
             3 => {
                 let r = reqwest::Client::new().post(format!("{}/portone/webhook", app.base_url));
-                if rng.gen() { r.json(&random_json(&mut rng, 0)) } else { r.header("content-type", "application/x-www-form-urlencoded").body(random_form(&mut rng)) }
+                if rng.gen() {
+                    r.json(&random_json(&mut rng, 0))
+                } else {
+                    r.header("content-type", "application/x-www-form-urlencoded")
+                        .body(random_form(&mut rng))
+                }
             }
             // pages and exports with random paths and query strings
             _ => {
                 let route = routes[rng.gen_range(0..routes.len())];
-                let tail = if route.ends_with('/') { portone_refund::model::percent_encode(&nasty(&mut rng)) } else { String::new() };
-                client.get(format!("{}{route}{tail}?{}", app.base_url, random_form(&mut rng))).header("accept", "text/html")
+                let tail = if route.ends_with('/') {
+                    portone_refund::model::percent_encode(&nasty(&mut rng))
+                } else {
+                    String::new()
+                };
+                client
+                    .get(format!("{}{route}{tail}?{}", app.base_url, random_form(&mut rng)))
+                    .header("accept", "text/html")
             }
         };
         let response = request.send().await.unwrap();
         let status = response.status().as_u16();
         *by_status.entry(status).or_default() += 1;
         if status >= 500 {
-            faults.push(format!("case {case}: {status} {}", response.text().await.unwrap_or_default().chars().take(200).collect::<String>()));
+            faults.push(format!(
+                "case {case}: {status} {}",
+                response.text().await.unwrap_or_default().chars().take(200).collect::<String>()
+            ));
         }
     }
     println!("fuzz: {CASES} requests, statuses {by_status:?}");

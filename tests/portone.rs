@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use portone_refund::server::portone::{AccountNumber, CancelExtra, CancelRequest, Payment, PortOneClient, PortOneError, Requester};
+use portone_refund::server::portone::{
+    AccountNumber, CancelExtra, CancelRequest, Payment, PortOneClient, PortOneError, Requester,
+};
 use serde_json::{json, Value};
 
 struct Gateway {
@@ -16,7 +18,9 @@ struct Gateway {
 
 async fn gateway(timeout_ms: u64) -> Gateway {
     let (url, _sim) = spawn_sim(None).await;
-    let client = Arc::new(PortOneClient::new(portone_config(&url, Duration::from_millis(timeout_ms))).unwrap());
+    let client = Arc::new(
+        PortOneClient::new(portone_config(&url, Duration::from_millis(timeout_ms))).unwrap(),
+    );
     Gateway { url, client }
 }
 
@@ -27,11 +31,24 @@ impl Gateway {
             "pay_method": pay_method, "pg_provider": pg, "name": "상품", "buyer_email": "b@example.com"
         });
         body.as_object_mut().unwrap().extend(extra.as_object().cloned().unwrap_or_default());
-        reqwest::Client::new().post(format!("{}/__sim/payments", self.url)).json(&body).send().await.unwrap().json().await.unwrap()
+        reqwest::Client::new()
+            .post(format!("{}/__sim/payments", self.url))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
     }
 
     async fn faults(&self, rules: Value) {
-        reqwest::Client::new().post(format!("{}/__sim/faults", self.url)).json(&rules).send().await.unwrap();
+        reqwest::Client::new()
+            .post(format!("{}/__sim/faults", self.url))
+            .json(&rules)
+            .send()
+            .await
+            .unwrap();
     }
 
     async fn stats(&self) -> Value {
@@ -48,7 +65,13 @@ impl Gateway {
 }
 
 fn cancel(imp_uid: &str, amount: i64, checksum: i64) -> CancelRequest {
-    CancelRequest { imp_uid: Some(imp_uid.into()), amount: Some(amount), checksum: Some(checksum), reason: Some("테스트".into()), ..Default::default() }
+    CancelRequest {
+        imp_uid: Some(imp_uid.into()),
+        amount: Some(amount),
+        checksum: Some(checksum),
+        reason: Some("테스트".into()),
+        ..Default::default()
+    }
 }
 
 #[tokio::test]
@@ -75,7 +98,10 @@ async fn an_expired_token_is_refreshed_once_and_the_request_resent() {
     let after = g.client.cancel(&cancel(&p.imp_uid, 1000, 5000)).await.unwrap();
     assert_eq!(after.cancel_amount, 1000);
     let stats = g.stats().await;
-    assert_eq!((stats["tokens_issued"].as_u64(), stats["cancel_calls"].as_u64()), (Some(2), Some(2)));
+    assert_eq!(
+        (stats["tokens_issued"].as_u64(), stats["cancel_calls"].as_u64()),
+        (Some(2), Some(2))
+    );
 }
 
 #[tokio::test]
@@ -94,19 +120,31 @@ async fn every_fault_kind_surfaces_as_its_error_class() {
     let p = g.pay(10_000, "card", "html5_inicis", json!({})).await;
     g.client.payment(&p.imp_uid, false).await.unwrap(); // token in hand
 
-    g.faults(json!([{"endpoint": "cancel", "kind": "error_before", "status": 500, "count": 1}])).await;
+    g.faults(json!([{"endpoint": "cancel", "kind": "error_before", "status": 500, "count": 1}]))
+        .await;
     let e = g.client.cancel(&cancel(&p.imp_uid, 1000, 10_000)).await.unwrap_err();
     assert!(matches!(e, PortOneError::HttpStatus { status: 500 }) && e.outcome_unknown(), "{e:?}");
-    assert_eq!(g.client.payment(&p.imp_uid, false).await.unwrap().cancel_amount, 0, "error_before applies nothing");
+    assert_eq!(
+        g.client.payment(&p.imp_uid, false).await.unwrap().cancel_amount,
+        0,
+        "error_before applies nothing"
+    );
 
-    g.faults(json!([{"endpoint": "cancel", "kind": "error_after", "status": 502, "count": 1}])).await;
+    g.faults(json!([{"endpoint": "cancel", "kind": "error_after", "status": 502, "count": 1}]))
+        .await;
     let e = g.client.cancel(&cancel(&p.imp_uid, 1000, 10_000)).await.unwrap_err();
     assert!(matches!(e, PortOneError::HttpStatus { status: 502 }), "{e:?}");
-    assert_eq!(g.client.payment(&p.imp_uid, false).await.unwrap().cancel_amount, 1000, "error_after applies");
+    assert_eq!(
+        g.client.payment(&p.imp_uid, false).await.unwrap().cancel_amount,
+        1000,
+        "error_after applies"
+    );
 
     g.faults(json!([{"endpoint": "cancel", "kind": "pg_reject", "message": "[9029] 상점의 취소가능 금액이 부족합니다.", "count": 1}])).await;
     match g.client.cancel(&cancel(&p.imp_uid, 1000, 9000)).await {
-        Err(PortOneError::Refused { status: 200, code: 1, message }) => assert!(message.contains("9029")),
+        Err(PortOneError::Refused { status: 200, code: 1, message }) => {
+            assert!(message.contains("9029"))
+        }
         other => panic!("{other:?}"),
     }
 
@@ -127,15 +165,28 @@ async fn checksum_mismatch_and_overdraw_are_refused_without_change() {
     let g = gateway(2000).await;
     let p = g.pay(10_000, "card", "kcp", json!({})).await;
     for req in [cancel(&p.imp_uid, 1000, 9000), cancel(&p.imp_uid, 10_001, 10_000)] {
-        assert!(matches!(g.client.cancel(&req).await, Err(PortOneError::Refused { status: 200, code: 1, .. })));
+        assert!(matches!(
+            g.client.cancel(&req).await,
+            Err(PortOneError::Refused { status: 200, code: 1, .. })
+        ));
     }
     let after = g.client.payment(&p.imp_uid, false).await.unwrap();
     assert_eq!((after.cancel_amount, after.status.as_str()), (0, "paid"));
     // full cancel with amount omitted, then the "already cancelled" refusal
-    let full = g.client.cancel(&CancelRequest { imp_uid: Some(p.imp_uid.clone()), checksum: Some(10_000), ..Default::default() }).await.unwrap();
+    let full = g
+        .client
+        .cancel(&CancelRequest {
+            imp_uid: Some(p.imp_uid.clone()),
+            checksum: Some(10_000),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     assert_eq!((full.cancel_amount, full.status.as_str()), (10_000, "cancelled"));
     match g.client.cancel(&cancel(&p.imp_uid, 1, 0)).await {
-        Err(PortOneError::Refused { message, .. }) => assert_eq!(message, "이미 전액취소된 주문입니다."),
+        Err(PortOneError::Refused { message, .. }) => {
+            assert_eq!(message, "이미 전액취소된 주문입니다.")
+        }
         other => panic!("{other:?}"),
     }
 }
@@ -147,10 +198,15 @@ async fn a_hundred_parallel_partial_cancels_never_cancel_more_than_paid() {
     // no checksum: only the amount cap protects the balance here
     let calls = (0..100).map(|_| {
         let c = g.client.clone();
-        let req = CancelRequest { imp_uid: Some(p.imp_uid.clone()), amount: Some(300), ..Default::default() };
+        let req = CancelRequest {
+            imp_uid: Some(p.imp_uid.clone()),
+            amount: Some(300),
+            ..Default::default()
+        };
         tokio::spawn(async move { c.cancel(&req).await.is_ok() })
     });
-    let ok = futures::future::join_all(calls).await.into_iter().filter(|r| *r.as_ref().unwrap()).count();
+    let ok =
+        futures::future::join_all(calls).await.into_iter().filter(|r| *r.as_ref().unwrap()).count();
     let after = g.client.payment(&p.imp_uid, false).await.unwrap();
     assert_eq!(ok, 33);
     assert_eq!(after.cancel_amount, 9_900);
@@ -161,16 +217,28 @@ async fn a_hundred_parallel_partial_cancels_never_cancel_more_than_paid() {
 async fn imp_uid_wins_over_merchant_uid_and_unknown_payments_are_named() {
     let g = gateway(2000).await;
     let p = g.pay(5000, "card", "kcp", json!({})).await;
-    let req = CancelRequest { imp_uid: Some("imp_nothing".into()), merchant_uid: Some(p.merchant_uid.clone()), ..Default::default() };
+    let req = CancelRequest {
+        imp_uid: Some("imp_nothing".into()),
+        merchant_uid: Some(p.merchant_uid.clone()),
+        ..Default::default()
+    };
     match g.client.cancel(&req).await {
-        Err(PortOneError::Refused { code: 1, message, .. }) => assert_eq!(message, "취소할 결제건이 존재하지 않습니다."),
+        Err(PortOneError::Refused { code: 1, message, .. }) => {
+            assert_eq!(message, "취소할 결제건이 존재하지 않습니다.")
+        }
         other => panic!("{other:?}"),
     }
-    let by_merchant = CancelRequest { merchant_uid: Some(p.merchant_uid.clone()), amount: Some(1000), ..Default::default() };
+    let by_merchant = CancelRequest {
+        merchant_uid: Some(p.merchant_uid.clone()),
+        amount: Some(1000),
+        ..Default::default()
+    };
     assert_eq!(g.client.cancel(&by_merchant).await.unwrap().cancel_amount, 1000);
     assert_eq!(g.client.find_by_merchant_uid(&p.merchant_uid).await.unwrap().imp_uid, p.imp_uid);
     match g.client.payment("imp_nothing", false).await {
-        Err(PortOneError::Refused { status: 404, message, .. }) => assert_eq!(message, "존재하지 않는 결제정보입니다."),
+        Err(PortOneError::Refused { status: 404, message, .. }) => {
+            assert_eq!(message, "존재하지 않는 결제정보입니다.")
+        }
         other => panic!("{other:?}"),
     }
 }
@@ -179,7 +247,10 @@ async fn imp_uid_wins_over_merchant_uid_and_unknown_payments_are_named() {
 async fn sandbox_payments_are_hidden_unless_asked_for() {
     let g = gateway(2000).await;
     let p = g.pay(1000, "card", "kcp", json!({"sandbox": true})).await;
-    assert!(matches!(g.client.payment(&p.imp_uid, false).await, Err(PortOneError::Refused { status: 404, .. })));
+    assert!(matches!(
+        g.client.payment(&p.imp_uid, false).await,
+        Err(PortOneError::Refused { status: 404, .. })
+    ));
     assert!(g.client.payment(&p.imp_uid, true).await.unwrap().sandbox);
 }
 
@@ -211,14 +282,27 @@ async fn form_encoded_bodies_with_extra_requester_and_both_header_styles_work() 
     let res: Value = http
         .post(format!("{}/payments/cancel", g.url))
         .header("authorization", &token) // the legacy raw form
-        .form(&[("imp_uid", p.imp_uid.as_str()), ("amount", "2000"), ("checksum", "8000"), ("reason", "폼"), ("extra[requester]", "customer")])
-        .send().await.unwrap().json().await.unwrap();
+        .form(&[
+            ("imp_uid", p.imp_uid.as_str()),
+            ("amount", "2000"),
+            ("checksum", "8000"),
+            ("reason", "폼"),
+            ("extra[requester]", "customer"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(res["code"], 0, "{res}");
     assert_eq!(res["response"]["cancel_amount"], 2000);
     let res = http
         .get(format!("{}/payments?imp_uid[]={}&imp_uid[]=imp_missing", g.url, p.imp_uid))
         .header("authorization", format!("Bearer {token}"))
-        .send().await.unwrap();
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 207);
     let none = http.get(format!("{}/payments/{}", g.url, p.imp_uid)).send().await.unwrap();
     assert_eq!(none.status(), 401);
@@ -234,7 +318,12 @@ async fn token_reuse_follows_portones_rules() {
 }
 
 async fn move_clock(g: &Gateway, body: Value) {
-    let res = reqwest::Client::new().post(format!("{}/__sim/clock", g.url)).json(&body).send().await.unwrap();
+    let res = reqwest::Client::new()
+        .post(format!("{}/__sim/clock", g.url))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert!(res.status().is_success());
 }
 
@@ -260,7 +349,9 @@ async fn the_phone_month_rule_follows_portones_kst_clock() {
     g.client.cancel(&cancel(&p.imp_uid, 1000, 3000)).await.unwrap();
     move_clock(&g, json!({"now": paid_at + 15 * 60})).await;
     match g.client.cancel(&cancel(&p.imp_uid, 1000, 2000)).await {
-        Err(PortOneError::Refused { message, .. }) => assert!(message.contains("결제한 달에만"), "{message}"),
+        Err(PortOneError::Refused { message, .. }) => {
+            assert!(message.contains("결제한 달에만"), "{message}")
+        }
         other => panic!("{other:?}"),
     }
 }
@@ -271,7 +362,10 @@ async fn explicit_nulls_in_optional_payment_fields_are_read() {
     let p = g.pay(8000, "card", "kcp", json!({})).await;
     g.faults(json!([{"endpoint": "*", "kind": "null_optionals"}])).await;
     let looked_up = g.client.payment(&p.imp_uid, false).await.unwrap();
-    assert_eq!((looked_up.amount, looked_up.cancel_amount, looked_up.cancel_history.is_none()), (8000, 0, true));
+    assert_eq!(
+        (looked_up.amount, looked_up.cancel_amount, looked_up.cancel_history.is_none()),
+        (8000, 0, true)
+    );
     let after = g.client.cancel(&cancel(&p.imp_uid, 3000, 8000)).await.unwrap();
     assert_eq!((after.cancel_amount, after.pay_method.as_str()), (3000, ""));
 }
@@ -286,7 +380,12 @@ async fn the_simulator_refuses_fields_portone_does_not_know() {
         .post(format!("{}/payments/cancel", g.url))
         .header("authorization", token)
         .json(&json!({"imp_uid": p.imp_uid, "cancel_request_amount": 1000}))
-        .send().await.unwrap().json().await.unwrap();
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_ne!(res["code"], 0, "{res}");
     assert!(res["message"].as_str().unwrap().contains("cancel_request_amount"));
 }

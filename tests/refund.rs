@@ -7,17 +7,29 @@ use std::time::Duration;
 use common::*;
 use portone_refund::model::{CurrentUser, RefundOutcome, RefundOutcomeStatus};
 use portone_refund::server::portone::{CancelRequest, Payment};
-use portone_refund::server::refund::{self, reconcile, rules::RefundForm, PipelineSettings, RefundCommand, RefundError};
+use portone_refund::server::refund::{
+    self, reconcile, rules::RefundForm, PipelineSettings, RefundCommand, RefundError,
+};
 use portone_refund::server::webhook;
 use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
 
 fn form(amount: &str, reason: &str) -> RefundForm {
-    RefundForm { amount: (!amount.is_empty()).then(|| amount.to_string()), reason: reason.into(), ..Default::default() }
+    RefundForm {
+        amount: (!amount.is_empty()).then(|| amount.to_string()),
+        reason: reason.into(),
+        ..Default::default()
+    }
 }
 
-async fn refund_as(app: &TestApp, user: &CurrentUser, p: &Payment, form: RefundForm, key: Uuid) -> Result<RefundOutcome, RefundError> {
+async fn refund_as(
+    app: &TestApp,
+    user: &CurrentUser,
+    p: &Payment,
+    form: RefundForm,
+    key: Uuid,
+) -> Result<RefundOutcome, RefundError> {
     let cmd = RefundCommand { merchant_uid: p.merchant_uid.clone(), form, idempotency_key: key };
     refund::request_refund(&app.pool, &app.portone, &PipelineSettings::default(), user, cmd).await
 }
@@ -57,7 +69,12 @@ async fn full_refund_then_already_fully_refunded(pool: PgPool) {
     assert_eq!(app.sim_payment(&p.imp_uid).await.cancel_amount, 12_000);
     assert_eq!(rejected(refund(&app, &p, "").await), "이미 전액환불된 주문입니다.");
     // the cancel_history entry is linked to our refund
-    let linked = sqlx::query_scalar!("select count(*) from payment_cancellations where refund_id is not null").fetch_one(&app.pool).await.unwrap();
+    let linked = sqlx::query_scalar!(
+        "select count(*) from payment_cancellations where refund_id is not null"
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
     assert_eq!(linked, Some(1));
 }
 
@@ -84,13 +101,19 @@ async fn validation_rules_refuse_before_anything_is_reserved(pool: PgPool) {
         ("", "  ", "사유"),
         ("", &"가".repeat(201), "200자"),
     ] {
-        let m = rejected(refund_as(&app, &app.users.minsu, &p, form(amount, reason), Uuid::new_v4()).await);
+        let m = rejected(
+            refund_as(&app, &app.users.minsu, &p, form(amount, reason), Uuid::new_v4()).await,
+        );
         assert!(m.contains(expected), "{amount:?}: {m}");
     }
-    let refunds = sqlx::query_scalar!("select count(*) from refunds").fetch_one(&app.pool).await.unwrap();
+    let refunds =
+        sqlx::query_scalar!("select count(*) from refunds").fetch_one(&app.pool).await.unwrap();
     assert_eq!(refunds, Some(0));
     assert_eq!(app.sim_stats().await["cancel_calls"], 0);
-    let audits = sqlx::query_scalar!("select count(*) from refund_events where kind = 'rejected'").fetch_one(&app.pool).await.unwrap();
+    let audits = sqlx::query_scalar!("select count(*) from refund_events where kind = 'rejected'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
     assert_eq!(audits, Some(5));
 }
 
@@ -105,11 +128,17 @@ async fn vbank_needs_an_account_and_never_stores_it_whole(pool: PgPool) {
     f.refund_account = Some("562-111-05948400".into());
     let o = refund_as(&app, &app.users.minsu, &p, f, Uuid::new_v4()).await.unwrap();
     assert_eq!(o.status, RefundOutcomeStatus::Succeeded);
-    let masked = sqlx::query_scalar!("select refund_account_masked from refunds").fetch_one(&app.pool).await.unwrap();
+    let masked = sqlx::query_scalar!("select refund_account_masked from refunds")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
     assert_eq!(masked.as_deref(), Some("**********8400"));
     let everywhere = sqlx::query_scalar!(
         "select count(*) from refund_events where detail::text like '%05948400%'"
-    ).fetch_one(&app.pool).await.unwrap();
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
     assert_eq!(everywhere, Some(0));
 }
 
@@ -128,7 +157,9 @@ async fn another_customers_order_is_refused_like_a_missing_one(pool: PgPool) {
     let p = app.paid_order(&app.users.jiwoo, 10_000, "card", "kcp").await;
     assert!(matches!(refund(&app, &p, "").await, Err(RefundError::NotFound)));
     // an admin may refund on the customer's behalf
-    let o = refund_as(&app, &app.users.admin, &p, form("1000", "고객 요청"), Uuid::new_v4()).await.unwrap();
+    let o = refund_as(&app, &app.users.admin, &p, form("1000", "고객 요청"), Uuid::new_v4())
+        .await
+        .unwrap();
     assert_eq!(o.status, RefundOutcomeStatus::Succeeded);
 }
 
@@ -139,21 +170,29 @@ async fn the_same_key_refunds_once_sequentially_and_in_parallel(pool: PgPool) {
     let key = Uuid::new_v4();
     let mut ids = Vec::new();
     for _ in 0..5 {
-        ids.push(refund_as(&app, &app.users.minsu, &p, form("1000", "x"), key).await.unwrap().refund_id);
+        ids.push(
+            refund_as(&app, &app.users.minsu, &p, form("1000", "x"), key).await.unwrap().refund_id,
+        );
     }
     ids.dedup();
     assert_eq!(ids.len(), 1);
     // the same key with other input is refused
-    assert!(matches!(refund_as(&app, &app.users.minsu, &p, form("2000", "x"), key).await, Err(RefundError::KeyReused)));
+    assert!(matches!(
+        refund_as(&app, &app.users.minsu, &p, form("2000", "x"), key).await,
+        Err(RefundError::KeyReused)
+    ));
 
     let key = Uuid::new_v4();
     let app = std::sync::Arc::new(app);
     let tasks = (0..20).map(|_| {
         let app = app.clone();
         let p = p.clone();
-        tokio::spawn(async move { refund_as(&app, &app.users.minsu, &p, form("1000", "y"), key).await })
+        tokio::spawn(
+            async move { refund_as(&app, &app.users.minsu, &p, form("1000", "y"), key).await },
+        )
     });
-    let results: Vec<_> = futures::future::join_all(tasks).await.into_iter().map(|r| r.unwrap().unwrap()).collect();
+    let results: Vec<_> =
+        futures::future::join_all(tasks).await.into_iter().map(|r| r.unwrap().unwrap()).collect();
     assert!(results.iter().all(|r| r.refund_id == results[0].refund_id));
     assert_eq!(app.sim_stats().await["cancels_applied"], 2);
     assert_eq!(app.sim_payment(&p.imp_uid).await.cancel_amount, 2000);
@@ -168,13 +207,22 @@ async fn fifty_parallel_refunds_never_exceed_the_payment(pool: PgPool) {
         let p = p.clone();
         tokio::spawn(async move { refund(&app, &p, "1000").await })
     });
-    let results: Vec<_> = futures::future::join_all(tasks).await.into_iter().map(|r| r.unwrap()).collect();
-    let succeeded = results.iter().filter(|r| matches!(r, Ok(o) if o.status == RefundOutcomeStatus::Succeeded)).count();
+    let results: Vec<_> =
+        futures::future::join_all(tasks).await.into_iter().map(|r| r.unwrap()).collect();
+    let succeeded = results
+        .iter()
+        .filter(|r| matches!(r, Ok(o) if o.status == RefundOutcomeStatus::Succeeded))
+        .count();
     // the rest wait their turn and are refused by the rules (fully refunded), or, beyond the
     // waiters a payment may have, are told at once that a refund is in progress
     let refused = results.iter().filter(|r| matches!(r, Err(RefundError::Rejected(_)))).count();
     assert!((1..=10).contains(&succeeded) && succeeded + refused == 50, "{results:?}");
-    let ours_sum = sqlx::query_scalar!("select coalesce(sum(amount), 0)::bigint from refunds where status = 'succeeded'").fetch_one(&app.pool).await.unwrap();
+    let ours_sum = sqlx::query_scalar!(
+        "select coalesce(sum(amount), 0)::bigint from refunds where status = 'succeeded'"
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
     assert_eq!(ours_sum, Some(succeeded as i64 * 1000));
     assert_eq!(app.sim_payment(&p.imp_uid).await.cancel_amount, succeeded as i64 * 1000);
     assert_eq!(ours(&app, &p).await.2, 0, "nothing left pending");
@@ -235,7 +283,10 @@ async fn a_refund_whose_process_died_is_finished_by_the_reconciler(pool: PgPool)
     let app = spawn_app(pool).await;
     let p = app.paid_order(&app.users.minsu, 10_000, "card", "kcp").await;
     // the process reserves, PortOne cancels, and the process dies before recording
-    let payment_id = sqlx::query_scalar!("select id from payments where imp_uid = $1", p.imp_uid).fetch_one(&app.pool).await.unwrap();
+    let payment_id = sqlx::query_scalar!("select id from payments where imp_uid = $1", p.imp_uid)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
     let refund_id = Uuid::new_v4();
     sqlx::query!(
         "insert into refunds (id, payment_id, idempotency_key, request_fingerprint, amount, checksum, reason, requester_role, requester_id, status)
@@ -244,7 +295,13 @@ async fn a_refund_whose_process_died_is_finished_by_the_reconciler(pool: PgPool)
     ).execute(&app.pool).await.unwrap();
     // what the pipeline sends: the reason carries the refund's reference
     let reason = refund::decide::reason_for_portone("변심", refund_id);
-    let req = CancelRequest { imp_uid: Some(p.imp_uid.clone()), amount: Some(4000), checksum: Some(10_000), reason: Some(reason), ..Default::default() };
+    let req = CancelRequest {
+        imp_uid: Some(p.imp_uid.clone()),
+        amount: Some(4000),
+        checksum: Some(10_000),
+        reason: Some(reason),
+        ..Default::default()
+    };
     app.portone.cancel(&req).await.unwrap();
 
     let report = reconcile(&app).await;
@@ -275,33 +332,60 @@ async fn webhooks_import_payments_and_sync_console_cancels_idempotently(pool: Pg
         .send().await.unwrap();
     assert_eq!(res.headers()["x-sim-webhook"], "200", "the paid webhook reached the app");
     let created: Payment = res.json().await.unwrap();
-    let owner = sqlx::query_scalar!("select customer_id from payments where merchant_uid = 'ORD-WEBHOOK-1'").fetch_one(&app.pool).await.unwrap();
+    let owner = sqlx::query_scalar!(
+        "select customer_id from payments where merchant_uid = 'ORD-WEBHOOK-1'"
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
     assert_eq!(owner, Some(app.users.jiwoo.id));
 
     // a cancel made in PortOne's console arrives by webhook and is synced, marked as outside
     let imp_uid = created.imp_uid.clone();
-    let console: serde_json::Value = http.post(format!("{}/__sim/payments/{imp_uid}/cancel", app.sim_url))
-        .json(&json!({"amount": 5000, "reason": "콘솔 취소"})).send().await.unwrap().json().await.unwrap();
+    let console: serde_json::Value = http
+        .post(format!("{}/__sim/payments/{imp_uid}/cancel", app.sim_url))
+        .json(&json!({"amount": 5000, "reason": "콘솔 취소"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(console["webhook"]["status"], 200);
     let synced = sqlx::query!("select cancel_amount, (select count(*) from payment_cancellations c where c.payment_id = p.id and c.refund_id is null) as \"outside!\" from payments p where imp_uid = $1", imp_uid)
         .fetch_one(&app.pool).await.unwrap();
     assert_eq!((synced.cancel_amount, synced.outside), (5000, 1));
 
     // duplicates change nothing
-    let notice = portone_refund::server::portone::WebhookNotice { imp_uid: imp_uid.clone(), merchant_uid: None, status: Some("cancelled".into()), cancellation_id: None };
+    let notice = portone_refund::server::portone::WebhookNotice {
+        imp_uid: imp_uid.clone(),
+        merchant_uid: None,
+        status: Some("cancelled".into()),
+        cancellation_id: None,
+    };
     for _ in 0..3 {
         webhook::process(&app.pool, &app.portone, &notice, false).await.unwrap();
     }
-    let rows = sqlx::query_scalar!("select count(*) from payment_cancellations").fetch_one(&app.pool).await.unwrap();
+    let rows = sqlx::query_scalar!("select count(*) from payment_cancellations")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
     assert_eq!(rows, Some(1));
 
     // a forged webhook for a payment PortOne does not know: ignored, nothing written
-    let res = http.post(format!("{}/portone/webhook", app.base_url))
+    let res = http
+        .post(format!("{}/portone/webhook", app.base_url))
         .header("origin", "https://somewhere.example")
         .form(&[("imp_uid", "imp_forged"), ("merchant_uid", "ORD-FORGED"), ("status", "paid")])
-        .send().await.unwrap();
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
-    let forged = sqlx::query_scalar!("select count(*) from payments where merchant_uid = 'ORD-FORGED'").fetch_one(&app.pool).await.unwrap();
+    let forged =
+        sqlx::query_scalar!("select count(*) from payments where merchant_uid = 'ORD-FORGED'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
     assert_eq!(forged, Some(0));
 }
 
@@ -315,15 +399,27 @@ async fn the_seed_guides_json_endpoint_answers_in_its_shape(pool: PgPool) {
         .send().await.unwrap();
     assert_eq!(res.status(), 200);
     let body: serde_json::Value = res.json().await.unwrap();
-    assert_eq!((body["merchant_uid"].as_str(), body["cancel_amount"].as_i64()), (Some(p.merchant_uid.as_str()), Some(2000)));
-    let res = minsu.post(format!("{}/payments/cancel", app.base_url))
-        .json(&json!({"merchant_uid": p.merchant_uid, "cancel_request_amount": 9000, "reason": "x"}))
-        .send().await.unwrap();
+    assert_eq!(
+        (body["merchant_uid"].as_str(), body["cancel_amount"].as_i64()),
+        (Some(p.merchant_uid.as_str()), Some(2000))
+    );
+    let res = minsu
+        .post(format!("{}/payments/cancel", app.base_url))
+        .json(
+            &json!({"merchant_uid": p.merchant_uid, "cancel_request_amount": 9000, "reason": "x"}),
+        )
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 400);
     let body: serde_json::Value = res.json().await.unwrap();
     assert!(body["message"].as_str().unwrap().contains("8,000원"));
-    let anonymous = reqwest::Client::new().post(format!("{}/payments/cancel", app.base_url))
-        .json(&json!({"merchant_uid": p.merchant_uid, "reason": "x"})).send().await.unwrap();
+    let anonymous = reqwest::Client::new()
+        .post(format!("{}/payments/cancel", app.base_url))
+        .json(&json!({"merchant_uid": p.merchant_uid, "reason": "x"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(anonymous.status(), 401);
 }
 
@@ -333,7 +429,11 @@ async fn customers_are_rate_limited_but_admins_are_not(pool: PgPool) {
     let p = app.paid_order(&app.users.minsu, 100_000, "card", "kcp").await;
     let settings = PipelineSettings { customer_requests_per_minute: 3, ..Default::default() };
     let attempt = |user: CurrentUser| {
-        let cmd = RefundCommand { merchant_uid: p.merchant_uid.clone(), form: form("100", "x"), idempotency_key: Uuid::new_v4() };
+        let cmd = RefundCommand {
+            merchant_uid: p.merchant_uid.clone(),
+            form: form("100", "x"),
+            idempotency_key: Uuid::new_v4(),
+        };
         let (pool, portone, settings) = (app.pool.clone(), app.portone.clone(), settings.clone());
         async move { refund::request_refund(&pool, &portone, &settings, &user, cmd).await }
     };
@@ -351,24 +451,51 @@ async fn the_webhook_imports_only_real_krw_payments(pool: PgPool) {
     let app = spawn_app(pool).await;
     let http = reqwest::Client::new();
     let mut notices = Vec::new();
-    for (merchant_uid, extra) in [("ORD-SANDBOX", json!({"sandbox": true})), ("ORD-USD", json!({"currency": "USD"})), ("ORD-REAL", json!({}))] {
+    for (merchant_uid, extra) in [
+        ("ORD-SANDBOX", json!({"sandbox": true})),
+        ("ORD-USD", json!({"currency": "USD"})),
+        ("ORD-REAL", json!({})),
+    ] {
         let mut body = json!({"merchant_uid": merchant_uid, "amount": 10_000, "pay_method": "card", "pg_provider": "kcp",
                               "name": "상품", "buyer_email": app.users.minsu.email});
         body.as_object_mut().unwrap().extend(extra.as_object().cloned().unwrap());
-        let created: Payment = http.post(format!("{}/__sim/payments", app.sim_url)).json(&body).send().await.unwrap().json().await.unwrap();
+        let created: Payment = http
+            .post(format!("{}/__sim/payments", app.sim_url))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         notices.push(portone_refund::server::portone::WebhookNotice {
-            imp_uid: created.imp_uid, merchant_uid: None, status: Some("paid".into()), cancellation_id: None,
+            imp_uid: created.imp_uid,
+            merchant_uid: None,
+            status: Some("paid".into()),
+            cancellation_id: None,
         });
     }
-    let effects: Vec<_> = futures::future::join_all(notices.iter().map(|n| webhook::process(&app.pool, &app.portone, n, false))).await;
-    assert_eq!(effects.into_iter().map(Result::unwrap).collect::<Vec<_>>(), vec![
-        webhook::WebhookEffect::Ignored,
-        webhook::WebhookEffect::Ignored,
-        webhook::WebhookEffect::Imported { owner_found: true },
-    ]);
+    let effects: Vec<_> = futures::future::join_all(
+        notices.iter().map(|n| webhook::process(&app.pool, &app.portone, n, false)),
+    )
+    .await;
+    assert_eq!(
+        effects.into_iter().map(Result::unwrap).collect::<Vec<_>>(),
+        vec![
+            webhook::WebhookEffect::Ignored,
+            webhook::WebhookEffect::Ignored,
+            webhook::WebhookEffect::Imported { owner_found: true },
+        ]
+    );
     // the demo's setting imports test-mode payments, still never another currency
-    assert_eq!(webhook::process(&app.pool, &app.portone, &notices[0], true).await.unwrap(), webhook::WebhookEffect::Imported { owner_found: true });
-    assert_eq!(webhook::process(&app.pool, &app.portone, &notices[1], true).await.unwrap(), webhook::WebhookEffect::Ignored);
+    assert_eq!(
+        webhook::process(&app.pool, &app.portone, &notices[0], true).await.unwrap(),
+        webhook::WebhookEffect::Imported { owner_found: true }
+    );
+    assert_eq!(
+        webhook::process(&app.pool, &app.portone, &notices[1], true).await.unwrap(),
+        webhook::WebhookEffect::Ignored
+    );
 }
 
 #[sqlx::test]
@@ -386,19 +513,35 @@ async fn one_customers_burst_never_starves_everyone_else(pool: PgPool) {
             let (app, minsu, merchant_uid) = (app.clone(), minsu.clone(), p.merchant_uid.clone());
             tokio::spawn(async move {
                 let key = Uuid::new_v4().to_string();
-                let form = [("merchant_uid", merchant_uid.as_str()), ("idempotency_key", &key), ("amount", "1000"), ("reason", "연타")];
+                let form = [
+                    ("merchant_uid", merchant_uid.as_str()),
+                    ("idempotency_key", &key),
+                    ("amount", "1000"),
+                    ("reason", "연타"),
+                ];
                 app.server_fn(&minsu, RequestRefund::PATH, &form).await.status()
             })
         })
         .collect();
     tokio::time::sleep(Duration::from_millis(300)).await;
     // while the burst waits, another customer's session and pages work
-    let answer = tokio::time::timeout(Duration::from_secs(5), app.server_fn(&jiwoo, MyOrders::PATH, &[])).await;
+    let answer =
+        tokio::time::timeout(Duration::from_secs(5), app.server_fn(&jiwoo, MyOrders::PATH, &[]))
+            .await;
     assert!(answer.expect("answered while the burst waits").status().is_success());
-    let statuses: Vec<u16> = futures::future::join_all(burst).await.into_iter().map(|s| s.unwrap().as_u16()).collect();
+    let statuses: Vec<u16> =
+        futures::future::join_all(burst).await.into_iter().map(|s| s.unwrap().as_u16()).collect();
     assert!(statuses.iter().all(|s| *s < 500), "no server fault: {statuses:?}");
     let limited = statuses.iter().filter(|s| **s == 429).count();
-    assert!(200 - limited <= 60, "counted when they start, the per-minute limit holds under a burst: {limited} limited");
-    let ours = sqlx::query_scalar!("select coalesce(sum(amount), 0)::bigint from refunds where status = 'succeeded'").fetch_one(&app.pool).await.unwrap();
+    assert!(
+        200 - limited <= 60,
+        "counted when they start, the per-minute limit holds under a burst: {limited} limited"
+    );
+    let ours = sqlx::query_scalar!(
+        "select coalesce(sum(amount), 0)::bigint from refunds where status = 'succeeded'"
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
     assert_eq!(app.sim_payment(&p.imp_uid).await.cancel_amount, ours.unwrap());
 }

@@ -13,7 +13,13 @@ use super::ctx;
 pub async fn admin_refunds(#[server(default)] query: RefundQuery) -> Result<RefundPage, AppError> {
     ctx::require_admin().await?;
     let state = ctx::state()?;
-    crate::server::admin::refund_page(&state.pool, &query.normalized(), state.settings.pending_alert_after).await.map_err(crate::server::auth::internal)
+    crate::server::admin::refund_page(
+        &state.pool,
+        &query.normalized(),
+        state.settings.pending_alert_after,
+    )
+    .await
+    .map_err(crate::server::auth::internal)
 }
 
 /// One order's timeline.
@@ -43,7 +49,9 @@ pub async fn admin_sync(merchant_uid: String) -> Result<SyncReport, AppError> {
         .await
         .map_err(|e| {
             tracing::warn!(error = %e, merchant_uid, "sync with PortOne failed");
-            AppError::Rejected("PortOne에서 결제 정보를 가져오지 못했습니다. 잠시 후 다시 시도해 주세요.".into())
+            AppError::Rejected(
+                "PortOne에서 결제 정보를 가져오지 못했습니다. 잠시 후 다시 시도해 주세요.".into(),
+            )
         })?
         .ok_or(AppError::NotFound)
 }
@@ -51,19 +59,29 @@ pub async fn admin_sync(merchant_uid: String) -> Result<SyncReport, AppError> {
 /// An admin's decision on a refund that needs review: `succeeded` with the PortOne entry that
 /// is its cancel, or `failed` (no money moved). Field names match the review form.
 #[server]
-pub async fn admin_review(refund_id: String, decision: String, entry_key: Option<String>) -> Result<(), AppError> {
+pub async fn admin_review(
+    refund_id: String,
+    decision: String,
+    entry_key: Option<String>,
+) -> Result<(), AppError> {
     use crate::server::refund::review::{self, ReviewDecision, ReviewError};
     let admin = ctx::require_admin().await?;
     let state = ctx::state()?;
     let refund_id = uuid::Uuid::parse_str(refund_id.trim()).map_err(|_| AppError::NotFound)?;
     let decision = match (decision.as_str(), entry_key.filter(|k| !k.trim().is_empty())) {
         ("succeeded", Some(entry_key)) => ReviewDecision::Succeeded { entry_key },
-        ("succeeded", None) => return Err(AppError::Rejected("성공으로 처리하려면 PortOne 취소 내역을 하나 고르세요.".into())),
+        ("succeeded", None) => {
+            return Err(AppError::Rejected(
+                "성공으로 처리하려면 PortOne 취소 내역을 하나 고르세요.".into(),
+            ))
+        }
         ("failed", _) => ReviewDecision::Failed,
         _ => return Err(AppError::Rejected("알 수 없는 처리입니다.".into())),
     };
     review::decide(&state.pool, &admin, refund_id, decision).await.map_err(|e| match e {
-        ReviewError::NotFound => AppError::Rejected("검토할 환불이 아니거나 이미 처리되었습니다.".into()),
+        ReviewError::NotFound => {
+            AppError::Rejected("검토할 환불이 아니거나 이미 처리되었습니다.".into())
+        }
         ReviewError::Rejected(message) => AppError::Rejected(message.into()),
         ReviewError::Database(e) => crate::server::auth::internal(e),
     })

@@ -87,7 +87,9 @@ pub async fn logout() -> Result<(), AppError> {
 pub async fn my_orders() -> Result<Vec<OrderSummary>, AppError> {
     let user = ctx::require_user().await?;
     let state = ctx::state()?;
-    crate::server::orders::list_orders(&state.pool, user.id).await.map_err(crate::server::auth::internal)
+    crate::server::orders::list_orders(&state.pool, user.id)
+        .await
+        .map_err(crate::server::auth::internal)
 }
 
 /// One order, if it is the signed-in customer's (or the user is an admin).
@@ -120,7 +122,8 @@ pub async fn request_refund(
     let state = ctx::state()?;
     let idempotency_key = uuid::Uuid::parse_str(idempotency_key.trim())
         .map_err(|_| AppError::Rejected("잘못된 요청입니다. 페이지를 새로고침해 주세요.".into()))?;
-    let settings = use_context::<std::sync::Arc<PipelineSettings>>().map(|s| (*s).clone()).unwrap_or_default();
+    let settings =
+        use_context::<std::sync::Arc<PipelineSettings>>().map(|s| (*s).clone()).unwrap_or_default();
     let cmd = RefundCommand {
         merchant_uid,
         form: RefundForm { amount, reason, refund_holder, refund_bank, refund_account },

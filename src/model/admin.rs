@@ -4,6 +4,8 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use super::RefundStatus;
+
 /// The 환불 내역 filter, exactly as it appears in the URL query.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RefundQuery {
@@ -60,7 +62,11 @@ impl RefundQuery {
     }
 
     pub fn page_size(&self) -> i64 {
-        self.size.as_deref().and_then(|s| s.parse().ok()).filter(|s| PAGE_SIZES.contains(s)).unwrap_or(50)
+        self.size
+            .as_deref()
+            .and_then(|s| s.parse().ok())
+            .filter(|s| PAGE_SIZES.contains(s))
+            .unwrap_or(50)
     }
 
     pub fn from_day(&self) -> Option<NaiveDate> {
@@ -92,7 +98,11 @@ impl RefundQuery {
         .into_iter()
         .filter_map(|(k, v)| v.as_deref().map(|v| (k, v)))
         .collect();
-        pairs.iter().map(|(k, v)| format!("{k}={}", super::percent_encode(v))).collect::<Vec<_>>().join("&")
+        pairs
+            .iter()
+            .map(|(k, v)| format!("{k}={}", super::percent_encode(v)))
+            .collect::<Vec<_>>()
+            .join("&")
     }
 }
 
@@ -100,7 +110,9 @@ impl RefundQuery {
 /// (typos, or a year like +262143 whose next midnight does not exist) is no filter at all.
 fn filter_day(s: &str) -> Option<NaiveDate> {
     use chrono::Datelike;
-    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok().filter(|d| (2000..=2100).contains(&d.year()))
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .ok()
+        .filter(|d| (2000..=2100).contains(&d.year()))
 }
 
 /// A keyset position: (requested at, refund id), the list's order.
@@ -124,7 +136,7 @@ pub struct AdminRefundRow {
     pub order_name: String,
     pub pay_method: String,
     pub amount: i64,
-    pub status: String,
+    pub status: RefundStatus,
     pub requester_role: String,
     pub requester_name: String,
     pub reason: String,
@@ -134,9 +146,9 @@ pub struct AdminRefundRow {
     pub delayed_secs: Option<i64>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StatusTotal {
-    pub status: String,
+    pub status: RefundStatus,
     pub count: i64,
     pub amount: i64,
 }
@@ -157,19 +169,6 @@ pub struct RefundPage {
     pub chart: Vec<DayTotal>,
     pub chart_from: NaiveDate,
     pub chart_to: NaiveDate,
-}
-
-/// The statuses a refund can have, as the filter offers them.
-pub const REFUND_STATUSES: [&str; 4] = ["pending", "needs_review", "succeeded", "failed"];
-
-pub fn status_label(status: &str) -> &str {
-    match status {
-        "pending" => "대기",
-        "succeeded" => "성공",
-        "failed" => "실패",
-        "needs_review" => "검토 필요",
-        other => other,
-    }
 }
 
 /// How long something has waited, the Korean way: `45초`, `12분`, `3시간 5분`, `2일 4시간`.
@@ -232,7 +231,7 @@ pub struct TimelineRefund {
     pub id: String,
     pub amount: i64,
     pub checksum: i64,
-    pub status: String,
+    pub status: RefundStatus,
     pub reason: String,
     pub requester_role: String,
     pub requester_name: String,
@@ -268,16 +267,33 @@ mod tests {
 
     #[test]
     fn extreme_or_malformed_filter_days_are_no_filter() {
-        let q = |from: &str| super::RefundQuery { from: Some(from.into()), ..Default::default() }.from_day();
+        let q = |from: &str| {
+            super::RefundQuery { from: Some(from.into()), ..Default::default() }.from_day()
+        };
         assert!(q("2026-11-26").is_some());
-        for bad in ["+262143-12-31", "262142-12-31", "-0001-01-01", "1999-12-31", "2026-13-01", "2026-11-26T00:00", ""] {
+        for bad in [
+            "+262143-12-31",
+            "262142-12-31",
+            "-0001-01-01",
+            "1999-12-31",
+            "2026-13-01",
+            "2026-11-26T00:00",
+            "",
+        ] {
             assert_eq!(q(bad), None, "{bad}");
         }
     }
 
     #[test]
     fn ages_read_naturally() {
-        for (secs, text) in [(45, "45초"), (720, "12분"), (3600, "1시간"), (11_100, "3시간 5분"), (86_400, "1일"), (187_200, "2일 4시간")] {
+        for (secs, text) in [
+            (45, "45초"),
+            (720, "12분"),
+            (3600, "1시간"),
+            (11_100, "3시간 5분"),
+            (86_400, "1일"),
+            (187_200, "2일 4시간"),
+        ] {
             assert_eq!(format_age(secs), text);
         }
     }

@@ -27,7 +27,9 @@ pub fn format_won(amount: i64) -> String {
 pub fn percent_encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -41,14 +43,17 @@ pub fn valid_merchant_uid(s: &str) -> bool {
 
 /// An `imp_uid` as PortOne issues it: at most 32 ASCII letters, digits, `_` or `-`.
 pub fn valid_imp_uid(s: &str) -> bool {
-    (1..=32).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    (1..=32).contains(&s.len())
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// A link we may render from data that came from PortOne or a database: only `https://` and
 /// `http://` URLs, never `javascript:` or `data:`.
 pub fn safe_link(url: &str) -> Option<String> {
     let url = url.trim();
-    let scheme_ok = ["https://", "http://"].iter().any(|s| url.get(..s.len()).is_some_and(|p| p.eq_ignore_ascii_case(s)));
+    let scheme_ok = ["https://", "http://"]
+        .iter()
+        .any(|s| url.get(..s.len()).is_some_and(|p| p.eq_ignore_ascii_case(s)));
     scheme_ok.then(|| url.to_string())
 }
 
@@ -212,6 +217,52 @@ pub struct OrderDetail {
     pub last_refund: Option<RefundOutcome>,
 }
 
+/// Where a refund stands in our ledger (the database's check constraint allows exactly these).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundStatus {
+    Pending,
+    Succeeded,
+    Failed,
+    /// PortOne's history neither proves nor rules out the cancel: an admin decides.
+    NeedsReview,
+}
+
+impl RefundStatus {
+    pub const ALL: [RefundStatus; 4] = [
+        RefundStatus::Pending,
+        RefundStatus::NeedsReview,
+        RefundStatus::Succeeded,
+        RefundStatus::Failed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefundStatus::Pending => "pending",
+            RefundStatus::Succeeded => "succeeded",
+            RefundStatus::Failed => "failed",
+            RefundStatus::NeedsReview => "needs_review",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RefundStatus> {
+        RefundStatus::ALL.into_iter().find(|status| status.as_str() == s)
+    }
+
+    /// The admin pages' word for it.
+    pub fn label(self) -> &'static str {
+        match self {
+            RefundStatus::Pending => "대기",
+            RefundStatus::Succeeded => "성공",
+            RefundStatus::Failed => "실패",
+            RefundStatus::NeedsReview => "검토 필요",
+        }
+    }
+}
+
+/// What a customer is told while PortOne's answer is unknown (page and JSON endpoint alike).
+pub const PENDING_EXPLANATION: &str = "환불 처리 중입니다. 결제대행사(PortOne)의 응답을 확인하고 있으며, 결과가 확정되면 이 주문에 표시됩니다. 같은 환불이 두 번 처리되지는 않으니 다시 신청하지 않으셔도 됩니다.";
+
 /// What happened to a refund request.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum RefundOutcomeStatus {
@@ -249,15 +300,34 @@ mod tests {
     #[test]
     fn identifiers_have_portones_shape() {
         assert!(valid_merchant_uid("ORD20261126-0001") && valid_merchant_uid("주문-1"));
-        assert!(!valid_merchant_uid("") && !valid_merchant_uid(&"x".repeat(41)) && !valid_merchant_uid(" a") && !valid_merchant_uid("a\nb"));
-        assert!(valid_imp_uid("imp_123456789012") && !valid_imp_uid("imp 1") && !valid_imp_uid(&"i".repeat(33)) && !valid_imp_uid(""));
+        assert!(
+            !valid_merchant_uid("")
+                && !valid_merchant_uid(&"x".repeat(41))
+                && !valid_merchant_uid(" a")
+                && !valid_merchant_uid("a\nb")
+        );
+        assert!(
+            valid_imp_uid("imp_123456789012")
+                && !valid_imp_uid("imp 1")
+                && !valid_imp_uid(&"i".repeat(33))
+                && !valid_imp_uid("")
+        );
     }
 
     #[test]
     fn only_web_links_are_rendered() {
-        assert_eq!(safe_link(" https://sim.portone.invalid/r/1").as_deref(), Some("https://sim.portone.invalid/r/1"));
+        assert_eq!(
+            safe_link(" https://sim.portone.invalid/r/1").as_deref(),
+            Some("https://sim.portone.invalid/r/1")
+        );
         assert!(safe_link("HTTP://x.example").is_some());
-        for bad in ["javascript:alert(1)", "JaVaScRiPt:alert(1)", "data:text/html,x", "//evil.example", "/relative"] {
+        for bad in [
+            "javascript:alert(1)",
+            "JaVaScRiPt:alert(1)",
+            "data:text/html,x",
+            "//evil.example",
+            "/relative",
+        ] {
             assert_eq!(safe_link(bad), None, "{bad}");
         }
     }

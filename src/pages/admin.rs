@@ -9,16 +9,18 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use crate::api::admin::{admin_refunds, admin_timeline, AdminReview, AdminSync};
 use crate::api::{get_order_detail, RequestRefund};
 use crate::model::admin::*;
-use crate::model::{format_kst, format_kst_seconds, format_won, pay_method_label, percent_encode, safe_link};
+use crate::model::{
+    format_kst, format_kst_seconds, format_won, pay_method_label, percent_encode, safe_link,
+};
 use crate::pages::load_error;
 use crate::pages::order::RefundSection;
 
-fn status_badge(status: &str) -> &'static str {
+fn status_badge(status: RefundStatus) -> &'static str {
     match status {
-        "succeeded" => "badge badge-paid",
-        "failed" => "badge badge-failed",
-        "needs_review" => "badge badge-review",
-        _ => "badge badge-pending",
+        RefundStatus::Succeeded => "badge badge-paid",
+        RefundStatus::Failed => "badge badge-failed",
+        RefundStatus::NeedsReview => "badge badge-review",
+        RefundStatus::Pending => "badge badge-pending",
     }
 }
 
@@ -64,7 +66,7 @@ fn FilterForm(current: RefundQuery) -> impl IntoView {
     view! {
         <form method="get" action="/admin/refunds" class="filters" aria-label="환불 내역 필터">
             <FilterSelect id="f-status" name="status" label="상태" current=current.status.clone()
-                options=REFUND_STATUSES.map(|s| (s, status_label(s))).to_vec()/>
+                options=RefundStatus::ALL.map(|s| (s.as_str(), s.label())).to_vec()/>
             <div>
                 <label for="f-from">"시작일"</label>
                 <input id="f-from" type="date" name="from" value=current.from.clone().unwrap_or_default()/>
@@ -123,8 +125,18 @@ fn FilterSelect(
 fn RefundList(page: RefundPage, current: RefundQuery) -> impl IntoView {
     let base = current.without_cursor();
     let csv_href = format!("/admin/refunds.csv?{}", base.to_query_string());
-    let next_href = page.next.clone().map(|c| format!("/admin/refunds?{}", RefundQuery { after: Some(c), ..base.clone() }.to_query_string()));
-    let prev_href = page.prev.clone().map(|c| format!("/admin/refunds?{}", RefundQuery { before: Some(c), ..base.clone() }.to_query_string()));
+    let next_href = page.next.clone().map(|c| {
+        format!(
+            "/admin/refunds?{}",
+            RefundQuery { after: Some(c), ..base.clone() }.to_query_string()
+        )
+    });
+    let prev_href = page.prev.clone().map(|c| {
+        format!(
+            "/admin/refunds?{}",
+            RefundQuery { before: Some(c), ..base.clone() }.to_query_string()
+        )
+    });
     view! {
         <Totals totals=page.totals.clone()/>
         <Chart days=page.chart.clone() from=page.chart_from to=page.chart_to/>
@@ -148,8 +160,8 @@ fn Totals(totals: Vec<StatusTotal>) -> impl IntoView {
         <dl class="totals" aria-label="합계">
             <div><dt>"전체"</dt><dd data-testid="total-count">{format!("{count}건")}</dd></div>
             {totals.into_iter().map(|t| view! {
-                <div data-status=t.status.clone()>
-                    <dt>{status_label(&t.status).to_string()}</dt>
+                <div data-status=t.status.as_str()>
+                    <dt>{t.status.label()}</dt>
                     <dd>{format!("{}건 · {}", t.count, format_won(t.amount))}</dd>
                 </div>
             }).collect_view()}
@@ -167,7 +179,11 @@ fn Chart(days: Vec<DayTotal>, from: chrono::NaiveDate, to: chrono::NaiveDate) ->
     let total: i64 = days.iter().map(|d| d.refunded).sum();
     let slot = (W - PAD) / days.len().max(1) as f64;
     let label_every = (days.len() / 8).max(1);
-    let summary = format!("{from} ~ {to} 일별 환불 금액, 합계 {}, 최대 {}", format_won(total), format_won(max));
+    let summary = format!(
+        "{from} ~ {to} 일별 환불 금액, 합계 {}, 최대 {}",
+        format_won(total),
+        format_won(max)
+    );
     view! {
         <figure class="chart">
             <svg viewBox=format!("0 0 {W} {}", H + 20.0) role="img" aria-labelledby="chart-title chart-desc" width="100%">
@@ -236,7 +252,7 @@ fn RefundTable(rows: Vec<AdminRefundRow>) -> impl IntoView {
                                 <td>{pay_method_label(&r.pay_method).to_string()}</td>
                                 <td class="num">{format_won(r.amount)}</td>
                                 <td>
-                                    <span class=status_badge(&r.status)>{status_label(&r.status).to_string()}</span>
+                                    <span class=status_badge(r.status)>{r.status.label()}</span>
                                     <Delayed secs=r.delayed_secs/>
                                 </td>
                                 <td>{requester_label(&r.requester_role).to_string()}<br/><small>{r.requester_name.clone()}</small></td>
@@ -260,7 +276,9 @@ pub fn AdminPaymentPage() -> impl IntoView {
     let refund = ServerAction::<RequestRefund>::new();
     let sync = ServerAction::<AdminSync>::new();
     let review = ServerAction::<AdminReview>::new();
-    let key = move || (merchant_uid(), refund.version().get(), sync.version().get(), review.version().get());
+    let key = move || {
+        (merchant_uid(), refund.version().get(), sync.version().get(), review.version().get())
+    };
     let timeline = Resource::new(key, |(m, ..)| admin_timeline(m));
     let detail = Resource::new(key, |(m, ..)| get_order_detail(m));
     view! {
@@ -301,7 +319,8 @@ pub fn AdminPaymentPage() -> impl IntoView {
 #[component]
 fn Timeline(t: PaymentTimeline, review: ServerAction<AdminReview>) -> impl IntoView {
     let cancellable = t.amount - t.cancel_amount;
-    let unlinked: Vec<TimelineCancellation> = t.cancellations.iter().filter(|c| c.refund_id.is_none()).cloned().collect();
+    let unlinked: Vec<TimelineCancellation> =
+        t.cancellations.iter().filter(|c| c.refund_id.is_none()).cloned().collect();
     view! {
         <section class="card">
             <p><A href="/admin/refunds">"← 환불 내역"</A></p>
@@ -357,7 +376,7 @@ fn Timeline(t: PaymentTimeline, review: ServerAction<AdminReview>) -> impl IntoV
                     <li data-refund-id=r.id.clone()>
                         <p>
                             <strong>{format!("{} 환불 요청", format_won(r.amount))}</strong>" "
-                            <span class=status_badge(&r.status)>{status_label(&r.status).to_string()}</span>
+                            <span class=status_badge(r.status)>{r.status.label()}</span>
                             <Delayed secs=r.delayed_secs/>
                             " · " {format!("{} {}", requester_label(&r.requester_role), r.requester_name)}
                             " · " {format_kst_seconds(r.created_at)}
@@ -365,7 +384,7 @@ fn Timeline(t: PaymentTimeline, review: ServerAction<AdminReview>) -> impl IntoV
                         </p>
                         <p>"사유: " {r.reason.clone()}</p>
                         {r.portone_message.clone().map(|m| view! { <p>{format!("PortOne 메시지 (code {}): {m}", r.portone_code.map(|c| c.to_string()).unwrap_or_else(|| "-".into()))}</p> })}
-                        {(r.status == "needs_review").then(|| view! {
+                        {(r.status == RefundStatus::NeedsReview).then(|| view! {
                             <ReviewForm refund=r.clone() candidates=unlinked.iter().filter(|c| c.amount == r.amount).cloned().collect() review/>
                         })}
                         <ol class="events">
@@ -383,7 +402,11 @@ fn Timeline(t: PaymentTimeline, review: ServerAction<AdminReview>) -> impl IntoV
 /// The decision on a refund that needs review: link one of PortOne's unexplained entries of
 /// the same amount as its cancel, or record that no money moved. Works without JavaScript.
 #[component]
-fn ReviewForm(refund: TimelineRefund, candidates: Vec<TimelineCancellation>, review: ServerAction<AdminReview>) -> impl IntoView {
+fn ReviewForm(
+    refund: TimelineRefund,
+    candidates: Vec<TimelineCancellation>,
+    review: ServerAction<AdminReview>,
+) -> impl IntoView {
     let legend_id = format!("review-{}", refund.id);
     let labelled_by = legend_id.clone();
     let none = candidates.is_empty();

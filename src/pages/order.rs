@@ -4,11 +4,10 @@ use leptos_router::hooks::use_params_map;
 
 use crate::api::{get_order_detail, RequestRefund};
 use crate::model::{
-    format_kst, format_kst_seconds, format_won, pay_method_label, safe_link, OrderDetail, RefundOutcome, RefundOutcomeStatus,
+    format_kst, format_kst_seconds, format_won, pay_method_label, safe_link, OrderDetail,
+    RefundOutcome, RefundOutcomeStatus, PENDING_EXPLANATION,
 };
 use crate::pages::load_error;
-
-pub const PENDING_EXPLANATION: &str = "환불 처리 중입니다. 결제대행사(PortOne)의 응답을 확인하고 있으며, 결과가 확정되면 이 주문에 표시됩니다. 같은 환불이 두 번 처리되지는 않으니 다시 신청하지 않으셔도 됩니다.";
 
 /// `/orders/{merchant_uid}`: the order, its refunds, and 환불하기.
 #[component]
@@ -16,7 +15,10 @@ pub fn OrderPage() -> impl IntoView {
     let params = use_params_map();
     let merchant_uid = move || params.read().get("merchant_uid").unwrap_or_default();
     let refund = ServerAction::<RequestRefund>::new();
-    let detail = Resource::new(move || (merchant_uid(), refund.version().get()), |(m, _)| get_order_detail(m));
+    let detail = Resource::new(
+        move || (merchant_uid(), refund.version().get()),
+        |(m, _)| get_order_detail(m),
+    );
     view! {
         <Suspense fallback=|| view! { <p>"불러오는 중…"</p> }>
             {move || Suspend::new(async move {
@@ -141,7 +143,9 @@ fn Outcome(outcome: RefundOutcome) -> impl IntoView {
 #[component]
 fn RefundFormOrReason(detail: OrderDetail, refund: ServerAction<RequestRefund>) -> impl IntoView {
     match detail.not_refundable_reason.clone() {
-        Some(reason) => view! { <p class="not-refundable" data-testid="not-refundable">{reason}</p> }.into_any(),
+        Some(reason) => {
+            view! { <p class="not-refundable" data-testid="not-refundable">{reason}</p> }.into_any()
+        }
         None => view! { <RefundForm detail refund/> }.into_any(),
     }
 }

@@ -2,8 +2,8 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 
 use crate::api::my_orders;
-use crate::pages::load_error;
 use crate::model::{format_kst, format_won, pay_method_label, percent_encode, OrderSummary};
+use crate::pages::load_error;
 
 /// `/orders`: 내 주문.
 #[component]

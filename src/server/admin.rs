@@ -24,7 +24,11 @@ struct Params {
 
 /// KST midnight at the start of `day`, in UTC.
 pub fn kst_midnight(day: NaiveDate) -> DateTime<Utc> {
-    Seoul.from_local_datetime(&day.and_hms_opt(0, 0, 0).expect("midnight")).single().expect("KST has no DST").with_timezone(&Utc)
+    Seoul
+        .from_local_datetime(&day.and_hms_opt(0, 0, 0).expect("midnight"))
+        .single()
+        .expect("KST has no DST")
+        .with_timezone(&Utc)
 }
 
 pub fn kst_today() -> NaiveDate {
@@ -74,7 +78,7 @@ impl From<Row> for AdminRefundRow {
             order_name: r.order_name,
             pay_method: r.pay_method,
             amount: r.amount,
-            status: r.status,
+            status: stored_status(&r.status),
             requester_role: r.requester_role,
             requester_name: r.requester_name,
             reason: r.reason,
@@ -86,13 +90,29 @@ impl From<Row> for AdminRefundRow {
 }
 
 /// Seconds a refund has been pending, when that is longer than `alert_after`: 지연.
-pub fn delay(status: &str, requested_at: DateTime<Utc>, now: DateTime<Utc>, alert_after: std::time::Duration) -> Option<i64> {
+pub fn delay(
+    status: RefundStatus,
+    requested_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    alert_after: std::time::Duration,
+) -> Option<i64> {
     let age = (now - requested_at).num_seconds();
-    (status == "pending" && age > alert_after.as_secs() as i64).then_some(age)
+    (status == RefundStatus::Pending && age > alert_after.as_secs() as i64).then_some(age)
+}
+
+/// A status as stored; the schema's check constraint allows only `RefundStatus`'s values.
+fn stored_status(s: &str) -> RefundStatus {
+    RefundStatus::parse(s).unwrap_or_else(|| {
+        tracing::error!(status = s, "a refund status the schema does not allow");
+        RefundStatus::Pending
+    })
 }
 
 /// One page of refunds, newest first, by keyset: `after` (older than) or `before` (newer than).
-pub async fn list_refunds(pool: &PgPool, query: &RefundQuery) -> Result<(Vec<AdminRefundRow>, Option<String>, Option<String>), sqlx::Error> {
+pub async fn list_refunds(
+    pool: &PgPool,
+    query: &RefundQuery,
+) -> Result<(Vec<AdminRefundRow>, Option<String>, Option<String>), sqlx::Error> {
     let p = Params::from_query(query);
     let size = query.page_size();
     let before = query.before.as_deref().and_then(parse_cursor);
@@ -193,21 +213,36 @@ pub async fn totals(pool: &PgPool, query: &RefundQuery) -> Result<Vec<StatusTota
                         where uu.email = lower($6) or uu.display_name = $6))
            group by r.status
            order by r.status"#,
-        p.status, p.from as _, p.until as _, p.pay_method, p.requester, p.q
+        p.status,
+        p.from as _,
+        p.until as _,
+        p.pay_method,
+        p.requester,
+        p.q
     )
     .fetch_all(pool)
     .await?;
-    Ok(rows.into_iter().map(|r| StatusTotal { status: r.status, count: r.count, amount: r.amount }).collect())
+    Ok(rows
+        .into_iter()
+        .map(|r| StatusTotal { status: stored_status(&r.status), count: r.count, amount: r.amount })
+        .collect())
 }
 
 /// Refunded won per KST day over the filter's range (default: the last 30 days), every day
 /// present, zeros included.
-pub async fn daily_refunded(pool: &PgPool, query: &RefundQuery) -> Result<(NaiveDate, NaiveDate, Vec<DayTotal>), sqlx::Error> {
+pub async fn daily_refunded(
+    pool: &PgPool,
+    query: &RefundQuery,
+) -> Result<(NaiveDate, NaiveDate, Vec<DayTotal>), sqlx::Error> {
     let to = query.to_day().unwrap_or_else(kst_today);
     let from = query.from_day().filter(|f| *f <= to).unwrap_or(to - Duration::days(29));
     // at most a year of bars
     let from = from.max(to - Duration::days(365));
-    let ranged = RefundQuery { from: Some(from.to_string()), to: Some(to.to_string()), ..query.without_cursor() };
+    let ranged = RefundQuery {
+        from: Some(from.to_string()),
+        to: Some(to.to_string()),
+        ..query.without_cursor()
+    };
     let p = Params::from_query(&ranged);
     let rows = sqlx::query!(
         r#"select (r.created_at at time zone 'Asia/Seoul')::date as "day!: NaiveDate",
@@ -240,11 +275,15 @@ pub async fn daily_refunded(pool: &PgPool, query: &RefundQuery) -> Result<(Naive
     Ok((from, to, days))
 }
 
-pub async fn refund_page(pool: &PgPool, query: &RefundQuery, alert_after: std::time::Duration) -> Result<RefundPage, sqlx::Error> {
+pub async fn refund_page(
+    pool: &PgPool,
+    query: &RefundQuery,
+    alert_after: std::time::Duration,
+) -> Result<RefundPage, sqlx::Error> {
     let (mut rows, next, prev) = list_refunds(pool, query).await?;
     let now = Utc::now();
     for row in &mut rows {
-        row.delayed_secs = delay(&row.status, row.requested_at, now, alert_after);
+        row.delayed_secs = delay(row.status, row.requested_at, now, alert_after);
     }
     let totals = totals(pool, query).await?;
     let (chart_from, chart_to, chart) = daily_refunded(pool, query).await?;
@@ -254,7 +293,11 @@ pub async fn refund_page(pool: &PgPool, query: &RefundQuery, alert_after: std::t
 /// One CSV cell: quoted when needed, and a leading `=`, `+`, `-`, `@` (or tab/CR) defused
 /// with an apostrophe so spreadsheet programs do not run it as a formula.
 pub fn csv_cell(value: &str) -> String {
-    let defused = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{value}") } else { value.to_string() };
+    let defused = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{value}")
+    } else {
+        value.to_string()
+    };
     if defused.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", defused.replace('"', "\"\""))
     } else {
@@ -274,7 +317,7 @@ pub fn csv_line(r: &AdminRefundRow) -> String {
         r.order_name.clone(),
         crate::model::pay_method_label(&r.pay_method).to_string(),
         r.amount.to_string(),
-        status_label(&r.status).to_string(),
+        r.status.label().to_string(),
         requester_label(&r.requester_role).to_string(),
         r.requester_name.clone(),
         r.reason.clone(),
@@ -289,7 +332,10 @@ pub fn csv_line(r: &AdminRefundRow) -> String {
 /// Streams the filter's rows as CSV lines (UTF-8 with a BOM first, so Excel reads Korean),
 /// row by row from the database through a small bounded channel: memory stays flat however
 /// many rows there are.
-pub fn csv_stream(pool: PgPool, query: RefundQuery) -> tokio::sync::mpsc::Receiver<Result<String, std::io::Error>> {
+pub fn csv_stream(
+    pool: PgPool,
+    query: RefundQuery,
+) -> tokio::sync::mpsc::Receiver<Result<String, std::io::Error>> {
     let (tx, rx) = tokio::sync::mpsc::channel(64);
     tokio::spawn(async move {
         if tx.send(Ok(format!("\u{feff}{CSV_HEADER}"))).await.is_err() {
@@ -321,7 +367,8 @@ pub fn csv_stream(pool: PgPool, query: RefundQuery) -> tokio::sync::mpsc::Receiv
         )
         .fetch(&pool);
         while let Some(row) = rows.next().await {
-            let item = row.map(|r| csv_line(&AdminRefundRow::from(r))).map_err(std::io::Error::other);
+            let item =
+                row.map(|r| csv_line(&AdminRefundRow::from(r))).map_err(std::io::Error::other);
             let failed = item.is_err();
             if tx.send(item).await.is_err() || failed {
                 return;
@@ -333,7 +380,11 @@ pub fn csv_stream(pool: PgPool, query: RefundQuery) -> tokio::sync::mpsc::Receiv
 
 /// One order: payment facts, PortOne's cancel history (ours or made outside), and every
 /// refund attempt with its audit events in time order.
-pub async fn timeline(pool: &PgPool, merchant_uid: &str, alert_after: std::time::Duration) -> Result<Option<PaymentTimeline>, sqlx::Error> {
+pub async fn timeline(
+    pool: &PgPool,
+    merchant_uid: &str,
+    alert_after: std::time::Duration,
+) -> Result<Option<PaymentTimeline>, sqlx::Error> {
     let Some(p) = sqlx::query!(
         r#"select p.id, p.merchant_uid, p.imp_uid, p.order_name, p.pay_method, p.pg_provider, p.status, p.amount,
                   p.cancel_amount, p.buyer_name, p.buyer_email, u.display_name as "customer_name?",
@@ -366,7 +417,7 @@ pub async fn timeline(pool: &PgPool, merchant_uid: &str, alert_after: std::time:
     .await?
     .into_iter()
     .map(|r| TimelineRefund {
-        delayed_secs: delay(&r.status, r.created_at, Utc::now(), alert_after),
+        delayed_secs: delay(stored_status(&r.status), r.created_at, Utc::now(), alert_after),
         events: events
             .iter()
             .filter(|e| e.refund_id == r.id)
@@ -375,7 +426,7 @@ pub async fn timeline(pool: &PgPool, merchant_uid: &str, alert_after: std::time:
         id: r.id.to_string(),
         amount: r.amount,
         checksum: r.checksum,
-        status: r.status,
+        status: stored_status(&r.status),
         reason: r.reason,
         requester_role: r.requester_role,
         requester_name: r.requester_name,
@@ -411,15 +462,19 @@ pub async fn sync_now(
     merchant_uid: &str,
     actor: &str,
 ) -> Result<Option<SyncReport>, String> {
-    let Some(p) = sqlx::query!("select id, imp_uid, cancel_amount from payments where merchant_uid = $1", merchant_uid)
-        .fetch_optional(pool)
-        .await
-        .map_err(|e| e.to_string())?
+    let Some(p) = sqlx::query!(
+        "select id, imp_uid, cancel_amount from payments where merchant_uid = $1",
+        merchant_uid
+    )
+    .fetch_optional(pool)
+    .await
+    .map_err(|e| e.to_string())?
     else {
         return Ok(None);
     };
     let payment = portone.payment(&p.imp_uid, true).await.map_err(|e| e.to_string())?;
-    let new_cancellations = sync_payment_by_id(pool, p.id, &payment).await.map_err(|e| e.to_string())?;
+    let new_cancellations =
+        sync_payment_by_id(pool, p.id, &payment).await.map_err(|e| e.to_string())?;
     sqlx::query!(
         "insert into refund_events (payment_id, kind, actor, detail) values ($1, 'synced', $2, $3)",
         p.id,

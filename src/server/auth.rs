@@ -1,7 +1,9 @@
 //! Sign-in: argon2id password hashes, the session's user, and sign-in rate limits kept in
 //! Postgres so every app instance enforces the same limits.
 
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::Argon2;
 use sqlx::PgPool;
 use tower_sessions::Session;
@@ -23,7 +25,8 @@ pub const FAILURE_WINDOW_MINUTES: i32 = 15;
 /// cannot get a slot within `CHECK_SLOT_WAIT` is told to try again.
 const CONCURRENT_PASSWORD_CHECKS: usize = 4;
 const CHECK_SLOT_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
-static PASSWORD_CHECKS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(CONCURRENT_PASSWORD_CHECKS);
+static PASSWORD_CHECKS: tokio::sync::Semaphore =
+    tokio::sync::Semaphore::const_new(CONCURRENT_PASSWORD_CHECKS);
 
 pub fn hash_password(password: &str) -> String {
     let salt = SaltString::generate(&mut OsRng);
@@ -31,7 +34,8 @@ pub fn hash_password(password: &str) -> String {
 }
 
 fn verify_password(hash: &str, password: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+    PasswordHash::new(hash)
+        .is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
 }
 
 /// A real hash of nothing in particular, verified when the email is unknown so that unknown
@@ -51,7 +55,12 @@ pub fn normalize_email(email: &str) -> String {
 /// counted, and the count includes it, so of any number of parallel attempts at most the
 /// limit reach the password hash.
 #[instrument(skip_all, fields(ip = %ip))]
-pub async fn sign_in(pool: &PgPool, email: &str, password: &str, ip: &str) -> Result<CurrentUser, AppError> {
+pub async fn sign_in(
+    pool: &PgPool,
+    email: &str,
+    password: &str,
+    ip: &str,
+) -> Result<CurrentUser, AppError> {
     let email = normalize_email(email);
     let attempt = sqlx::query_scalar!(
         "insert into sign_in_attempts (email, ip, succeeded) values ($1, $2, false) returning id",
@@ -75,11 +84,16 @@ pub async fn sign_in(pool: &PgPool, email: &str, password: &str, ip: &str) -> Re
     .await
     .map_err(internal)?;
     if failures.by_account > MAX_FAILURES_PER_ACCOUNT || failures.by_ip > MAX_FAILURES_PER_IP {
-        tracing::warn!(by_account = failures.by_account, by_ip = failures.by_ip, "sign-in rate limited");
+        tracing::warn!(
+            by_account = failures.by_account,
+            by_ip = failures.by_ip,
+            "sign-in rate limited"
+        );
         forget_attempt(pool, attempt).await?;
         return Err(AppError::TooManyAttempts);
     }
-    let Ok(Ok(slot)) = tokio::time::timeout(CHECK_SLOT_WAIT, PASSWORD_CHECKS.acquire()).await else {
+    let Ok(Ok(slot)) = tokio::time::timeout(CHECK_SLOT_WAIT, PASSWORD_CHECKS.acquire()).await
+    else {
         tracing::warn!("every password-check slot is busy");
         forget_attempt(pool, attempt).await?;
         return Err(AppError::TooManyAttempts);
@@ -93,9 +107,12 @@ pub async fn sign_in(pool: &PgPool, email: &str, password: &str, ip: &str) -> Re
     .await
     .map_err(internal)?;
 
-    let hash = user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| decoy_hash().to_string());
+    let hash =
+        user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| decoy_hash().to_string());
     let password = password.to_string();
-    let matches = tokio::task::spawn_blocking(move || verify_password(&hash, &password)).await.map_err(internal)?;
+    let matches = tokio::task::spawn_blocking(move || verify_password(&hash, &password))
+        .await
+        .map_err(internal)?;
     drop(slot);
     let signed_in = match user {
         Some(u) if matches => Some(CurrentUser {
@@ -121,7 +138,10 @@ pub async fn sign_in(pool: &PgPool, email: &str, password: &str, ip: &str) -> Re
 
 /// A refused attempt checked nothing: it does not count against anyone later.
 async fn forget_attempt(pool: &PgPool, attempt: i64) -> Result<(), AppError> {
-    sqlx::query!("delete from sign_in_attempts where id = $1", attempt).execute(pool).await.map_err(internal)?;
+    sqlx::query!("delete from sign_in_attempts where id = $1", attempt)
+        .execute(pool)
+        .await
+        .map_err(internal)?;
     Ok(())
 }
 
@@ -137,14 +157,18 @@ pub async fn end_session(session: &Session) -> Result<(), AppError> {
 
 /// The signed-in user as the database knows them now: a demoted admin or a deleted account
 /// loses access at the next request, not when the session expires.
-pub async fn session_user(session: &Session, pool: &PgPool) -> Result<Option<CurrentUser>, AppError> {
+pub async fn session_user(
+    session: &Session,
+    pool: &PgPool,
+) -> Result<Option<CurrentUser>, AppError> {
     let Some(signed_in) = session.get::<CurrentUser>(SESSION_USER).await.map_err(internal)? else {
         return Ok(None);
     };
-    let Some(now) = sqlx::query!("select id, email, display_name, role from users where id = $1", signed_in.id)
-        .fetch_optional(pool)
-        .await
-        .map_err(internal)?
+    let Some(now) =
+        sqlx::query!("select id, email, display_name, role from users where id = $1", signed_in.id)
+            .fetch_optional(pool)
+            .await
+            .map_err(internal)?
     else {
         return Ok(None);
     };
@@ -155,9 +179,16 @@ pub async fn session_user(session: &Session, pool: &PgPool) -> Result<Option<Cur
 }
 
 /// Creates an account (demo data and tests). Returns the user's id.
-pub async fn create_user(pool: &PgPool, email: &str, display_name: &str, password: &str, role: Role) -> Result<i64, sqlx::Error> {
+pub async fn create_user(
+    pool: &PgPool,
+    email: &str,
+    display_name: &str,
+    password: &str,
+    role: Role,
+) -> Result<i64, sqlx::Error> {
     let password = password.to_string();
-    let hash = tokio::task::spawn_blocking(move || hash_password(&password)).await.expect("hashing task");
+    let hash =
+        tokio::task::spawn_blocking(move || hash_password(&password)).await.expect("hashing task");
     sqlx::query_scalar!(
         "insert into users (email, display_name, password_hash, role) values ($1, $2, $3, $4) returning id",
         normalize_email(email),
@@ -172,7 +203,11 @@ pub async fn create_user(pool: &PgPool, email: &str, display_name: &str, passwor
 /// The client's address: the socket's peer, or — when the peer is a trusted proxy — the
 /// nearest address in `X-Forwarded-For` that is not one of our proxies. An address a client
 /// writes itself into the header is never believed past an untrusted hop.
-pub fn client_address(peer: std::net::IpAddr, forwarded_for: Option<&str>, trusted: &[std::net::IpAddr]) -> std::net::IpAddr {
+pub fn client_address(
+    peer: std::net::IpAddr,
+    forwarded_for: Option<&str>,
+    trusted: &[std::net::IpAddr],
+) -> std::net::IpAddr {
     if !trusted.contains(&peer) {
         return peer;
     }
@@ -203,7 +238,10 @@ mod tests {
         assert_eq!(client_address(ip("203.0.113.9"), Some("1.2.3.4"), &[]), ip("203.0.113.9"));
         assert_eq!(client_address(ip("203.0.113.9"), Some("1.2.3.4"), &proxy), ip("203.0.113.9"));
         // behind our proxy: the address it saw, not what the client prepended
-        assert_eq!(client_address(ip("10.0.0.2"), Some("6.6.6.6, 198.51.100.7"), &proxy), ip("198.51.100.7"));
+        assert_eq!(
+            client_address(ip("10.0.0.2"), Some("6.6.6.6, 198.51.100.7"), &proxy),
+            ip("198.51.100.7")
+        );
         assert_eq!(client_address(ip("10.0.0.2"), None, &proxy), ip("10.0.0.2"));
         assert_eq!(client_address(ip("10.0.0.2"), Some("junk"), &proxy), ip("10.0.0.2"));
     }

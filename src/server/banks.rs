@@ -1,5 +1,5 @@
 //! Refund bank codes. PortOne's `refund_bank` code table depends on the payment's PG
-//! (portone-v1.md §5): the same "11" is 농협 at KG Inicis and SC제일 at 키움페이.
+//! (PortOne's "PG사별 은행코드" table): the same "11" is 농협 at KG Inicis and SC제일 at 키움페이.
 //! Unknown PG/code combinations are refused rather than guessed.
 
 /// (bank name, KFTC 3-digit code) — the banks PortOne documents for refunds.
@@ -28,8 +28,10 @@ const KFTC: &[(&str, &str)] = &[
     ("토스뱅크", "092"),
 ];
 
-const NICE_V2: &[&str] = &["004", "023", "034", "003", "011", "031", "032", "088", "081", "020", "071", "089"];
-const WELCOME: &[&str] = &["004", "034", "039", "003", "031", "032", "007", "088", "081", "020", "037", "089"];
+const NICE_V2: &[&str] =
+    &["004", "023", "034", "003", "011", "031", "032", "088", "081", "020", "071", "089"];
+const WELCOME: &[&str] =
+    &["004", "034", "039", "003", "031", "032", "007", "088", "081", "020", "037", "089"];
 
 /// 키움페이 (daou) has its own numbering and fewer banks.
 const DAOU: &[(&str, &str)] = &[
@@ -57,14 +59,15 @@ pub fn refund_banks(pg_provider: &str) -> Vec<(String, String)> {
         "html5_inicis" | "inicis" | "inicis_unified" => {
             KFTC.iter().map(|(name, code)| (code[1..].to_string(), name.to_string())).collect()
         }
-        "kcp" | "kcp_quick" | "kcp_billing" => {
-            KFTC.iter().map(|(name, code)| (format!("BK{}", &code[1..]), name.to_string())).collect()
-        }
+        "kcp" | "kcp_quick" | "kcp_billing" => KFTC
+            .iter()
+            .map(|(name, code)| (format!("BK{}", &code[1..]), name.to_string()))
+            .collect(),
         "daou" => DAOU.iter().map(|(name, code)| (code.to_string(), name.to_string())).collect(),
         "nice_v2" => kftc(Some(NICE_V2)),
         "welcome" => kftc(Some(WELCOME)),
-        "tosspayments" | "uplus" | "danal" | "danal_tpay" | "nice" | "kicc" | "smartro" | "smartro_v2"
-        | "settle" | "settle_acc" => kftc(None),
+        "tosspayments" | "uplus" | "danal" | "danal_tpay" | "nice" | "kicc" | "smartro"
+        | "smartro_v2" | "settle" | "settle_acc" => kftc(None),
         _ => Vec::new(),
     }
 }
@@ -86,10 +89,10 @@ mod tests {
     #[test]
     fn codes_differ_per_pg() {
         let cases = [
-            ("html5_inicis", "88", true),   // 신한 at KG Inicis (the seed guide's example)
+            ("html5_inicis", "88", true), // 신한 at KG Inicis (the seed guide's example)
             ("html5_inicis", "088", false), // the KFTC form is not Inicis's
-            ("html5_inicis", "11", true),   // 농협 at Inicis
-            ("daou", "11", true),           // SC제일 at 키움페이
+            ("html5_inicis", "11", true), // 농협 at Inicis
+            ("daou", "11", true),         // SC제일 at 키움페이
             ("daou", "088", false),
             ("kcp", "BK88", true),
             ("kcp", "88", false),

@@ -61,7 +61,10 @@ impl Settings {
     }
 
     /// Reads the settings through `get` (the environment, or a table in tests).
-    pub fn from_vars(get: impl Fn(&str) -> Option<String>, site_addr: &std::net::SocketAddr) -> Result<Settings, ConfigError> {
+    pub fn from_vars(
+        get: impl Fn(&str) -> Option<String>,
+        site_addr: &std::net::SocketAddr,
+    ) -> Result<Settings, ConfigError> {
         let var = |name: &str| get(name).filter(|v| !v.trim().is_empty());
         let flag = |name: &str| -> Result<Option<bool>, ConfigError> {
             match var(name).as_deref() {
@@ -83,17 +86,22 @@ impl Settings {
             }
         };
         let development = flag("DEV_MODE")?.unwrap_or(false);
-        let database_url = var("DATABASE_URL").ok_or_else(|| ConfigError("DATABASE_URL is not set".into()))?;
+        let database_url =
+            var("DATABASE_URL").ok_or_else(|| ConfigError("DATABASE_URL is not set".into()))?;
         let required = |name: &str, dev_default: &str| -> Result<String, ConfigError> {
             match var(name) {
                 Some(v) => Ok(v),
                 None if development => Ok(dev_default.to_string()),
-                None => Err(ConfigError(format!("{name} is not set (only DEV_MODE=1 falls back to the simulator)"))),
+                None => Err(ConfigError(format!(
+                    "{name} is not set (only DEV_MODE=1 falls back to the simulator)"
+                ))),
             }
         };
         let base_url = required("PORTONE_API_URL", SIMULATOR_URL)?;
         if !development && !base_url.starts_with("https://") {
-            return Err(ConfigError("PORTONE_API_URL must be an https:// URL outside DEV_MODE".into()));
+            return Err(ConfigError(
+                "PORTONE_API_URL must be an https:// URL outside DEV_MODE".into(),
+            ));
         }
         let portone = PortOneConfig {
             base_url,
@@ -108,11 +116,15 @@ impl Settings {
         // the first cancel is still being applied.
         let lease = secs("REFUND_LEASE_SECS", portone.deadline.as_secs_f64() + 50.0)?;
         if lease <= portone.deadline {
-            return Err(ConfigError("REFUND_LEASE_SECS must be longer than PORTONE_DEADLINE_SECS".into()));
+            return Err(ConfigError(
+                "REFUND_LEASE_SECS must be longer than PORTONE_DEADLINE_SECS".into(),
+            ));
         }
         let customer_requests_per_minute = match var("REFUND_REQUESTS_PER_MINUTE") {
             None => PipelineSettings::default().customer_requests_per_minute,
-            Some(v) => v.parse().map_err(|_| ConfigError("REFUND_REQUESTS_PER_MINUTE must be a whole number".into()))?,
+            Some(v) => v.parse().map_err(|_| {
+                ConfigError("REFUND_REQUESTS_PER_MINUTE must be a whole number".into())
+            })?,
         };
         let public_url = var("PUBLIC_URL").map(|u| u.trim_end_matches('/').to_string());
         if let Some(url) = &public_url {
@@ -120,13 +132,19 @@ impl Settings {
                 matches!(scheme, "http" | "https") && !rest.is_empty() && !rest.contains('/')
             });
             if !origin_only {
-                return Err(ConfigError("PUBLIC_URL must be an origin such as https://shop.example".into()));
+                return Err(ConfigError(
+                    "PUBLIC_URL must be an origin such as https://shop.example".into(),
+                ));
             }
         }
         let cookie_secure = match (development, flag("COOKIE_SECURE")?) {
             (true, Some(secure)) => secure,
             (true, None) => !site_addr.ip().is_loopback(),
-            (false, Some(false)) => return Err(ConfigError("COOKIE_SECURE=false is allowed only with DEV_MODE=1".into())),
+            (false, Some(false)) => {
+                return Err(ConfigError(
+                    "COOKIE_SECURE=false is allowed only with DEV_MODE=1".into(),
+                ))
+            }
             (false, _) => true,
         };
         let allow_test_payments = match (development, flag("ALLOW_TEST_PAYMENTS")?) {
@@ -137,7 +155,11 @@ impl Settings {
             None => Vec::new(),
             Some(list) => list
                 .split(',')
-                .map(|ip| ip.trim().parse().map_err(|_| ConfigError(format!("TRUSTED_PROXIES: {ip:?} is not an IP address"))))
+                .map(|ip| {
+                    ip.trim().parse().map_err(|_| {
+                        ConfigError(format!("TRUSTED_PROXIES: {ip:?} is not an IP address"))
+                    })
+                })
                 .collect::<Result<_, _>>()?,
         };
         Ok(Settings {
@@ -149,7 +171,11 @@ impl Settings {
             allow_test_payments,
             trusted_proxies,
             reconcile_interval: secs("RECONCILE_INTERVAL_SECS", 30.0)?,
-            pipeline: PipelineSettings { lease, customer_requests_per_minute, ..PipelineSettings::default() },
+            pipeline: PipelineSettings {
+                lease,
+                customer_requests_per_minute,
+                ..PipelineSettings::default()
+            },
             pending_alert_after: secs("PENDING_ALERT_SECS", 600.0)?,
         })
     }
@@ -160,7 +186,8 @@ mod tests {
     use super::*;
 
     fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
-        let table: std::collections::HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let table: std::collections::HashMap<String, String> =
+            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Settings::from_vars(|name| table.get(name).cloned(), &"127.0.0.1:3000".parse().unwrap())
     }
 
@@ -170,11 +197,22 @@ mod tests {
     fn outside_development_missing_credentials_or_plain_http_stop_the_app() {
         let e = settings(&[DB]).unwrap_err().to_string();
         assert!(e.contains("PORTONE_API_URL"), "{e}");
-        let e = settings(&[DB, ("PORTONE_API_URL", "https://api.iamport.kr")]).unwrap_err().to_string();
+        let e =
+            settings(&[DB, ("PORTONE_API_URL", "https://api.iamport.kr")]).unwrap_err().to_string();
         assert!(e.contains("PORTONE_IMP_KEY"), "{e}");
-        let real = [DB, ("PORTONE_API_URL", "http://api.iamport.kr"), ("PORTONE_IMP_KEY", "k"), ("PORTONE_IMP_SECRET", "s")];
+        let real = [
+            DB,
+            ("PORTONE_API_URL", "http://api.iamport.kr"),
+            ("PORTONE_IMP_KEY", "k"),
+            ("PORTONE_IMP_SECRET", "s"),
+        ];
         assert!(settings(&real).unwrap_err().to_string().contains("https"));
-        let real = [DB, ("PORTONE_API_URL", "https://api.iamport.kr"), ("PORTONE_IMP_KEY", "k"), ("PORTONE_IMP_SECRET", "s")];
+        let real = [
+            DB,
+            ("PORTONE_API_URL", "https://api.iamport.kr"),
+            ("PORTONE_IMP_KEY", "k"),
+            ("PORTONE_IMP_SECRET", "s"),
+        ];
         let s = settings(&real).unwrap();
         // a loopback listener behind a TLS proxy still sends Secure cookies
         assert!(s.cookie_secure && !s.allow_test_payments && !s.development);
@@ -187,9 +225,14 @@ mod tests {
     #[test]
     fn the_development_setting_falls_back_to_the_simulator() {
         let s = settings(&[DB, ("DEV_MODE", "1")]).unwrap();
-        assert_eq!((s.portone.base_url.as_str(), s.cookie_secure, s.allow_test_payments), (SIMULATOR_URL, false, true));
-        assert!(settings(&[DB, ("DEV_MODE", "1"), ("PUBLIC_URL", "https://shop.example/path")]).is_err());
-        let s = settings(&[DB, ("DEV_MODE", "1"), ("PUBLIC_URL", "https://shop.example/")]).unwrap();
+        assert_eq!(
+            (s.portone.base_url.as_str(), s.cookie_secure, s.allow_test_payments),
+            (SIMULATOR_URL, false, true)
+        );
+        assert!(settings(&[DB, ("DEV_MODE", "1"), ("PUBLIC_URL", "https://shop.example/path")])
+            .is_err());
+        let s =
+            settings(&[DB, ("DEV_MODE", "1"), ("PUBLIC_URL", "https://shop.example/")]).unwrap();
         assert_eq!(s.public_url.as_deref(), Some("https://shop.example"));
     }
 }

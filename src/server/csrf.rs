@@ -14,9 +14,16 @@ use crate::server::AppState;
 
 pub const WEBHOOK_PATH: &str = "/portone/webhook";
 
-pub async fn reject_cross_site(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn reject_cross_site(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let public_origin = state.settings.public_url.as_deref();
-    if is_safe_method(request.method()) || request.uri().path() == WEBHOOK_PATH || same_site(&request, public_origin) {
+    if is_safe_method(request.method())
+        || request.uri().path() == WEBHOOK_PATH
+        || same_site(&request, public_origin)
+    {
         return next.run(request).await;
     }
     tracing::warn!(path = %request.uri().path(), "cross-site request refused");
@@ -27,27 +34,42 @@ pub async fn reject_cross_site(State(state): State<AppState>, request: Request, 
 /// (`?__err=…`), and the page shows it. A link from anywhere else could carry any text there,
 /// so a page opened with `__err` from outside our own pages is sent to the same address
 /// without it.
-pub async fn drop_foreign_errors(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn drop_foreign_errors(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let query = request.uri().query().unwrap_or_default();
     let carries_error = query.split('&').any(|pair| pair.split('=').next() == Some("__err"));
-    if !carries_error || request.method() != Method::GET || from_our_page(&request, state.settings.public_url.as_deref()) {
+    if !carries_error
+        || request.method() != Method::GET
+        || from_our_page(&request, state.settings.public_url.as_deref())
+    {
         return next.run(request).await;
     }
-    let kept: Vec<&str> = query.split('&').filter(|pair| pair.split('=').next() != Some("__err")).collect();
+    let kept: Vec<&str> =
+        query.split('&').filter(|pair| pair.split('=').next() != Some("__err")).collect();
     let path = request.uri().path();
-    let target = if kept.is_empty() { path.to_string() } else { format!("{path}?{}", kept.join("&")) };
+    let target =
+        if kept.is_empty() { path.to_string() } else { format!("{path}?{}", kept.join("&")) };
     axum::response::Redirect::to(&target).into_response()
 }
 
 /// Whether the Referer is a page of this site.
 fn from_our_page(request: &Request, public_origin: Option<&str>) -> bool {
     let headers = request.headers();
-    let Some(referer) = headers.get(header::REFERER).and_then(|v| v.to_str().ok()) else { return false };
+    let Some(referer) = headers.get(header::REFERER).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
     match public_origin {
-        Some(public) => referer.strip_prefix(public).is_some_and(|rest| rest.is_empty() || rest.starts_with('/')),
+        Some(public) => referer
+            .strip_prefix(public)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/')),
         None => {
             let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
-            origin_host(referer).and_then(|rest| rest.split('/').next()).is_some_and(|h| !host.is_empty() && h.eq_ignore_ascii_case(host))
+            origin_host(referer)
+                .and_then(|rest| rest.split('/').next())
+                .is_some_and(|h| !host.is_empty() && h.eq_ignore_ascii_case(host))
         }
     }
 }
@@ -64,9 +86,12 @@ fn same_site(request: &Request, public_origin: Option<&str>) -> bool {
     }
     match headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
         Some(origin) => match public_origin {
-            Some(public) => origin.trim_end_matches('/').eq_ignore_ascii_case(public.trim_end_matches('/')),
+            Some(public) => {
+                origin.trim_end_matches('/').eq_ignore_ascii_case(public.trim_end_matches('/'))
+            }
             None => {
-                let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
+                let host =
+                    headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
                 origin_host(origin).is_some_and(|o| o.eq_ignore_ascii_case(host))
             }
         },
@@ -111,8 +136,14 @@ mod tests {
     #[test]
     fn a_configured_public_origin_wins_over_the_host_header() {
         let public = Some("https://shop.example");
-        assert!(same_site(&request(&[("host", "10.0.0.5:3000"), ("origin", "https://shop.example")]), public));
+        assert!(same_site(
+            &request(&[("host", "10.0.0.5:3000"), ("origin", "https://shop.example")]),
+            public
+        ));
         // behind a proxy the Host can be anything the client says: it is not compared
-        assert!(!same_site(&request(&[("host", "evil.example"), ("origin", "https://evil.example")]), public));
+        assert!(!same_site(
+            &request(&[("host", "evil.example"), ("origin", "https://evil.example")]),
+            public
+        ));
     }
 }

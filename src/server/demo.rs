@@ -8,8 +8,8 @@ use sqlx::PgPool;
 
 use crate::model::Role;
 use crate::server::auth;
-use crate::server::portone::Payment;
 use crate::server::portone::CancelHistoryEntry;
+use crate::server::portone::Payment;
 use crate::server::refund::store_api::import_payment;
 
 pub struct DemoAccount {
@@ -20,9 +20,24 @@ pub struct DemoAccount {
 }
 
 pub const ACCOUNTS: &[DemoAccount] = &[
-    DemoAccount { email: "minsu@example.com", password: "minsu-pass-1234", name: "김민수", role: Role::Customer },
-    DemoAccount { email: "jiwoo@example.com", password: "jiwoo-pass-1234", name: "이지우", role: Role::Customer },
-    DemoAccount { email: "admin@example.com", password: "admin-pass-1234", name: "관리자", role: Role::Admin },
+    DemoAccount {
+        email: "minsu@example.com",
+        password: "minsu-pass-1234",
+        name: "김민수",
+        role: Role::Customer,
+    },
+    DemoAccount {
+        email: "jiwoo@example.com",
+        password: "jiwoo-pass-1234",
+        name: "이지우",
+        role: Role::Customer,
+    },
+    DemoAccount {
+        email: "admin@example.com",
+        password: "admin-pass-1234",
+        name: "관리자",
+        role: Role::Admin,
+    },
 ];
 
 struct DemoOrder {
@@ -38,23 +53,122 @@ struct DemoOrder {
 }
 
 const ORDERS: &[DemoOrder] = &[
-    DemoOrder { buyer: 0, name: "무선 블루투스 이어폰", pay_method: "card", pg_provider: "html5_inicis", amount: 39_000, hours_ago: Some(50), refunded: None },
-    DemoOrder { buyer: 0, name: "겨울 패딩 점퍼", pay_method: "card", pg_provider: "kcp", amount: 128_000, hours_ago: Some(120), refunded: Some((28_000, "사이즈 교환 차액 환불")) },
-    DemoOrder { buyer: 0, name: "유기농 현미 5kg", pay_method: "trans", pg_provider: "tosspayments", amount: 15_900, hours_ago: Some(190), refunded: None },
-    DemoOrder { buyer: 0, name: "원목 책상 정리함", pay_method: "vbank", pg_provider: "html5_inicis", amount: 54_000, hours_ago: Some(70), refunded: None },
-    DemoOrder { buyer: 0, name: "모바일 게임 아이템 패키지", pay_method: "phone", pg_provider: "danal", amount: 9_900, hours_ago: None, refunded: None },
-    DemoOrder { buyer: 0, name: "핸드드립 원두 세트", pay_method: "card", pg_provider: "html5_inicis", amount: 22_000, hours_ago: Some(290), refunded: Some((22_000, "단순 변심")) },
-    DemoOrder { buyer: 0, name: "웹툰 이용권 30일", pay_method: "phone", pg_provider: "html5_inicis", amount: 4_500, hours_ago: Some(1), refunded: None },
-    DemoOrder { buyer: 1, name: "러닝화 에어 쿠션", pay_method: "card", pg_provider: "kcp", amount: 67_000, hours_ago: Some(30), refunded: None },
-    DemoOrder { buyer: 1, name: "캠핑 텐트 4인용", pay_method: "vbank", pg_provider: "kcp", amount: 210_000, hours_ago: Some(100), refunded: None },
-    DemoOrder { buyer: 1, name: "기프트카드 3만원권", pay_method: "trans", pg_provider: "tosspayments", amount: 30_000, hours_ago: Some(150), refunded: None },
-    DemoOrder { buyer: 1, name: "고양이 간식 세트", pay_method: "card", pg_provider: "html5_inicis", amount: 8_900, hours_ago: Some(20), refunded: None },
-    DemoOrder { buyer: 1, name: "독서 모임 참가비", pay_method: "card", pg_provider: "html5_inicis", amount: 10_000, hours_ago: Some(5), refunded: None },
+    DemoOrder {
+        buyer: 0,
+        name: "무선 블루투스 이어폰",
+        pay_method: "card",
+        pg_provider: "html5_inicis",
+        amount: 39_000,
+        hours_ago: Some(50),
+        refunded: None,
+    },
+    DemoOrder {
+        buyer: 0,
+        name: "겨울 패딩 점퍼",
+        pay_method: "card",
+        pg_provider: "kcp",
+        amount: 128_000,
+        hours_ago: Some(120),
+        refunded: Some((28_000, "사이즈 교환 차액 환불")),
+    },
+    DemoOrder {
+        buyer: 0,
+        name: "유기농 현미 5kg",
+        pay_method: "trans",
+        pg_provider: "tosspayments",
+        amount: 15_900,
+        hours_ago: Some(190),
+        refunded: None,
+    },
+    DemoOrder {
+        buyer: 0,
+        name: "원목 책상 정리함",
+        pay_method: "vbank",
+        pg_provider: "html5_inicis",
+        amount: 54_000,
+        hours_ago: Some(70),
+        refunded: None,
+    },
+    DemoOrder {
+        buyer: 0,
+        name: "모바일 게임 아이템 패키지",
+        pay_method: "phone",
+        pg_provider: "danal",
+        amount: 9_900,
+        hours_ago: None,
+        refunded: None,
+    },
+    DemoOrder {
+        buyer: 0,
+        name: "핸드드립 원두 세트",
+        pay_method: "card",
+        pg_provider: "html5_inicis",
+        amount: 22_000,
+        hours_ago: Some(290),
+        refunded: Some((22_000, "단순 변심")),
+    },
+    DemoOrder {
+        buyer: 0,
+        name: "웹툰 이용권 30일",
+        pay_method: "phone",
+        pg_provider: "html5_inicis",
+        amount: 4_500,
+        hours_ago: Some(1),
+        refunded: None,
+    },
+    DemoOrder {
+        buyer: 1,
+        name: "러닝화 에어 쿠션",
+        pay_method: "card",
+        pg_provider: "kcp",
+        amount: 67_000,
+        hours_ago: Some(30),
+        refunded: None,
+    },
+    DemoOrder {
+        buyer: 1,
+        name: "캠핑 텐트 4인용",
+        pay_method: "vbank",
+        pg_provider: "kcp",
+        amount: 210_000,
+        hours_ago: Some(100),
+        refunded: None,
+    },
+    DemoOrder {
+        buyer: 1,
+        name: "기프트카드 3만원권",
+        pay_method: "trans",
+        pg_provider: "tosspayments",
+        amount: 30_000,
+        hours_ago: Some(150),
+        refunded: None,
+    },
+    DemoOrder {
+        buyer: 1,
+        name: "고양이 간식 세트",
+        pay_method: "card",
+        pg_provider: "html5_inicis",
+        amount: 8_900,
+        hours_ago: Some(20),
+        refunded: None,
+    },
+    DemoOrder {
+        buyer: 1,
+        name: "독서 모임 참가비",
+        pay_method: "card",
+        pg_provider: "html5_inicis",
+        amount: 10_000,
+        hours_ago: Some(5),
+        refunded: None,
+    },
 ];
 
 /// Seeds accounts and orders unless they exist. Returns whether anything was written.
 pub async fn seed(pool: &PgPool) -> Result<bool, Box<dyn std::error::Error + Send + Sync>> {
-    let exists = sqlx::query_scalar!("select count(*) from users where email = $1", ACCOUNTS[0].email).fetch_one(pool).await?;
+    let exists =
+        sqlx::query_scalar!("select count(*) from users where email = $1", ACCOUNTS[0].email)
+            .fetch_one(pool)
+            .await?;
     if exists.unwrap_or(0) > 0 {
         return Ok(false);
     }
@@ -87,7 +201,12 @@ pub async fn seed(pool: &PgPool) -> Result<bool, Box<dyn std::error::Error + Sen
             "vbank_num": vbank.then(|| format!("5620{:08}", i * 7919)), "vbank_holder": vbank.then_some("(주)데모상점"),
         }))?;
         if let Some((amount, reason)) = o.refunded {
-            console_cancel(&mut payment, amount, reason, (paid_at + Duration::hours(6)).timestamp());
+            console_cancel(
+                &mut payment,
+                amount,
+                reason,
+                (paid_at + Duration::hours(6)).timestamp(),
+            );
         }
         import_payment(pool, &payment).await?;
     }
@@ -106,12 +225,27 @@ const HISTORY_CUSTOMERS: &[(&str, &str)] = &[
 ];
 
 const HISTORY_PRODUCTS: &[(&str, i64)] = &[
-    ("무선 충전기", 29_000), ("캐시미어 머플러", 89_000), ("에어프라이어 5L", 119_000), ("요가 매트", 35_000),
-    ("스마트 워치 스트랩", 19_900), ("원두 1kg", 32_000), ("아동 운동화", 54_000), ("전기 주전자", 45_900),
-    ("가죽 카드지갑", 39_000), ("블루투스 스피커", 79_000), ("겨울 이불 세트", 159_000), ("텀블러 2개입", 24_800),
+    ("무선 충전기", 29_000),
+    ("캐시미어 머플러", 89_000),
+    ("에어프라이어 5L", 119_000),
+    ("요가 매트", 35_000),
+    ("스마트 워치 스트랩", 19_900),
+    ("원두 1kg", 32_000),
+    ("아동 운동화", 54_000),
+    ("전기 주전자", 45_900),
+    ("가죽 카드지갑", 39_000),
+    ("블루투스 스피커", 79_000),
+    ("겨울 이불 세트", 159_000),
+    ("텀블러 2개입", 24_800),
 ];
-const HISTORY_METHODS: &[(&str, &str)] = &[("card", "html5_inicis"), ("card", "kcp"), ("trans", "tosspayments"), ("vbank", "html5_inicis")];
-const HISTORY_REASONS: &[&str] = &["단순 변심", "상품 불량", "배송 지연", "사이즈 교환 불가", "주문 실수", "고객센터 요청"];
+const HISTORY_METHODS: &[(&str, &str)] = &[
+    ("card", "html5_inicis"),
+    ("card", "kcp"),
+    ("trans", "tosspayments"),
+    ("vbank", "html5_inicis"),
+];
+const HISTORY_REASONS: &[&str] =
+    &["단순 변심", "상품 불량", "배송 지연", "사이즈 교환 불가", "주문 실수", "고객센터 요청"];
 const HISTORY_FAILURES: &[&str] = &[
     "[9029] 상점의 취소가능 금액이 부족합니다.",
     "결제취소에 실패하였습니다.(requested cancel amount is bigger than cancelable amount)",
@@ -121,12 +255,19 @@ const HISTORY_FAILURES: &[&str] = &[
 /// A few hundred refunds over the last 30 days (succeeded and failed, by customers and the
 /// admin), so the admin list, filters and chart show something real. PortOne's side of each
 /// succeeded refund is in the payment's cancel_history, so the simulator agrees.
-async fn seed_refund_history(pool: &PgPool, now: chrono::DateTime<Utc>) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+async fn seed_refund_history(
+    pool: &PgPool,
+    now: chrono::DateTime<Utc>,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     for (email, name) in HISTORY_CUSTOMERS {
-        auth::create_user(pool, email, name, &uuid::Uuid::new_v4().to_string(), Role::Customer).await?;
+        auth::create_user(pool, email, name, &uuid::Uuid::new_v4().to_string(), Role::Customer)
+            .await?;
     }
-    let ids = sqlx::query!("select id, email, display_name, role from users order by id").fetch_all(pool).await?;
-    let customers: Vec<_> = ids.iter().filter(|u| HISTORY_CUSTOMERS.iter().any(|(e, _)| *e == u.email)).collect();
+    let ids = sqlx::query!("select id, email, display_name, role from users order by id")
+        .fetch_all(pool)
+        .await?;
+    let customers: Vec<_> =
+        ids.iter().filter(|u| HISTORY_CUSTOMERS.iter().any(|(e, _)| *e == u.email)).collect();
     let admin = ids.iter().find(|u| u.role == "admin").expect("demo admin");
     for i in 0..120usize {
         let (product, price) = HISTORY_PRODUCTS[i % HISTORY_PRODUCTS.len()];
@@ -149,11 +290,15 @@ async fn seed_refund_history(pool: &PgPool, now: chrono::DateTime<Utc>) -> Resul
             let failed = (i + j) % 6 == 0;
             let by_admin = (i + j) % 5 == 0;
             let reason = HISTORY_REASONS[(i + j) % HISTORY_REASONS.len()];
-            let entry = (!failed).then(|| console_cancel(&mut payment, amount, reason, at.timestamp()));
+            let entry =
+                (!failed).then(|| console_cancel(&mut payment, amount, reason, at.timestamp()));
             planned.push((amount, at, failed, by_admin, reason, entry));
         }
         import_payment(pool, &payment).await?;
-        let payment_id = sqlx::query_scalar!("select id from payments where imp_uid = $1", payment.imp_uid).fetch_one(pool).await?;
+        let payment_id =
+            sqlx::query_scalar!("select id from payments where imp_uid = $1", payment.imp_uid)
+                .fetch_one(pool)
+                .await?;
         let mut cancelled = 0;
         for (n, (amount, at, failed, by_admin, reason, entry)) in planned.into_iter().enumerate() {
             let refund_id = uuid::Uuid::new_v4();
@@ -221,7 +366,10 @@ fn paid_payment(fields: serde_json::Value) -> Result<Payment, serde_json::Error>
         base.extend(given);
         let imp_uid = base["imp_uid"].as_str().unwrap_or_default().to_string();
         base.insert("started_at".into(), base["paid_at"].clone());
-        base.insert("receipt_url".into(), format!("https://sim.portone.invalid/receipts/{imp_uid}").into());
+        base.insert(
+            "receipt_url".into(),
+            format!("https://sim.portone.invalid/receipts/{imp_uid}").into(),
+        );
     }
     serde_json::from_value(payment)
 }
@@ -251,8 +399,10 @@ fn short_id() -> String {
 
 /// Every payment we hold, as V1 Payment objects for the simulator to load.
 pub async fn simulator_payments(pool: &PgPool) -> Result<Vec<Payment>, sqlx::Error> {
-    let raws = sqlx::query_scalar!(r#"select portone_raw as "raw!" from payments where portone_raw is not null order by id"#)
-        .fetch_all(pool)
-        .await?;
+    let raws = sqlx::query_scalar!(
+        r#"select portone_raw as "raw!" from payments where portone_raw is not null order by id"#
+    )
+    .fetch_all(pool)
+    .await?;
     Ok(raws.into_iter().filter_map(|raw| serde_json::from_value(raw).ok()).collect())
 }

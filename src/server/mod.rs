@@ -13,6 +13,7 @@ pub mod orders;
 pub mod portone;
 pub mod refund;
 pub mod router;
+pub mod seed_api;
 pub mod state;
 pub mod telemetry;
 pub mod webhook;

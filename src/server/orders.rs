@@ -10,7 +10,10 @@ use crate::server::banks;
 use crate::server::refund::{self, rules};
 
 /// The signed-in customer's orders, newest payment first.
-pub async fn list_orders(pool: &PgPool, customer_id: i64) -> Result<Vec<OrderSummary>, sqlx::Error> {
+pub async fn list_orders(
+    pool: &PgPool,
+    customer_id: i64,
+) -> Result<Vec<OrderSummary>, sqlx::Error> {
     let rows = sqlx::query!(
         r#"select p.merchant_uid, p.order_name, p.pay_method, p.paid_at as "paid_at: DateTime<Utc>", p.amount, p.cancel_amount, p.status,
                   exists (select 1 from refunds r where r.payment_id = p.id and r.status = 'pending') as "refund_pending!"
@@ -36,7 +39,11 @@ pub async fn list_orders(pool: &PgPool, customer_id: i64) -> Result<Vec<OrderSum
 }
 
 /// One order, if `user` may see it: its owner, or an admin.
-pub async fn find_order(pool: &PgPool, user: &CurrentUser, merchant_uid: &str) -> Result<Option<OrderDetail>, sqlx::Error> {
+pub async fn find_order(
+    pool: &PgPool,
+    user: &CurrentUser,
+    merchant_uid: &str,
+) -> Result<Option<OrderDetail>, sqlx::Error> {
     let Some(p) = sqlx::query!(
         r#"select p.id, p.imp_uid, p.merchant_uid, p.order_name, p.pay_method, p.pg_provider, p.paid_at as "paid_at: DateTime<Utc>", p.amount,
                   p.cancel_amount, p.status, p.buyer_name, p.receipt_url,
@@ -86,7 +93,11 @@ pub async fn find_order(pool: &PgPool, user: &CurrentUser, merchant_uid: &str) -
             cancel_amount: p.cancel_amount,
         },
         imp_uid: p.imp_uid,
-        refund_banks: if p.pay_method == "vbank" { banks::refund_banks(&p.pg_provider) } else { Vec::new() },
+        refund_banks: if p.pay_method == "vbank" {
+            banks::refund_banks(&p.pg_provider)
+        } else {
+            Vec::new()
+        },
         pg_provider: p.pg_provider,
         buyer_name: p.buyer_name,
         receipt_url: p.receipt_url,
@@ -100,7 +111,10 @@ pub async fn find_order(pool: &PgPool, user: &CurrentUser, merchant_uid: &str) -
 
 /// PortOne's cancel history of a payment as we hold it, oldest first, with the refund (if any)
 /// that caused each entry.
-pub async fn cancellations(pool: &PgPool, payment_id: i64) -> Result<Vec<TimelineCancellation>, sqlx::Error> {
+pub async fn cancellations(
+    pool: &PgPool,
+    payment_id: i64,
+) -> Result<Vec<TimelineCancellation>, sqlx::Error> {
     let rows = sqlx::query!(
         r#"select amount, cancelled_at as "cancelled_at: DateTime<Utc>", reason, pg_tid, cancellation_id, receipt_url, refund_id,
                   entry_key

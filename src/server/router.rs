@@ -9,34 +9,34 @@ use axum::http::header;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Router;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use serde::Deserialize;
-use serde_json::{json, Value};
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, Session, SessionManagerLayer};
 use tower_sessions_sqlx_store::PostgresStore;
 
 use crate::app::{shell, App};
-use crate::error::AppError;
-use crate::model::RefundOutcomeStatus;
-use crate::server::refund::{self, rules::RefundForm, RefundCommand};
-use crate::server::{auth, csrf, fn_status, headers, webhook, AppState};
+use crate::server::{auth, csrf, fn_status, headers, seed_api, webhook, AppState};
 
 pub fn build(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let options = state.leptos_options.clone();
     let session_layer = SessionManagerLayer::new(PostgresStore::new(state.pool.clone()))
         // `__Host-`: only over https, only for this host and path — never set by a subdomain
-        .with_name(if state.settings.cookie_secure { "__Host-refund_session" } else { "refund_session" })
+        .with_name(if state.settings.cookie_secure {
+            "__Host-refund_session"
+        } else {
+            "refund_session"
+        })
         .with_http_only(true)
         .with_same_site(SameSite::Strict)
         .with_secure(state.settings.cookie_secure)
         .with_expiry(Expiry::OnInactivity(tower_sessions::cookie::time::Duration::hours(12)));
     let pipeline = Arc::new(state.settings.pipeline.clone());
     Router::new()
-        .route("/payments/cancel", post(refund_json))
+        .route("/payments/cancel", post(seed_api::refund))
         .route(csrf::WEBHOOK_PATH, post(webhook::handle))
         .route("/healthz", get(|| async { "ok" }))
         .route("/admin/refunds.csv", get(refunds_csv))
@@ -56,89 +56,10 @@ pub fn build(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// The request shape of PortOne's refund guide, so its jQuery/React snippets work unchanged.
-#[derive(Debug, Deserialize)]
-struct SeedRefundRequest {
-    merchant_uid: String,
-    #[serde(default)]
-    cancel_request_amount: Option<Value>,
-    #[serde(default)]
-    reason: String,
-    #[serde(default)]
-    refund_holder: Option<String>,
-    #[serde(default)]
-    refund_bank: Option<String>,
-    #[serde(default)]
-    refund_account: Option<String>,
-    /// Optional: lets a client make retries safe. The guide's snippet sends none.
-    #[serde(default)]
-    idempotency_key: Option<uuid::Uuid>,
-}
-
-fn message(status: StatusCode, text: impl Into<String>) -> Response {
-    (status, Json(json!({"message": text.into()}))).into_response()
-}
-
-/// `POST /payments/cancel` from a signed-in page: 200 with the synced payment, 202 while the
-/// outcome is unknown, 4xx with `{message}` when refused.
-async fn refund_json(State(state): State<AppState>, session: Session, body: Json<SeedRefundRequest>) -> Response {
-    let Json(req) = body;
-    let user = match auth::session_user(&session, &state.pool).await {
-        Ok(Some(user)) => user,
-        Ok(None) => return message(StatusCode::UNAUTHORIZED, AppError::NotSignedIn.to_string()),
-        Err(e) => return message(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-    };
-    let amount = match req.cancel_request_amount {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s),
-        Some(v) => Some(v.to_string()),
-    };
-    let cmd = RefundCommand {
-        merchant_uid: req.merchant_uid.clone(),
-        form: RefundForm {
-            amount,
-            reason: req.reason,
-            refund_holder: req.refund_holder,
-            refund_bank: req.refund_bank,
-            refund_account: req.refund_account,
-        },
-        idempotency_key: req.idempotency_key.unwrap_or_else(uuid::Uuid::new_v4),
-    };
-    let outcome = refund::request_refund(&state.pool, &state.portone, &state.settings.pipeline, &user, cmd).await;
-    match outcome {
-        Ok(o) => match o.status {
-            RefundOutcomeStatus::Succeeded => {
-                let raw = sqlx::query_scalar!("select portone_raw from payments where merchant_uid = $1", req.merchant_uid)
-                    .fetch_one(&state.pool)
-                    .await;
-                match raw {
-                    Ok(Some(payment)) => (StatusCode::OK, Json(payment)).into_response(),
-                    _ => message(StatusCode::OK, "환불되었습니다."),
-                }
-            }
-            RefundOutcomeStatus::Pending => (
-                StatusCode::ACCEPTED,
-                Json(json!({"status": "pending", "message": crate::pages::order::PENDING_EXPLANATION})),
-            )
-                .into_response(),
-            RefundOutcomeStatus::Failed => message(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                AppError::Gateway(o.message.unwrap_or_default()).to_string(),
-            ),
-        },
-        Err(e) => {
-            let status = match &e {
-                refund::RefundError::NotFound => StatusCode::NOT_FOUND,
-                refund::RefundError::Rejected(_) | refund::RefundError::KeyReused => StatusCode::BAD_REQUEST,
-                refund::RefundError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-                refund::RefundError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            };
-            message(status, AppError::from(e).to_string())
-        }
-    }
-}
-
-async fn admin_or_404(session: &Session, pool: &sqlx::PgPool) -> Result<crate::model::CurrentUser, Response> {
+async fn admin_or_404(
+    session: &Session,
+    pool: &sqlx::PgPool,
+) -> Result<crate::model::CurrentUser, Response> {
     match auth::session_user(session, pool).await {
         Ok(Some(user)) if user.is_admin() => Ok(user),
         Ok(Some(_)) => Err((StatusCode::NOT_FOUND, "페이지를 찾을 수 없습니다.").into_response()),
@@ -156,8 +77,10 @@ async fn refunds_csv(
     if let Err(response) = admin_or_404(&session, &state.pool).await {
         return response;
     }
-    let rx = crate::server::admin::csv_stream(state.pool.clone(), query.normalized().without_cursor());
-    let stream = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
+    let rx =
+        crate::server::admin::csv_stream(state.pool.clone(), query.normalized().without_cursor());
+    let stream =
+        futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
     let filename = format!("refunds-{}.csv", crate::server::admin::kst_today());
     (
         [
@@ -177,17 +100,30 @@ struct FindQuery {
 
 /// The admin search box: an exact merchant_uid or imp_uid opens that order's timeline;
 /// anything else searches the refund list.
-async fn find_order(State(state): State<AppState>, session: Session, Query(find): Query<FindQuery>) -> Response {
+async fn find_order(
+    State(state): State<AppState>,
+    session: Session,
+    Query(find): Query<FindQuery>,
+) -> Response {
     if let Err(response) = admin_or_404(&session, &state.pool).await {
         return response;
     }
     let q = find.q.trim();
-    let found = sqlx::query_scalar!("select merchant_uid from payments where merchant_uid = $1 or imp_uid = $1 limit 1", q)
-        .fetch_optional(&state.pool)
-        .await;
+    let found = sqlx::query_scalar!(
+        "select merchant_uid from payments where merchant_uid = $1 or imp_uid = $1 limit 1",
+        q
+    )
+    .fetch_optional(&state.pool)
+    .await;
     let to = match found {
-        Ok(Some(merchant_uid)) => format!("/admin/payments/{}", crate::model::percent_encode(&merchant_uid)),
-        _ => format!("/admin/refunds?{}", crate::model::admin::RefundQuery { q: Some(q.to_string()), ..Default::default() }.to_query_string()),
+        Ok(Some(merchant_uid)) => {
+            format!("/admin/payments/{}", crate::model::percent_encode(&merchant_uid))
+        }
+        _ => format!(
+            "/admin/refunds?{}",
+            crate::model::admin::RefundQuery { q: Some(q.to_string()), ..Default::default() }
+                .to_query_string()
+        ),
     };
     axum::response::Redirect::to(&to).into_response()
 }

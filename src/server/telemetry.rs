@@ -2,7 +2,8 @@
 
 pub fn init(default_filter: &str) {
     use tracing_subscriber::{fmt, EnvFilter};
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     let _ = fmt().with_env_filter(filter).with_target(true).try_init();
 }
 

@@ -73,10 +73,13 @@ pub async fn process(
         .map_err(|e| e.to_string())?;
     match known {
         Some(id) => {
-            let new_cancellations = sync_payment_by_id(pool, id, &payment).await.map_err(|e| e.to_string())?;
+            let new_cancellations =
+                sync_payment_by_id(pool, id, &payment).await.map_err(|e| e.to_string())?;
             Ok(WebhookEffect::Synced { new_cancellations })
         }
-        None if payment.currency != "KRW" || (payment.sandbox && !allow_test_payments) => Ok(WebhookEffect::Ignored),
+        None if payment.currency != "KRW" || (payment.sandbox && !allow_test_payments) => {
+            Ok(WebhookEffect::Ignored)
+        }
         None if matches!(payment.status.as_str(), "paid" | "cancelled") => {
             let owner = import_payment(pool, &payment).await.map_err(|e| e.to_string())?;
             Ok(WebhookEffect::Imported { owner_found: owner.is_some() })

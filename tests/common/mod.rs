@@ -13,8 +13,8 @@ use portone_refund::server::portone::{ImpSecret, Payment, PortOneClient, PortOne
 use portone_refund::server::refund::reconcile::{self, ReconcileReport};
 use portone_refund::server::refund::store_api::import_payment;
 use portone_refund::server::refund::PipelineSettings;
-use portone_sim::{self as sim, SimConfig, Simulator};
 use portone_refund::server::{auth, router, telemetry, AppState};
+use portone_sim::{self as sim, SimConfig, Simulator};
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
@@ -63,11 +63,16 @@ pub async fn spawn_sim(webhook_url: Option<String>) -> (String, Arc<Simulator>) 
 
 async fn create_users(pool: &PgPool) -> Users {
     let mut made = Vec::new();
-    for ((email, password), (name, role)) in [MINSU, JIWOO, ADMIN]
-        .into_iter()
-        .zip([("김민수", Role::Customer), ("이지우", Role::Customer), ("관리자", Role::Admin)])
-    {
-        let id = match sqlx::query_scalar!("select id from users where email = $1", email).fetch_optional(pool).await.unwrap() {
+    for ((email, password), (name, role)) in [MINSU, JIWOO, ADMIN].into_iter().zip([
+        ("김민수", Role::Customer),
+        ("이지우", Role::Customer),
+        ("관리자", Role::Admin),
+    ]) {
+        let id = match sqlx::query_scalar!("select id from users where email = $1", email)
+            .fetch_optional(pool)
+            .await
+            .unwrap()
+        {
             Some(id) => id,
             None => auth::create_user(pool, email, name, password, role).await.unwrap(),
         };
@@ -95,7 +100,8 @@ pub async fn spawn_app_with_timeout(pool: PgPool, timeout: Duration) -> TestApp 
 /// Serves the app on `listener` (also used to "restart" it on a new port).
 pub fn serve_app(listener: tokio::net::TcpListener, pool: PgPool, portone: Arc<PortOneClient>) {
     let addr = listener.local_addr().unwrap();
-    let leptos_options = LeptosOptions::builder().output_name("portone-refund").site_addr(addr).build();
+    let leptos_options =
+        LeptosOptions::builder().output_name("portone-refund").site_addr(addr).build();
     let settings = Settings {
         database_url: String::new(),
         portone: portone_config("", Duration::from_secs(2)),
@@ -111,7 +117,9 @@ pub fn serve_app(listener: tokio::net::TcpListener, pool: PgPool, portone: Arc<P
     let state = AppState { leptos_options, pool, portone, settings: Arc::new(settings) };
     let app = router::build(state);
     tokio::spawn(async move {
-        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
+        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .await
+            .unwrap();
     });
 }
 
@@ -129,7 +137,12 @@ impl TestApp {
     }
 
     /// Calls a server function by its type's path, with a form body, asking for JSON.
-    pub async fn server_fn(&self, client: &reqwest::Client, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+    pub async fn server_fn(
+        &self,
+        client: &reqwest::Client,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
         client
             .post(format!("{}{}", self.base_url, path))
             .header("accept", "application/json")
@@ -142,17 +155,36 @@ impl TestApp {
     pub async fn signed_in(&self, (email, password): (&str, &str)) -> reqwest::Client {
         use leptos::server_fn::ServerFn;
         let client = self.browser();
-        let res = self.server_fn(&client, portone_refund::api::Login::PATH, &[("email", email), ("password", password)]).await;
+        let res = self
+            .server_fn(
+                &client,
+                portone_refund::api::Login::PATH,
+                &[("email", email), ("password", password)],
+            )
+            .await;
         assert!(res.status().is_success(), "sign-in failed: {}", res.status());
         client
     }
 
     /// Creates a paid payment at the simulator and imports it, owned by the buyer's account.
-    pub async fn paid_order(&self, buyer: &CurrentUser, amount: i64, pay_method: &str, pg: &str) -> Payment {
+    pub async fn paid_order(
+        &self,
+        buyer: &CurrentUser,
+        amount: i64,
+        pay_method: &str,
+        pg: &str,
+    ) -> Payment {
         self.paid_order_at(buyer, amount, pay_method, pg, None).await
     }
 
-    pub async fn paid_order_at(&self, buyer: &CurrentUser, amount: i64, pay_method: &str, pg: &str, paid_at: Option<i64>) -> Payment {
+    pub async fn paid_order_at(
+        &self,
+        buyer: &CurrentUser,
+        amount: i64,
+        pay_method: &str,
+        pg: &str,
+        paid_at: Option<i64>,
+    ) -> Payment {
         let merchant_uid = format!("ORD-T-{}", &uuid::Uuid::new_v4().simple().to_string()[..24]);
         let payment: Payment = reqwest::Client::new()
             .post(format!("{}/__sim/payments", self.sim_url))
@@ -171,7 +203,12 @@ impl TestApp {
     }
 
     pub async fn sim_payment(&self, imp_uid: &str) -> Payment {
-        let all: Vec<Payment> = reqwest::get(format!("{}/__sim/payments", self.sim_url)).await.unwrap().json().await.unwrap();
+        let all: Vec<Payment> = reqwest::get(format!("{}/__sim/payments", self.sim_url))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         all.into_iter().find(|p| p.imp_uid == imp_uid).expect("payment at the simulator")
     }
 
@@ -181,10 +218,12 @@ impl TestApp {
 
     /// Lets every pending refund's lease run out, as if its attempt's time had passed.
     pub async fn expire_leases(&self) {
-        sqlx::query!("update refunds set lease_until = now() - interval '1 second' where status = 'pending'")
-            .execute(&self.pool)
-            .await
-            .unwrap();
+        sqlx::query!(
+            "update refunds set lease_until = now() - interval '1 second' where status = 'pending'"
+        )
+        .execute(&self.pool)
+        .await
+        .unwrap();
     }
 
     /// One reconciler pass once every lease has run out.
@@ -195,13 +234,23 @@ impl TestApp {
 
     /// Sends a control request to the simulator and returns its JSON answer.
     pub async fn sim_control(&self, path: &str, body: Value) -> Value {
-        let res = reqwest::Client::new().post(format!("{}{path}", self.sim_url)).json(&body).send().await.unwrap();
+        let res = reqwest::Client::new()
+            .post(format!("{}{path}", self.sim_url))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         assert!(res.status().is_success(), "{path}: {}", res.status());
         res.json().await.unwrap_or(Value::Null)
     }
 
     pub async fn faults(&self, rules: Value) {
-        let res = reqwest::Client::new().post(format!("{}/__sim/faults", self.sim_url)).json(&rules).send().await.unwrap();
+        let res = reqwest::Client::new()
+            .post(format!("{}/__sim/faults", self.sim_url))
+            .json(&rules)
+            .send()
+            .await
+            .unwrap();
         assert!(res.status().is_success());
     }
 }

@@ -3,13 +3,15 @@
 
 /// KFTC three-digit codes of the banks PortOne lists for refunds.
 const KFTC_CODES: &[&str] = &[
-    "002", "003", "004", "007", "011", "012", "020", "023", "027", "031", "032", "034", "037", "039", "045", "048",
-    "071", "081", "088", "089", "090", "092",
+    "002", "003", "004", "007", "011", "012", "020", "023", "027", "031", "032", "034", "037",
+    "039", "045", "048", "071", "081", "088", "089", "090", "092",
 ];
 /// 키움페이 (daou) numbers banks its own way.
 const DAOU_CODES: &[&str] = &["03", "04", "08", "09", "10", "11", "12", "15", "31"];
-const NICE_V2_CODES: &[&str] = &["003", "004", "011", "020", "023", "031", "032", "034", "071", "081", "088", "089"];
-const WELCOME_CODES: &[&str] = &["003", "004", "007", "020", "031", "032", "034", "037", "039", "081", "088", "089"];
+const NICE_V2_CODES: &[&str] =
+    &["003", "004", "011", "020", "023", "031", "032", "034", "071", "081", "088", "089"];
+const WELCOME_CODES: &[&str] =
+    &["003", "004", "007", "020", "031", "032", "034", "037", "039", "081", "088", "089"];
 
 /// Whether a PG takes `code` as `refund_bank`.
 pub fn accepts(pg_provider: &str, code: &str) -> bool {
@@ -23,8 +25,8 @@ pub fn accepts(pg_provider: &str, code: &str) -> bool {
         "daou" => DAOU_CODES.contains(&code),
         "nice_v2" => NICE_V2_CODES.contains(&code),
         "welcome" => WELCOME_CODES.contains(&code),
-        "tosspayments" | "uplus" | "danal" | "danal_tpay" | "nice" | "kicc" | "smartro" | "smartro_v2" | "settle"
-        | "settle_acc" => kftc_as(0, ""),
+        "tosspayments" | "uplus" | "danal" | "danal_tpay" | "nice" | "kicc" | "smartro"
+        | "smartro_v2" | "settle" | "settle_acc" => kftc_as(0, ""),
         _ => false,
     }
 }

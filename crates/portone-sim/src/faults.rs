@@ -103,10 +103,16 @@ pub fn fire(rules: &mut Vec<FaultRule>, endpoint: FaultEndpoint, rng: &mut impl 
         match &rule.kind {
             FaultKind::Latency { ms } => fired.latency_ms += ms,
             FaultKind::ExpireToken => fired.expire_token = true,
-            FaultKind::ErrorBefore { status } => fired.error_before = fired.error_before.or(Some(*status)),
-            FaultKind::ErrorAfter { status } => fired.error_after = fired.error_after.or(Some(*status)),
+            FaultKind::ErrorBefore { status } => {
+                fired.error_before = fired.error_before.or(Some(*status))
+            }
+            FaultKind::ErrorAfter { status } => {
+                fired.error_after = fired.error_after.or(Some(*status))
+            }
             FaultKind::DropAfter => fired.drop_after = true,
-            FaultKind::PgReject { message } => fired.pg_reject = fired.pg_reject.clone().or(Some(message.clone())),
+            FaultKind::PgReject { message } => {
+                fired.pg_reject = fired.pg_reject.clone().or(Some(message.clone()))
+            }
             FaultKind::DelayApply { ms } => fired.delay_apply_ms += ms,
             FaultKind::NullOptionals => fired.null_optionals = true,
         }

@@ -17,7 +17,8 @@ pub fn random_hex(rng: &mut impl Rng, len: usize) -> String {
 
 /// Same calendar month in Korea (carriers bill in KST).
 pub fn same_kst_month(a: i64, b: i64) -> bool {
-    let (Some(a), Some(b)) = (DateTime::from_timestamp(a, 0), DateTime::from_timestamp(b, 0)) else {
+    let (Some(a), Some(b)) = (DateTime::from_timestamp(a, 0), DateTime::from_timestamp(b, 0))
+    else {
         return false;
     };
     let (a, b) = (a.with_timezone(&Seoul), b.with_timezone(&Seoul));
@@ -33,7 +34,12 @@ pub struct CancelPolicy {
 
 /// Checks a cancel against PortOne's rules. `Ok` carries the amount that would be cancelled;
 /// `Err` the refusal message. Nothing changes here: applying is `record_cancel`.
-pub fn check_cancel(payment: &SimPayment, req: &CancelBody, now: i64, policy: &CancelPolicy) -> Result<i64, String> {
+pub fn check_cancel(
+    payment: &SimPayment,
+    req: &CancelBody,
+    now: i64,
+    policy: &CancelPolicy,
+) -> Result<i64, String> {
     if !matches!(payment.status, Status::Paid | Status::Cancelled) {
         return Err("결제완료 상태가 아닌 결제건은 취소할 수 없습니다.".into());
     }
@@ -52,17 +58,26 @@ pub fn check_cancel(payment: &SimPayment, req: &CancelBody, now: i64, policy: &C
         None | Some(0) => cancellable,
         Some(a) if a < 0 => return Err("취소요청금액이 올바르지 않습니다.".into()),
         Some(a) if a > cancellable => {
-            return Err(format!("취소요청금액({a})이 취소가능금액({cancellable})을 초과하였습니다."))
+            return Err(format!(
+                "취소요청금액({a})이 취소가능금액({cancellable})을 초과하였습니다."
+            ))
         }
         Some(a) => a,
     };
     match payment.pay_method.as_str() {
         "vbank" => {
-            let (Some(_holder), Some(bank), Some(_account)) = (&req.refund_holder, &req.refund_bank, &req.refund_account) else {
-                return Err("가상계좌 환불은 환불계좌 예금주, 은행코드, 계좌번호가 필요합니다.".into());
+            let (Some(_holder), Some(bank), Some(_account)) =
+                (&req.refund_holder, &req.refund_bank, &req.refund_account)
+            else {
+                return Err(
+                    "가상계좌 환불은 환불계좌 예금주, 은행코드, 계좌번호가 필요합니다.".into()
+                );
             };
             if !banks::accepts(&payment.pg_provider, bank) {
-                return Err(format!("[{}] 유효하지 않은 환불 은행코드입니다: {bank}", payment.pg_provider));
+                return Err(format!(
+                    "[{}] 유효하지 않은 환불 은행코드입니다: {bank}",
+                    payment.pg_provider
+                ));
             }
         }
         "phone" => {
@@ -82,7 +97,13 @@ pub fn check_cancel(payment: &SimPayment, req: &CancelBody, now: i64, policy: &C
 }
 
 /// Adds a cancel to the payment: cancel_amount, status, and a cancel_history entry.
-pub fn record_cancel(payment: &mut SimPayment, amount: i64, reason: String, now: i64, rng: &mut impl Rng) -> CancelEntry {
+pub fn record_cancel(
+    payment: &mut SimPayment,
+    amount: i64,
+    reason: String,
+    now: i64,
+    rng: &mut impl Rng,
+) -> CancelEntry {
     let entry = CancelEntry {
         pg_tid: format!("simcancel_{}", random_hex(rng, 16)),
         amount,
@@ -112,9 +133,20 @@ mod tests {
         .unwrap()
     }
 
-    fn cancel(p: &mut SimPayment, req: &CancelBody, now: i64, policy: &CancelPolicy) -> Result<CancelEntry, String> {
+    fn cancel(
+        p: &mut SimPayment,
+        req: &CancelBody,
+        now: i64,
+        policy: &CancelPolicy,
+    ) -> Result<CancelEntry, String> {
         let amount = check_cancel(p, req, now, policy)?;
-        Ok(record_cancel(p, amount, req.reason.clone().unwrap_or_default(), now, &mut rand::thread_rng()))
+        Ok(record_cancel(
+            p,
+            amount,
+            req.reason.clone().unwrap_or_default(),
+            now,
+            &mut rand::thread_rng(),
+        ))
     }
 
     const NOW: i64 = 1_790_000_000;
@@ -135,8 +167,20 @@ mod tests {
     #[test]
     fn missing_or_zero_amount_cancels_the_rest_then_nothing_is_left() {
         let mut p = payment("card", "kcp", 5000, NOW);
-        cancel(&mut p, &CancelBody { amount: Some(2000), ..Default::default() }, NOW, &Default::default()).unwrap();
-        let e = cancel(&mut p, &CancelBody { amount: Some(0), ..Default::default() }, NOW, &Default::default()).unwrap();
+        cancel(
+            &mut p,
+            &CancelBody { amount: Some(2000), ..Default::default() },
+            NOW,
+            &Default::default(),
+        )
+        .unwrap();
+        let e = cancel(
+            &mut p,
+            &CancelBody { amount: Some(0), ..Default::default() },
+            NOW,
+            &Default::default(),
+        )
+        .unwrap();
         assert_eq!(e.amount, 3000);
         let again = cancel(&mut p, &CancelBody::default(), NOW, &Default::default());
         assert_eq!(again.unwrap_err(), ALREADY_CANCELLED);
@@ -167,6 +211,8 @@ mod tests {
         assert!(cancel(&mut p, &partial, paid + 60, &Default::default()).is_err());
         let mut p = payment("phone", "kcp", 3000, paid);
         assert!(cancel(&mut p, &partial, paid + 60, &Default::default()).is_err());
-        assert!(cancel(&mut p, &partial, paid + 60, &CancelPolicy { kcp_phone_partial: true }).is_ok());
+        assert!(
+            cancel(&mut p, &partial, paid + 60, &CancelPolicy { kcp_phone_partial: true }).is_ok()
+        );
     }
 }

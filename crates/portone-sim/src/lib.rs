@@ -187,20 +187,38 @@ impl Simulator {
         if !self.serialize_cancels.load(Ordering::Relaxed) {
             return None;
         }
-        let gate = self.gates.lock().expect("gates").entry(imp_uid.to_string()).or_default().clone();
+        let gate =
+            self.gates.lock().expect("gates").entry(imp_uid.to_string()).or_default().clone();
         Some(gate.lock_owned().await)
     }
 
     /// Applies `amount` to a payment unless PortOne's books would go below zero — the one
     /// check PortOne makes again at apply time, even when it does not serialise cancels.
-    async fn apply(&self, imp_uid: &str, amount: i64, reason: String) -> Result<(SimPayment, CancelEntry), String> {
+    async fn apply(
+        &self,
+        imp_uid: &str,
+        amount: i64,
+        reason: String,
+    ) -> Result<(SimPayment, CancelEntry), String> {
         let mut ledger = self.ledger.lock().await;
-        let payment = ledger.by_imp_uid.get_mut(imp_uid).ok_or_else(|| ledger::NOT_FOUND_FOR_CANCEL.to_string())?;
+        let payment = ledger
+            .by_imp_uid
+            .get_mut(imp_uid)
+            .ok_or_else(|| ledger::NOT_FOUND_FOR_CANCEL.to_string())?;
         if amount > payment.cancellable() {
-            return Err(format!("취소요청금액({amount})이 취소가능금액({})을 초과하였습니다.", payment.cancellable()));
+            return Err(format!(
+                "취소요청금액({amount})이 취소가능금액({})을 초과하였습니다.",
+                payment.cancellable()
+            ));
         }
         let now = self.now();
-        let entry = ledger::record_cancel(payment, amount, reason, now, &mut *self.rng.lock().expect("rng"));
+        let entry = ledger::record_cancel(
+            payment,
+            amount,
+            reason,
+            now,
+            &mut *self.rng.lock().expect("rng"),
+        );
         self.stats.cancels_applied.fetch_add(1, Ordering::Relaxed);
         Ok((payment.clone(), entry))
     }
@@ -216,7 +234,10 @@ pub fn router(sim: Sim) -> Router {
         .route("/payments/find/{merchant_uid}/{status}", get(payment_by_merchant_uid_and_status))
         .route("/__sim/payments", post(control_create_payment).get(control_list_payments))
         .route("/__sim/payments/{imp_uid}/cancel", post(control_console_cancel))
-        .route("/__sim/faults", post(control_set_faults).delete(control_clear_faults).get(control_list_faults))
+        .route(
+            "/__sim/faults",
+            post(control_set_faults).delete(control_clear_faults).get(control_list_faults),
+        )
         .route("/__sim/clock", post(control_move_clock).get(control_clock))
         .route("/__sim/config", post(control_set_config).get(control_config))
         .route("/__sim/reset", post(control_reset))
@@ -267,7 +288,11 @@ fn bad_request(message: impl AsRef<str>) -> Response {
 /// An error as a proxy or a crashed upstream sends it: no PortOne envelope.
 fn bare_status(status: u16) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (status, [(header::CONTENT_TYPE, "text/html")], format!("<html><body><h1>{status}</h1></body></html>"))
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/html")],
+        format!("<html><body><h1>{status}</h1></body></html>"),
+    )
         .into_response()
 }
 
@@ -292,11 +317,15 @@ async fn get_token(State(sim): State<Sim>, headers: HeaderMap, body: Bytes) -> R
     if let Some(status) = fired.error_before {
         return bare_status(status);
     }
-    let creds = match Fields::parse(is_form(&headers), &body).and_then(|f| Ok((f.text("imp_key")?, f.text("imp_secret")?))) {
+    let creds = match Fields::parse(is_form(&headers), &body)
+        .and_then(|f| Ok((f.text("imp_key")?, f.text("imp_secret")?)))
+    {
         Ok(c) => c,
         Err(e) => return bad_request(e),
     };
-    if creds.0.as_deref() != Some(sim.config.imp_key.as_str()) || creds.1.as_deref() != Some(sim.config.imp_secret.as_str()) {
+    if creds.0.as_deref() != Some(sim.config.imp_key.as_str())
+        || creds.1.as_deref() != Some(sim.config.imp_secret.as_str())
+    {
         return unauthorized();
     }
     let now = sim.now();
@@ -370,16 +399,20 @@ async fn apply_cancel_request(sim: Sim, headers: HeaderMap, body: Bytes) -> Resp
     // imp_uid wins when present, even when it is wrong and merchant_uid is right.
     let imp_uid = match (&req.imp_uid, &req.merchant_uid) {
         (Some(imp_uid), _) => imp_uid.clone(),
-        (None, Some(merchant_uid)) => match sim.ledger.lock().await.by_merchant_uid.get(merchant_uid) {
-            Some(id) => id.clone(),
-            None => return refusal(ledger::NOT_FOUND_FOR_CANCEL),
-        },
+        (None, Some(merchant_uid)) => {
+            match sim.ledger.lock().await.by_merchant_uid.get(merchant_uid) {
+                Some(id) => id.clone(),
+                None => return refusal(ledger::NOT_FOUND_FOR_CANCEL),
+            }
+        }
         (None, None) => return refusal("imp_uid 또는 merchant_uid 중 하나는 필수입니다."),
     };
     let held = sim.serialise(&imp_uid).await;
     let amount = {
         let ledger = sim.ledger.lock().await;
-        let Some(payment) = ledger.by_imp_uid.get(&imp_uid) else { return refusal(ledger::NOT_FOUND_FOR_CANCEL) };
+        let Some(payment) = ledger.by_imp_uid.get(&imp_uid) else {
+            return refusal(ledger::NOT_FOUND_FOR_CANCEL);
+        };
         match ledger::check_cancel(payment, &req, sim.now(), &sim.config.policy) {
             Ok(amount) => amount,
             Err(message) => return refusal(message),
@@ -388,10 +421,11 @@ async fn apply_cancel_request(sim: Sim, headers: HeaderMap, body: Bytes) -> Resp
     if fired.delay_apply_ms > 0 {
         tokio::time::sleep(Duration::from_millis(fired.delay_apply_ms)).await;
     }
-    let (payment, entry) = match sim.apply(&imp_uid, amount, req.reason.clone().unwrap_or_default()).await {
-        Ok(applied) => applied,
-        Err(message) => return refusal(message),
-    };
+    let (payment, entry) =
+        match sim.apply(&imp_uid, amount, req.reason.clone().unwrap_or_default()).await {
+            Ok(applied) => applied,
+            Err(message) => return refusal(message),
+        };
     drop(held);
     if req.enable_webhook {
         let sim = sim.clone();
@@ -410,7 +444,11 @@ async fn apply_cancel_request(sim: Sim, headers: HeaderMap, body: Bytes) -> Resp
 
 /// Shared by the lookups: faults, auth, then `find` under the ledger lock. `find` gets
 /// whether optional fields are to be sent as `null`.
-async fn lookup(sim: &Sim, headers: &HeaderMap, find: impl FnOnce(&Ledger, bool) -> Response) -> Response {
+async fn lookup(
+    sim: &Sim,
+    headers: &HeaderMap,
+    find: impl FnOnce(&Ledger, bool) -> Response,
+) -> Response {
     let fired = sim.fire(FaultEndpoint::Payment).await;
     if let Some(status) = fired.error_before {
         return bare_status(status);
@@ -451,7 +489,11 @@ async fn payment_by_imp_uid(
     .await
 }
 
-async fn payment_by_merchant_uid(State(sim): State<Sim>, Path(merchant_uid): Path<String>, headers: HeaderMap) -> Response {
+async fn payment_by_merchant_uid(
+    State(sim): State<Sim>,
+    Path(merchant_uid): Path<String>,
+    headers: HeaderMap,
+) -> Response {
     find_by_merchant(sim, merchant_uid, None, headers).await
 }
 
@@ -463,7 +505,12 @@ async fn payment_by_merchant_uid_and_status(
     find_by_merchant(sim, merchant_uid, Some(status), headers).await
 }
 
-async fn find_by_merchant(sim: Sim, merchant_uid: String, status: Option<String>, headers: HeaderMap) -> Response {
+async fn find_by_merchant(
+    sim: Sim,
+    merchant_uid: String,
+    status: Option<String>,
+    headers: HeaderMap,
+) -> Response {
     lookup(&sim, &headers, |ledger, nulls| {
         let found = ledger
             .by_merchant_uid
@@ -479,8 +526,13 @@ async fn find_by_merchant(sim: Sim, merchant_uid: String, status: Option<String>
 }
 
 /// `GET /payments?imp_uid[]=…`: 200 when all are found, 207 when some, 404 when none.
-async fn payments_by_imp_uids(State(sim): State<Sim>, RawQuery(query): RawQuery, headers: HeaderMap) -> Response {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query.as_deref().unwrap_or("")).unwrap_or_default();
+async fn payments_by_imp_uids(
+    State(sim): State<Sim>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(query.as_deref().unwrap_or("")).unwrap_or_default();
     let wanted: Vec<String> = pairs
         .into_iter()
         .filter(|(k, _)| k == "imp_uid[]" || k == "imp_uid")
@@ -488,7 +540,11 @@ async fn payments_by_imp_uids(State(sim): State<Sim>, RawQuery(query): RawQuery,
         .take(100)
         .collect();
     lookup(&sim, &headers, |ledger, nulls| {
-        let found: Vec<Value> = wanted.iter().filter_map(|id| ledger.by_imp_uid.get(id)).map(|p| p.to_v1(nulls)).collect();
+        let found: Vec<Value> = wanted
+            .iter()
+            .filter_map(|id| ledger.by_imp_uid.get(id))
+            .map(|p| p.to_v1(nulls))
+            .collect();
         let status = match (found.len(), wanted.len()) {
             (0, _) => return not_found(),
             (f, w) if f == w => StatusCode::OK,
@@ -582,8 +638,14 @@ async fn control_create_payment(State(sim): State<Sim>, Json(new): Json<NewPayme
     let payment = new.into_payment(sim.now());
     {
         let mut ledger = sim.ledger.lock().await;
-        if ledger.by_imp_uid.contains_key(&payment.imp_uid) || ledger.by_merchant_uid.contains_key(&payment.merchant_uid) {
-            return (StatusCode::CONFLICT, Json(json!({"message": "duplicate imp_uid or merchant_uid"}))).into_response();
+        if ledger.by_imp_uid.contains_key(&payment.imp_uid)
+            || ledger.by_merchant_uid.contains_key(&payment.merchant_uid)
+        {
+            return (
+                StatusCode::CONFLICT,
+                Json(json!({"message": "duplicate imp_uid or merchant_uid"})),
+            )
+                .into_response();
         }
         ledger.insert(payment.clone());
     }
@@ -604,7 +666,14 @@ async fn control_create_payment(State(sim): State<Sim>, Json(new): Json<NewPayme
 
 async fn control_list_payments(State(sim): State<Sim>) -> Json<Vec<Value>> {
     let ledger = sim.ledger.lock().await;
-    Json(ledger.order.iter().filter_map(|id| ledger.by_imp_uid.get(id)).map(|p| p.to_v1(false)).collect())
+    Json(
+        ledger
+            .order
+            .iter()
+            .filter_map(|id| ledger.by_imp_uid.get(id))
+            .map(|p| p.to_v1(false))
+            .collect(),
+    )
 }
 
 #[derive(Deserialize)]
@@ -618,7 +687,11 @@ struct ConsoleCancel {
 
 /// A cancel made by hand in PortOne's console: no checksum or refund-account rules apply,
 /// and the `cancelled` webhook goes out.
-async fn control_console_cancel(State(sim): State<Sim>, Path(imp_uid): Path<String>, Json(body): Json<ConsoleCancel>) -> Response {
+async fn control_console_cancel(
+    State(sim): State<Sim>,
+    Path(imp_uid): Path<String>,
+    Json(body): Json<ConsoleCancel>,
+) -> Response {
     let held = sim.serialise(&imp_uid).await;
     let amount = {
         let ledger = sim.ledger.lock().await;
@@ -628,12 +701,19 @@ async fn control_console_cancel(State(sim): State<Sim>, Path(imp_uid): Path<Stri
             None | Some(0) => cancellable,
             Some(a) => a,
         };
-        if cancellable <= 0 || amount <= 0 || amount > cancellable || payment.status == Status::Ready {
+        if cancellable <= 0
+            || amount <= 0
+            || amount > cancellable
+            || payment.status == Status::Ready
+        {
             return refusal("취소할 수 없는 금액입니다.");
         }
         amount
     };
-    let (payment, entry) = match sim.apply(&imp_uid, amount, body.reason.unwrap_or_else(|| "관리자 콘솔 취소".into())).await {
+    let (payment, entry) = match sim
+        .apply(&imp_uid, amount, body.reason.unwrap_or_else(|| "관리자 콘솔 취소".into()))
+        .await
+    {
         Ok(applied) => applied,
         Err(message) => return refusal(message),
     };
@@ -641,7 +721,8 @@ async fn control_console_cancel(State(sim): State<Sim>, Path(imp_uid): Path<Stri
     let webhook = send_webhook(&sim, json!({"imp_uid": payment.imp_uid, "merchant_uid": payment.merchant_uid,
                                            "status": "cancelled", "cancellation_id": entry.cancellation_id}))
     .await;
-    Json(json!({"payment": payment.to_v1(false), "cancellation": entry, "webhook": webhook})).into_response()
+    Json(json!({"payment": payment.to_v1(false), "cancellation": entry, "webhook": webhook}))
+        .into_response()
 }
 
 /// Delivers a V1 webhook once (PortOne's default) and reports what happened.
@@ -705,7 +786,10 @@ struct ConfigChange {
     serialize_cancels: Option<bool>,
 }
 
-async fn control_set_config(State(sim): State<Sim>, Json(change): Json<ConfigChange>) -> Json<Value> {
+async fn control_set_config(
+    State(sim): State<Sim>,
+    Json(change): Json<ConfigChange>,
+) -> Json<Value> {
     if let Some(serialize) = change.serialize_cancels {
         sim.serialize_cancels.store(serialize, Ordering::Relaxed);
     }
@@ -740,6 +824,11 @@ async fn control_stats(State(sim): State<Sim>) -> Json<Value> {
 }
 
 /// Adds a cancel to a payment as the console would (demo data with refund history).
-pub fn record_console_cancel(payment: &mut SimPayment, amount: i64, reason: &str, at: i64) -> CancelEntry {
+pub fn record_console_cancel(
+    payment: &mut SimPayment,
+    amount: i64,
+    reason: &str,
+    at: i64,
+) -> CancelEntry {
     ledger::record_cancel(payment, amount, reason.to_string(), at, &mut rand::thread_rng())
 }

@@ -91,7 +91,9 @@ fn krw() -> String {
 }
 
 /// A stored payment file may hold `null` where the simulator keeps a default.
-fn null_as_default<'de, D: serde::Deserializer<'de>, T: Default + Deserialize<'de>>(d: D) -> Result<T, D::Error> {
+fn null_as_default<'de, D: serde::Deserializer<'de>, T: Default + Deserialize<'de>>(
+    d: D,
+) -> Result<T, D::Error> {
     Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
@@ -100,7 +102,8 @@ fn null_as_krw<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Erro
 }
 
 /// The Payment fields the V1 spec marks required (`PaymentAnnotation.required`).
-const REQUIRED: [&str; 7] = ["imp_uid", "merchant_uid", "amount", "cancel_amount", "currency", "status", "sandbox"];
+const REQUIRED: [&str; 7] =
+    ["imp_uid", "merchant_uid", "amount", "cancel_amount", "currency", "status", "sandbox"];
 
 impl SimPayment {
     pub fn cancellable(&self) -> i64 {
@@ -135,12 +138,15 @@ pub struct Fields(Map<String, Value>);
 impl Fields {
     pub fn parse(is_form: bool, bytes: &[u8]) -> Result<Fields, String> {
         if is_form {
-            let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(bytes).map_err(|e| e.to_string())?;
+            let pairs: Vec<(String, String)> =
+                serde_urlencoded::from_bytes(bytes).map_err(|e| e.to_string())?;
             let mut root = Map::new();
             for (key, value) in pairs {
                 match key.split_once('[') {
                     Some((outer, rest)) if rest.ends_with(']') => {
-                        let slot = root.entry(outer.to_string()).or_insert_with(|| Value::Object(Map::new()));
+                        let slot = root
+                            .entry(outer.to_string())
+                            .or_insert_with(|| Value::Object(Map::new()));
                         if let Value::Object(m) = slot {
                             m.insert(rest.trim_end_matches(']').to_string(), Value::String(value));
                         }
@@ -181,7 +187,9 @@ impl Fields {
         let number = match self.get(name) {
             None => return Ok(None),
             Some(Value::String(s)) if s.trim().is_empty() => return Ok(None),
-            Some(Value::String(s)) => s.trim().parse::<f64>().map_err(|_| format!("{name}: not a number"))?,
+            Some(Value::String(s)) => {
+                s.trim().parse::<f64>().map_err(|_| format!("{name}: not a number"))?
+            }
             Some(Value::Number(n)) => n.as_f64().ok_or_else(|| format!("{name}: not a number"))?,
             Some(other) => return Err(format!("{name}: expected a number, got {other}")),
         };
@@ -207,7 +215,9 @@ impl Fields {
             Some(Value::Object(extra)) => match extra.get("requester") {
                 None | Some(Value::Null) => Ok(None),
                 Some(Value::String(r)) if r == "customer" || r == "admin" => Ok(Some(r.clone())),
-                Some(other) => Err(format!("extra.requester: expected customer or admin, got {other}")),
+                Some(other) => {
+                    Err(format!("extra.requester: expected customer or admin, got {other}"))
+                }
             },
             Some(other) => Err(format!("extra: expected an object, got {other}")),
         }
@@ -239,8 +249,20 @@ pub struct CancelBody {
 
 /// Every request field of `POST /payments/cancel` in the V1 reference.
 const CANCEL_FIELDS: &[&str] = &[
-    "imp_uid", "merchant_uid", "amount", "tax_free", "vat_amount", "checksum", "reason", "refund_holder",
-    "refund_bank", "refund_account", "refund_tel", "retain_promotion", "enable_webhook", "extra",
+    "imp_uid",
+    "merchant_uid",
+    "amount",
+    "tax_free",
+    "vat_amount",
+    "checksum",
+    "reason",
+    "refund_holder",
+    "refund_bank",
+    "refund_account",
+    "refund_tel",
+    "retain_promotion",
+    "enable_webhook",
+    "extra",
 ];
 
 impl CancelBody {
@@ -275,12 +297,24 @@ mod tests {
     fn cancel_bodies_parse_from_json_and_forms_and_refuse_unknown_fields() {
         let json = br#"{"imp_uid": "imp_1", "amount": 1000.0, "checksum": "5000", "extra": {"requester": "customer"}, "enable_webhook": true}"#;
         let body = CancelBody::parse(&Fields::parse(false, json).unwrap()).unwrap();
-        assert_eq!((body.amount, body.checksum, body.requester.as_deref(), body.enable_webhook), (Some(1000), Some(5000), Some("customer"), true));
+        assert_eq!(
+            (body.amount, body.checksum, body.requester.as_deref(), body.enable_webhook),
+            (Some(1000), Some(5000), Some("customer"), true)
+        );
         let form = b"merchant_uid=m1&amount=2000&extra%5Brequester%5D=admin";
         let body = CancelBody::parse(&Fields::parse(true, form).unwrap()).unwrap();
-        assert_eq!((body.merchant_uid.as_deref(), body.amount, body.requester.as_deref()), (Some("m1"), Some(2000), Some("admin")));
-        assert!(CancelBody::parse(&Fields::parse(false, br#"{"imp_uid": "i", "cancel_amount": 5}"#).unwrap()).is_err());
-        assert!(CancelBody::parse(&Fields::parse(false, br#"{"imp_uid": "i", "amount": 10.5}"#).unwrap()).is_err());
+        assert_eq!(
+            (body.merchant_uid.as_deref(), body.amount, body.requester.as_deref()),
+            (Some("m1"), Some(2000), Some("admin"))
+        );
+        assert!(CancelBody::parse(
+            &Fields::parse(false, br#"{"imp_uid": "i", "cancel_amount": 5}"#).unwrap()
+        )
+        .is_err());
+        assert!(CancelBody::parse(
+            &Fields::parse(false, br#"{"imp_uid": "i", "amount": 10.5}"#).unwrap()
+        )
+        .is_err());
     }
 
     #[test]

@@ -61,7 +61,9 @@ pub async fn ledgers(pool: &PgPool, at_portone: &[Payment]) -> Result<Verdict, s
     .fetch_one(pool)
     .await?;
     if linked_twice > 0 {
-        verdict.violations.push(format!("{linked_twice} refunds are linked to more than one entry"));
+        verdict
+            .violations
+            .push(format!("{linked_twice} refunds are linked to more than one entry"));
     }
     let no_refunds = Vec::new();
     for payment in at_portone {
@@ -71,14 +73,20 @@ pub async fn ledgers(pool: &PgPool, at_portone: &[Payment]) -> Result<Verdict, s
     Ok(verdict)
 }
 
-fn check_payment(p: &Payment, mine: &[OurRefund], links: &HashMap<(String, String), Option<Uuid>>, verdict: &mut Verdict) {
+fn check_payment(
+    p: &Payment,
+    mine: &[OurRefund],
+    links: &HashMap<(String, String), Option<Uuid>>,
+    verdict: &mut Verdict,
+) {
     let mut problems = Vec::new();
     let (mut console_entries, mut ambiguous) = (0, 0);
     let mut violation = |what: String| problems.push(format!("{}: {what}", p.imp_uid));
     if p.cancel_amount > p.amount {
         violation(format!("PortOne refunded {} of {} paid", p.cancel_amount, p.amount));
     }
-    let by_reference: HashMap<String, &OurRefund> = mine.iter().map(|r| (reference(r.id), r)).collect();
+    let by_reference: HashMap<String, &OurRefund> =
+        mine.iter().map(|r| (reference(r.id), r)).collect();
     let mut console_sum = 0;
     let mut console_at = Vec::new();
     let mut explained_sum = 0;
@@ -91,28 +99,46 @@ fn check_payment(p: &Payment, mine: &[OurRefund], links: &HashMap<(String, Strin
             console_at.push(e.cancelled_at);
             console_entries += 1;
             if linked.is_some() {
-                violation(format!("console entry {key} is linked to refund {}", linked.unwrap_or_default()));
+                violation(format!(
+                    "console entry {key} is linked to refund {}",
+                    linked.unwrap_or_default()
+                ));
             }
             continue;
         };
         let Some(r) = by_reference.get(reference) else {
-            violation(format!("entry {key} carries {reference}, which no refund of this payment has"));
+            violation(format!(
+                "entry {key} carries {reference}, which no refund of this payment has"
+            ));
             continue;
         };
         entries_of.entry(r.id).or_default().push(key.clone());
         if e.amount != r.amount {
-            violation(format!("entry {key} of refund {} is {} won, the refund {}", r.id, e.amount, r.amount));
+            violation(format!(
+                "entry {key} of refund {} is {} won, the refund {}",
+                r.id, e.amount, r.amount
+            ));
         }
         match r.status.as_str() {
             "succeeded" => explained_sum += e.amount,
             "needs_review" => {
                 explained_sum += e.amount;
-                violation(format!("refund {} is under review although its own entry {key} is at PortOne", r.id));
+                violation(format!(
+                    "refund {} is under review although its own entry {key} is at PortOne",
+                    r.id
+                ));
             }
-            other => violation(format!("money moved ({} won, entry {key}) for refund {} that is {other}", e.amount, r.id)),
+            other => violation(format!(
+                "money moved ({} won, entry {key}) for refund {} that is {other}",
+                e.amount, r.id
+            )),
         }
         if linked.is_some_and(|l| l != r.id) {
-            violation(format!("entry {key} of refund {} is linked to refund {}", r.id, linked.unwrap_or_default()));
+            violation(format!(
+                "entry {key} of refund {} is linked to refund {}",
+                r.id,
+                linked.unwrap_or_default()
+            ));
         }
     }
     for r in mine {
@@ -120,9 +146,17 @@ fn check_payment(p: &Payment, mine: &[OurRefund], links: &HashMap<(String, Strin
         match r.status.as_str() {
             "pending" => violation(format!("refund {} is still pending", r.id)),
             "succeeded" => match entries {
-                [key] if links.get(&(p.imp_uid.clone(), key.clone())).copied().flatten() == Some(r.id) => {}
-                [key] => violation(format!("succeeded refund {} is not linked to its entry {key}", r.id)),
-                _ => violation(format!("succeeded refund {} has {} entries carrying its reference", r.id, entries.len())),
+                [key]
+                    if links.get(&(p.imp_uid.clone(), key.clone())).copied().flatten()
+                        == Some(r.id) => {}
+                [key] => {
+                    violation(format!("succeeded refund {} is not linked to its entry {key}", r.id))
+                }
+                _ => violation(format!(
+                    "succeeded refund {} has {} entries carrying its reference",
+                    r.id,
+                    entries.len()
+                )),
             },
             // The rules send a refund to review when PortOne's balance moved away from its
             // checksum without an entry of its own. In this run only a console cancel can do
@@ -130,12 +164,20 @@ fn check_payment(p: &Payment, mine: &[OurRefund], links: &HashMap<(String, Strin
             // pending); anything else is a violation.
             "needs_review" => {
                 let decided = r.updated_at.timestamp() + 1;
-                let cancelled_by_then: i64 = p.history().iter().filter(|e| e.cancelled_at <= decided).map(|e| e.amount).sum();
+                let cancelled_by_then: i64 = p
+                    .history()
+                    .iter()
+                    .filter(|e| e.cancelled_at <= decided)
+                    .map(|e| e.amount)
+                    .sum();
                 let moved = p.amount - cancelled_by_then != r.checksum;
                 if moved && console_at.iter().any(|at| *at <= decided) {
                     ambiguous += 1;
                 } else {
-                    violation(format!("refund {} needs review without a console cancel to explain it", r.id));
+                    violation(format!(
+                        "refund {} needs review without a console cancel to explain it",
+                        r.id
+                    ));
                 }
             }
             _ => {}

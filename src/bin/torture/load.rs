@@ -133,7 +133,13 @@ impl Load {
     }
 
     /// One shopper (or the admin) asking again and again until told to stop.
-    pub async fn worker(self: Arc<Self>, seed: u64, client: reqwest::Client, merchant_uids: Vec<String>, is_admin: bool) {
+    pub async fn worker(
+        self: Arc<Self>,
+        seed: u64,
+        client: reqwest::Client,
+        merchant_uids: Vec<String>,
+        is_admin: bool,
+    ) {
         let mut rng = StdRng::seed_from_u64(seed);
         let mut asked: Vec<Ask> = Vec::new();
         let reasons = ["단순 변심", "상품 불량", "배송 지연", "사이즈 교환 불가", "주문 실수"];
@@ -165,7 +171,8 @@ impl Load {
             if roll < 12 {
                 // a double click: the same form sent twice at once
                 self.counters.double_submits.fetch_add(1, Ordering::Relaxed);
-                let (mut a, mut b) = (StdRng::seed_from_u64(rng.gen()), StdRng::seed_from_u64(rng.gen()));
+                let (mut a, mut b) =
+                    (StdRng::seed_from_u64(rng.gen()), StdRng::seed_from_u64(rng.gen()));
                 tokio::join!(self.send(&client, &ask, &mut a), self.send(&client, &ask, &mut b));
             } else {
                 self.send(&client, &ask, &mut rng).await;
@@ -180,7 +187,13 @@ impl Load {
     }
 
     /// The operator cancelling small amounts in PortOne's console, now and then.
-    pub async fn console(self: Arc<Self>, seed: u64, sim_url: String, imp_uids: Vec<String>, every: Duration) {
+    pub async fn console(
+        self: Arc<Self>,
+        seed: u64,
+        sim_url: String,
+        imp_uids: Vec<String>,
+        every: Duration,
+    ) {
         let mut rng = StdRng::seed_from_u64(seed);
         let http = reqwest::Client::new();
         let mut n = 0u64;
@@ -189,7 +202,12 @@ impl Load {
             n += 1;
             let imp_uid = &imp_uids[rng.gen_range(0..imp_uids.len())];
             let body = json!({"amount": rng.gen_range(1..=30) * 100, "reason": format!("콘솔 취소 C-{n}")});
-            if let Ok(res) = http.post(format!("{sim_url}/__sim/payments/{imp_uid}/cancel")).json(&body).send().await {
+            if let Ok(res) = http
+                .post(format!("{sim_url}/__sim/payments/{imp_uid}/cancel"))
+                .json(&body)
+                .send()
+                .await
+            {
                 let answer: serde_json::Value = res.json().await.unwrap_or_default();
                 if answer.get("cancellation").is_some() {
                     self.counters.console_cancels.fetch_add(1, Ordering::Relaxed);

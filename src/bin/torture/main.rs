@@ -126,7 +126,13 @@ async fn run(args: &Args, seed: u64) -> Result<usize, String> {
         procs::AppInstance::new("app-a", &app_bin, &args.logs, Vec::new()),
         procs::AppInstance::new("app-b", &app_bin, &args.logs, Vec::new()),
     ];
-    let sim = procs::start_simulator(&args.bin_dir.join("portone-sim"), &args.logs, seed, &format!("{}/portone/webhook", apps[0].url())).await?;
+    let sim = procs::start_simulator(
+        &args.bin_dir.join("portone-sim"),
+        &args.logs,
+        seed,
+        &format!("{}/portone/webhook", apps[0].url()),
+    )
+    .await?;
     for app in &mut apps {
         *app = procs::AppInstance::new(&app.name, &app_bin, &args.logs, env(&sim.url));
     }
@@ -137,12 +143,21 @@ async fn run(args: &Args, seed: u64) -> Result<usize, String> {
     for i in 0..args.shoppers {
         let email = format!("shopper{i}@torture.example");
         let password = format!("torture-pass-{i}");
-        auth::create_user(&pool, &email, &format!("구매자{i}"), &password, Role::Customer).await.map_err(|e| e.to_string())?;
+        auth::create_user(&pool, &email, &format!("구매자{i}"), &password, Role::Customer)
+            .await
+            .map_err(|e| e.to_string())?;
         shoppers.push(load::Shopper { email, password, merchant_uids: Vec::new() });
     }
-    let admin = load::Shopper { email: "admin@torture.example".into(), password: "torture-admin-pass".into(), merchant_uids: Vec::new() };
-    auth::create_user(&pool, &admin.email, "관리자", &admin.password, Role::Admin).await.map_err(|e| e.to_string())?;
-    let methods = [("card", "html5_inicis"), ("card", "kcp"), ("trans", "tosspayments"), ("card", "nice_v2")];
+    let admin = load::Shopper {
+        email: "admin@torture.example".into(),
+        password: "torture-admin-pass".into(),
+        merchant_uids: Vec::new(),
+    };
+    auth::create_user(&pool, &admin.email, "관리자", &admin.password, Role::Admin)
+        .await
+        .map_err(|e| e.to_string())?;
+    let methods =
+        [("card", "html5_inicis"), ("card", "kcp"), ("trans", "tosspayments"), ("card", "nice_v2")];
     let mut imp_uids = Vec::new();
     let mut all_orders = Vec::new();
     for i in 0..args.payments {
@@ -151,7 +166,12 @@ async fn run(args: &Args, seed: u64) -> Result<usize, String> {
         let body = json!({"merchant_uid": format!("TORTURE-{seed}-{i}"), "amount": rng.gen_range(500..=3000) * 100,
                           "pay_method": pay_method, "pg_provider": pg, "name": "고문 시험 상품",
                           "buyer_email": shoppers[owner].email, "imp_uid": format!("imp_torture_{i}")});
-        let res = http.post(format!("{}/__sim/payments", sim.url)).json(&body).send().await.map_err(|e| e.to_string())?;
+        let res = http
+            .post(format!("{}/__sim/payments", sim.url))
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
         let payment: Payment = res.json().await.map_err(|e| e.to_string())?;
         import_payment(&pool, &payment).await.map_err(|e| e.to_string())?;
         shoppers[owner].merchant_uids.push(payment.merchant_uid.clone());
@@ -163,21 +183,43 @@ async fn run(args: &Args, seed: u64) -> Result<usize, String> {
         app.start().await?;
     }
     let stop = Arc::new(AtomicBool::new(false));
-    let load = Arc::new(load::Load { apps: apps.iter().map(|a| a.url()).collect(), counters: Default::default(), stop: stop.clone() });
-    http.post(format!("{}/__sim/faults", sim.url)).json(&faults()).send().await.map_err(|e| e.to_string())?;
+    let load = Arc::new(load::Load {
+        apps: apps.iter().map(|a| a.url()).collect(),
+        counters: Default::default(),
+        stop: stop.clone(),
+    });
+    http.post(format!("{}/__sim/faults", sim.url))
+        .json(&faults())
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
     let mut serialized = rng.gen_bool(0.5);
-    http.post(format!("{}/__sim/config", sim.url)).json(&json!({"serialize_cancels": serialized})).send().await.map_err(|e| e.to_string())?;
+    http.post(format!("{}/__sim/config", sim.url))
+        .json(&json!({"serialize_cancels": serialized}))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
 
     let mut tasks = Vec::new();
     for shopper in &shoppers {
         let client = load.sign_in(shopper).await?;
         for _ in 0..args.workers_per_shopper {
-            tasks.push(tokio::spawn(load.clone().worker(rng.gen(), client.clone(), shopper.merchant_uids.clone(), false)));
+            tasks.push(tokio::spawn(load.clone().worker(
+                rng.gen(),
+                client.clone(),
+                shopper.merchant_uids.clone(),
+                false,
+            )));
         }
     }
     let admin_client = load.sign_in(&admin).await?;
     tasks.push(tokio::spawn(load.clone().worker(rng.gen(), admin_client, all_orders, true)));
-    tasks.push(tokio::spawn(load.clone().console(rng.gen(), sim.url.clone(), imp_uids.clone(), Duration::from_millis(args.console_every_ms))));
+    tasks.push(tokio::spawn(load.clone().console(
+        rng.gen(),
+        sim.url.clone(),
+        imp_uids.clone(),
+        Duration::from_millis(args.console_every_ms),
+    )));
 
     // kill -9 a random instance every few seconds, start it again at once; switch PortOne
     // between serialising cancels of a payment and not, every few kills
@@ -190,7 +232,11 @@ async fn run(args: &Args, seed: u64) -> Result<usize, String> {
         if kills % 4 == 0 {
             serialized = !serialized;
             mode_switches += 1;
-            http.post(format!("{}/__sim/config", sim.url)).json(&json!({"serialize_cancels": serialized})).send().await.map_err(|e| e.to_string())?;
+            http.post(format!("{}/__sim/config", sim.url))
+                .json(&json!({"serialize_cancels": serialized}))
+                .send()
+                .await
+                .map_err(|e| e.to_string())?;
         }
     }
     stop.store(true, Ordering::Relaxed);
@@ -203,10 +249,11 @@ async fn run(args: &Args, seed: u64) -> Result<usize, String> {
     http.delete(format!("{}/__sim/faults", sim.url)).send().await.map_err(|e| e.to_string())?;
     let drain_started = Instant::now();
     loop {
-        let pending = sqlx::query_scalar!(r#"select count(*) as "n!" from refunds where status = 'pending'"#)
-            .fetch_one(&pool)
-            .await
-            .map_err(|e| e.to_string())?;
+        let pending =
+            sqlx::query_scalar!(r#"select count(*) as "n!" from refunds where status = 'pending'"#)
+                .fetch_one(&pool)
+                .await
+                .map_err(|e| e.to_string())?;
         if pending == 0 || drain_started.elapsed() > Duration::from_secs(args.drain_secs) {
             break;
         }
@@ -215,18 +262,40 @@ async fn run(args: &Args, seed: u64) -> Result<usize, String> {
     // PortOne's `cancelled` webhooks may have hit a killed instance: deliver one per payment
     // again (PortOne's own resend), so every entry has been synced once.
     for imp_uid in &imp_uids {
-        let _ = http.post(format!("{}/portone/webhook", apps[0].url())).json(&json!({"imp_uid": imp_uid, "status": "cancelled"})).send().await;
+        let _ = http
+            .post(format!("{}/portone/webhook", apps[0].url()))
+            .json(&json!({"imp_uid": imp_uid, "status": "cancelled"}))
+            .send()
+            .await;
     }
 
-    let at_portone: Vec<Payment> = http.get(format!("{}/__sim/payments", sim.url)).send().await.map_err(|e| e.to_string())?.json().await.map_err(|e| e.to_string())?;
-    let stats: Value = http.get(format!("{}/__sim/stats", sim.url)).send().await.map_err(|e| e.to_string())?.json().await.map_err(|e| e.to_string())?;
+    let at_portone: Vec<Payment> = http
+        .get(format!("{}/__sim/payments", sim.url))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?
+        .json()
+        .await
+        .map_err(|e| e.to_string())?;
+    let stats: Value = http
+        .get(format!("{}/__sim/stats", sim.url))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?
+        .json()
+        .await
+        .map_err(|e| e.to_string())?;
     let verdict = check::ledgers(&pool, &at_portone).await.map_err(|e| e.to_string())?;
     for v in verdict.violations.iter().take(30) {
         println!("torture: VIOLATION {v}");
     }
     let c = &load.counters;
-    let faults: Vec<String> = stats["faults"].as_object().map(|m| m.iter().map(|(k, v)| format!("{k}={v}")).collect()).unwrap_or_default();
-    let statuses: Vec<String> = verdict.refunds_by_status.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let faults: Vec<String> = stats["faults"]
+        .as_object()
+        .map(|m| m.iter().map(|(k, v)| format!("{k}={v}")).collect())
+        .unwrap_or_default();
+    let statuses: Vec<String> =
+        verdict.refunds_by_status.iter().map(|(k, v)| format!("{k}={v}")).collect();
     println!(
         "torture: seed={seed} requests={} (double_submits={} replays={} by_admin={} resent_after_kill={} gave_up={} http_5xx={}) \
          refunds: {} console_cancels={} faults: {} kills={kills} portone_mode_switches={mode_switches} \

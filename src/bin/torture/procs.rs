@@ -10,7 +10,10 @@ use tokio::process::{Child, Command};
 
 /// A free loopback port (bound, then released).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
 }
 
 fn log_file(dir: &Path, name: &str) -> std::io::Result<(Stdio, Stdio)> {
@@ -36,11 +39,23 @@ pub struct Simulator {
     _child: Child,
 }
 
-pub async fn start_simulator(bin: &Path, logs: &Path, seed: u64, webhook_url: &str) -> Result<Simulator, String> {
+pub async fn start_simulator(
+    bin: &Path,
+    logs: &Path,
+    seed: u64,
+    webhook_url: &str,
+) -> Result<Simulator, String> {
     let port = free_port();
     let (out, err) = log_file(logs, "simulator.log").map_err(|e| e.to_string())?;
     let child = Command::new(bin)
-        .args(["--addr", &format!("127.0.0.1:{port}"), "--webhook-url", webhook_url, "--seed", &seed.to_string()])
+        .args([
+            "--addr",
+            &format!("127.0.0.1:{port}"),
+            "--webhook-url",
+            webhook_url,
+            "--seed",
+            &seed.to_string(),
+        ])
         .env("RUST_LOG", "warn")
         .stdout(out)
         .stderr(err)
@@ -64,7 +79,14 @@ pub struct AppInstance {
 
 impl AppInstance {
     pub fn new(name: &str, bin: &Path, logs: &Path, env: Vec<(String, String)>) -> AppInstance {
-        AppInstance { name: name.into(), port: free_port(), bin: bin.into(), logs: logs.into(), env, child: None }
+        AppInstance {
+            name: name.into(),
+            port: free_port(),
+            bin: bin.into(),
+            logs: logs.into(),
+            env,
+            child: None,
+        }
     }
 
     pub fn url(&self) -> String {
@@ -72,7 +94,8 @@ impl AppInstance {
     }
 
     pub async fn start(&mut self) -> Result<(), String> {
-        let (out, err) = log_file(&self.logs, &format!("{}.log", self.name)).map_err(|e| e.to_string())?;
+        let (out, err) =
+            log_file(&self.logs, &format!("{}.log", self.name)).map_err(|e| e.to_string())?;
         let child = Command::new(&self.bin)
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{}", self.port))

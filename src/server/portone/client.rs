@@ -79,7 +79,9 @@ impl PortOneError {
         match self {
             PortOneError::Refused { status, .. } => *status >= 500,
             PortOneError::Unauthorized => false,
-            PortOneError::HttpStatus { status } => *status >= 500 || *status == 408 || *status == 429,
+            PortOneError::HttpStatus { status } => {
+                *status >= 500 || *status == 408 || *status == 429
+            }
             PortOneError::Timeout | PortOneError::Connection(_) | PortOneError::Decode(_) => true,
         }
     }
@@ -161,13 +163,15 @@ impl PortOneClient {
         };
         let response = self.http.post(self.url("/users/getToken")).json(&body).send().await;
         let token: AccessToken = match read_envelope(response).await {
-            Err(PortOneError::HttpStatus { status: 401 }) | Err(PortOneError::Refused { status: 401, .. }) => {
+            Err(PortOneError::HttpStatus { status: 401 })
+            | Err(PortOneError::Refused { status: 401, .. }) => {
                 return Err(PortOneError::Unauthorized)
             }
             other => other?,
         };
         // Lifetime from PortOne's own clock difference, so our clock's skew does not matter.
-        let lifetime = Duration::from_secs(token.expired_at.saturating_sub(token.now).max(0) as u64);
+        let lifetime =
+            Duration::from_secs(token.expired_at.saturating_sub(token.now).max(0) as u64);
         let refresh_at = asked_at + lifetime.saturating_sub(TOKEN_SAFETY_MARGIN);
         tracing::debug!(lifetime_s = lifetime.as_secs(), "PortOne token issued");
         Ok(CachedToken { token: token.access_token, refresh_at })
@@ -182,9 +186,12 @@ impl PortOneClient {
         query: &[(&str, String)],
         json_body: Option<Vec<u8>>,
     ) -> Result<T, PortOneError> {
-        tokio::time::timeout(self.config.deadline, self.authorised_once(method, path, query, json_body))
-            .await
-            .unwrap_or(Err(PortOneError::Timeout))
+        tokio::time::timeout(
+            self.config.deadline,
+            self.authorised_once(method, path, query, json_body),
+        )
+        .await
+        .unwrap_or(Err(PortOneError::Timeout))
     }
 
     async fn authorised_once<T: DeserializeOwned>(
@@ -202,10 +209,13 @@ impl PortOneClient {
                 .header(reqwest::header::AUTHORIZATION, format!("Bearer {token}"))
                 .query(query);
             if let Some(bytes) = &json_body {
-                request = request.header(reqwest::header::CONTENT_TYPE, "application/json").body(bytes.clone());
+                request = request
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(bytes.clone());
             }
             match read_envelope::<T>(request.send().await).await {
-                Err(PortOneError::HttpStatus { status: 401 }) | Err(PortOneError::Refused { status: 401, .. }) => {
+                Err(PortOneError::HttpStatus { status: 401 })
+                | Err(PortOneError::Refused { status: 401, .. }) => {
                     if attempt == 0 {
                         tracing::info!(path, "PortOne answered 401; refreshing the token once");
                         token = self.token_after_rejection(&token).await?;
@@ -228,7 +238,11 @@ impl PortOneClient {
 
     /// `GET /payments/{imp_uid}`; sandbox payments are found only with `include_sandbox`.
     #[instrument(skip_all, fields(imp_uid))]
-    pub async fn payment(&self, imp_uid: &str, include_sandbox: bool) -> Result<Payment, PortOneError> {
+    pub async fn payment(
+        &self,
+        imp_uid: &str,
+        include_sandbox: bool,
+    ) -> Result<Payment, PortOneError> {
         let path = format!("/payments/{}", percent_encode(imp_uid));
         let query = [("include_sandbox", include_sandbox.to_string())];
         self.authorised(reqwest::Method::GET, &path, &query, None).await

@@ -49,13 +49,20 @@ pub struct AccessToken {
 
 impl fmt::Debug for TokenRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TokenRequest").field("imp_key", &self.imp_key).field("imp_secret", &"***").finish()
+        f.debug_struct("TokenRequest")
+            .field("imp_key", &self.imp_key)
+            .field("imp_secret", &"***")
+            .finish()
     }
 }
 
 impl fmt::Debug for AccessToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AccessToken").field("access_token", &"***").field("now", &self.now).field("expired_at", &self.expired_at).finish()
+        f.debug_struct("AccessToken")
+            .field("access_token", &"***")
+            .field("now", &self.now)
+            .field("expired_at", &self.expired_at)
+            .finish()
     }
 }
 
@@ -136,7 +143,9 @@ fn de_opt_won<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> 
 /// An optional field PortOne may send as explicit `null`: the type's default then. Only the
 /// spec's required fields (imp_uid, merchant_uid, amount, cancel_amount, currency, status,
 /// sandbox) may be relied on.
-fn de_null_default<'de, D: Deserializer<'de>, T: Default + Deserialize<'de>>(d: D) -> Result<T, D::Error> {
+fn de_null_default<'de, D: Deserializer<'de>, T: Default + Deserialize<'de>>(
+    d: D,
+) -> Result<T, D::Error> {
     Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 

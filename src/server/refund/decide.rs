@@ -16,36 +16,7 @@ pub const MAX_ATTEMPTS: i32 = 3;
 /// The word before the reference in a cancel reason, shown on receipts and in PortOne's console.
 const REFERENCE_LABEL: &str = "환불번호 ";
 
-/// Where a refund stands in our ledger.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RefundStatus {
-    Pending,
-    Succeeded,
-    Failed,
-    NeedsReview,
-}
-
-impl RefundStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RefundStatus::Pending => "pending",
-            RefundStatus::Succeeded => "succeeded",
-            RefundStatus::Failed => "failed",
-            RefundStatus::NeedsReview => "needs_review",
-        }
-    }
-
-    /// The database's check constraint allows exactly these values.
-    pub fn parse(s: &str) -> Option<RefundStatus> {
-        match s {
-            "pending" => Some(RefundStatus::Pending),
-            "succeeded" => Some(RefundStatus::Succeeded),
-            "failed" => Some(RefundStatus::Failed),
-            "needs_review" => Some(RefundStatus::NeedsReview),
-            _ => None,
-        }
-    }
-}
+pub use crate::model::RefundStatus;
 
 /// The refund's short reference: `R-` and the first eight hex digits of its id, upper-cased.
 pub fn reference(refund_id: Uuid) -> String {
@@ -80,16 +51,27 @@ pub enum Identified<'a> {
     One(&'a CancelHistoryEntry),
     None,
     /// Several entries carry the reference, or one does with another amount.
-    Ambiguous { entries: usize },
+    Ambiguous {
+        entries: usize,
+    },
 }
 
 /// The entry carrying `reference`, skipping entries already explained by other refunds.
-pub fn identify<'a>(amount: i64, reference: &str, history: &'a [CancelHistoryEntry], linked_elsewhere: &[String]) -> Identified<'a> {
-    let mut found = history.iter().filter(|e| carries(e, reference) && !linked_elsewhere.contains(&e.entry_key()));
+pub fn identify<'a>(
+    amount: i64,
+    reference: &str,
+    history: &'a [CancelHistoryEntry],
+    linked_elsewhere: &[String],
+) -> Identified<'a> {
+    let mut found = history
+        .iter()
+        .filter(|e| carries(e, reference) && !linked_elsewhere.contains(&e.entry_key()));
     match (found.next(), found.next()) {
         (None, _) => Identified::None,
         (Some(e), None) if e.amount == amount => Identified::One(e),
-        (Some(_), second) => Identified::Ambiguous { entries: 1 + usize::from(second.is_some()) + found.count() },
+        (Some(_), second) => {
+            Identified::Ambiguous { entries: 1 + usize::from(second.is_some()) + found.count() }
+        }
     }
 }
 
@@ -146,7 +128,9 @@ fn resend_or_fail(r: &PendingRefund) -> Decision {
     if r.attempts < MAX_ATTEMPTS {
         Decision::Resend
     } else {
-        Decision::Fail { message: format!("PortOne에 환불이 반영되지 않았습니다. ({}회 시도)", r.attempts) }
+        Decision::Fail {
+            message: format!("PortOne에 환불이 반영되지 않았습니다. ({}회 시도)", r.attempts),
+        }
     }
 }
 
@@ -185,7 +169,10 @@ mod tests {
     #[test]
     fn decision_table() {
         let ours = reason_for_portone("단순 변심", ID);
-        let other = reason_for_portone("다른 환불", Uuid::from_u128(0xabcdef01_0000_4000_8000_000000000002));
+        let other = reason_for_portone(
+            "다른 환불",
+            Uuid::from_u128(0xabcdef01_0000_4000_8000_000000000002),
+        );
         let r = |amount, checksum, attempts| PendingRefund { id: ID, amount, checksum, attempts };
         let linked = vec!["c_other".to_string()];
         let review = |why: &str| Decision::NeedsReview { why: why.into() };
@@ -193,35 +180,80 @@ mod tests {
             review(&format!("PortOne의 환불 가능 금액이 {from}에서 {to}(으)로 바뀌었지만, 이 환불의 환불번호가 붙은 취소가 없습니다."))
         };
         let cases: Vec<(&str, PendingRefund, Payment, Decision)> = vec![
-            ("the entry with our reference: succeeded",
-             r(1000, 10_000, 1), payment(10_000, Some(&[(1000, &ours, "c1")])), Decision::Succeeded { entry_key: "c1".into() }),
-            ("balance equals the checksum: nothing applied, resend",
-             r(1000, 10_000, 1), payment(10_000, Some(&[])), Decision::Resend),
-            ("balance equals the checksum after every resend: fail",
-             r(1000, 10_000, MAX_ATTEMPTS), payment(10_000, Some(&[])),
-             Decision::Fail { message: format!("PortOne에 환불이 반영되지 않았습니다. ({MAX_ATTEMPTS}회 시도)") }),
-            ("console cancel synced before we reserved, ours failed before apply: resend",
-             r(1000, 9_000, 1), payment(10_000, Some(&[(1000, "관리자 콘솔 취소", "c0")])), Decision::Resend),
-            ("console cancel of the same amount while ours was pending: review, not success",
-             r(1000, 10_000, 1), payment(10_000, Some(&[(1000, "관리자 콘솔 취소", "c0")])), moved("10,000원", "9,000원")),
-            ("another refund's entry of the same amount is not ours",
-             r(1000, 9_000, 1), payment(10_000, Some(&[(1000, &other, "c_other")])), Decision::Resend),
-            ("a different amount moved the balance: review",
-             r(1000, 10_000, 1), payment(10_000, Some(&[(2000, "콘솔", "c3")])), moved("10,000원", "8,000원")),
-            ("our reference on an entry of another amount: review",
-             r(1000, 10_000, 1), payment(10_000, Some(&[(2000, &ours, "c4")])),
-             review("이 환불의 환불번호가 붙은 취소가 1건이거나 금액이 다릅니다.")),
-            ("our reference on two entries: review",
-             r(1000, 10_000, 2), payment(10_000, Some(&[(1000, &ours, "c5"), (1000, &ours, "c6")])),
-             review("이 환불의 환불번호가 붙은 취소가 2건이거나 금액이 다릅니다.")),
-            ("history left out, balance unmoved: resend",
-             r(1000, 10_000, 1), payment(10_000, None), Decision::Resend),
-            ("history left out, balance moved: look again",
-             r(1000, 10_000, 1), {
-                 let mut p = payment(10_000, None);
-                 p.cancel_amount = 1000;
-                 p
-             }, Decision::LookAgain),
+            (
+                "the entry with our reference: succeeded",
+                r(1000, 10_000, 1),
+                payment(10_000, Some(&[(1000, &ours, "c1")])),
+                Decision::Succeeded { entry_key: "c1".into() },
+            ),
+            (
+                "balance equals the checksum: nothing applied, resend",
+                r(1000, 10_000, 1),
+                payment(10_000, Some(&[])),
+                Decision::Resend,
+            ),
+            (
+                "balance equals the checksum after every resend: fail",
+                r(1000, 10_000, MAX_ATTEMPTS),
+                payment(10_000, Some(&[])),
+                Decision::Fail {
+                    message: format!(
+                        "PortOne에 환불이 반영되지 않았습니다. ({MAX_ATTEMPTS}회 시도)"
+                    ),
+                },
+            ),
+            (
+                "console cancel synced before we reserved, ours failed before apply: resend",
+                r(1000, 9_000, 1),
+                payment(10_000, Some(&[(1000, "관리자 콘솔 취소", "c0")])),
+                Decision::Resend,
+            ),
+            (
+                "console cancel of the same amount while ours was pending: review, not success",
+                r(1000, 10_000, 1),
+                payment(10_000, Some(&[(1000, "관리자 콘솔 취소", "c0")])),
+                moved("10,000원", "9,000원"),
+            ),
+            (
+                "another refund's entry of the same amount is not ours",
+                r(1000, 9_000, 1),
+                payment(10_000, Some(&[(1000, &other, "c_other")])),
+                Decision::Resend,
+            ),
+            (
+                "a different amount moved the balance: review",
+                r(1000, 10_000, 1),
+                payment(10_000, Some(&[(2000, "콘솔", "c3")])),
+                moved("10,000원", "8,000원"),
+            ),
+            (
+                "our reference on an entry of another amount: review",
+                r(1000, 10_000, 1),
+                payment(10_000, Some(&[(2000, &ours, "c4")])),
+                review("이 환불의 환불번호가 붙은 취소가 1건이거나 금액이 다릅니다."),
+            ),
+            (
+                "our reference on two entries: review",
+                r(1000, 10_000, 2),
+                payment(10_000, Some(&[(1000, &ours, "c5"), (1000, &ours, "c6")])),
+                review("이 환불의 환불번호가 붙은 취소가 2건이거나 금액이 다릅니다."),
+            ),
+            (
+                "history left out, balance unmoved: resend",
+                r(1000, 10_000, 1),
+                payment(10_000, None),
+                Decision::Resend,
+            ),
+            (
+                "history left out, balance moved: look again",
+                r(1000, 10_000, 1),
+                {
+                    let mut p = payment(10_000, None);
+                    p.cancel_amount = 1000;
+                    p
+                },
+                Decision::LookAgain,
+            ),
         ];
         for (name, facts, p, expected) in cases {
             assert_eq!(decide(&facts, &p, &linked), expected, "{name}");

@@ -24,7 +24,7 @@ use uuid::Uuid;
 use crate::model::{CurrentUser, RefundOutcome, RefundOutcomeStatus, Role};
 use crate::server::portone::PortOneClient;
 use decide::RefundStatus;
-pub use store::{latest_outcome, sync_payment};
+pub use store::{latest_outcome, stored_payment, sync_payment};
 
 /// The payment-writing functions other modules (webhook, demo data) share with the pipeline.
 pub mod store_api {
@@ -70,9 +70,9 @@ impl From<RefundError> for crate::error::AppError {
         match e {
             RefundError::NotFound => AppError::NotFound,
             RefundError::Rejected(m) => AppError::Rejected(m),
-            RefundError::KeyReused => {
-                AppError::Rejected("이미 사용된 환불 요청입니다. 페이지를 새로고침한 뒤 다시 시도해 주세요.".into())
-            }
+            RefundError::KeyReused => AppError::Rejected(
+                "이미 사용된 환불 요청입니다. 페이지를 새로고침한 뒤 다시 시도해 주세요.".into(),
+            ),
             RefundError::RateLimited => AppError::RateLimited,
             RefundError::Internal(m) => crate::server::auth::internal(m),
         }
@@ -141,12 +141,22 @@ pub async fn request_refund(
         return Err(RefundError::NotFound);
     }
     let actor = store::actor(user);
-    if user.role == Role::Customer && store::count_request(pool, &actor).await? > settings.customer_requests_per_minute {
+    if user.role == Role::Customer
+        && store::count_request(pool, &actor).await? > settings.customer_requests_per_minute
+    {
         tracing::warn!(%actor, "refund requests rate limited");
         return Err(RefundError::RateLimited);
     }
     let Some(payment) = store::payment_for(pool, user, &cmd.merchant_uid).await? else {
-        store::audit(pool, None, None, "rejected", &actor, serde_json::json!({"reason": "not found", "merchant_uid": cmd.merchant_uid})).await?;
+        store::audit(
+            pool,
+            None,
+            None,
+            "rejected",
+            &actor,
+            serde_json::json!({"reason": "not found", "merchant_uid": cmd.merchant_uid}),
+        )
+        .await?;
         return Err(RefundError::NotFound);
     };
     let fingerprint = fingerprint(user, &cmd);
@@ -158,7 +168,15 @@ pub async fn request_refund(
             store::Reservation::Replay(outcome) => return Ok(outcome),
             store::Reservation::KeyReused => return Err(RefundError::KeyReused),
             store::Reservation::Rejected(message) => {
-                store::audit(pool, None, Some(payment.id), "rejected", &actor, serde_json::json!({"reason": message})).await?;
+                store::audit(
+                    pool,
+                    None,
+                    Some(payment.id),
+                    "rejected",
+                    &actor,
+                    serde_json::json!({"reason": message}),
+                )
+                .await?;
                 return Err(RefundError::Rejected(message));
             }
             // Another refund of this payment is in flight: wait for it (it usually takes
@@ -170,7 +188,15 @@ pub async fn request_refund(
                 }
                 if waiting.is_none() || tokio::time::Instant::now() >= deadline {
                     let message = rules::REFUND_IN_PROGRESS.to_string();
-                    store::audit(pool, None, Some(payment.id), "rejected", &actor, serde_json::json!({"reason": message})).await?;
+                    store::audit(
+                        pool,
+                        None,
+                        Some(payment.id),
+                        "rejected",
+                        &actor,
+                        serde_json::json!({"reason": message}),
+                    )
+                    .await?;
                     return Err(RefundError::Rejected(message));
                 }
                 tokio::time::sleep(Duration::from_millis(25)).await;
@@ -202,15 +228,30 @@ mod tests {
     fn cmd(account: &str) -> RefundCommand {
         RefundCommand {
             merchant_uid: "m".into(),
-            form: rules::RefundForm { reason: "r".into(), refund_account: Some(account.into()), ..Default::default() },
+            form: rules::RefundForm {
+                reason: "r".into(),
+                refund_account: Some(account.into()),
+                ..Default::default()
+            },
             idempotency_key: Uuid::nil(),
         }
     }
 
     #[test]
     fn the_hidden_account_digits_do_not_enter_the_fingerprint() {
-        let user = CurrentUser { id: 1, email: "a@b.c".into(), display_name: "a".into(), role: Role::Customer };
-        assert_eq!(fingerprint(&user, &cmd("562-111-0594-8400")), fingerprint(&user, &cmd("999999999998400")));
-        assert_ne!(fingerprint(&user, &cmd("56211105948400")), fingerprint(&user, &cmd("56211105948401")));
+        let user = CurrentUser {
+            id: 1,
+            email: "a@b.c".into(),
+            display_name: "a".into(),
+            role: Role::Customer,
+        };
+        assert_eq!(
+            fingerprint(&user, &cmd("562-111-0594-8400")),
+            fingerprint(&user, &cmd("999999999998400"))
+        );
+        assert_ne!(
+            fingerprint(&user, &cmd("56211105948400")),
+            fingerprint(&user, &cmd("56211105948401"))
+        );
     }
 }

@@ -29,7 +29,11 @@ const ACTOR: &str = "reconciler";
 
 /// Takes one pending refund whose lease has run out and that was not yet seen in this pass,
 /// and leases it for one PortOne call.
-async fn claim(pool: &PgPool, lease: Duration, seen: &[Uuid]) -> Result<Option<Reserved>, sqlx::Error> {
+async fn claim(
+    pool: &PgPool,
+    lease: Duration,
+    seen: &[Uuid],
+) -> Result<Option<Reserved>, sqlx::Error> {
     let row = sqlx::query!(
         r#"update refunds r set lease_until = now() + make_interval(secs => $1), updated_at = now()
            from payments p
@@ -63,18 +67,24 @@ async fn claim(pool: &PgPool, lease: Duration, seen: &[Uuid]) -> Result<Option<R
 }
 
 /// One pass: every pending refund whose lease ran out is decided, resent or left pending.
-pub async fn reconcile_once(pool: &PgPool, portone: &PortOneClient, lease: Duration) -> Result<ReconcileReport, sqlx::Error> {
+pub async fn reconcile_once(
+    pool: &PgPool,
+    portone: &PortOneClient,
+    lease: Duration,
+) -> Result<ReconcileReport, sqlx::Error> {
     let mut report = ReconcileReport::default();
     let mut seen: Vec<Uuid> = Vec::new();
     while let Some(r) = claim(pool, lease, &seen).await? {
         seen.push(r.id);
         let step = async {
             match settle::settle_by_lookup(pool, portone, &r, ACTOR, lease, None).await? {
-                Settled::Resend => Ok::<_, super::RefundError>(match settle::resend(pool, portone, &r, lease, ACTOR).await?.status {
-                    RefundOutcomeStatus::Succeeded => Step::Resent(Some(Settled::Succeeded)),
-                    RefundOutcomeStatus::Failed => Step::Resent(Some(Settled::Failed)),
-                    RefundOutcomeStatus::Pending => Step::Resent(None),
-                }),
+                Settled::Resend => Ok::<_, super::RefundError>(
+                    match settle::resend(pool, portone, &r, lease, ACTOR).await?.status {
+                        RefundOutcomeStatus::Succeeded => Step::Resent(Some(Settled::Succeeded)),
+                        RefundOutcomeStatus::Failed => Step::Resent(Some(Settled::Failed)),
+                        RefundOutcomeStatus::Pending => Step::Resent(None),
+                    },
+                ),
                 other => Ok(Step::Decided(other)),
             }
         };
@@ -106,11 +116,18 @@ enum Step {
 }
 
 /// Runs `reconcile_once` now and then every `interval`, forever.
-pub fn spawn(pool: PgPool, portone: std::sync::Arc<PortOneClient>, interval: Duration, lease: Duration) {
+pub fn spawn(
+    pool: PgPool,
+    portone: std::sync::Arc<PortOneClient>,
+    interval: Duration,
+    lease: Duration,
+) {
     tokio::spawn(async move {
         loop {
             match reconcile_once(&pool, &portone, lease).await {
-                Ok(report) if report != ReconcileReport::default() => tracing::info!(?report, "reconciled refunds"),
+                Ok(report) if report != ReconcileReport::default() => {
+                    tracing::info!(?report, "reconciled refunds")
+                }
                 Ok(_) => {}
                 Err(e) => tracing::error!(error = %e, "reconciler pass failed"),
             }

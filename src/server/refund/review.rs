@@ -26,9 +26,15 @@ pub enum ReviewError {
     Database(#[from] sqlx::Error),
 }
 
-pub const FAILED_BY_REVIEW: &str = "관리자가 PortOne 내역을 검토하고 환불되지 않은 것으로 처리했습니다.";
+pub const FAILED_BY_REVIEW: &str =
+    "관리자가 PortOne 내역을 검토하고 환불되지 않은 것으로 처리했습니다.";
 
-pub async fn decide(pool: &PgPool, admin: &CurrentUser, refund_id: Uuid, decision: ReviewDecision) -> Result<(), ReviewError> {
+pub async fn decide(
+    pool: &PgPool,
+    admin: &CurrentUser,
+    refund_id: Uuid,
+    decision: ReviewDecision,
+) -> Result<(), ReviewError> {
     let actor = store::actor(admin);
     let mut tx = pool.begin().await?;
     let r = sqlx::query!("select payment_id, amount from refunds where id = $1 and status = 'needs_review' for update", refund_id)
@@ -69,8 +75,15 @@ pub async fn decide(pool: &PgPool, admin: &CurrentUser, refund_id: Uuid, decisio
             )
             .execute(&mut *tx)
             .await?;
-            store::audit(&mut *tx, Some(refund_id), Some(r.payment_id), "review_succeeded", &actor, serde_json::json!({"entry_key": entry_key}))
-                .await?;
+            store::audit(
+                &mut *tx,
+                Some(refund_id),
+                Some(r.payment_id),
+                "review_succeeded",
+                &actor,
+                serde_json::json!({"entry_key": entry_key}),
+            )
+            .await?;
         }
         ReviewDecision::Failed => {
             sqlx::query!(
@@ -80,7 +93,15 @@ pub async fn decide(pool: &PgPool, admin: &CurrentUser, refund_id: Uuid, decisio
             )
             .execute(&mut *tx)
             .await?;
-            store::audit(&mut *tx, Some(refund_id), Some(r.payment_id), "review_failed", &actor, serde_json::json!({})).await?;
+            store::audit(
+                &mut *tx,
+                Some(refund_id),
+                Some(r.payment_id),
+                "review_failed",
+                &actor,
+                serde_json::json!({}),
+            )
+            .await?;
         }
     }
     tx.commit().await?;

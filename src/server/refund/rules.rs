@@ -1,4 +1,4 @@
-//! The refund rules (DESIGN.md "Refund rules"), as pure functions checked before anything is
+//! The refund rules, as pure functions checked before anything is
 //! reserved. Each refusal is a Korean sentence the customer can act on.
 
 use chrono::{DateTime, Datelike, Utc};
@@ -94,7 +94,12 @@ pub fn why_not_refundable(facts: &PaymentFacts, now: DateTime<Utc>) -> Option<St
 
 /// Parses a won amount as people type it: `12000`, `12,000`, `12,000원`. Empty means "all".
 pub fn parse_won(input: &str) -> Result<Option<i64>, String> {
-    let cleaned: String = input.trim().trim_end_matches('원').chars().filter(|c| *c != ',' && !c.is_whitespace()).collect();
+    let cleaned: String = input
+        .trim()
+        .trim_end_matches('원')
+        .chars()
+        .filter(|c| *c != ',' && !c.is_whitespace())
+        .collect();
     if cleaned.is_empty() {
         return Ok(None);
     }
@@ -105,7 +110,11 @@ pub fn parse_won(input: &str) -> Result<Option<i64>, String> {
 }
 
 /// Applies every rule. `Err` is the sentence to show.
-pub fn validate(facts: &PaymentFacts, form: &RefundForm, now: DateTime<Utc>) -> Result<ValidRefund, String> {
+pub fn validate(
+    facts: &PaymentFacts,
+    form: &RefundForm,
+    now: DateTime<Utc>,
+) -> Result<ValidRefund, String> {
     if let Some(reason) = why_not_refundable(facts, now) {
         return Err(reason);
     }
@@ -131,7 +140,8 @@ pub fn validate(facts: &PaymentFacts, form: &RefundForm, now: DateTime<Utc>) -> 
     if reason.chars().count() > 200 {
         return Err("환불 사유는 200자 이내로 입력해 주세요.".into());
     }
-    let account = if facts.pay_method == "vbank" { Some(validate_account(facts, form)?) } else { None };
+    let account =
+        if facts.pay_method == "vbank" { Some(validate_account(facts, form)?) } else { None };
     Ok(ValidRefund { amount, reason: reason.to_string(), account })
 }
 
@@ -139,9 +149,12 @@ fn validate_account(facts: &PaymentFacts, form: &RefundForm) -> Result<RefundAcc
     let value = |v: &Option<String>| v.as_deref().map(str::trim).unwrap_or_default().to_string();
     let holder = value(&form.refund_holder);
     let bank = value(&form.refund_bank);
-    let number: String = value(&form.refund_account).chars().filter(|c| *c != '-' && *c != ' ').collect();
+    let number: String =
+        value(&form.refund_account).chars().filter(|c| *c != '-' && *c != ' ').collect();
     if holder.is_empty() || bank.is_empty() || number.is_empty() {
-        return Err("가상계좌 결제는 환불받을 계좌의 예금주, 은행, 계좌번호를 모두 입력해 주세요.".into());
+        return Err(
+            "가상계좌 결제는 환불받을 계좌의 예금주, 은행, 계좌번호를 모두 입력해 주세요.".into()
+        );
     }
     if holder.chars().count() > 16 {
         return Err("예금주는 16자 이내로 입력해 주세요.".into());
@@ -202,7 +215,10 @@ mod tests {
 
     #[test]
     fn fully_refunded_pending_and_unpaid_are_refused() {
-        assert_eq!(validate(&facts("card", "kcp", 5000, 5000), &form("", "x"), now()).unwrap_err(), ALREADY_FULLY_REFUNDED);
+        assert_eq!(
+            validate(&facts("card", "kcp", 5000, 5000), &form("", "x"), now()).unwrap_err(),
+            ALREADY_FULLY_REFUNDED
+        );
         let mut pending = facts("card", "kcp", 5000, 0);
         pending.refund_pending = true;
         assert_eq!(validate(&pending, &form("", "x"), now()).unwrap_err(), REFUND_IN_PROGRESS);

@@ -10,7 +10,9 @@ use super::decide::{self, Decision};
 use super::store::{self, Reserved};
 use super::RefundError;
 use crate::model::{RefundOutcome, Role};
-use crate::server::portone::{CancelExtra, CancelRequest, Payment, PortOneClient, PortOneError, Requester};
+use crate::server::portone::{
+    CancelExtra, CancelRequest, Payment, PortOneClient, PortOneError, Requester,
+};
 
 /// The PortOne cancel for a reserved refund; identical on every resend (same checksum, same
 /// reference in the reason).
@@ -24,7 +26,11 @@ pub fn cancel_request(r: &Reserved) -> CancelRequest {
         refund_bank: r.account.as_ref().map(|a| a.bank.clone()),
         refund_account: r.account.as_ref().map(|a| a.number.clone()),
         extra: Some(CancelExtra {
-            requester: Some(if r.requester == Role::Admin { Requester::Admin } else { Requester::Customer }),
+            requester: Some(if r.requester == Role::Admin {
+                Requester::Admin
+            } else {
+                Requester::Customer
+            }),
         }),
         enable_webhook: Some(true),
         ..Default::default()
@@ -43,10 +49,13 @@ pub fn classify(result: &Result<Payment, PortOneError>) -> CancelOutcome {
     match result {
         Ok(_) => CancelOutcome::Succeeded,
         Err(e) if e.outcome_unknown() => CancelOutcome::Unknown,
-        Err(PortOneError::Refused { code, message, .. }) => CancelOutcome::Failed { code: Some(*code), message: message.clone() },
-        Err(PortOneError::Unauthorized) => {
-            CancelOutcome::Failed { code: None, message: "PortOne 인증에 실패했습니다. 관리자에게 문의해 주세요.".into() }
+        Err(PortOneError::Refused { code, message, .. }) => {
+            CancelOutcome::Failed { code: Some(*code), message: message.clone() }
         }
+        Err(PortOneError::Unauthorized) => CancelOutcome::Failed {
+            code: None,
+            message: "PortOne 인증에 실패했습니다. 관리자에게 문의해 주세요.".into(),
+        },
         Err(_) => CancelOutcome::Unknown,
     }
 }
@@ -86,7 +95,15 @@ pub async fn settle(
             // attempt; the reconciler looks once it runs out.
             let error = result.err().map(|e| e.to_string()).unwrap_or_default();
             tracing::warn!(refund_id = %r.id, %error, "PortOne's answer is unknown; the refund stays pending");
-            store::audit(pool, Some(r.id), Some(r.payment_id), "outcome_unknown", actor, serde_json::json!({"error": error})).await?;
+            store::audit(
+                pool,
+                Some(r.id),
+                Some(r.payment_id),
+                "outcome_unknown",
+                actor,
+                serde_json::json!({"error": error}),
+            )
+            .await?;
         }
     }
     let mut conn = pool.acquire().await?;
@@ -168,7 +185,13 @@ pub async fn settle_by_lookup(
 }
 
 /// Sends the same cancel again, under a fresh lease, and records the answer.
-pub async fn resend(pool: &PgPool, portone: &PortOneClient, r: &Reserved, lease: Duration, actor: &str) -> Result<RefundOutcome, RefundError> {
+pub async fn resend(
+    pool: &PgPool,
+    portone: &PortOneClient,
+    r: &Reserved,
+    lease: Duration,
+    actor: &str,
+) -> Result<RefundOutcome, RefundError> {
     let mut next = r.clone();
     next.attempts += 1;
     if !store::start_resend(pool, &next, lease, actor).await? {
@@ -186,10 +209,19 @@ mod tests {
     #[test]
     fn classification_never_guesses_an_unknown_outcome() {
         use PortOneError::*;
-        let refused = Err(Refused { status: 200, code: 1, message: "이미 전액취소된 주문입니다.".into() });
+        let refused =
+            Err(Refused {
+                status: 200, code: 1, message: "이미 전액취소된 주문입니다.".into()
+            });
         assert!(matches!(classify(&refused), CancelOutcome::Failed { code: Some(1), .. }));
-        assert!(matches!(classify(&Err(Refused { status: 400, code: -1, message: "bad".into() })), CancelOutcome::Failed { .. }));
-        assert_eq!(classify(&Err(Refused { status: 500, code: -1, message: "x".into() })), CancelOutcome::Unknown);
+        assert!(matches!(
+            classify(&Err(Refused { status: 400, code: -1, message: "bad".into() })),
+            CancelOutcome::Failed { .. }
+        ));
+        assert_eq!(
+            classify(&Err(Refused { status: 500, code: -1, message: "x".into() })),
+            CancelOutcome::Unknown
+        );
         assert_eq!(classify(&Err(HttpStatus { status: 502 })), CancelOutcome::Unknown);
         assert_eq!(classify(&Err(Timeout)), CancelOutcome::Unknown);
         assert_eq!(classify(&Err(Connection("reset".into()))), CancelOutcome::Unknown);

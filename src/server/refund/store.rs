@@ -58,7 +58,11 @@ pub struct PaymentRow {
     pub imp_uid: String,
 }
 
-pub async fn payment_for(pool: &PgPool, user: &CurrentUser, merchant_uid: &str) -> Result<Option<PaymentRow>, sqlx::Error> {
+pub async fn payment_for(
+    pool: &PgPool,
+    user: &CurrentUser,
+    merchant_uid: &str,
+) -> Result<Option<PaymentRow>, sqlx::Error> {
     sqlx::query_as!(
         PaymentRow,
         "select id, imp_uid from payments where merchant_uid = $1 and (customer_id = $2 or $3)",
@@ -92,7 +96,12 @@ pub struct Reserved {
 
 impl Reserved {
     pub fn facts(&self) -> decide::PendingRefund {
-        decide::PendingRefund { id: self.id, amount: self.amount, checksum: self.checksum, attempts: self.attempts }
+        decide::PendingRefund {
+            id: self.id,
+            amount: self.amount,
+            checksum: self.checksum,
+            attempts: self.attempts,
+        }
     }
 }
 
@@ -115,7 +124,9 @@ pub async fn reserve(
     lease: Duration,
 ) -> Result<Reservation, RefundError> {
     // A replayed key is answered without waiting for the payment's lock.
-    if let Some(known) = replay(&mut *pool.acquire().await?, payment.id, cmd.idempotency_key, fingerprint).await? {
+    if let Some(known) =
+        replay(&mut *pool.acquire().await?, payment.id, cmd.idempotency_key, fingerprint).await?
+    {
         return Ok(known);
     }
     let mut tx = pool.begin().await?;
@@ -129,7 +140,9 @@ pub async fn reserve(
     .fetch_one(&mut *tx)
     .await;
     let p = match locked {
-        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some(LOCK_NOT_AVAILABLE) => return Ok(Reservation::Busy),
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some(LOCK_NOT_AVAILABLE) => {
+            return Ok(Reservation::Busy)
+        }
         other => other?,
     };
     if let Some(known) = replay(&mut tx, payment.id, cmd.idempotency_key, fingerprint).await? {
@@ -208,7 +221,12 @@ pub async fn reserve(
 
 /// The stored answer for an idempotency key used before: its outcome for the same input,
 /// `KeyReused` for other input.
-async fn replay(conn: &mut PgConnection, payment_id: i64, key: Uuid, fingerprint: &str) -> Result<Option<Reservation>, sqlx::Error> {
+async fn replay(
+    conn: &mut PgConnection,
+    payment_id: i64,
+    key: Uuid,
+    fingerprint: &str,
+) -> Result<Option<Reservation>, sqlx::Error> {
     let Some(existing) = sqlx::query!(
         "select id, request_fingerprint from refunds where payment_id = $1 and idempotency_key = $2",
         payment_id,
@@ -243,7 +261,9 @@ pub(crate) async fn finish_succeeded(
         Identified::One(e) => Some(e.clone()),
         // PortOne left the history out of its answer; the entry may have reached us already
         // (the `cancelled` webhook can be faster than this transaction).
-        Identified::None if payment.cancel_history.is_none() => stored_entry(&mut *tx, r, &reference).await?,
+        Identified::None if payment.cancel_history.is_none() => {
+            stored_entry(&mut *tx, r, &reference).await?
+        }
         other => {
             tracing::warn!(refund_id = %r.id, identified = ?other, "PortOne confirmed the cancel; its entry is not identifiable yet");
             None
@@ -279,7 +299,11 @@ pub(crate) async fn finish_succeeded(
 }
 
 /// The one stored, unlinked entry of this payment that carries the refund's reference.
-async fn stored_entry(conn: &mut PgConnection, r: &Reserved, reference: &str) -> Result<Option<CancelHistoryEntry>, sqlx::Error> {
+async fn stored_entry(
+    conn: &mut PgConnection,
+    r: &Reserved,
+    reference: &str,
+) -> Result<Option<CancelHistoryEntry>, sqlx::Error> {
     let rows = sqlx::query!(
         r#"select pg_tid, amount, reason, receipt_url, cancellation_id, cancelled_at as "cancelled_at: DateTime<Utc>"
            from payment_cancellations
@@ -302,7 +326,12 @@ async fn stored_entry(conn: &mut PgConnection, r: &Reserved, reference: &str) ->
     Ok(if entries.next().is_none() { found } else { None })
 }
 
-async fn link_entry(conn: &mut PgConnection, payment_id: i64, entry_key: &str, refund_id: Uuid) -> Result<bool, sqlx::Error> {
+async fn link_entry(
+    conn: &mut PgConnection,
+    payment_id: i64,
+    entry_key: &str,
+    refund_id: Uuid,
+) -> Result<bool, sqlx::Error> {
     let linked = sqlx::query!(
         "update payment_cancellations set refund_id = $1 where payment_id = $2 and entry_key = $3 and refund_id is null",
         refund_id,
@@ -315,7 +344,12 @@ async fn link_entry(conn: &mut PgConnection, payment_id: i64, entry_key: &str, r
 }
 
 /// The evidence neither proves nor rules out the refund's cancel: leave it to an admin.
-pub(crate) async fn finish_needs_review(tx: &mut PgConnection, r: &Reserved, why: &str, actor: &str) -> Result<(), sqlx::Error> {
+pub(crate) async fn finish_needs_review(
+    tx: &mut PgConnection,
+    r: &Reserved,
+    why: &str,
+    actor: &str,
+) -> Result<(), sqlx::Error> {
     let updated = sqlx::query!(
         "update refunds set status = 'needs_review', portone_message = $2, updated_at = now() where id = $1 and status = 'pending'",
         r.id,
@@ -324,14 +358,26 @@ pub(crate) async fn finish_needs_review(tx: &mut PgConnection, r: &Reserved, why
     .execute(&mut *tx)
     .await?;
     if updated.rows_affected() == 1 {
-        audit(&mut *tx, Some(r.id), Some(r.payment_id), "needs_review", actor, serde_json::json!({"why": why})).await?;
+        audit(
+            &mut *tx,
+            Some(r.id),
+            Some(r.payment_id),
+            "needs_review",
+            actor,
+            serde_json::json!({"why": why}),
+        )
+        .await?;
     }
     Ok(())
 }
 
 /// Before a PortOne call about a pending refund: move its lease past the call's deadline.
 /// False when the refund is no longer pending.
-pub(crate) async fn renew_lease(pool: &PgPool, refund_id: Uuid, lease: Duration) -> Result<bool, sqlx::Error> {
+pub(crate) async fn renew_lease(
+    pool: &PgPool,
+    refund_id: Uuid,
+    lease: Duration,
+) -> Result<bool, sqlx::Error> {
     let renewed = sqlx::query!(
         "update refunds set lease_until = now() + make_interval(secs => $2) where id = $1 and status = 'pending'",
         refund_id,
@@ -343,7 +389,12 @@ pub(crate) async fn renew_lease(pool: &PgPool, refund_id: Uuid, lease: Duration)
 }
 
 /// Before a resend: count the attempt and move the lease past its deadline.
-pub(crate) async fn start_resend(pool: &PgPool, r: &Reserved, lease: Duration, actor: &str) -> Result<bool, sqlx::Error> {
+pub(crate) async fn start_resend(
+    pool: &PgPool,
+    r: &Reserved,
+    lease: Duration,
+    actor: &str,
+) -> Result<bool, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let updated = sqlx::query!(
         r#"update refunds set attempts = attempts + 1, lease_until = now() + make_interval(secs => $2), updated_at = now()
@@ -354,8 +405,15 @@ pub(crate) async fn start_resend(pool: &PgPool, r: &Reserved, lease: Duration, a
     .execute(&mut *tx)
     .await?;
     if updated.rows_affected() == 1 {
-        audit(&mut *tx, Some(r.id), Some(r.payment_id), "resent", actor, serde_json::json!({"attempt": r.attempts, "checksum": r.checksum}))
-            .await?;
+        audit(
+            &mut *tx,
+            Some(r.id),
+            Some(r.payment_id),
+            "resent",
+            actor,
+            serde_json::json!({"attempt": r.attempts, "checksum": r.checksum}),
+        )
+        .await?;
     }
     tx.commit().await?;
     Ok(updated.rows_affected() == 1)
@@ -379,8 +437,15 @@ pub(crate) async fn finish_failed(
     .execute(&mut *tx)
     .await?;
     if updated.rows_affected() == 1 {
-        audit(&mut *tx, Some(refund_id), Some(payment_id), "failed", actor, serde_json::json!({"portone_code": code, "message": message}))
-            .await?;
+        audit(
+            &mut *tx,
+            Some(refund_id),
+            Some(payment_id),
+            "failed",
+            actor,
+            serde_json::json!({"portone_code": code, "message": message}),
+        )
+        .await?;
     }
     Ok(())
 }
@@ -403,7 +468,11 @@ pub(crate) async fn linked_entry_keys(
 /// Overwrites our copy of a payment with PortOne's and adds new cancel_history entries.
 /// An older snapshot never moves `cancel_amount` backwards: it loses. Returns how many
 /// entries were new.
-pub async fn sync_payment(conn: &mut PgConnection, payment_id: i64, p: &Payment) -> Result<u64, sqlx::Error> {
+pub async fn sync_payment(
+    conn: &mut PgConnection,
+    payment_id: i64,
+    p: &Payment,
+) -> Result<u64, sqlx::Error> {
     let raw = serde_json::to_value(p).unwrap_or_default();
     sqlx::query!(
         r#"update payments set status = $2, cancel_amount = $3, cancelled_at = $4, receipt_url = coalesce($5, receipt_url),
@@ -446,8 +515,14 @@ pub async fn sync_payment(conn: &mut PgConnection, payment_id: i64, p: &Payment)
 
 /// A new entry that carries one of our references: link it to a succeeded refund that has
 /// none yet, and flag a *failed* refund whose money moved after all.
-async fn explain_new_entry(conn: &mut PgConnection, payment_id: i64, e: &CancelHistoryEntry) -> Result<(), sqlx::Error> {
-    let Some(pattern) = e.reason.as_deref().and_then(decide::reference_in).and_then(decide::id_prefix_pattern) else {
+async fn explain_new_entry(
+    conn: &mut PgConnection,
+    payment_id: i64,
+    e: &CancelHistoryEntry,
+) -> Result<(), sqlx::Error> {
+    let Some(pattern) =
+        e.reason.as_deref().and_then(decide::reference_in).and_then(decide::id_prefix_pattern)
+    else {
         return Ok(());
     };
     let Some(r) = sqlx::query!(
@@ -483,8 +558,15 @@ async fn explain_new_entry(conn: &mut PgConnection, payment_id: i64, e: &CancelH
             .execute(&mut *conn)
             .await?;
             tracing::error!(refund_id = %r.id, entry_key = %e.entry_key(), "money moved for a refund recorded as failed");
-            audit(&mut *conn, Some(r.id), Some(payment_id), "needs_review", "system", serde_json::json!({"why": why, "entry_key": e.entry_key()}))
-                .await?;
+            audit(
+                &mut *conn,
+                Some(r.id),
+                Some(payment_id),
+                "needs_review",
+                "system",
+                serde_json::json!({"why": why, "entry_key": e.entry_key()}),
+            )
+            .await?;
         }
         _ => {}
     }
@@ -507,7 +589,10 @@ pub fn unix(seconds: i64) -> Option<DateTime<Utc>> {
     (seconds > 0).then(|| DateTime::from_timestamp(seconds, 0)).flatten()
 }
 
-pub async fn outcome_of(conn: &mut PgConnection, refund_id: Uuid) -> Result<RefundOutcome, sqlx::Error> {
+pub async fn outcome_of(
+    conn: &mut PgConnection,
+    refund_id: Uuid,
+) -> Result<RefundOutcome, sqlx::Error> {
     let r = sqlx::query!(
         r#"select id, status, amount, created_at as "created_at: DateTime<Utc>", finished_at as "finished_at: DateTime<Utc>",
                   portone_message, receipt_url
@@ -527,8 +612,26 @@ pub async fn outcome_of(conn: &mut PgConnection, refund_id: Uuid) -> Result<Refu
     })
 }
 
+/// Our stored copy of PortOne's payment, as PortOne sent it last.
+pub async fn stored_payment(
+    pool: &PgPool,
+    merchant_uid: &str,
+) -> Result<Option<serde_json::Value>, sqlx::Error> {
+    let raw = sqlx::query_scalar!(
+        "select portone_raw from payments where merchant_uid = $1",
+        merchant_uid
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(raw.flatten())
+}
+
 /// The newest refund `user` requested on a payment, for the order page.
-pub async fn latest_outcome(pool: &PgPool, payment_id: i64, user_id: i64) -> Result<Option<RefundOutcome>, sqlx::Error> {
+pub async fn latest_outcome(
+    pool: &PgPool,
+    payment_id: i64,
+    user_id: i64,
+) -> Result<Option<RefundOutcome>, sqlx::Error> {
     let id = sqlx::query_scalar!(
         "select id from refunds where payment_id = $1 and requester_id = $2 order by created_at desc limit 1",
         payment_id,
@@ -547,9 +650,14 @@ pub async fn latest_outcome(pool: &PgPool, payment_id: i64, user_id: i64) -> Res
 pub async fn import_payment(pool: &PgPool, p: &Payment) -> Result<Option<i64>, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let owner = match p.buyer_email.as_deref() {
-        Some(email) => sqlx::query_scalar!("select id from users where email = $1", email.trim().to_lowercase())
+        Some(email) => {
+            sqlx::query_scalar!(
+                "select id from users where email = $1",
+                email.trim().to_lowercase()
+            )
             .fetch_optional(&mut *tx)
-            .await?,
+            .await?
+        }
         None => None,
     };
     let raw = serde_json::to_value(p).unwrap_or_default();
@@ -587,9 +695,15 @@ pub async fn import_payment(pool: &PgPool, p: &Payment) -> Result<Option<i64>, s
     Ok(owner)
 }
 
-pub async fn sync_payment_by_id(pool: &PgPool, payment_id: i64, p: &Payment) -> Result<u64, sqlx::Error> {
+pub async fn sync_payment_by_id(
+    pool: &PgPool,
+    payment_id: i64,
+    p: &Payment,
+) -> Result<u64, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    sqlx::query!("select id from payments where id = $1 for update", payment_id).fetch_one(&mut *tx).await?;
+    sqlx::query!("select id from payments where id = $1 for update", payment_id)
+        .fetch_one(&mut *tx)
+        .await?;
     let added = sync_payment(&mut tx, payment_id, p).await?;
     tx.commit().await?;
     Ok(added)

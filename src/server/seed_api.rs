@@ -1,0 +1,102 @@
+//! `POST /payments/cancel`: PortOne's refund guide's own endpoint, in the guide's request
+//! shape, so its jQuery and React snippets work unchanged from a signed-in page.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tower_sessions::Session;
+
+use crate::error::AppError;
+use crate::model::RefundOutcomeStatus;
+use crate::server::refund::{self, rules::RefundForm, RefundCommand};
+use crate::server::{auth, AppState};
+
+/// The request shape of PortOne's refund guide, so its jQuery/React snippets work unchanged.
+#[derive(Debug, Deserialize)]
+pub struct SeedRefundRequest {
+    merchant_uid: String,
+    #[serde(default)]
+    cancel_request_amount: Option<Value>,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    refund_holder: Option<String>,
+    #[serde(default)]
+    refund_bank: Option<String>,
+    #[serde(default)]
+    refund_account: Option<String>,
+    /// Optional: lets a client make retries safe. The guide's snippet sends none.
+    #[serde(default)]
+    idempotency_key: Option<uuid::Uuid>,
+}
+
+fn message(status: StatusCode, text: impl Into<String>) -> Response {
+    (status, Json(json!({"message": text.into()}))).into_response()
+}
+
+/// `POST /payments/cancel` from a signed-in page: 200 with the synced payment, 202 while the
+/// outcome is unknown, 4xx with `{message}` when refused.
+pub async fn refund(
+    State(state): State<AppState>,
+    session: Session,
+    body: Json<SeedRefundRequest>,
+) -> Response {
+    let Json(req) = body;
+    let user = match auth::session_user(&session, &state.pool).await {
+        Ok(Some(user)) => user,
+        Ok(None) => return message(StatusCode::UNAUTHORIZED, AppError::NotSignedIn.to_string()),
+        Err(e) => return message(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    };
+    let amount = match req.cancel_request_amount {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s),
+        Some(v) => Some(v.to_string()),
+    };
+    let cmd = RefundCommand {
+        merchant_uid: req.merchant_uid.clone(),
+        form: RefundForm {
+            amount,
+            reason: req.reason,
+            refund_holder: req.refund_holder,
+            refund_bank: req.refund_bank,
+            refund_account: req.refund_account,
+        },
+        idempotency_key: req.idempotency_key.unwrap_or_else(uuid::Uuid::new_v4),
+    };
+    let outcome =
+        refund::request_refund(&state.pool, &state.portone, &state.settings.pipeline, &user, cmd)
+            .await;
+    match outcome {
+        Ok(o) => match o.status {
+            RefundOutcomeStatus::Succeeded => {
+                match refund::stored_payment(&state.pool, &req.merchant_uid).await {
+                    Ok(Some(payment)) => (StatusCode::OK, Json(payment)).into_response(),
+                    _ => message(StatusCode::OK, "환불되었습니다."),
+                }
+            }
+            RefundOutcomeStatus::Pending => (
+                StatusCode::ACCEPTED,
+                Json(json!({"status": "pending", "message": crate::model::PENDING_EXPLANATION})),
+            )
+                .into_response(),
+            RefundOutcomeStatus::Failed => message(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                AppError::Gateway(o.message.unwrap_or_default()).to_string(),
+            ),
+        },
+        Err(e) => {
+            let status = match &e {
+                refund::RefundError::NotFound => StatusCode::NOT_FOUND,
+                refund::RefundError::Rejected(_) | refund::RefundError::KeyReused => {
+                    StatusCode::BAD_REQUEST
+                }
+                refund::RefundError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+                refund::RefundError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            };
+            message(status, AppError::from(e).to_string())
+        }
+    }
+}
