@@ -13,8 +13,11 @@ if [ -z "${DATABASE_URL:-}" ]; then
 fi
 
 echo "==> unit and integration tests"
-# A hung test fails the run instead of eating CI's time.
-timeout 1800 env RUSTFLAGS="--cfg erase_components" cargo test --features ssr ${TEST_FILTER:+-- "$TEST_FILTER"}
+# One test at a time: every integration test runs in one binary (tests/it), each with its own
+# runtime, app, simulator and database, sharing sqlx's one connection budget per process; run
+# side by side they occasionally starved each other. A hung test fails the run instead of
+# eating CI's time.
+timeout 1800 env RUSTFLAGS="--cfg erase_components" cargo test --features ssr -- --test-threads=1 ${TEST_FILTER:+"$TEST_FILTER"}
 timeout 600 env RUSTFLAGS="--cfg erase_components" cargo test -p portone-sim ${TEST_FILTER:+-- "$TEST_FILTER"}
 
 echo "==> torture run, short (two app instances, faults, console cancels, kill -9)"

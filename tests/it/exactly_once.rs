@@ -2,12 +2,10 @@
 //! refunds, attempts still in flight, PortOne applying a cancel late, and `null` fields.
 //! Real Postgres, the simulator over HTTP.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use portone_refund::model::{RefundOutcome, RefundOutcomeStatus};
 use portone_refund::server::portone::Payment;
 use portone_refund::server::refund::review::{self, ReviewDecision};

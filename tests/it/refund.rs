@@ -1,10 +1,8 @@
 //! The refund pipeline end to end: real Postgres, the simulator over HTTP.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use portone_refund::model::{CurrentUser, RefundOutcome, RefundOutcomeStatus};
 use portone_refund::server::portone::{CancelRequest, Payment};
 use portone_refund::server::refund::{

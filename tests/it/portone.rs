@@ -1,11 +1,9 @@
 //! The PortOne client against the simulator over real HTTP: one test per behaviour.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use portone_refund::server::portone::{
     AccountNumber, CancelExtra, CancelRequest, Payment, PortOneClient, PortOneError, Requester,
 };

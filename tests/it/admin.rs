@@ -1,11 +1,9 @@
 //! Admin: role checks on every admin function and route, the refund list's filters, keyset
 //! pages, CSV, the timeline and re-sync.
 
-mod common;
-
+use crate::common::*;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use chrono_tz::Asia::Seoul;
-use common::*;
 use leptos::server_fn::ServerFn;
 use portone_refund::api::admin::{AdminRefunds, AdminReview, AdminSync, AdminTimeline};
 use portone_refund::error::AppError;

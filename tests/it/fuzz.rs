@@ -2,9 +2,7 @@
 //! function, route and the webhook, as a visitor, a customer and an admin. Nothing may panic,
 //! nothing may answer 5xx (a 5xx means a server fault), and nothing may be written.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use leptos::server_fn::ServerFn;
 use portone_refund::api::admin::{AdminRefunds, AdminReview, AdminSync, AdminTimeline};
 use portone_refund::api::{GetCurrentUser, GetOrderDetail, Login, MyOrders, RequestRefund};
@@ -190,7 +188,13 @@ async fn random_and_malformed_requests_never_fault_and_write_nothing(pool: PgPoo
                     .header("accept", "text/html")
             }
         };
-        let response = request.send().await.unwrap();
+        let request = request.build().unwrap();
+        let described = format!("{} {}", request.method(), request.url());
+        let Ok(sent) = tokio::time::timeout(std::time::Duration::from_secs(20), client.execute(request)).await else {
+            faults.push(format!("case {case}: no answer within 20 s to {described}"));
+            continue;
+        };
+        let response = sent.unwrap();
         let status = response.status().as_u16();
         *by_status.entry(status).or_default() += 1;
         if status >= 500 {

@@ -1,8 +1,6 @@
 //! Sign-in, sessions, authorization of the customer server functions, and the cross-site check.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use leptos::server_fn::ServerFn;
 use portone_refund::api::{GetCurrentUser, GetOrderDetail, Login, MyOrders};
 use portone_refund::error::AppError;

@@ -1,0 +1,13 @@
+//! Every integration test in one binary: each test gets its own fresh Postgres database
+//! (`#[sqlx::test]`) and the app and the simulator on random ports; one binary links the app
+//! once instead of once per file.
+
+mod common;
+
+mod admin;
+mod exactly_once;
+mod foundation;
+mod fuzz;
+mod parsers;
+mod portone;
+mod refund;
