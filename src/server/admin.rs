@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::model::admin::*;
 use crate::server::portone::PortOneClient;
-use crate::server::refund::store_api::sync_payment_by_id;
+use crate::server::refund::store_api::refresh;
 
 /// The filter as SQL parameters.
 #[derive(Debug, Default)]
@@ -472,9 +472,8 @@ pub async fn sync_now(
     else {
         return Ok(None);
     };
-    let payment = portone.payment(&p.imp_uid, true).await.map_err(|e| e.to_string())?;
-    let new_cancellations =
-        sync_payment_by_id(pool, p.id, &payment).await.map_err(|e| e.to_string())?;
+    let (payment, new_cancellations) =
+        refresh(pool, portone, p.id, &p.imp_uid).await.map_err(|e| e.to_string())?;
     sqlx::query!(
         "insert into refund_events (payment_id, kind, actor, detail) values ($1, 'synced', $2, $3)",
         p.id,

@@ -9,7 +9,7 @@ use sqlx::PgPool;
 use tracing::instrument;
 
 use crate::server::portone::{PortOneClient, PortOneError, WebhookNotice};
-use crate::server::refund::store_api::{import_payment, sync_payment_by_id};
+use crate::server::refund::store_api::{import_payment, refresh};
 use crate::server::AppState;
 
 #[derive(Debug, PartialEq)]
@@ -62,28 +62,26 @@ pub async fn process(
     notice: &WebhookNotice,
     allow_test_payments: bool,
 ) -> Result<WebhookEffect, String> {
+    let known = sqlx::query_scalar!("select id from payments where imp_uid = $1", notice.imp_uid)
+        .fetch_optional(pool)
+        .await
+        .map_err(|e| e.to_string())?;
+    if let Some(id) = known {
+        let (_, new_cancellations) =
+            refresh(pool, portone, id, &notice.imp_uid).await.map_err(|e| e.to_string())?;
+        return Ok(WebhookEffect::Synced { new_cancellations });
+    }
     let payment = match portone.payment(&notice.imp_uid, allow_test_payments).await {
         Ok(p) => p,
         Err(PortOneError::Refused { status: 404, .. }) => return Ok(WebhookEffect::Ignored),
         Err(e) => return Err(e.to_string()),
     };
-    let known = sqlx::query_scalar!("select id from payments where imp_uid = $1", payment.imp_uid)
-        .fetch_optional(pool)
-        .await
-        .map_err(|e| e.to_string())?;
-    match known {
-        Some(id) => {
-            let new_cancellations =
-                sync_payment_by_id(pool, id, &payment).await.map_err(|e| e.to_string())?;
-            Ok(WebhookEffect::Synced { new_cancellations })
-        }
-        None if payment.currency != "KRW" || (payment.sandbox && !allow_test_payments) => {
-            Ok(WebhookEffect::Ignored)
-        }
-        None if matches!(payment.status.as_str(), "paid" | "cancelled") => {
-            let owner = import_payment(pool, &payment).await.map_err(|e| e.to_string())?;
-            Ok(WebhookEffect::Imported { owner_found: owner.is_some() })
-        }
-        None => Ok(WebhookEffect::Ignored),
+    if payment.currency != "KRW" || (payment.sandbox && !allow_test_payments) {
+        return Ok(WebhookEffect::Ignored);
     }
+    if !matches!(payment.status.as_str(), "paid" | "cancelled") {
+        return Ok(WebhookEffect::Ignored);
+    }
+    let owner = import_payment(pool, &payment).await.map_err(|e| e.to_string())?;
+    Ok(WebhookEffect::Imported { owner_found: owner.is_some() })
 }

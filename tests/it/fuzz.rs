@@ -190,7 +190,9 @@ async fn random_and_malformed_requests_never_fault_and_write_nothing(pool: PgPoo
         };
         let request = request.build().unwrap();
         let described = format!("{} {}", request.method(), request.url());
-        let Ok(sent) = tokio::time::timeout(std::time::Duration::from_secs(20), client.execute(request)).await else {
+        let Ok(sent) =
+            tokio::time::timeout(std::time::Duration::from_secs(20), client.execute(request)).await
+        else {
             faults.push(format!("case {case}: no answer within 20 s to {described}"));
             continue;
         };

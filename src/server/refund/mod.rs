@@ -28,7 +28,7 @@ pub use store::{latest_outcome, stored_payment, sync_payment};
 
 /// The payment-writing functions other modules (webhook, demo data) share with the pipeline.
 pub mod store_api {
-    pub use super::store::{import_payment, sync_payment_by_id};
+    pub use super::store::{import_payment, refresh, sync_payment_by_id, RefreshError};
 }
 
 /// A refund request as the pipeline receives it.
@@ -168,16 +168,7 @@ pub async fn request_refund(
             store::Reservation::Replay(outcome) => return Ok(outcome),
             store::Reservation::KeyReused => return Err(RefundError::KeyReused),
             store::Reservation::Rejected(message) => {
-                store::audit(
-                    pool,
-                    None,
-                    Some(payment.id),
-                    "rejected",
-                    &actor,
-                    serde_json::json!({"reason": message}),
-                )
-                .await?;
-                return Err(RefundError::Rejected(message));
+                return Err(rejected(pool, payment.id, &actor, message).await?);
             }
             // Another refund of this payment is in flight: wait for it (it usually takes
             // milliseconds) outside any transaction, then validate again against the new
@@ -188,16 +179,7 @@ pub async fn request_refund(
                 }
                 if waiting.is_none() || tokio::time::Instant::now() >= deadline {
                     let message = rules::REFUND_IN_PROGRESS.to_string();
-                    store::audit(
-                        pool,
-                        None,
-                        Some(payment.id),
-                        "rejected",
-                        &actor,
-                        serde_json::json!({"reason": message}),
-                    )
-                    .await?;
-                    return Err(RefundError::Rejected(message));
+                    return Err(rejected(pool, payment.id, &actor, message).await?);
                 }
                 tokio::time::sleep(Duration::from_millis(25)).await;
             }
@@ -206,6 +188,18 @@ pub async fn request_refund(
 
     let result = portone.cancel(&settle::cancel_request(&reserved)).await;
     settle::settle(pool, portone, &reserved, result, &actor, settings.lease).await
+}
+
+/// A refusal by the rules: audited (nothing else is written), then told to the user.
+async fn rejected(
+    pool: &PgPool,
+    payment_id: i64,
+    actor: &str,
+    message: String,
+) -> Result<RefundError, RefundError> {
+    let detail = serde_json::json!({"reason": message});
+    store::audit(pool, None, Some(payment_id), "rejected", actor, detail).await?;
+    Ok(RefundError::Rejected(message))
 }
 
 /// How the customer sees a stored status: a refund an admin must look at is still 처리 중.

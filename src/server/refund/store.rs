@@ -573,14 +573,32 @@ async fn explain_new_entry(
     Ok(())
 }
 
-/// Best effort: re-reads a payment from PortOne and syncs it.
+/// Why a payment could not be refreshed from PortOne.
+#[derive(Debug, thiserror::Error)]
+pub enum RefreshError {
+    #[error(transparent)]
+    PortOne(#[from] crate::server::portone::PortOneError),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// Re-reads a payment we hold from PortOne and syncs our copy: the one way every caller
+/// (webhook, admin re-sync, after a refusal) refreshes a payment. Returns PortOne's payment
+/// and how many cancel_history entries were new.
+pub async fn refresh(
+    pool: &PgPool,
+    portone: &PortOneClient,
+    payment_id: i64,
+    imp_uid: &str,
+) -> Result<(Payment, u64), RefreshError> {
+    let payment = portone.payment(imp_uid, true).await?;
+    let added = sync_payment_by_id(pool, payment_id, &payment).await?;
+    Ok((payment, added))
+}
+
+/// Best effort: `refresh`, logging a failure.
 pub async fn resync(pool: &PgPool, portone: &PortOneClient, payment_id: i64, imp_uid: &str) {
-    let result = async {
-        let payment = portone.payment(imp_uid, true).await.map_err(|e| e.to_string())?;
-        sync_payment_by_id(pool, payment_id, &payment).await.map_err(|e| e.to_string())
-    }
-    .await;
-    if let Err(error) = result {
+    if let Err(error) = refresh(pool, portone, payment_id, imp_uid).await {
         tracing::warn!(%error, imp_uid, "could not resync the payment from PortOne");
     }
 }
