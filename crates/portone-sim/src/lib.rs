@@ -429,8 +429,7 @@ async fn apply_cancel_request(sim: Sim, headers: HeaderMap, body: Bytes) -> Resp
     drop(held);
     if req.enable_webhook {
         let sim = sim.clone();
-        let notice = json!({"imp_uid": payment.imp_uid, "merchant_uid": payment.merchant_uid, "status": "cancelled",
-                            "cancellation_id": entry.cancellation_id});
+        let notice = cancelled_notice(&payment, &entry);
         tokio::spawn(async move { send_webhook(&sim, notice).await });
     }
     if fired.drop_after {
@@ -718,11 +717,15 @@ async fn control_console_cancel(
         Err(message) => return refusal(message),
     };
     drop(held);
-    let webhook = send_webhook(&sim, json!({"imp_uid": payment.imp_uid, "merchant_uid": payment.merchant_uid,
-                                           "status": "cancelled", "cancellation_id": entry.cancellation_id}))
-    .await;
+    let webhook = send_webhook(&sim, cancelled_notice(&payment, &entry)).await;
     Json(json!({"payment": payment.to_v1(false), "cancellation": entry, "webhook": webhook}))
         .into_response()
+}
+
+/// The V1 `cancelled` webhook body for a cancel that was applied.
+fn cancelled_notice(payment: &SimPayment, entry: &CancelEntry) -> Value {
+    json!({"imp_uid": payment.imp_uid, "merchant_uid": payment.merchant_uid, "status": "cancelled",
+           "cancellation_id": entry.cancellation_id})
 }
 
 /// Delivers a V1 webhook once (PortOne's default) and reports what happened.

@@ -77,7 +77,7 @@ pub async fn reconcile_once(
     while let Some(r) = claim(pool, lease, &seen).await? {
         seen.push(r.id);
         let step = async {
-            match settle::settle_by_lookup(pool, portone, &r, ACTOR, lease, None).await? {
+            match settle::settle_by_lookup(pool, portone, &r, ACTOR, None).await? {
                 Settled::Resend => Ok::<_, super::RefundError>(
                     match settle::resend(pool, portone, &r, lease, ACTOR).await?.status {
                         RefundOutcomeStatus::Succeeded => Step::Resent(Some(Settled::Succeeded)),

@@ -44,7 +44,7 @@ pub async fn decide(
     match decision {
         ReviewDecision::Succeeded { entry_key } => {
             let entry = sqlx::query!(
-                "select amount, refund_id, pg_tid, receipt_url from payment_cancellations where payment_id = $1 and entry_key = $2 for update",
+                "select amount, refund_id, pg_tid, receipt_url, cancellation_id from payment_cancellations where payment_id = $1 and entry_key = $2 for update",
                 r.payment_id,
                 entry_key
             )
@@ -57,24 +57,13 @@ pub async fn decide(
             if entry.amount != r.amount {
                 return Err(ReviewError::Rejected("취소 내역의 금액이 환불 요청 금액과 다릅니다."));
             }
-            sqlx::query!(
-                "update payment_cancellations set refund_id = $1 where payment_id = $2 and entry_key = $3",
-                refund_id,
-                r.payment_id,
-                entry_key
-            )
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query!(
-                r#"update refunds set status = 'succeeded', portone_message = null, pg_tid = $2, receipt_url = $3,
-                          updated_at = now(), finished_at = now()
-                   where id = $1"#,
-                refund_id,
-                entry.pg_tid,
-                entry.receipt_url
-            )
-            .execute(&mut *tx)
-            .await?;
+            let proof = store::ProvingEntry {
+                key: entry_key.clone(),
+                pg_tid: entry.pg_tid,
+                receipt_url: entry.receipt_url,
+                cancellation_id: entry.cancellation_id,
+            };
+            store::mark_succeeded(&mut tx, refund_id, r.payment_id, Some(&proof), None).await?;
             store::audit(
                 &mut *tx,
                 Some(refund_id),

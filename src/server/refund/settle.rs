@@ -79,8 +79,11 @@ pub async fn settle(
         }
         // A resend refused (checksum mismatch, already cancelled) may be explained by our own
         // earlier attempt having gone through: look, then decide.
+        // The lookup is another PortOne call: the lease moves past its deadline first.
         CancelOutcome::Failed { code, message } if r.attempts > 1 => {
-            settle_by_lookup(pool, portone, r, actor, lease, Some((code, message))).await?;
+            if store::renew_lease(pool, r.id, lease).await? {
+                settle_by_lookup(pool, portone, r, actor, Some((code, message))).await?;
+            }
         }
         CancelOutcome::Failed { code, message } => {
             let mut tx = pool.begin().await?;
@@ -122,19 +125,16 @@ pub enum Settled {
     Resend,
 }
 
-/// Looks the payment up and applies `decide`. With `refusal` (PortOne's answer to a resend),
-/// an unmoved balance means PortOne refused for its own reason: the refund fails with it.
+/// Looks the payment up and applies `decide`. The caller holds the refund's lease, long
+/// enough for this call. With `refusal` (PortOne's answer to a resend), an unmoved balance
+/// means PortOne refused for its own reason: the refund fails with it.
 pub async fn settle_by_lookup(
     pool: &PgPool,
     portone: &PortOneClient,
     r: &Reserved,
     actor: &str,
-    lease: Duration,
     refusal: Option<(Option<i64>, String)>,
 ) -> Result<Settled, RefundError> {
-    if !store::renew_lease(pool, r.id, lease).await? {
-        return Ok(Settled::Pending); // finished meanwhile by someone else
-    }
     let payment = match portone.payment(&r.imp_uid, true).await {
         Ok(p) => p,
         Err(e) => {

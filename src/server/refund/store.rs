@@ -258,7 +258,7 @@ pub(crate) async fn finish_succeeded(
     let linked = linked_entry_keys(&mut *tx, r.payment_id, r.id).await?;
     let reference = decide::reference(r.id);
     let entry = match decide::identify(r.amount, &reference, payment.history(), &linked) {
-        Identified::One(e) => Some(e.clone()),
+        Identified::One(e) => Some(ProvingEntry::from(e)),
         // PortOne left the history out of its answer; the entry may have reached us already
         // (the `cancelled` webhook can be faster than this transaction).
         Identified::None if payment.cancel_history.is_none() => {
@@ -269,21 +269,7 @@ pub(crate) async fn finish_succeeded(
             None
         }
     };
-    let entry = entry.as_ref();
-    let updated = sqlx::query!(
-        r#"update refunds set status = 'succeeded', portone_code = 0, portone_message = null, pg_tid = $2,
-                  receipt_url = $3, updated_at = now(), finished_at = now()
-           where id = $1 and status in ('pending', 'needs_review')"#,
-        r.id,
-        entry.and_then(|e| e.pg_tid.clone()),
-        entry.and_then(|e| e.receipt_url.clone()),
-    )
-    .execute(&mut *tx)
-    .await?;
-    if updated.rows_affected() == 1 {
-        if let Some(e) = entry {
-            link_entry(&mut *tx, r.payment_id, &e.entry_key(), r.id).await?;
-        }
+    if mark_succeeded(&mut *tx, r.id, r.payment_id, entry.as_ref(), Some(0)).await? {
         audit(
             &mut *tx,
             Some(r.id),
@@ -291,21 +277,71 @@ pub(crate) async fn finish_succeeded(
             "succeeded",
             actor,
             serde_json::json!({"portone_code": 0, "cancel_amount": payment.cancel_amount,
-                               "cancellation_id": entry.and_then(|e| e.cancellation_id.clone())}),
+                               "cancellation_id": entry.and_then(|e| e.cancellation_id)}),
         )
         .await?;
     }
     Ok(())
 }
 
-/// The one stored, unlinked entry of this payment that carries the refund's reference.
+/// What a succeeded refund keeps of the cancel_history entry that proves it.
+pub(crate) struct ProvingEntry {
+    pub key: String,
+    pub pg_tid: Option<String>,
+    pub receipt_url: Option<String>,
+    pub cancellation_id: Option<String>,
+}
+
+impl From<&CancelHistoryEntry> for ProvingEntry {
+    fn from(e: &CancelHistoryEntry) -> Self {
+        ProvingEntry {
+            key: e.entry_key(),
+            pg_tid: e.pg_tid.clone(),
+            receipt_url: e.receipt_url.clone(),
+            cancellation_id: e.cancellation_id.clone(),
+        }
+    }
+}
+
+/// Marks a pending (or reviewed) refund succeeded and links the entry that proves it, when
+/// known. `portone_code` is PortOne's when its answer is the proof; an admin's decision sets
+/// none. Returns whether the refund changed (someone else may have finished it).
+pub(crate) async fn mark_succeeded(
+    tx: &mut PgConnection,
+    refund_id: Uuid,
+    payment_id: i64,
+    entry: Option<&ProvingEntry>,
+    portone_code: Option<i32>,
+) -> Result<bool, sqlx::Error> {
+    let updated = sqlx::query!(
+        r#"update refunds set status = 'succeeded', portone_code = coalesce($4, portone_code), portone_message = null,
+                  pg_tid = $2, receipt_url = $3, updated_at = now(), finished_at = now()
+           where id = $1 and status in ('pending', 'needs_review')"#,
+        refund_id,
+        entry.and_then(|e| e.pg_tid.clone()),
+        entry.and_then(|e| e.receipt_url.clone()),
+        portone_code,
+    )
+    .execute(&mut *tx)
+    .await?;
+    if updated.rows_affected() != 1 {
+        return Ok(false);
+    }
+    if let Some(e) = entry {
+        link_entry(&mut *tx, payment_id, &e.key, refund_id).await?;
+    }
+    Ok(true)
+}
+
+/// The one stored, unlinked entry of this payment that carries the refund's reference, by the
+/// key it was stored under.
 async fn stored_entry(
     conn: &mut PgConnection,
     r: &Reserved,
     reference: &str,
-) -> Result<Option<CancelHistoryEntry>, sqlx::Error> {
+) -> Result<Option<ProvingEntry>, sqlx::Error> {
     let rows = sqlx::query!(
-        r#"select pg_tid, amount, reason, receipt_url, cancellation_id, cancelled_at as "cancelled_at: DateTime<Utc>"
+        r#"select entry_key, pg_tid, receipt_url, cancellation_id
            from payment_cancellations
            where payment_id = $1 and refund_id is null and amount = $2 and reason like '%' || $3 || '%'"#,
         r.payment_id,
@@ -314,11 +350,9 @@ async fn stored_entry(
     )
     .fetch_all(conn)
     .await?;
-    let mut entries = rows.into_iter().map(|e| CancelHistoryEntry {
+    let mut entries = rows.into_iter().map(|e| ProvingEntry {
+        key: e.entry_key,
         pg_tid: e.pg_tid,
-        amount: e.amount,
-        cancelled_at: e.cancelled_at.timestamp(),
-        reason: e.reason,
         receipt_url: e.receipt_url,
         cancellation_id: e.cancellation_id,
     });
