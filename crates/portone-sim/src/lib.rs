@@ -262,7 +262,26 @@ pub async fn spawn(config: SimConfig, addr: SocketAddr) -> std::io::Result<(Sock
 // ---- responses ----
 
 fn answer(status: StatusCode, body: Value) -> Response {
+    answer_with(status, &body)
+}
+
+fn answer_with(status: StatusCode, body: &impl serde::Serialize) -> Response {
     (status, Json(body)).into_response()
+}
+
+/// A payment in the `{code, message, response}` envelope, serialized straight from the
+/// ledger's copy (only the `null_optionals` fault goes through a JSON value).
+fn ok_payment(payment: &SimPayment, null_optionals: bool) -> Response {
+    #[derive(serde::Serialize)]
+    struct Envelope<'a> {
+        code: i64,
+        message: Option<&'a str>,
+        response: &'a SimPayment,
+    }
+    if null_optionals {
+        return ok(payment.to_v1(true));
+    }
+    answer_with(StatusCode::OK, &Envelope { code: 0, message: None, response: payment })
 }
 
 fn ok(response: Value) -> Response {
@@ -438,7 +457,7 @@ async fn apply_cancel_request(sim: Sim, headers: HeaderMap, body: Bytes) -> Resp
     if let Some(status) = fired.error_after {
         return bare_status(status);
     }
-    ok(payment.to_v1(fired.null_optionals))
+    ok_payment(&payment, fired.null_optionals)
 }
 
 /// Shared by the lookups: faults, auth, then `find` under the ledger lock. `find` gets
@@ -482,7 +501,7 @@ async fn payment_by_imp_uid(
 ) -> Response {
     let include_sandbox = matches!(q.include_sandbox.as_deref(), Some("true" | "1"));
     lookup(&sim, &headers, |ledger, nulls| match ledger.by_imp_uid.get(&imp_uid) {
-        Some(p) if !p.sandbox || include_sandbox => ok(p.to_v1(nulls)),
+        Some(p) if !p.sandbox || include_sandbox => ok_payment(p, nulls),
         _ => not_found(),
     })
     .await
@@ -517,7 +536,7 @@ async fn find_by_merchant(
             .and_then(|id| ledger.by_imp_uid.get(id))
             .filter(|p| status.as_deref().is_none_or(|s| json!(p.status) == json!(s)));
         match found {
-            Some(p) => ok(p.to_v1(nulls)),
+            Some(p) => ok_payment(p, nulls),
             None => not_found(),
         }
     })
