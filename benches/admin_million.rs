@@ -106,7 +106,7 @@ async fn main() {
         // a deep page: follow 20 cursors first
         let mut deep = query.clone();
         for _ in 0..20 {
-            let (_, next, _) = admin::list_refunds(&pool, &deep).await.unwrap();
+            let next = admin::list_refunds(&pool, &deep).await.unwrap().next;
             deep.after = next;
         }
         for (page, q) in [("first page", query.clone()), ("21st page", deep)] {
@@ -120,7 +120,7 @@ async fn main() {
             println!("page query [{name}, {page}]: p50 {p50:.2} ms, p95 {p95:.2} ms ({RUNS} runs)");
         }
     }
-    let (rows, _, _) = admin::list_refunds(&pool, &filtered).await.unwrap();
+    let rows = admin::list_refunds(&pool, &filtered).await.unwrap().rows;
     assert!(!rows.is_empty());
 
     let before = peak_rss_kib();

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use portone_refund::server::portone::{CancelRequest, ImpSecret, PortOneClient, PortOneConfig};
+use portone_v1::{CancelRequest, ImpSecret, PortOneClient, PortOneConfig};
 use portone_sim::{self as sim, SimConfig};
 
 const REQUESTS: usize = 20_000;

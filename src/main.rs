@@ -5,8 +5,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use leptos::prelude::get_configuration;
+use portone_v1::PortOneClient;
 use portone_refund::server::{
-    config::Settings, db, demo, portone::PortOneClient, refund, router, telemetry, AppState,
+    config::Settings, db, demo, refund, router, telemetry, AppState,
 };
 
 #[tokio::main]

@@ -7,6 +7,8 @@ use crate::model::admin::{PaymentTimeline, RefundPage, RefundQuery, SyncReport};
 
 #[cfg(feature = "ssr")]
 use super::ctx;
+#[cfg(feature = "ssr")]
+use crate::server::error::ServerError;
 
 /// 환불 내역: one page of refunds for the filter, with totals and the daily chart.
 #[server]
@@ -19,7 +21,7 @@ pub async fn admin_refunds(#[server(default)] query: RefundQuery) -> Result<Refu
         state.settings.pending_alert_after,
     )
     .await
-    .map_err(crate::server::auth::internal)
+    .map_err(|e| ServerError::from(e).into())
 }
 
 /// One order's timeline.
@@ -32,7 +34,7 @@ pub async fn admin_timeline(merchant_uid: String) -> Result<PaymentTimeline, App
     let state = ctx::state()?;
     crate::server::admin::timeline(&state.pool, &merchant_uid, state.settings.pending_alert_after)
         .await
-        .map_err(crate::server::auth::internal)?
+        .map_err(ServerError::from)?
         .ok_or(AppError::NotFound)
 }
 
@@ -46,13 +48,7 @@ pub async fn admin_sync(merchant_uid: String) -> Result<SyncReport, AppError> {
     let state = ctx::state()?;
     let actor = format!("admin:{}", admin.id);
     crate::server::admin::sync_now(&state.pool, &state.portone, &merchant_uid, &actor)
-        .await
-        .map_err(|e| {
-            tracing::warn!(error = %e, merchant_uid, "sync with PortOne failed");
-            AppError::Rejected(
-                "PortOne에서 결제 정보를 가져오지 못했습니다. 잠시 후 다시 시도해 주세요.".into(),
-            )
-        })?
+        .await?
         .ok_or(AppError::NotFound)
 }
 
@@ -64,7 +60,7 @@ pub async fn admin_review(
     decision: String,
     entry_key: Option<String>,
 ) -> Result<(), AppError> {
-    use crate::server::refund::review::{self, ReviewDecision, ReviewError};
+    use crate::server::refund::review::{self, ReviewDecision};
     let admin = ctx::require_admin().await?;
     let state = ctx::state()?;
     let refund_id = uuid::Uuid::parse_str(refund_id.trim()).map_err(|_| AppError::NotFound)?;
@@ -78,11 +74,5 @@ pub async fn admin_review(
         ("failed", _) => ReviewDecision::Failed,
         _ => return Err(AppError::Rejected("알 수 없는 처리입니다.".into())),
     };
-    review::decide(&state.pool, &admin, refund_id, decision).await.map_err(|e| match e {
-        ReviewError::NotFound => {
-            AppError::Rejected("검토할 환불이 아니거나 이미 처리되었습니다.".into())
-        }
-        ReviewError::Rejected(message) => AppError::Rejected(message.into()),
-        ReviewError::Database(e) => crate::server::auth::internal(e),
-    })
+    Ok(review::decide(&state.pool, &admin, refund_id, decision).await?)
 }

@@ -7,6 +7,8 @@ use leptos::prelude::*;
 
 use crate::error::AppError;
 use crate::model::{CurrentUser, OrderDetail, OrderSummary, RefundOutcome};
+#[cfg(feature = "ssr")]
+use crate::server::error::ServerError;
 
 #[cfg(feature = "ssr")]
 pub(crate) mod ctx {
@@ -16,33 +18,36 @@ pub(crate) mod ctx {
     use leptos::prelude::use_context;
     use tower_sessions::Session;
 
-    use crate::error::AppError;
     use crate::model::CurrentUser;
+    use crate::server::error::ServerError;
     use crate::server::{auth, AppState};
 
-    pub fn state() -> Result<AppState, AppError> {
-        use_context::<AppState>().ok_or_else(|| auth::internal("AppState missing from context"))
+    pub fn state() -> Result<AppState, ServerError> {
+        use_context::<AppState>().ok_or(ServerError::Broken("AppState missing from context"))
     }
 
-    pub async fn session() -> Result<Session, AppError> {
-        leptos_axum::extract::<Session>().await.map_err(auth::internal)
+    pub async fn session() -> Result<Session, ServerError> {
+        leptos_axum::extract::<Session>().await.map_err(|error| {
+            tracing::error!(%error, "no session for this request");
+            ServerError::Broken("session layer missing")
+        })
     }
 
-    pub async fn user() -> Result<Option<CurrentUser>, AppError> {
+    pub async fn user() -> Result<Option<CurrentUser>, ServerError> {
         auth::session_user(&session().await?, &state()?.pool).await
     }
 
-    pub async fn require_user() -> Result<CurrentUser, AppError> {
-        user().await?.ok_or(AppError::NotSignedIn)
+    pub async fn require_user() -> Result<CurrentUser, ServerError> {
+        user().await?.ok_or(ServerError::NotSignedIn)
     }
 
     /// Admins only; anyone else is told the thing does not exist.
-    pub async fn require_admin() -> Result<CurrentUser, AppError> {
+    pub async fn require_admin() -> Result<CurrentUser, ServerError> {
         let user = require_user().await?;
         if user.is_admin() {
             Ok(user)
         } else {
-            Err(AppError::NotFound)
+            Err(ServerError::NotFound)
         }
     }
 
@@ -61,7 +66,7 @@ pub(crate) mod ctx {
 /// Who is signed in, if anyone.
 #[server]
 pub async fn get_current_user() -> Result<Option<CurrentUser>, AppError> {
-    ctx::user().await
+    Ok(ctx::user().await?)
 }
 
 /// Signs in with e-mail and password, then goes to 내 주문 (admins: 환불 내역).
@@ -87,9 +92,7 @@ pub async fn logout() -> Result<(), AppError> {
 pub async fn my_orders() -> Result<Vec<OrderSummary>, AppError> {
     let user = ctx::require_user().await?;
     let state = ctx::state()?;
-    crate::server::orders::list_orders(&state.pool, user.id)
-        .await
-        .map_err(crate::server::auth::internal)
+    Ok(crate::server::orders::list_orders(&state.pool, user.id).await.map_err(ServerError::from)?)
 }
 
 /// One order, if it is the signed-in customer's (or the user is an admin).
@@ -102,7 +105,7 @@ pub async fn get_order_detail(merchant_uid: String) -> Result<OrderDetail, AppEr
     let state = ctx::state()?;
     crate::server::orders::find_order(&state.pool, &user, &merchant_uid)
         .await
-        .map_err(crate::server::auth::internal)?
+        .map_err(ServerError::from)?
         .ok_or(AppError::NotFound)
 }
 

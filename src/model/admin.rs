@@ -134,10 +134,10 @@ pub struct AdminRefundRow {
     pub customer_name: Option<String>,
     pub customer_email: Option<String>,
     pub order_name: String,
-    pub pay_method: String,
+    pub pay_method: crate::model::PayMethod,
     pub amount: i64,
     pub status: RefundStatus,
-    pub requester_role: String,
+    pub requester_role: crate::model::Role,
     pub requester_name: String,
     pub reason: String,
     pub portone_message: Option<String>,
@@ -184,21 +184,13 @@ pub fn format_age(secs: i64) -> String {
     }
 }
 
-pub fn requester_label(role: &str) -> &str {
-    match role {
-        "customer" => "고객",
-        "admin" => "관리자",
-        other => other,
-    }
-}
-
 /// One order's whole story, for the admin timeline.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PaymentTimeline {
     pub merchant_uid: String,
     pub imp_uid: String,
     pub order_name: String,
-    pub pay_method: String,
+    pub pay_method: crate::model::PayMethod,
     pub pg_provider: String,
     pub status: String,
     pub amount: i64,
@@ -233,7 +225,7 @@ pub struct TimelineRefund {
     pub checksum: i64,
     pub status: RefundStatus,
     pub reason: String,
-    pub requester_role: String,
+    pub requester_role: crate::model::Role,
     pub requester_name: String,
     pub attempts: i32,
     pub portone_code: Option<i32>,

@@ -1,6 +1,8 @@
 //! Types and formatting shared by the server and the browser.
 
 pub mod admin;
+#[cfg(feature = "ssr")]
+mod sql;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Asia::Seoul;
@@ -67,18 +69,73 @@ pub fn format_kst_seconds(at: DateTime<Utc>) -> String {
     at.with_timezone(&Seoul).format("%Y-%m-%d %H:%M:%S").to_string()
 }
 
-/// The Korean name of a PortOne `pay_method`; unknown methods are shown as sent.
-pub fn pay_method_label(pay_method: &str) -> &str {
-    match pay_method {
-        "card" => "신용카드",
-        "trans" => "실시간 계좌이체",
-        "vbank" => "가상계좌",
-        "phone" => "휴대폰 소액결제",
-        "kakaopay" => "카카오페이",
-        "naverpay" => "네이버페이",
-        "tosspay" => "토스페이",
-        "payco" => "페이코",
-        other => other,
+/// A PortOne `pay_method`. The refund rules treat the first four differently; PortOne has
+/// more methods than these and adds new ones, so any other is kept as sent.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
+pub enum PayMethod {
+    Card,
+    /// 실시간 계좌이체
+    Trans,
+    /// 가상계좌: refunded to a bank account the customer gives.
+    Vbank,
+    /// 휴대폰 소액결제: only within the month, partial only on some PGs.
+    Phone,
+    Other(String),
+}
+
+impl PayMethod {
+    /// The methods 환불 내역 filters by.
+    pub const FILTERABLE: [PayMethod; 4] =
+        [PayMethod::Card, PayMethod::Trans, PayMethod::Vbank, PayMethod::Phone];
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            PayMethod::Card => "card",
+            PayMethod::Trans => "trans",
+            PayMethod::Vbank => "vbank",
+            PayMethod::Phone => "phone",
+            PayMethod::Other(other) => other,
+        }
+    }
+
+    /// The Korean name; a method we have no name for is shown as PortOne sent it.
+    pub fn label(&self) -> &str {
+        match self.as_str() {
+            "card" => "신용카드",
+            "trans" => "실시간 계좌이체",
+            "vbank" => "가상계좌",
+            "phone" => "휴대폰 소액결제",
+            "kakaopay" => "카카오페이",
+            "naverpay" => "네이버페이",
+            "tosspay" => "토스페이",
+            "payco" => "페이코",
+            other => other,
+        }
+    }
+}
+
+impl From<&str> for PayMethod {
+    fn from(s: &str) -> Self {
+        match s {
+            "card" => PayMethod::Card,
+            "trans" => PayMethod::Trans,
+            "vbank" => PayMethod::Vbank,
+            "phone" => PayMethod::Phone,
+            other => PayMethod::Other(other.to_string()),
+        }
+    }
+}
+
+impl From<String> for PayMethod {
+    fn from(s: String) -> Self {
+        PayMethod::from(s.as_str())
+    }
+}
+
+impl From<PayMethod> for String {
+    fn from(m: PayMethod) -> Self {
+        m.as_str().to_string()
     }
 }
 
@@ -102,6 +159,14 @@ impl Role {
             "customer" => Some(Role::Customer),
             "admin" => Some(Role::Admin),
             _ => None,
+        }
+    }
+
+    /// The admin pages' word for who asked for a refund.
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::Customer => "고객",
+            Role::Admin => "관리자",
         }
     }
 }
@@ -172,7 +237,7 @@ impl OrderState {
 pub struct OrderSummary {
     pub merchant_uid: String,
     pub order_name: String,
-    pub pay_method: String,
+    pub pay_method: PayMethod,
     pub paid_at: Option<DateTime<Utc>>,
     pub amount: i64,
     pub cancel_amount: i64,
@@ -269,6 +334,17 @@ pub enum RefundOutcomeStatus {
     Succeeded,
     Failed,
     Pending,
+}
+
+/// How the customer sees a stored status: a refund an admin must look at is still 처리 중.
+impl From<RefundStatus> for RefundOutcomeStatus {
+    fn from(status: RefundStatus) -> Self {
+        match status {
+            RefundStatus::Succeeded => RefundOutcomeStatus::Succeeded,
+            RefundStatus::Failed => RefundOutcomeStatus::Failed,
+            RefundStatus::Pending | RefundStatus::NeedsReview => RefundOutcomeStatus::Pending,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

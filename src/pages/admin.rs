@@ -10,7 +10,7 @@ use crate::api::admin::{admin_refunds, admin_timeline, AdminReview, AdminSync};
 use crate::api::{get_order_detail, RequestRefund};
 use crate::model::admin::*;
 use crate::model::{
-    format_kst, format_kst_seconds, format_won, pay_method_label, percent_encode, safe_link,
+    format_kst, format_kst_seconds, format_won, percent_encode, safe_link, PayMethod, Role,
 };
 use crate::pages::load_error;
 use crate::pages::order::RefundSection;
@@ -76,9 +76,9 @@ fn FilterForm(current: RefundQuery) -> impl IntoView {
                 <input id="f-to" type="date" name="to" value=current.to.clone().unwrap_or_default()/>
             </div>
             <FilterSelect id="f-pay" name="pay_method" label="결제수단" current=current.pay_method.clone()
-                options=["card", "trans", "vbank", "phone"].map(|m| (m, pay_method_label(m))).to_vec()/>
+                options={PayMethod::FILTERABLE.iter().map(|m| (m.as_str(), m.label())).collect::<Vec<_>>()}/>
             <FilterSelect id="f-requester" name="requester" label="요청자" current=current.requester.clone()
-                options=["customer", "admin"].map(|r| (r, requester_label(r))).to_vec()/>
+                options=[Role::Customer, Role::Admin].map(|r| (r.as_str(), r.label())).to_vec()/>
             <div>
                 <label for="f-q">"검색"</label>
                 <input id="f-q" type="search" name="q" placeholder="주문번호, imp_uid, 고객 이메일·이름" value=current.q.clone().unwrap_or_default()/>
@@ -249,13 +249,13 @@ fn RefundTable(rows: Vec<AdminRefundRow>) -> impl IntoView {
                                 <td><A href=href>{uid}</A></td>
                                 <td>{r.customer_name.clone().unwrap_or_else(|| "(비회원)".into())}<br/><small>{r.customer_email.clone().unwrap_or_default()}</small></td>
                                 <td>{r.order_name.clone()}</td>
-                                <td>{pay_method_label(&r.pay_method).to_string()}</td>
+                                <td>{r.pay_method.label().to_string()}</td>
                                 <td class="num">{format_won(r.amount)}</td>
                                 <td>
                                     <span class=status_badge(r.status)>{r.status.label()}</span>
                                     <Delayed secs=r.delayed_secs/>
                                 </td>
-                                <td>{requester_label(&r.requester_role).to_string()}<br/><small>{r.requester_name.clone()}</small></td>
+                                <td>{r.requester_role.label().to_string()}<br/><small>{r.requester_name.clone()}</small></td>
                                 <td class="wrap">{r.reason.clone()}</td>
                                 <td class="wrap">{r.portone_message.clone().unwrap_or_default()}</td>
                                 <td>{r.receipt_url.as_deref().and_then(safe_link).map(|u| view! { <a href=u target="_blank" rel="noopener">"영수증"</a> })}</td>
@@ -329,7 +329,7 @@ fn Timeline(t: PaymentTimeline, review: ServerAction<AdminReview>) -> impl IntoV
                 <dt>"주문번호"</dt><dd>{t.merchant_uid.clone()}</dd>
                 <dt>"imp_uid"</dt><dd>{t.imp_uid.clone()}</dd>
                 <dt>"고객"</dt><dd>{t.customer_name.clone().unwrap_or_else(|| "(연결된 계정 없음)".into())} " · " {t.buyer_email.clone().unwrap_or_default()}</dd>
-                <dt>"결제수단 / PG"</dt><dd>{format!("{} / {}", pay_method_label(&t.pay_method), t.pg_provider)}</dd>
+                <dt>"결제수단 / PG"</dt><dd>{format!("{} / {}", t.pay_method.label(), t.pg_provider)}</dd>
                 <dt>"결제일시"</dt><dd>{t.paid_at.map(format_kst).unwrap_or_default()}</dd>
                 <dt>"결제금액"</dt><dd>{format_won(t.amount)}</dd>
                 <dt>"환불된 금액"</dt><dd data-testid="admin-cancel-amount">{format_won(t.cancel_amount)}</dd>
@@ -378,7 +378,7 @@ fn Timeline(t: PaymentTimeline, review: ServerAction<AdminReview>) -> impl IntoV
                             <strong>{format!("{} 환불 요청", format_won(r.amount))}</strong>" "
                             <span class=status_badge(r.status)>{r.status.label()}</span>
                             <Delayed secs=r.delayed_secs/>
-                            " · " {format!("{} {}", requester_label(&r.requester_role), r.requester_name)}
+                            " · " {format!("{} {}", r.requester_role.label(), r.requester_name)}
                             " · " {format_kst_seconds(r.created_at)}
                             " · 시도 " {r.attempts} "회 · checksum " {format_won(r.checksum)}
                         </p>

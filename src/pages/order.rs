@@ -4,7 +4,7 @@ use leptos_router::hooks::use_params_map;
 
 use crate::api::{get_order_detail, RequestRefund};
 use crate::model::{
-    format_kst, format_kst_seconds, format_won, pay_method_label, safe_link, OrderDetail,
+    format_kst, format_kst_seconds, format_won, safe_link, OrderDetail, PayMethod,
     RefundOutcome, RefundOutcomeStatus, PENDING_EXPLANATION,
 };
 use crate::pages::load_error;
@@ -41,7 +41,7 @@ fn OrderView(detail: OrderDetail, refund: ServerAction<RequestRefund>) -> impl I
             <h1>{s.order_name.clone()}</h1>
             <dl class="facts">
                 <dt>"주문번호"</dt><dd>{s.merchant_uid.clone()}</dd>
-                <dt>"결제수단"</dt><dd>{pay_method_label(&s.pay_method).to_string()}</dd>
+                <dt>"결제수단"</dt><dd>{s.pay_method.label().to_string()}</dd>
                 <dt>"결제일시"</dt><dd>{s.paid_at.map(format_kst).unwrap_or_default()}</dd>
                 <dt>"결제금액"</dt><dd data-testid="amount">{format_won(s.amount)}</dd>
                 <dt>"환불된 금액"</dt><dd data-testid="cancel-amount">{format_won(s.cancel_amount)}</dd>
@@ -153,7 +153,7 @@ fn RefundFormOrReason(detail: OrderDetail, refund: ServerAction<RequestRefund>) 
 #[component]
 fn RefundForm(detail: OrderDetail, refund: ServerAction<RequestRefund>) -> impl IntoView {
     let refundable = detail.summary.refundable();
-    let is_vbank = detail.summary.pay_method == "vbank";
+    let is_vbank = detail.summary.pay_method == PayMethod::Vbank;
     let amount = RwSignal::new(refundable.to_string());
     // Read when asking for confirmation: the customer may have typed before hydration.
     let amount_input = NodeRef::<leptos::html::Input>::new();

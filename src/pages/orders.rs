@@ -2,7 +2,7 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 
 use crate::api::my_orders;
-use crate::model::{format_kst, format_won, pay_method_label, percent_encode, OrderSummary};
+use crate::model::{format_kst, format_won, percent_encode, OrderSummary};
 use crate::pages::load_error;
 
 /// `/orders`: 내 주문.
@@ -53,7 +53,7 @@ fn OrdersTable(orders: Vec<OrderSummary>) -> impl IntoView {
                                 <tr data-merchant-uid=o.merchant_uid.clone()>
                                     <td><A href=href>{link_text}</A></td>
                                     <td>{o.order_name.clone()}</td>
-                                    <td>{pay_method_label(&o.pay_method).to_string()}</td>
+                                    <td>{o.pay_method.label().to_string()}</td>
                                     <td>{o.paid_at.map(format_kst).unwrap_or_default()}</td>
                                     <td class="num">{format_won(o.amount)}</td>
                                     <td class="num">{format_won(o.cancel_amount)}</td>

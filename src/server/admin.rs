@@ -8,8 +8,10 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::model::admin::*;
-use crate::server::portone::PortOneClient;
-use crate::server::refund::store_api::refresh;
+use crate::model::{PayMethod, RefundStatus, Role};
+use crate::server::error::ServerError;
+use portone_v1::PortOneClient;
+use crate::server::refund::observe::{refresh, Refreshed};
 
 /// The filter as SQL parameters.
 #[derive(Debug, Default)]
@@ -56,10 +58,10 @@ struct Row {
     customer_name: Option<String>,
     customer_email: Option<String>,
     order_name: String,
-    pay_method: String,
+    pay_method: PayMethod,
     amount: i64,
-    status: String,
-    requester_role: String,
+    status: RefundStatus,
+    requester_role: Role,
     requester_name: String,
     reason: String,
     portone_message: Option<String>,
@@ -78,7 +80,7 @@ impl From<Row> for AdminRefundRow {
             order_name: r.order_name,
             pay_method: r.pay_method,
             amount: r.amount,
-            status: stored_status(&r.status),
+            status: r.status,
             requester_role: r.requester_role,
             requester_name: r.requester_name,
             reason: r.reason,
@@ -100,83 +102,71 @@ pub fn delay(
     (status == RefundStatus::Pending && age > alert_after.as_secs() as i64).then_some(age)
 }
 
-/// A status as stored; the schema's check constraint allows only `RefundStatus`'s values.
-fn stored_status(s: &str) -> RefundStatus {
-    RefundStatus::parse(s).unwrap_or_else(|| {
-        tracing::error!(status = s, "a refund status the schema does not allow");
-        RefundStatus::Pending
-    })
+/// A keyset position in the filter's rows (`created_at`, `id`).
+type Cursor = (DateTime<Utc>, Uuid);
+
+/// One page of the filter's rows: newer than `newer_than` (oldest first) when given, else
+/// older than `older_than` (newest first); every row without `limit`.
+fn page_query<'a>(
+    p: &'a Params,
+    newer_than: Option<Cursor>,
+    older_than: Option<Cursor>,
+    limit: Option<i64>,
+) -> sqlx::query::Map<
+    'a,
+    sqlx::Postgres,
+    impl FnMut(sqlx::postgres::PgRow) -> Result<Row, sqlx::Error> + Send,
+    sqlx::postgres::PgArguments,
+> {
+    let (newer_at, newer_id) = newer_than.unzip();
+    let (older_at, older_id) = older_than.unzip();
+    sqlx::query_as!(
+        Row,
+        r#"select id as "id!", created_at as "created_at!: DateTime<Utc>", merchant_uid as "merchant_uid!",
+                  imp_uid as "imp_uid!", customer_name, customer_email, order_name as "order_name!",
+                  pay_method as "pay_method!: PayMethod", amount as "amount!", status as "status!: RefundStatus",
+                  requester_role as "requester_role!: Role", requester_name as "requester_name!",
+                  reason as "reason!", portone_message, receipt_url
+           from refund_list_page($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"#,
+        p.status, p.from as _, p.until as _, p.pay_method, p.requester, p.q,
+        newer_at as _, newer_id, older_at as _, older_id, limit
+    )
+}
+
+/// A page of 환불 내역 with the cursors of its neighbours.
+#[derive(Debug)]
+pub struct RefundList {
+    pub rows: Vec<AdminRefundRow>,
+    /// older rows exist: the cursor to them
+    pub next: Option<String>,
+    /// newer rows exist: the cursor to them
+    pub prev: Option<String>,
+}
+
+/// Refunded won per KST day from `from` to `to`, every day present.
+#[derive(Debug)]
+pub struct DailyChart {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub days: Vec<DayTotal>,
 }
 
 /// One page of refunds, newest first, by keyset: `after` (older than) or `before` (newer than).
 pub async fn list_refunds(
     pool: &PgPool,
     query: &RefundQuery,
-) -> Result<(Vec<AdminRefundRow>, Option<String>, Option<String>), sqlx::Error> {
+) -> Result<RefundList, sqlx::Error> {
     let p = Params::from_query(query);
     let size = query.page_size();
     let before = query.before.as_deref().and_then(parse_cursor);
     let after = if before.is_some() { None } else { query.after.as_deref().and_then(parse_cursor) };
     // one extra row tells whether another page exists in that direction
     let limit = size + 1;
-    let mut rows: Vec<Row> = if let Some((at, id)) = before {
-        sqlx::query_as!(
-            Row,
-            r#"select r.id, r.created_at as "created_at: DateTime<Utc>", p.merchant_uid, p.imp_uid,
-                      u.display_name as "customer_name?", u.email as "customer_email?", p.order_name, p.pay_method,
-                      r.amount, r.status, r.requester_role, ru.display_name as requester_name, r.reason,
-                      r.portone_message, r.receipt_url
-               from refunds r
-               join payments p on p.id = r.payment_id
-               left join users u on u.id = p.customer_id
-               join users ru on ru.id = r.requester_id
-               where ($1::text is null or r.status = $1)
-                 and ($2::timestamptz is null or r.created_at >= $2)
-                 and ($3::timestamptz is null or r.created_at < $3)
-                 and ($4::text is null or p.pay_method = $4)
-                 and ($5::text is null or r.requester_role = $5)
-                 and ($6::text is null or r.payment_id in (
-                        select id from payments where merchant_uid = $6 or imp_uid = $6
-                        union
-                        select pp.id from payments pp join users uu on uu.id = pp.customer_id
-                        where uu.email = lower($6) or uu.display_name = $6))
-                 and (r.created_at, r.id) > ($7, $8)
-               order by r.created_at asc, r.id asc
-               limit $9"#,
-            p.status, p.from as _, p.until as _, p.pay_method, p.requester, p.q, at as _, id, limit
-        )
-        .fetch_all(pool)
-        .await?
-    } else {
-        let (at, id) = after.map(|(a, i)| (Some(a), Some(i))).unwrap_or((None, None));
-        sqlx::query_as!(
-            Row,
-            r#"select r.id, r.created_at as "created_at: DateTime<Utc>", p.merchant_uid, p.imp_uid,
-                      u.display_name as "customer_name?", u.email as "customer_email?", p.order_name, p.pay_method,
-                      r.amount, r.status, r.requester_role, ru.display_name as requester_name, r.reason,
-                      r.portone_message, r.receipt_url
-               from refunds r
-               join payments p on p.id = r.payment_id
-               left join users u on u.id = p.customer_id
-               join users ru on ru.id = r.requester_id
-               where ($1::text is null or r.status = $1)
-                 and ($2::timestamptz is null or r.created_at >= $2)
-                 and ($3::timestamptz is null or r.created_at < $3)
-                 and ($4::text is null or p.pay_method = $4)
-                 and ($5::text is null or r.requester_role = $5)
-                 and ($6::text is null or r.payment_id in (
-                        select id from payments where merchant_uid = $6 or imp_uid = $6
-                        union
-                        select pp.id from payments pp join users uu on uu.id = pp.customer_id
-                        where uu.email = lower($6) or uu.display_name = $6))
-                 and ($7::timestamptz is null or (r.created_at, r.id) < ($7, $8::uuid))
-               order by r.created_at desc, r.id desc
-               limit $9"#,
-            p.status, p.from as _, p.until as _, p.pay_method, p.requester, p.q, at as _, id as _, limit
-        )
-        .fetch_all(pool)
-        .await?
-    };
+    let mut rows = page_query(&p, before, after, Some(limit)).fetch_all(pool).await?;
+    // paging back, the rows came oldest first
+    if before.is_some() {
+        rows.sort_by(|a, b| (a.created_at, a.id).cmp(&(b.created_at, b.id)));
+    }
     let more = rows.len() as i64 > size;
     rows.truncate(size as usize);
     if before.is_some() {
@@ -191,40 +181,24 @@ pub async fn list_refunds(
     } else {
         (if more { last } else { None }, if after.is_some() { first } else { None })
     };
-    Ok((rows, next, prev))
+    Ok(RefundList { rows, next, prev })
 }
 
 /// Count and sum per status for the filter (ignoring the page position).
 pub async fn totals(pool: &PgPool, query: &RefundQuery) -> Result<Vec<StatusTotal>, sqlx::Error> {
     let p = Params::from_query(query);
     let rows = sqlx::query!(
-        r#"select r.status, count(*) as "count!", coalesce(sum(r.amount), 0)::bigint as "amount!"
-           from refunds r
-           join payments p on p.id = r.payment_id
-               where ($1::text is null or r.status = $1)
-                 and ($2::timestamptz is null or r.created_at >= $2)
-                 and ($3::timestamptz is null or r.created_at < $3)
-                 and ($4::text is null or p.pay_method = $4)
-                 and ($5::text is null or r.requester_role = $5)
-                 and ($6::text is null or r.payment_id in (
-                        select id from payments where merchant_uid = $6 or imp_uid = $6
-                        union
-                        select pp.id from payments pp join users uu on uu.id = pp.customer_id
-                        where uu.email = lower($6) or uu.display_name = $6))
-           group by r.status
-           order by r.status"#,
-        p.status,
-        p.from as _,
-        p.until as _,
-        p.pay_method,
-        p.requester,
-        p.q
+        r#"select status as "status!: RefundStatus", count(*) as "count!", coalesce(sum(amount), 0)::bigint as "amount!"
+           from filtered_refunds($1, $2, $3, $4, $5, $6)
+           group by status
+           order by status"#,
+        p.status, p.from as _, p.until as _, p.pay_method, p.requester, p.q
     )
     .fetch_all(pool)
     .await?;
     Ok(rows
         .into_iter()
-        .map(|r| StatusTotal { status: stored_status(&r.status), count: r.count, amount: r.amount })
+        .map(|r| StatusTotal { status: r.status, count: r.count, amount: r.amount })
         .collect())
 }
 
@@ -233,7 +207,7 @@ pub async fn totals(pool: &PgPool, query: &RefundQuery) -> Result<Vec<StatusTota
 pub async fn daily_refunded(
     pool: &PgPool,
     query: &RefundQuery,
-) -> Result<(NaiveDate, NaiveDate, Vec<DayTotal>), sqlx::Error> {
+) -> Result<DailyChart, sqlx::Error> {
     let to = query.to_day().unwrap_or_else(kst_today);
     let from = query.from_day().filter(|f| *f <= to).unwrap_or(to - Duration::days(29));
     // at most a year of bars
@@ -245,20 +219,9 @@ pub async fn daily_refunded(
     };
     let p = Params::from_query(&ranged);
     let rows = sqlx::query!(
-        r#"select (r.created_at at time zone 'Asia/Seoul')::date as "day!: NaiveDate",
-                  coalesce(sum(r.amount) filter (where r.status = 'succeeded'), 0)::bigint as "refunded!"
-           from refunds r
-           join payments p on p.id = r.payment_id
-               where ($1::text is null or r.status = $1)
-                 and ($2::timestamptz is null or r.created_at >= $2)
-                 and ($3::timestamptz is null or r.created_at < $3)
-                 and ($4::text is null or p.pay_method = $4)
-                 and ($5::text is null or r.requester_role = $5)
-                 and ($6::text is null or r.payment_id in (
-                        select id from payments where merchant_uid = $6 or imp_uid = $6
-                        union
-                        select pp.id from payments pp join users uu on uu.id = pp.customer_id
-                        where uu.email = lower($6) or uu.display_name = $6))
+        r#"select (created_at at time zone 'Asia/Seoul')::date as "day!: NaiveDate",
+                  coalesce(sum(amount) filter (where status = 'succeeded'), 0)::bigint as "refunded!"
+           from filtered_refunds($1, $2, $3, $4, $5, $6)
            group by 1
            order by 1"#,
         p.status, p.from as _, p.until as _, p.pay_method, p.requester, p.q
@@ -272,7 +235,7 @@ pub async fn daily_refunded(
         days.push(DayTotal { day: d, refunded });
         d += Duration::days(1);
     }
-    Ok((from, to, days))
+    Ok(DailyChart { from, to, days })
 }
 
 pub async fn refund_page(
@@ -280,13 +243,13 @@ pub async fn refund_page(
     query: &RefundQuery,
     alert_after: std::time::Duration,
 ) -> Result<RefundPage, sqlx::Error> {
-    let (mut rows, next, prev) = list_refunds(pool, query).await?;
+    let RefundList { mut rows, next, prev } = list_refunds(pool, query).await?;
     let now = Utc::now();
     for row in &mut rows {
         row.delayed_secs = delay(row.status, row.requested_at, now, alert_after);
     }
     let totals = totals(pool, query).await?;
-    let (chart_from, chart_to, chart) = daily_refunded(pool, query).await?;
+    let DailyChart { from: chart_from, to: chart_to, days: chart } = daily_refunded(pool, query).await?;
     Ok(RefundPage { rows, next, prev, totals, chart, chart_from, chart_to })
 }
 
@@ -315,10 +278,10 @@ pub fn csv_line(r: &AdminRefundRow) -> String {
         r.customer_name.clone().unwrap_or_default(),
         r.customer_email.clone().unwrap_or_default(),
         r.order_name.clone(),
-        crate::model::pay_method_label(&r.pay_method).to_string(),
+        r.pay_method.label().to_string(),
         r.amount.to_string(),
         r.status.label().to_string(),
-        requester_label(&r.requester_role).to_string(),
+        r.requester_role.label().to_string(),
         r.requester_name.clone(),
         r.reason.clone(),
         r.portone_message.clone().unwrap_or_default(),
@@ -342,29 +305,7 @@ pub fn csv_stream(
             return;
         }
         let p = Params::from_query(&query);
-        let mut rows = sqlx::query_as!(
-            Row,
-            r#"select r.id, r.created_at as "created_at: DateTime<Utc>", p.merchant_uid, p.imp_uid,
-                      u.display_name as "customer_name?", u.email as "customer_email?", p.order_name, p.pay_method,
-                      r.amount, r.status, r.requester_role, ru.display_name as requester_name, r.reason,
-                      r.portone_message, r.receipt_url
-               from refunds r
-               join payments p on p.id = r.payment_id
-               left join users u on u.id = p.customer_id
-               join users ru on ru.id = r.requester_id
-               where ($1::text is null or r.status = $1)
-                 and ($2::timestamptz is null or r.created_at >= $2)
-                 and ($3::timestamptz is null or r.created_at < $3)
-                 and ($4::text is null or p.pay_method = $4)
-                 and ($5::text is null or r.requester_role = $5)
-                 and ($6::text is null or r.payment_id in (
-                        select id from payments where merchant_uid = $6 or imp_uid = $6
-                        union
-                        select pp.id from payments pp join users uu on uu.id = pp.customer_id
-                        where uu.email = lower($6) or uu.display_name = $6))
-               order by r.created_at desc, r.id desc"#,
-            p.status, p.from as _, p.until as _, p.pay_method, p.requester, p.q
-        )
+        let mut rows = page_query(&p, None, None, None)
         .fetch(&pool);
         while let Some(row) = rows.next().await {
             let item =
@@ -386,7 +327,7 @@ pub async fn timeline(
     alert_after: std::time::Duration,
 ) -> Result<Option<PaymentTimeline>, sqlx::Error> {
     let Some(p) = sqlx::query!(
-        r#"select p.id, p.merchant_uid, p.imp_uid, p.order_name, p.pay_method, p.pg_provider, p.status, p.amount,
+        r#"select p.id, p.merchant_uid, p.imp_uid, p.order_name, p.pay_method as "pay_method: PayMethod", p.pg_provider, p.status, p.amount,
                   p.cancel_amount, p.buyer_name, p.buyer_email, u.display_name as "customer_name?",
                   p.paid_at as "paid_at: DateTime<Utc>", p.synced_at as "synced_at: DateTime<Utc>"
            from payments p left join users u on u.id = p.customer_id
@@ -407,7 +348,7 @@ pub async fn timeline(
     .fetch_all(pool)
     .await?;
     let refunds = sqlx::query!(
-        r#"select r.id, r.amount, r.checksum, r.status, r.reason, r.requester_role, u.display_name as requester_name,
+        r#"select r.id, r.amount, r.checksum, r.status as "status: RefundStatus", r.reason, r.requester_role as "requester_role: Role", u.display_name as requester_name,
                   r.attempts, r.portone_code, r.portone_message, r.created_at as "created_at: DateTime<Utc>"
            from refunds r join users u on u.id = r.requester_id
            where r.payment_id = $1 order by r.created_at, r.id"#,
@@ -417,7 +358,7 @@ pub async fn timeline(
     .await?
     .into_iter()
     .map(|r| TimelineRefund {
-        delayed_secs: delay(stored_status(&r.status), r.created_at, Utc::now(), alert_after),
+        delayed_secs: delay(r.status, r.created_at, Utc::now(), alert_after),
         events: events
             .iter()
             .filter(|e| e.refund_id == r.id)
@@ -426,7 +367,7 @@ pub async fn timeline(
         id: r.id.to_string(),
         amount: r.amount,
         checksum: r.checksum,
-        status: stored_status(&r.status),
+        status: r.status,
         reason: r.reason,
         requester_role: r.requester_role,
         requester_name: r.requester_name,
@@ -461,19 +402,18 @@ pub async fn sync_now(
     portone: &PortOneClient,
     merchant_uid: &str,
     actor: &str,
-) -> Result<Option<SyncReport>, String> {
+) -> Result<Option<SyncReport>, ServerError> {
     let Some(p) = sqlx::query!(
         "select id, imp_uid, cancel_amount from payments where merchant_uid = $1",
         merchant_uid
     )
     .fetch_optional(pool)
-    .await
-    .map_err(|e| e.to_string())?
+    .await?
     else {
         return Ok(None);
     };
-    let (payment, new_cancellations) =
-        refresh(pool, portone, p.id, &p.imp_uid).await.map_err(|e| e.to_string())?;
+    let Refreshed { payment, new_entries: new_cancellations } =
+        refresh(pool, portone, p.id, &p.imp_uid).await?;
     sqlx::query!(
         "insert into refund_events (payment_id, kind, actor, detail) values ($1, 'synced', $2, $3)",
         p.id,
@@ -481,8 +421,7 @@ pub async fn sync_now(
         serde_json::json!({"new_cancellations": new_cancellations, "cancel_amount": payment.cancel_amount})
     )
     .execute(pool)
-    .await
-    .map_err(|e| e.to_string())?;
+    .await?;
     Ok(Some(SyncReport {
         cancel_amount_before: p.cancel_amount,
         cancel_amount_after: payment.cancel_amount,

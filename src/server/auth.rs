@@ -9,7 +9,7 @@ use sqlx::PgPool;
 use tower_sessions::Session;
 use tracing::instrument;
 
-use crate::error::AppError;
+use crate::server::error::ServerError;
 use crate::model::{CurrentUser, Role};
 
 const SESSION_USER: &str = "user";
@@ -60,7 +60,7 @@ pub async fn sign_in(
     email: &str,
     password: &str,
     ip: &str,
-) -> Result<CurrentUser, AppError> {
+) -> Result<CurrentUser, ServerError> {
     let email = normalize_email(email);
     let attempt = sqlx::query_scalar!(
         "insert into sign_in_attempts (email, ip, succeeded) values ($1, $2, false) returning id",
@@ -68,8 +68,7 @@ pub async fn sign_in(
         ip
     )
     .fetch_one(pool)
-    .await
-    .map_err(internal)?;
+    .await?;
     let failures = sqlx::query!(
         r#"select
              count(*) filter (where email = $1 and ip = $2) as "by_account!",
@@ -81,8 +80,7 @@ pub async fn sign_in(
         FAILURE_WINDOW_MINUTES,
     )
     .fetch_one(pool)
-    .await
-    .map_err(internal)?;
+    .await?;
     if failures.by_account > MAX_FAILURES_PER_ACCOUNT || failures.by_ip > MAX_FAILURES_PER_IP {
         tracing::warn!(
             by_account = failures.by_account,
@@ -90,36 +88,34 @@ pub async fn sign_in(
             "sign-in rate limited"
         );
         forget_attempt(pool, attempt).await?;
-        return Err(AppError::TooManyAttempts);
+        return Err(ServerError::TooManyAttempts);
     }
     let Ok(Ok(slot)) = tokio::time::timeout(CHECK_SLOT_WAIT, PASSWORD_CHECKS.acquire()).await
     else {
         tracing::warn!("every password-check slot is busy");
         forget_attempt(pool, attempt).await?;
-        return Err(AppError::TooManyAttempts);
+        return Err(ServerError::TooManyAttempts);
     };
 
     let user = sqlx::query!(
-        "select id, email, display_name, password_hash, role from users where email = $1",
+        r#"select id, email, display_name, password_hash, role as "role: Role" from users where email = $1"#,
         email
     )
     .fetch_optional(pool)
-    .await
-    .map_err(internal)?;
+    .await?;
 
     let hash =
         user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| decoy_hash().to_string());
     let password = password.to_string();
     let matches = tokio::task::spawn_blocking(move || verify_password(&hash, &password))
-        .await
-        .map_err(internal)?;
+        .await?;
     drop(slot);
     let signed_in = match user {
         Some(u) if matches => Some(CurrentUser {
             id: u.id,
             email: u.email,
             display_name: u.display_name,
-            role: Role::parse(&u.role).ok_or(AppError::Internal)?,
+            role: u.role,
         }),
         _ => None,
     };
@@ -130,29 +126,27 @@ pub async fn sign_in(
         signed_in.is_some()
     )
     .execute(pool)
-    .await
-    .map_err(internal)?;
+    .await?;
 
-    signed_in.ok_or(AppError::InvalidCredentials)
+    signed_in.ok_or(ServerError::InvalidCredentials)
 }
 
 /// A refused attempt checked nothing: it does not count against anyone later.
-async fn forget_attempt(pool: &PgPool, attempt: i64) -> Result<(), AppError> {
+async fn forget_attempt(pool: &PgPool, attempt: i64) -> Result<(), ServerError> {
     sqlx::query!("delete from sign_in_attempts where id = $1", attempt)
         .execute(pool)
-        .await
-        .map_err(internal)?;
+        .await?;
     Ok(())
 }
 
 /// Starts a fresh session for `user` (a new id, so a planted session id is useless).
-pub async fn start_session(session: &Session, user: &CurrentUser) -> Result<(), AppError> {
-    session.cycle_id().await.map_err(internal)?;
-    session.insert(SESSION_USER, user).await.map_err(internal)
+pub async fn start_session(session: &Session, user: &CurrentUser) -> Result<(), ServerError> {
+    session.cycle_id().await?;
+    Ok(session.insert(SESSION_USER, user).await?)
 }
 
-pub async fn end_session(session: &Session) -> Result<(), AppError> {
-    session.flush().await.map_err(internal)
+pub async fn end_session(session: &Session) -> Result<(), ServerError> {
+    Ok(session.flush().await?)
 }
 
 /// The signed-in user as the database knows them now: a demoted admin or a deleted account
@@ -160,22 +154,26 @@ pub async fn end_session(session: &Session) -> Result<(), AppError> {
 pub async fn session_user(
     session: &Session,
     pool: &PgPool,
-) -> Result<Option<CurrentUser>, AppError> {
-    let Some(signed_in) = session.get::<CurrentUser>(SESSION_USER).await.map_err(internal)? else {
+) -> Result<Option<CurrentUser>, ServerError> {
+    let Some(signed_in) = session.get::<CurrentUser>(SESSION_USER).await? else {
         return Ok(None);
     };
     let Some(now) =
-        sqlx::query!("select id, email, display_name, role from users where id = $1", signed_in.id)
+        sqlx::query!(
+            r#"select id, email, display_name, role as "role: Role" from users where id = $1"#,
+            signed_in.id
+        )
             .fetch_optional(pool)
-            .await
-            .map_err(internal)?
+            .await?
     else {
         return Ok(None);
     };
-    let Some(role) = Role::parse(&now.role) else {
-        return Err(internal(format!("user {} has a role the schema does not allow", now.id)));
-    };
-    Ok(Some(CurrentUser { id: now.id, email: now.email, display_name: now.display_name, role }))
+    Ok(Some(CurrentUser {
+        id: now.id,
+        email: now.email,
+        display_name: now.display_name,
+        role: now.role,
+    }))
 }
 
 /// Creates an account (demo data and tests). Returns the user's id.
@@ -247,8 +245,3 @@ mod tests {
     }
 }
 
-/// Logs the real cause and gives the browser a sentence without internals.
-pub fn internal(e: impl std::fmt::Display) -> AppError {
-    tracing::error!(error = %e, "internal error");
-    AppError::Internal
-}

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use crate::server::portone::{ImpSecret, PortOneConfig};
+use portone_v1::{ImpSecret, PortOneConfig};
 use crate::server::refund::PipelineSettings;
 
 #[derive(Clone)]

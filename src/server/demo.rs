@@ -6,11 +6,11 @@ use chrono::{Datelike, Duration, TimeZone, Utc};
 use chrono_tz::Asia::Seoul;
 use sqlx::PgPool;
 
-use crate::model::Role;
+use crate::model::{PayMethod, Role};
 use crate::server::auth;
-use crate::server::portone::CancelHistoryEntry;
-use crate::server::portone::Payment;
-use crate::server::refund::store_api::import_payment;
+use portone_v1::CancelHistoryEntry;
+use portone_v1::Payment;
+use crate::server::payments::import_payment;
 
 pub struct DemoAccount {
     pub email: &'static str,
@@ -191,7 +191,7 @@ pub async fn seed(pool: &PgPool) -> Result<bool, Box<dyn std::error::Error + Sen
         }
         let buyer = &ACCOUNTS[o.buyer];
         let date = paid_at.with_timezone(&Seoul).format("%Y%m%d");
-        let vbank = o.pay_method == "vbank";
+        let vbank = PayMethod::from(o.pay_method) == PayMethod::Vbank;
         let mut payment = paid_payment(serde_json::json!({
             "imp_uid": format!("imp_demo{:04}", i + 1),
             "merchant_uid": format!("ORD{date}-{:04}", i + 1),
@@ -386,7 +386,7 @@ fn console_cancel(payment: &mut Payment, amount: i64, reason: &str, at: i64) -> 
         cancellation_id: Some(format!("cancel_{id}")),
     };
     payment.cancel_amount += amount;
-    payment.status = crate::server::portone::PaymentStatus::Cancelled;
+    payment.status = portone_v1::PaymentStatus::Cancelled;
     payment.cancelled_at = at;
     payment.cancel_reason = Some(reason.to_string());
     payment.cancel_history.get_or_insert_with(Vec::new).push(entry.clone());

@@ -5,7 +5,9 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
 use crate::model::admin::TimelineCancellation;
-use crate::model::{CurrentUser, OrderDetail, OrderState, OrderSummary, RefundLine, RefundOutcome};
+use crate::model::{
+    CurrentUser, OrderDetail, OrderState, OrderSummary, PayMethod, RefundLine, RefundOutcome,
+};
 use crate::server::banks;
 use crate::server::refund::{self, rules};
 
@@ -15,7 +17,7 @@ pub async fn list_orders(
     customer_id: i64,
 ) -> Result<Vec<OrderSummary>, sqlx::Error> {
     let rows = sqlx::query!(
-        r#"select p.merchant_uid, p.order_name, p.pay_method, p.paid_at as "paid_at: DateTime<Utc>", p.amount, p.cancel_amount, p.status,
+        r#"select p.merchant_uid, p.order_name, p.pay_method as "pay_method: PayMethod", p.paid_at as "paid_at: DateTime<Utc>", p.amount, p.cancel_amount, p.status,
                   exists (select 1 from refunds r where r.payment_id = p.id and r.status = 'pending') as "refund_pending!"
            from payments p
            where p.customer_id = $1
@@ -45,7 +47,7 @@ pub async fn find_order(
     merchant_uid: &str,
 ) -> Result<Option<OrderDetail>, sqlx::Error> {
     let Some(p) = sqlx::query!(
-        r#"select p.id, p.imp_uid, p.merchant_uid, p.order_name, p.pay_method, p.pg_provider, p.paid_at as "paid_at: DateTime<Utc>", p.amount,
+        r#"select p.id, p.imp_uid, p.merchant_uid, p.order_name, p.pay_method as "pay_method: PayMethod", p.pg_provider, p.paid_at as "paid_at: DateTime<Utc>", p.amount,
                   p.cancel_amount, p.status, p.buyer_name, p.receipt_url,
                   exists (select 1 from refunds r where r.payment_id = p.id and r.status = 'pending') as "refund_pending!"
            from payments p
@@ -93,7 +95,7 @@ pub async fn find_order(
             cancel_amount: p.cancel_amount,
         },
         imp_uid: p.imp_uid,
-        refund_banks: if p.pay_method == "vbank" {
+        refund_banks: if p.pay_method == PayMethod::Vbank {
             banks::refund_banks(&p.pg_provider)
         } else {
             Vec::new()

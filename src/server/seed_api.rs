@@ -72,7 +72,7 @@ pub async fn refund(
     match outcome {
         Ok(o) => match o.status {
             RefundOutcomeStatus::Succeeded => {
-                match refund::stored_payment(&state.pool, &req.merchant_uid).await {
+                match crate::server::payments::stored_payment(&state.pool, &req.merchant_uid).await {
                     Ok(Some(payment)) => (StatusCode::OK, Json(payment)).into_response(),
                     _ => message(StatusCode::OK, "환불되었습니다."),
                 }
@@ -88,14 +88,7 @@ pub async fn refund(
             ),
         },
         Err(e) => {
-            let status = match &e {
-                refund::RefundError::NotFound => StatusCode::NOT_FOUND,
-                refund::RefundError::Rejected(_) | refund::RefundError::KeyReused => {
-                    StatusCode::BAD_REQUEST
-                }
-                refund::RefundError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-                refund::RefundError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            };
+            let status = e.status();
             message(status, AppError::from(e).to_string())
         }
     }

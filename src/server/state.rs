@@ -4,7 +4,9 @@ use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
 use sqlx::PgPool;
 
-use crate::server::{config::Settings, portone::PortOneClient};
+use portone_v1::PortOneClient;
+
+use crate::server::config::Settings;
 
 /// What every handler and server function can reach. Cheap to clone.
 #[derive(Clone)]

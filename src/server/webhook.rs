@@ -8,8 +8,10 @@ use axum::http::{header, HeaderMap, StatusCode};
 use sqlx::PgPool;
 use tracing::instrument;
 
-use crate::server::portone::{PortOneClient, PortOneError, WebhookNotice};
-use crate::server::refund::store_api::{import_payment, refresh};
+use portone_v1::{PortOneClient, PortOneError, WebhookNotice};
+use crate::server::error::ServerError;
+use crate::server::payments::import_payment;
+use crate::server::refund::observe::refresh;
 use crate::server::AppState;
 
 #[derive(Debug, PartialEq)]
@@ -61,20 +63,18 @@ pub async fn process(
     portone: &PortOneClient,
     notice: &WebhookNotice,
     allow_test_payments: bool,
-) -> Result<WebhookEffect, String> {
+) -> Result<WebhookEffect, ServerError> {
     let known = sqlx::query_scalar!("select id from payments where imp_uid = $1", notice.imp_uid)
         .fetch_optional(pool)
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     if let Some(id) = known {
-        let (_, new_cancellations) =
-            refresh(pool, portone, id, &notice.imp_uid).await.map_err(|e| e.to_string())?;
+        let new_cancellations = refresh(pool, portone, id, &notice.imp_uid).await?.new_entries;
         return Ok(WebhookEffect::Synced { new_cancellations });
     }
     let payment = match portone.payment(&notice.imp_uid, allow_test_payments).await {
         Ok(p) => p,
         Err(PortOneError::Refused { status: 404, .. }) => return Ok(WebhookEffect::Ignored),
-        Err(e) => return Err(e.to_string()),
+        Err(e) => return Err(e.into()),
     };
     if payment.currency != "KRW" || (payment.sandbox && !allow_test_payments) {
         return Ok(WebhookEffect::Ignored);
@@ -82,6 +82,6 @@ pub async fn process(
     if !matches!(payment.status.as_str(), "paid" | "cancelled") {
         return Ok(WebhookEffect::Ignored);
     }
-    let owner = import_payment(pool, &payment).await.map_err(|e| e.to_string())?;
+    let owner = import_payment(pool, &payment).await?;
     Ok(WebhookEffect::Imported { owner_found: owner.is_some() })
 }

@@ -54,7 +54,7 @@ fn q(pairs: &[(&str, &str)]) -> RefundQuery {
 }
 
 async fn ids(app: &TestApp, query: RefundQuery) -> Vec<Uuid> {
-    let (rows, _, _) = admin::list_refunds(&app.pool, &query).await.unwrap();
+    let rows = admin::list_refunds(&app.pool, &query).await.unwrap().rows;
     rows.into_iter().map(|r| Uuid::parse_str(&r.id).unwrap()).collect()
 }
 
@@ -154,11 +154,11 @@ async fn each_filter_and_their_combination_select_the_right_refunds(pool: PgPool
     let by: Vec<_> = totals.iter().map(|t| (t.status.as_str(), t.count, t.amount)).collect();
     assert_eq!(by, vec![("failed", 1, 2000), ("succeeded", 1, 1000)]);
 
-    let (_, _, chart) =
+    let chart =
         admin::daily_refunded(&app.pool, &q(&[("from", "2026-10-31"), ("to", "2026-11-03")]))
             .await
             .unwrap();
-    let bars: Vec<i64> = chart.iter().map(|d| d.refunded).collect();
+    let bars: Vec<i64> = chart.days.iter().map(|d| d.refunded).collect();
     assert_eq!(bars, vec![0, 1000, 0, 3000], "succeeded won per KST day, every day present");
 }
 
@@ -211,7 +211,7 @@ async fn keyset_pages_cover_every_row_exactly_once_under_concurrent_inserts(pool
     let mut pages = 0;
     let mut forward = Vec::new();
     loop {
-        let (rows, next, _) = admin::list_refunds(&app.pool, &query).await.unwrap();
+        let admin::RefundList { rows, next, .. } = admin::list_refunds(&app.pool, &query).await.unwrap();
         pages += 1;
         forward.push(query.clone());
         seen.extend(
@@ -234,11 +234,11 @@ async fn keyset_pages_cover_every_row_exactly_once_under_concurrent_inserts(pool
     assert!(pages >= 5);
 
     // and back: from the last page, `before` walks to the first again
-    let (rows, _, prev) = admin::list_refunds(&app.pool, forward.last().unwrap()).await.unwrap();
+    let admin::RefundList { rows, prev, .. } = admin::list_refunds(&app.pool, forward.last().unwrap()).await.unwrap();
     let mut back = rows.len();
     let mut cursor = prev;
     while let Some(c) = cursor {
-        let (rows, _, prev) = admin::list_refunds(
+        let admin::RefundList { rows, prev, .. } = admin::list_refunds(
             &app.pool,
             &RefundQuery { before: Some(c), after: None, ..query.clone() },
         )

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::common::*;
 use portone_refund::model::{RefundOutcome, RefundOutcomeStatus};
-use portone_refund::server::portone::Payment;
+use portone_v1::Payment;
 use portone_refund::server::refund::review::{self, ReviewDecision};
 use portone_refund::server::refund::{
     self, decide, reconcile, rules::RefundForm, PipelineSettings, RefundCommand,
@@ -284,9 +284,9 @@ async fn an_older_snapshot_never_moves_cancel_amount_backwards(pool: PgPool) {
         .fetch_one(&app.pool)
         .await
         .unwrap();
-    use portone_refund::server::refund::store_api::sync_payment_by_id;
-    sync_payment_by_id(&app.pool, payment_id, &newer).await.unwrap();
-    sync_payment_by_id(&app.pool, payment_id, &older).await.unwrap();
+    use portone_refund::server::refund::observe::record_by_id;
+    record_by_id(&app.pool, payment_id, &newer).await.unwrap();
+    record_by_id(&app.pool, payment_id, &older).await.unwrap();
     let stored =
         sqlx::query!("select cancel_amount, status from payments where id = $1", payment_id)
             .fetch_one(&app.pool)

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::common::*;
-use portone_refund::server::portone::{
+use portone_v1::{
     AccountNumber, CancelExtra, CancelRequest, Payment, PortOneClient, PortOneError, Requester,
 };
 use serde_json::{json, Value};
@@ -106,7 +106,7 @@ async fn an_expired_token_is_refreshed_once_and_the_request_resent() {
 async fn wrong_credentials_are_unauthorized() {
     let (url, _sim) = spawn_sim(None).await;
     let mut config = portone_config(&url, Duration::from_secs(2));
-    config.imp_secret = portone_refund::server::portone::ImpSecret::new("wrong");
+    config.imp_secret = portone_v1::ImpSecret::new("wrong");
     assert!(format!("{config:?}").contains("ImpSecret(***)"));
     let client = PortOneClient::new(config).unwrap();
     assert!(matches!(client.payment("imp_x", false).await, Err(PortOneError::Unauthorized)));

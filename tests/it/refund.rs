@@ -4,9 +4,10 @@ use std::time::Duration;
 
 use crate::common::*;
 use portone_refund::model::{CurrentUser, RefundOutcome, RefundOutcomeStatus};
-use portone_refund::server::portone::{CancelRequest, Payment};
+use portone_refund::server::error::ServerError;
+use portone_v1::{CancelRequest, Payment};
 use portone_refund::server::refund::{
-    self, reconcile, rules::RefundForm, PipelineSettings, RefundCommand, RefundError,
+    self, reconcile, rules::RefundForm, PipelineSettings, RefundCommand,
 };
 use portone_refund::server::webhook;
 use serde_json::json;
@@ -27,12 +28,12 @@ async fn refund_as(
     p: &Payment,
     form: RefundForm,
     key: Uuid,
-) -> Result<RefundOutcome, RefundError> {
+) -> Result<RefundOutcome, ServerError> {
     let cmd = RefundCommand { merchant_uid: p.merchant_uid.clone(), form, idempotency_key: key };
     refund::request_refund(&app.pool, &app.portone, &PipelineSettings::default(), user, cmd).await
 }
 
-async fn refund(app: &TestApp, p: &Payment, amount: &str) -> Result<RefundOutcome, RefundError> {
+async fn refund(app: &TestApp, p: &Payment, amount: &str) -> Result<RefundOutcome, ServerError> {
     refund_as(app, &app.users.minsu, p, form(amount, "단순 변심"), Uuid::new_v4()).await
 }
 
@@ -49,9 +50,9 @@ async fn ours(app: &TestApp, p: &Payment) -> (i64, String, i64) {
     (r.cancel_amount, r.status, r.pending)
 }
 
-fn rejected(r: Result<RefundOutcome, RefundError>) -> String {
+fn rejected(r: Result<RefundOutcome, ServerError>) -> String {
     match r {
-        Err(RefundError::Rejected(m)) => m,
+        Err(ServerError::Rejected(m)) => m,
         other => panic!("expected a rejection, got {other:?}"),
     }
 }
@@ -153,7 +154,7 @@ async fn phone_from_last_month_is_refused_before_any_gateway_call(pool: PgPool) 
 async fn another_customers_order_is_refused_like_a_missing_one(pool: PgPool) {
     let app = spawn_app(pool).await;
     let p = app.paid_order(&app.users.jiwoo, 10_000, "card", "kcp").await;
-    assert!(matches!(refund(&app, &p, "").await, Err(RefundError::NotFound)));
+    assert!(matches!(refund(&app, &p, "").await, Err(ServerError::NotFound)));
     // an admin may refund on the customer's behalf
     let o = refund_as(&app, &app.users.admin, &p, form("1000", "고객 요청"), Uuid::new_v4())
         .await
@@ -177,7 +178,7 @@ async fn the_same_key_refunds_once_sequentially_and_in_parallel(pool: PgPool) {
     // the same key with other input is refused
     assert!(matches!(
         refund_as(&app, &app.users.minsu, &p, form("2000", "x"), key).await,
-        Err(RefundError::KeyReused)
+        Err(ServerError::KeyReused)
     ));
 
     let key = Uuid::new_v4();
@@ -213,7 +214,7 @@ async fn fifty_parallel_refunds_never_exceed_the_payment(pool: PgPool) {
         .count();
     // the rest wait their turn and are refused by the rules (fully refunded), or, beyond the
     // waiters a payment may have, are told at once that a refund is in progress
-    let refused = results.iter().filter(|r| matches!(r, Err(RefundError::Rejected(_)))).count();
+    let refused = results.iter().filter(|r| matches!(r, Err(ServerError::Rejected(_)))).count();
     assert!((1..=10).contains(&succeeded) && succeeded + refused == 50, "{results:?}");
     let ours_sum = sqlx::query_scalar!(
         "select coalesce(sum(amount), 0)::bigint from refunds where status = 'succeeded'"
@@ -355,7 +356,7 @@ async fn webhooks_import_payments_and_sync_console_cancels_idempotently(pool: Pg
     assert_eq!((synced.cancel_amount, synced.outside), (5000, 1));
 
     // duplicates change nothing
-    let notice = portone_refund::server::portone::WebhookNotice {
+    let notice = portone_v1::WebhookNotice {
         imp_uid: imp_uid.clone(),
         merchant_uid: None,
         status: Some("cancelled".into()),
@@ -438,7 +439,7 @@ async fn customers_are_rate_limited_but_admins_are_not(pool: PgPool) {
     for _ in 0..3 {
         attempt(app.users.minsu.clone()).await.unwrap();
     }
-    assert!(matches!(attempt(app.users.minsu.clone()).await, Err(RefundError::RateLimited)));
+    assert!(matches!(attempt(app.users.minsu.clone()).await, Err(ServerError::RateLimited)));
     for _ in 0..4 {
         attempt(app.users.admin.clone()).await.unwrap();
     }
@@ -466,7 +467,7 @@ async fn the_webhook_imports_only_real_krw_payments(pool: PgPool) {
             .json()
             .await
             .unwrap();
-        notices.push(portone_refund::server::portone::WebhookNotice {
+        notices.push(portone_v1::WebhookNotice {
             imp_uid: created.imp_uid,
             merchant_uid: None,
             status: Some("paid".into()),

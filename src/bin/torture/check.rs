@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
-use portone_refund::server::portone::Payment;
+use portone_v1::Payment;
 use portone_refund::server::refund::decide::{reference, reference_in};
 use sqlx::PgPool;
 use uuid::Uuid;

@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use portone_refund::model::Role;
-use portone_refund::server::portone::Payment;
-use portone_refund::server::refund::store_api::import_payment;
+use portone_v1::Payment;
+use portone_refund::server::payments::import_payment;
 use portone_refund::server::{auth, db};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};

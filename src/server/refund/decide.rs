@@ -8,7 +8,7 @@
 
 use uuid::Uuid;
 
-use crate::server::portone::{CancelHistoryEntry, Payment};
+use portone_v1::{CancelHistoryEntry, Payment};
 
 /// Resends with the same checksum before a refund that PortOne never applied is failed.
 pub const MAX_ATTEMPTS: i32 = 3;

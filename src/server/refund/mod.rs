@@ -7,6 +7,7 @@
 //! (`decide.rs`) once the lease has run out.
 
 pub mod decide;
+pub mod observe;
 pub mod reconcile;
 pub mod review;
 pub mod rules;
@@ -21,15 +22,12 @@ use sqlx::PgPool;
 use tracing::instrument;
 use uuid::Uuid;
 
-use crate::model::{CurrentUser, RefundOutcome, RefundOutcomeStatus, Role};
-use crate::server::portone::PortOneClient;
-use decide::RefundStatus;
-pub use store::{latest_outcome, stored_payment, sync_payment};
+use crate::model::{CurrentUser, RefundOutcome, Role};
+use crate::server::error::ServerError;
+use portone_v1::PortOneClient;
+pub use store::latest_outcome;
 
 /// The payment-writing functions other modules (webhook, demo data) share with the pipeline.
-pub mod store_api {
-    pub use super::store::{import_payment, refresh, sync_payment_by_id, RefreshError};
-}
 
 /// A refund request as the pipeline receives it.
 #[derive(Clone, Debug)]
@@ -37,46 +35,6 @@ pub struct RefundCommand {
     pub merchant_uid: String,
     pub form: rules::RefundForm,
     pub idempotency_key: Uuid,
-}
-
-/// Why a refund request ended without a recorded outcome.
-#[derive(Debug, thiserror::Error)]
-pub enum RefundError {
-    /// No such order, or not this user's: indistinguishable on purpose.
-    #[error("order not found")]
-    NotFound,
-    /// A rule said no; the sentence is for the user.
-    #[error("rejected: {0}")]
-    Rejected(String),
-    /// The idempotency key was used before with other input.
-    #[error("idempotency key reused with different input")]
-    KeyReused,
-    /// Too many refund requests from this customer in a short time.
-    #[error("rate limited")]
-    RateLimited,
-    #[error("internal: {0}")]
-    Internal(String),
-}
-
-impl From<sqlx::Error> for RefundError {
-    fn from(e: sqlx::Error) -> Self {
-        RefundError::Internal(e.to_string())
-    }
-}
-
-impl From<RefundError> for crate::error::AppError {
-    fn from(e: RefundError) -> Self {
-        use crate::error::AppError;
-        match e {
-            RefundError::NotFound => AppError::NotFound,
-            RefundError::Rejected(m) => AppError::Rejected(m),
-            RefundError::KeyReused => AppError::Rejected(
-                "이미 사용된 환불 요청입니다. 페이지를 새로고침한 뒤 다시 시도해 주세요.".into(),
-            ),
-            RefundError::RateLimited => AppError::RateLimited,
-            RefundError::Internal(m) => crate::server::auth::internal(m),
-        }
-    }
 }
 
 /// Tunables; tests shorten them.
@@ -136,18 +94,18 @@ pub async fn request_refund(
     settings: &PipelineSettings,
     user: &CurrentUser,
     cmd: RefundCommand,
-) -> Result<RefundOutcome, RefundError> {
+) -> Result<RefundOutcome, ServerError> {
     if !crate::model::valid_merchant_uid(&cmd.merchant_uid) {
-        return Err(RefundError::NotFound);
+        return Err(ServerError::NotFound);
     }
     let actor = store::actor(user);
     if user.role == Role::Customer
         && store::count_request(pool, &actor).await? > settings.customer_requests_per_minute
     {
         tracing::warn!(%actor, "refund requests rate limited");
-        return Err(RefundError::RateLimited);
+        return Err(ServerError::RateLimited);
     }
-    let Some(payment) = store::payment_for(pool, user, &cmd.merchant_uid).await? else {
+    let Some(payment) = crate::server::payments::payment_for(pool, user, &cmd.merchant_uid).await? else {
         store::audit(
             pool,
             None,
@@ -157,7 +115,7 @@ pub async fn request_refund(
             serde_json::json!({"reason": "not found", "merchant_uid": cmd.merchant_uid}),
         )
         .await?;
-        return Err(RefundError::NotFound);
+        return Err(ServerError::NotFound);
     };
     let fingerprint = fingerprint(user, &cmd);
     let deadline = tokio::time::Instant::now() + settings.pending_wait;
@@ -166,7 +124,7 @@ pub async fn request_refund(
         match store::reserve(pool, &payment, user, &cmd, &fingerprint, settings.lease).await? {
             store::Reservation::Reserved(r) => break r,
             store::Reservation::Replay(outcome) => return Ok(outcome),
-            store::Reservation::KeyReused => return Err(RefundError::KeyReused),
+            store::Reservation::KeyReused => return Err(ServerError::KeyReused),
             store::Reservation::Rejected(message) => {
                 return Err(rejected(pool, payment.id, &actor, message).await?);
             }
@@ -196,23 +154,10 @@ async fn rejected(
     payment_id: i64,
     actor: &str,
     message: String,
-) -> Result<RefundError, RefundError> {
+) -> Result<ServerError, ServerError> {
     let detail = serde_json::json!({"reason": message});
     store::audit(pool, None, Some(payment_id), "rejected", actor, detail).await?;
-    Ok(RefundError::Rejected(message))
-}
-
-/// How the customer sees a stored status: a refund an admin must look at is still 처리 중.
-pub(crate) fn outcome_status(status: &str) -> RefundOutcomeStatus {
-    match RefundStatus::parse(status) {
-        Some(RefundStatus::Succeeded) => RefundOutcomeStatus::Succeeded,
-        Some(RefundStatus::Failed) => RefundOutcomeStatus::Failed,
-        Some(RefundStatus::Pending | RefundStatus::NeedsReview) => RefundOutcomeStatus::Pending,
-        None => {
-            tracing::error!(status, "a refund status the schema does not allow");
-            RefundOutcomeStatus::Pending
-        }
-    }
+    Ok(ServerError::Rejected(message))
 }
 
 #[cfg(test)]

@@ -13,8 +13,8 @@ use uuid::Uuid;
 
 use super::settle::{self, Settled};
 use super::store::Reserved;
-use crate::model::{RefundOutcomeStatus, Role};
-use crate::server::portone::PortOneClient;
+use crate::model::{PayMethod, RefundOutcomeStatus, Role};
+use portone_v1::PortOneClient;
 
 #[derive(Debug, Default, PartialEq)]
 pub struct ReconcileReport {
@@ -43,8 +43,8 @@ async fn claim(
                order by lease_until
                for update skip locked
                limit 1)
-           returning r.id, r.payment_id, p.imp_uid, p.pay_method, r.amount, r.checksum, r.reason, r.attempts,
-                     r.requester_role"#,
+           returning r.id, r.payment_id, p.imp_uid, p.pay_method as "pay_method: PayMethod", r.amount, r.checksum, r.reason,
+                     r.attempts, r.requester_role as "requester_role: Role""#,
         lease.as_secs_f64(),
         seen
     )
@@ -60,8 +60,7 @@ async fn claim(
         reason: r.reason,
         // the full account number is never stored; a vbank resend cannot be rebuilt
         account: None,
-        // the schema allows only these two; a customer's cancel is the less privileged guess
-        requester: Role::parse(&r.requester_role).unwrap_or(Role::Customer),
+        requester: r.requester_role,
         attempts: r.attempts,
     }))
 }
@@ -78,7 +77,7 @@ pub async fn reconcile_once(
         seen.push(r.id);
         let step = async {
             match settle::settle_by_lookup(pool, portone, &r, ACTOR, None).await? {
-                Settled::Resend => Ok::<_, super::RefundError>(
+                Settled::Resend => Ok::<_, super::ServerError>(
                     match settle::resend(pool, portone, &r, lease, ACTOR).await?.status {
                         RefundOutcomeStatus::Succeeded => Step::Resent(Some(Settled::Succeeded)),
                         RefundOutcomeStatus::Failed => Step::Resent(Some(Settled::Failed)),

@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use super::store;
 use crate::model::CurrentUser;
+use crate::server::error::ServerError;
 
 /// What an admin decided.
 #[derive(Clone, Debug, PartialEq)]
@@ -34,13 +35,13 @@ pub async fn decide(
     admin: &CurrentUser,
     refund_id: Uuid,
     decision: ReviewDecision,
-) -> Result<(), ReviewError> {
+) -> Result<(), ServerError> {
     let actor = store::actor(admin);
     let mut tx = pool.begin().await?;
     let r = sqlx::query!("select payment_id, amount from refunds where id = $1 and status = 'needs_review' for update", refund_id)
         .fetch_optional(&mut *tx)
         .await?
-        .ok_or(ReviewError::NotFound)?;
+        .ok_or_else(|| ServerError::Rejected("검토할 환불이 아니거나 이미 처리되었습니다.".into()))?;
     match decision {
         ReviewDecision::Succeeded { entry_key } => {
             let entry = sqlx::query!(
@@ -50,12 +51,12 @@ pub async fn decide(
             )
             .fetch_optional(&mut *tx)
             .await?
-            .ok_or(ReviewError::Rejected("이 주문의 PortOne 취소 내역에 없는 항목입니다."))?;
+            .ok_or(ServerError::Rejected("이 주문의 PortOne 취소 내역에 없는 항목입니다.".into()))?;
             if entry.refund_id.is_some() {
-                return Err(ReviewError::Rejected("이미 다른 환불과 연결된 취소 내역입니다."));
+                return Err(ServerError::Rejected("이미 다른 환불과 연결된 취소 내역입니다.".into()));
             }
             if entry.amount != r.amount {
-                return Err(ReviewError::Rejected("취소 내역의 금액이 환불 요청 금액과 다릅니다."));
+                return Err(ServerError::Rejected("취소 내역의 금액이 환불 요청 금액과 다릅니다.".into()));
             }
             let proof = store::ProvingEntry {
                 key: entry_key.clone(),

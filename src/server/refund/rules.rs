@@ -4,8 +4,9 @@
 use chrono::{DateTime, Datelike, Utc};
 use chrono_tz::Asia::Seoul;
 
+use crate::model::PayMethod;
 use crate::server::banks;
-use crate::server::portone::AccountNumber;
+use portone_v1::AccountNumber;
 
 pub const ALREADY_FULLY_REFUNDED: &str = "이미 전액환불된 주문입니다.";
 pub const REFUND_IN_PROGRESS: &str = "처리 중인 환불이 있습니다. 잠시 후 다시 확인해 주세요.";
@@ -13,7 +14,7 @@ pub const REFUND_IN_PROGRESS: &str = "처리 중인 환불이 있습니다. 잠�
 /// What the rules need to know about a payment (from our database, never from the browser).
 #[derive(Clone, Debug)]
 pub struct PaymentFacts {
-    pub pay_method: String,
+    pub pay_method: PayMethod,
     pub pg_provider: String,
     pub status: String,
     pub amount: i64,
@@ -62,7 +63,7 @@ fn same_kst_month(a: DateTime<Utc>, b: DateTime<Utc>) -> bool {
 /// Partial refunds of phone payments only where the PG allows it (KG Inicis; KCP only with a
 /// merchant option this shop does not have).
 pub fn partial_allowed(facts: &PaymentFacts) -> bool {
-    facts.pay_method != "phone" || facts.pg_provider == "html5_inicis"
+    facts.pay_method != PayMethod::Phone || facts.pg_provider == "html5_inicis"
 }
 
 /// Why this payment cannot be refunded now, or `None` when a refund may be requested.
@@ -76,7 +77,7 @@ pub fn why_not_refundable(facts: &PaymentFacts, now: DateTime<Utc>) -> Option<St
     if facts.refund_pending {
         return Some(REFUND_IN_PROGRESS.into());
     }
-    if facts.pay_method == "phone" {
+    if facts.pay_method == PayMethod::Phone {
         let Some(paid_at) = facts.paid_at else {
             return Some("결제일을 알 수 없는 휴대폰 결제는 환불할 수 없습니다.".into());
         };
@@ -141,7 +142,7 @@ pub fn validate(
         return Err("환불 사유는 200자 이내로 입력해 주세요.".into());
     }
     let account =
-        if facts.pay_method == "vbank" { Some(validate_account(facts, form)?) } else { None };
+        if facts.pay_method == PayMethod::Vbank { Some(validate_account(facts, form)?) } else { None };
     Ok(ValidRefund { amount, reason: reason.to_string(), account })
 }
 
@@ -175,7 +176,7 @@ mod tests {
 
     fn facts(pay_method: &str, pg: &str, amount: i64, cancel_amount: i64) -> PaymentFacts {
         PaymentFacts {
-            pay_method: pay_method.into(),
+            pay_method: PayMethod::from(pay_method),
             pg_provider: pg.into(),
             status: if cancel_amount > 0 { "cancelled" } else { "paid" }.into(),
             amount,

@@ -7,10 +7,11 @@ use std::time::Duration;
 use sqlx::PgPool;
 
 use super::decide::{self, Decision};
+use super::observe;
 use super::store::{self, Reserved};
-use super::RefundError;
-use crate::model::{RefundOutcome, Role};
-use crate::server::portone::{
+use crate::server::error::ServerError;
+use crate::model::{PayMethod, RefundOutcome, Role};
+use portone_v1::{
     CancelExtra, CancelRequest, Payment, PortOneClient, PortOneError, Requester,
 };
 
@@ -69,11 +70,12 @@ pub async fn settle(
     result: Result<Payment, PortOneError>,
     actor: &str,
     lease: Duration,
-) -> Result<RefundOutcome, RefundError> {
+) -> Result<RefundOutcome, ServerError> {
     match classify(&result) {
         CancelOutcome::Succeeded => {
             let payment = result.expect("classified as success");
             let mut tx = pool.begin().await?;
+            observe::record(&mut tx, r.payment_id, &payment).await?;
             store::finish_succeeded(&mut tx, r, &payment, actor).await?;
             tx.commit().await?;
         }
@@ -82,7 +84,7 @@ pub async fn settle(
         // The lookup is another PortOne call: the lease moves past its deadline first.
         CancelOutcome::Failed { code, message } if r.attempts > 1 => {
             if store::renew_lease(pool, r.id, lease).await? {
-                settle_by_lookup(pool, portone, r, actor, Some((code, message))).await?;
+                settle_by_lookup(pool, portone, r, actor, Some(Refusal { code, message })).await?;
             }
         }
         CancelOutcome::Failed { code, message } => {
@@ -91,7 +93,7 @@ pub async fn settle(
             tx.commit().await?;
             // A refusal may mean our balance is stale (checksum mismatch): resync so the next
             // request computes the checksum PortOne expects.
-            store::resync(pool, portone, r.payment_id, &r.imp_uid).await;
+            observe::resync(pool, portone, r.payment_id, &r.imp_uid).await;
         }
         CancelOutcome::Unknown => {
             // The lease taken at reservation (or renewed before a resend) still covers this
@@ -111,6 +113,13 @@ pub async fn settle(
     }
     let mut conn = pool.acquire().await?;
     Ok(store::outcome_of(&mut conn, r.id).await?)
+}
+
+/// PortOne's refusal of a resend: its code, when it gave one, and its message.
+#[derive(Debug)]
+pub struct Refusal {
+    pub code: Option<i64>,
+    pub message: String,
 }
 
 /// What a look at PortOne's payment led to.
@@ -133,8 +142,8 @@ pub async fn settle_by_lookup(
     portone: &PortOneClient,
     r: &Reserved,
     actor: &str,
-    refusal: Option<(Option<i64>, String)>,
-) -> Result<Settled, RefundError> {
+    refusal: Option<Refusal>,
+) -> Result<Settled, ServerError> {
     let payment = match portone.payment(&r.imp_uid, true).await {
         Ok(p) => p,
         Err(e) => {
@@ -151,31 +160,32 @@ pub async fn settle_by_lookup(
     let mut tx = pool.begin().await?;
     let settled = match decision {
         Decision::Succeeded { .. } => {
+            observe::record(&mut tx, r.payment_id, &payment).await?;
             store::finish_succeeded(&mut tx, r, &payment, actor).await?;
             Settled::Succeeded
         }
         Decision::NeedsReview { why } => {
-            store::sync_payment(&mut tx, r.payment_id, &payment).await?;
+            observe::record(&mut tx, r.payment_id, &payment).await?;
             store::finish_needs_review(&mut tx, r, &why, actor).await?;
             Settled::NeedsReview
         }
         Decision::LookAgain => Settled::Pending,
-        Decision::Resend if refusal.is_none() && r.account.is_none() && r.pay_method == "vbank" => {
+        Decision::Resend if refusal.is_none() && r.account.is_none() && r.pay_method == PayMethod::Vbank => {
             let message = "가상계좌 환불은 계좌정보를 보관하지 않아 자동 재시도할 수 없습니다. 다시 요청해 주세요.";
-            store::sync_payment(&mut tx, r.payment_id, &payment).await?;
+            observe::record(&mut tx, r.payment_id, &payment).await?;
             store::finish_failed(&mut tx, r.id, r.payment_id, None, message, actor).await?;
             Settled::Failed
         }
         Decision::Resend => match refusal {
-            Some((code, message)) => {
-                store::sync_payment(&mut tx, r.payment_id, &payment).await?;
+            Some(Refusal { code, message }) => {
+                observe::record(&mut tx, r.payment_id, &payment).await?;
                 store::finish_failed(&mut tx, r.id, r.payment_id, code, &message, actor).await?;
                 Settled::Failed
             }
             None => Settled::Resend,
         },
         Decision::Fail { message } => {
-            store::sync_payment(&mut tx, r.payment_id, &payment).await?;
+            observe::record(&mut tx, r.payment_id, &payment).await?;
             store::finish_failed(&mut tx, r.id, r.payment_id, None, &message, actor).await?;
             Settled::Failed
         }
@@ -191,7 +201,7 @@ pub async fn resend(
     r: &Reserved,
     lease: Duration,
     actor: &str,
-) -> Result<RefundOutcome, RefundError> {
+) -> Result<RefundOutcome, ServerError> {
     let mut next = r.clone();
     next.attempts += 1;
     if !store::start_resend(pool, &next, lease, actor).await? {
@@ -224,7 +234,6 @@ mod tests {
         );
         assert_eq!(classify(&Err(HttpStatus { status: 502 })), CancelOutcome::Unknown);
         assert_eq!(classify(&Err(Timeout)), CancelOutcome::Unknown);
-        assert_eq!(classify(&Err(Connection("reset".into()))), CancelOutcome::Unknown);
         assert_eq!(classify(&Err(Decode("eof".into()))), CancelOutcome::Unknown);
         assert!(matches!(classify(&Err(Unauthorized)), CancelOutcome::Failed { code: None, .. }));
     }

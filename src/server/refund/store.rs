@@ -8,9 +8,11 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::decide::{self, Identified, RefundStatus};
-use super::{outcome_status, rules, RefundCommand, RefundError};
-use crate::model::{CurrentUser, RefundOutcome, Role};
-use crate::server::portone::{CancelHistoryEntry, Payment, PortOneClient};
+use super::{rules, RefundCommand};
+use crate::server::error::ServerError;
+use crate::model::{CurrentUser, PayMethod, RefundOutcome, Role};
+use crate::server::payments::PaymentRow;
+use portone_v1::{CancelHistoryEntry, Payment};
 
 pub fn actor(user: &CurrentUser) -> String {
     format!("{}:{}", user.role.as_str(), user.id)
@@ -52,28 +54,6 @@ pub async fn count_request(pool: &PgPool, actor: &str) -> Result<i64, sqlx::Erro
     Ok(n)
 }
 
-#[derive(Clone, Debug)]
-pub struct PaymentRow {
-    pub id: i64,
-    pub imp_uid: String,
-}
-
-pub async fn payment_for(
-    pool: &PgPool,
-    user: &CurrentUser,
-    merchant_uid: &str,
-) -> Result<Option<PaymentRow>, sqlx::Error> {
-    sqlx::query_as!(
-        PaymentRow,
-        "select id, imp_uid from payments where merchant_uid = $1 and (customer_id = $2 or $3)",
-        merchant_uid,
-        user.id,
-        user.is_admin()
-    )
-    .fetch_optional(pool)
-    .await
-}
-
 /// Postgres's SQLSTATE for `for update nowait` finding the row locked.
 const LOCK_NOT_AVAILABLE: &str = "55P03";
 
@@ -83,7 +63,7 @@ pub struct Reserved {
     pub id: Uuid,
     pub payment_id: i64,
     pub imp_uid: String,
-    pub pay_method: String,
+    pub pay_method: PayMethod,
     pub amount: i64,
     pub checksum: i64,
     pub reason: String,
@@ -122,7 +102,7 @@ pub async fn reserve(
     cmd: &RefundCommand,
     fingerprint: &str,
     lease: Duration,
-) -> Result<Reservation, RefundError> {
+) -> Result<Reservation, ServerError> {
     // A replayed key is answered without waiting for the payment's lock.
     if let Some(known) =
         replay(&mut *pool.acquire().await?, payment.id, cmd.idempotency_key, fingerprint).await?
@@ -133,7 +113,7 @@ pub async fn reserve(
     // `nowait`: a request never holds a pool connection while it waits for another refund of
     // the same payment; it is told "busy" and waits outside any transaction.
     let locked = sqlx::query!(
-        r#"select pay_method, pg_provider, status, amount, cancel_amount, paid_at as "paid_at: DateTime<Utc>"
+        r#"select pay_method as "pay_method: PayMethod", pg_provider, status, amount, cancel_amount, paid_at as "paid_at: DateTime<Utc>"
            from payments where id = $1 for update nowait"#,
         payment.id
     )
@@ -254,7 +234,6 @@ pub(crate) async fn finish_succeeded(
     payment: &Payment,
     actor: &str,
 ) -> Result<(), sqlx::Error> {
-    sync_payment(&mut *tx, r.payment_id, payment).await?;
     let linked = linked_entry_keys(&mut *tx, r.payment_id, r.id).await?;
     let reference = decide::reference(r.id);
     let entry = match decide::identify(r.amount, &reference, payment.history(), &linked) {
@@ -375,6 +354,77 @@ async fn link_entry(
     .execute(conn)
     .await?;
     Ok(linked.rows_affected() == 1)
+}
+
+/// A refund whose id starts as an entry's reference does, and whether an entry proves it yet.
+pub(crate) struct ReferencedRefund {
+    pub id: Uuid,
+    pub status: RefundStatus,
+    pub amount: i64,
+    pub has_entry: bool,
+}
+
+pub(crate) async fn referenced_refund(
+    conn: &mut PgConnection,
+    payment_id: i64,
+    id_pattern: &str,
+) -> Result<Option<ReferencedRefund>, sqlx::Error> {
+    sqlx::query_as!(
+        ReferencedRefund,
+        r#"select id, status as "status: RefundStatus", amount,
+                  exists (select 1 from payment_cancellations c where c.refund_id = r.id) as "has_entry!"
+           from refunds r where payment_id = $1 and id::text like $2"#,
+        payment_id,
+        id_pattern
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// Links the entry that proves an already succeeded refund, arrived after it was recorded.
+pub(crate) async fn link_late_entry(
+    conn: &mut PgConnection,
+    payment_id: i64,
+    refund_id: Uuid,
+    e: &ProvingEntry,
+) -> Result<(), sqlx::Error> {
+    link_entry(&mut *conn, payment_id, &e.key, refund_id).await?;
+    sqlx::query!(
+        "update refunds set pg_tid = coalesce(pg_tid, $2), receipt_url = coalesce(receipt_url, $3) where id = $1",
+        refund_id,
+        e.pg_tid,
+        e.receipt_url
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// An entry carrying a failed refund's reference appeared: the money moved after all, so an
+/// admin must look.
+pub(crate) async fn reopen_failed(
+    conn: &mut PgConnection,
+    payment_id: i64,
+    refund_id: Uuid,
+    entry_key: &str,
+) -> Result<(), sqlx::Error> {
+    let why = "실패로 기록된 환불의 환불번호가 붙은 취소가 PortOne에 있습니다.";
+    sqlx::query!(
+        "update refunds set status = 'needs_review', finished_at = null, portone_message = $2, updated_at = now() where id = $1",
+        refund_id,
+        why
+    )
+    .execute(&mut *conn)
+    .await?;
+    audit(
+        conn,
+        Some(refund_id),
+        Some(payment_id),
+        "needs_review",
+        "system",
+        serde_json::json!({"why": why, "entry_key": entry_key}),
+    )
+    .await
 }
 
 /// The evidence neither proves nor rules out the refund's cancel: leave it to an admin.
@@ -499,154 +549,12 @@ pub(crate) async fn linked_entry_keys(
     .await
 }
 
-/// Overwrites our copy of a payment with PortOne's and adds new cancel_history entries.
-/// An older snapshot never moves `cancel_amount` backwards: it loses. Returns how many
-/// entries were new.
-pub async fn sync_payment(
-    conn: &mut PgConnection,
-    payment_id: i64,
-    p: &Payment,
-) -> Result<u64, sqlx::Error> {
-    let raw = serde_json::to_value(p).unwrap_or_default();
-    sqlx::query!(
-        r#"update payments set status = $2, cancel_amount = $3, cancelled_at = $4, receipt_url = coalesce($5, receipt_url),
-                  portone_raw = $6, synced_at = now()
-           where id = $1 and cancel_amount <= $3"#,
-        payment_id,
-        p.status.as_str(),
-        p.cancel_amount,
-        unix(p.cancelled_at) as _,
-        p.receipt_url,
-        raw
-    )
-    .execute(&mut *conn)
-    .await?;
-    let mut added = 0;
-    for e in p.history() {
-        let inserted = sqlx::query!(
-            r#"insert into payment_cancellations (payment_id, entry_key, cancellation_id, pg_tid, amount, cancelled_at, reason, receipt_url)
-               values ($1, $2, $3, $4, $5, $6, $7, $8)
-               on conflict (payment_id, entry_key) do nothing"#,
-            payment_id,
-            e.entry_key(),
-            e.cancellation_id,
-            e.pg_tid,
-            e.amount,
-            unix(e.cancelled_at).unwrap_or_else(Utc::now) as _,
-            e.reason,
-            e.receipt_url
-        )
-        .execute(&mut *conn)
-        .await?
-        .rows_affected();
-        if inserted == 1 {
-            added += 1;
-            explain_new_entry(conn, payment_id, e).await?;
-        }
-    }
-    Ok(added)
-}
-
-/// A new entry that carries one of our references: link it to a succeeded refund that has
-/// none yet, and flag a *failed* refund whose money moved after all.
-async fn explain_new_entry(
-    conn: &mut PgConnection,
-    payment_id: i64,
-    e: &CancelHistoryEntry,
-) -> Result<(), sqlx::Error> {
-    let Some(pattern) =
-        e.reason.as_deref().and_then(decide::reference_in).and_then(decide::id_prefix_pattern)
-    else {
-        return Ok(());
-    };
-    let Some(r) = sqlx::query!(
-        r#"select id, status, amount, (select count(*) from payment_cancellations c where c.refund_id = r.id) as "linked!"
-           from refunds r where payment_id = $1 and id::text like $2"#,
-        payment_id,
-        pattern
-    )
-    .fetch_optional(&mut *conn)
-    .await?
-    else {
-        return Ok(());
-    };
-    match RefundStatus::parse(&r.status) {
-        Some(RefundStatus::Succeeded) if r.linked == 0 && r.amount == e.amount => {
-            link_entry(conn, payment_id, &e.entry_key(), r.id).await?;
-            sqlx::query!(
-                "update refunds set pg_tid = coalesce(pg_tid, $2), receipt_url = coalesce(receipt_url, $3) where id = $1",
-                r.id,
-                e.pg_tid,
-                e.receipt_url
-            )
-            .execute(&mut *conn)
-            .await?;
-        }
-        Some(RefundStatus::Failed) => {
-            let why = "실패로 기록된 환불의 환불번호가 붙은 취소가 PortOne에 있습니다.";
-            sqlx::query!(
-                "update refunds set status = 'needs_review', finished_at = null, portone_message = $2, updated_at = now() where id = $1",
-                r.id,
-                why
-            )
-            .execute(&mut *conn)
-            .await?;
-            tracing::error!(refund_id = %r.id, entry_key = %e.entry_key(), "money moved for a refund recorded as failed");
-            audit(
-                &mut *conn,
-                Some(r.id),
-                Some(payment_id),
-                "needs_review",
-                "system",
-                serde_json::json!({"why": why, "entry_key": e.entry_key()}),
-            )
-            .await?;
-        }
-        _ => {}
-    }
-    Ok(())
-}
-
-/// Why a payment could not be refreshed from PortOne.
-#[derive(Debug, thiserror::Error)]
-pub enum RefreshError {
-    #[error(transparent)]
-    PortOne(#[from] crate::server::portone::PortOneError),
-    #[error(transparent)]
-    Database(#[from] sqlx::Error),
-}
-
-/// Re-reads a payment we hold from PortOne and syncs our copy: the one way every caller
-/// (webhook, admin re-sync, after a refusal) refreshes a payment. Returns PortOne's payment
-/// and how many cancel_history entries were new.
-pub async fn refresh(
-    pool: &PgPool,
-    portone: &PortOneClient,
-    payment_id: i64,
-    imp_uid: &str,
-) -> Result<(Payment, u64), RefreshError> {
-    let payment = portone.payment(imp_uid, true).await?;
-    let added = sync_payment_by_id(pool, payment_id, &payment).await?;
-    Ok((payment, added))
-}
-
-/// Best effort: `refresh`, logging a failure.
-pub async fn resync(pool: &PgPool, portone: &PortOneClient, payment_id: i64, imp_uid: &str) {
-    if let Err(error) = refresh(pool, portone, payment_id, imp_uid).await {
-        tracing::warn!(%error, imp_uid, "could not resync the payment from PortOne");
-    }
-}
-
-pub fn unix(seconds: i64) -> Option<DateTime<Utc>> {
-    (seconds > 0).then(|| DateTime::from_timestamp(seconds, 0)).flatten()
-}
-
 pub async fn outcome_of(
     conn: &mut PgConnection,
     refund_id: Uuid,
 ) -> Result<RefundOutcome, sqlx::Error> {
     let r = sqlx::query!(
-        r#"select id, status, amount, created_at as "created_at: DateTime<Utc>", finished_at as "finished_at: DateTime<Utc>",
+        r#"select id, status as "status: RefundStatus", amount, created_at as "created_at: DateTime<Utc>", finished_at as "finished_at: DateTime<Utc>",
                   portone_message, receipt_url
            from refunds where id = $1"#,
         refund_id
@@ -655,27 +563,13 @@ pub async fn outcome_of(
     .await?;
     Ok(RefundOutcome {
         refund_id: r.id.to_string(),
-        status: outcome_status(&r.status),
+        status: r.status.into(),
         amount: r.amount,
         requested_at: r.created_at,
         finished_at: r.finished_at,
         message: r.portone_message,
         receipt_url: r.receipt_url,
     })
-}
-
-/// Our stored copy of PortOne's payment, as PortOne sent it last.
-pub async fn stored_payment(
-    pool: &PgPool,
-    merchant_uid: &str,
-) -> Result<Option<serde_json::Value>, sqlx::Error> {
-    let raw = sqlx::query_scalar!(
-        "select portone_raw from payments where merchant_uid = $1",
-        merchant_uid
-    )
-    .fetch_optional(pool)
-    .await?;
-    Ok(raw.flatten())
 }
 
 /// The newest refund `user` requested on a payment, for the order page.
@@ -697,66 +591,3 @@ pub async fn latest_outcome(
     }
 }
 
-/// Stores a payment we learn about from PortOne (webhook import, demo data). The owner is
-/// the user whose e-mail equals the buyer's. Idempotent on imp_uid. Returns the owner.
-pub async fn import_payment(pool: &PgPool, p: &Payment) -> Result<Option<i64>, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    let owner = match p.buyer_email.as_deref() {
-        Some(email) => {
-            sqlx::query_scalar!(
-                "select id from users where email = $1",
-                email.trim().to_lowercase()
-            )
-            .fetch_optional(&mut *tx)
-            .await?
-        }
-        None => None,
-    };
-    let raw = serde_json::to_value(p).unwrap_or_default();
-    let id = sqlx::query_scalar!(
-        r#"insert into payments (imp_uid, merchant_uid, customer_id, order_name, pay_method, pg_provider, currency,
-                                 amount, cancel_amount, status, buyer_name, buyer_email, paid_at, cancelled_at,
-                                 receipt_url, vbank_code, vbank_name, vbank_num, vbank_holder, portone_raw, synced_at)
-           values ($1, $2, $3, $4, $5, $6, $7, $8, 0, 'paid', $9, $10, $11, null, $12, $13, $14, $15, $16, $17, now())
-           on conflict (imp_uid) do nothing
-           returning id"#,
-        p.imp_uid,
-        p.merchant_uid,
-        owner,
-        p.name.clone().unwrap_or_else(|| p.merchant_uid.clone()),
-        p.pay_method,
-        p.pg_provider,
-        p.currency,
-        p.amount,
-        p.buyer_name,
-        p.buyer_email,
-        unix(p.paid_at) as _,
-        p.receipt_url,
-        p.vbank_code,
-        p.vbank_name,
-        p.vbank_num,
-        p.vbank_holder,
-        raw
-    )
-    .fetch_optional(&mut *tx)
-    .await?;
-    if let Some(id) = id {
-        sync_payment(&mut tx, id, p).await?;
-    }
-    tx.commit().await?;
-    Ok(owner)
-}
-
-pub async fn sync_payment_by_id(
-    pool: &PgPool,
-    payment_id: i64,
-    p: &Payment,
-) -> Result<u64, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    sqlx::query!("select id from payments where id = $1 for update", payment_id)
-        .fetch_one(&mut *tx)
-        .await?;
-    let added = sync_payment(&mut tx, payment_id, p).await?;
-    tx.commit().await?;
-    Ok(added)
-}

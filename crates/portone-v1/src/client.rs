@@ -9,8 +9,9 @@ use serde::de::DeserializeOwned;
 use tokio::sync::Mutex;
 use tracing::instrument;
 
-use super::types::*;
-use crate::model::percent_encode;
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+
+use crate::types::*;
 
 /// The REST API secret. Debug and Display never show it.
 #[derive(Clone)]
@@ -67,7 +68,7 @@ pub enum PortOneError {
     #[error("PortOne did not answer in time")]
     Timeout,
     #[error("could not talk to PortOne: {0}")]
-    Connection(String),
+    Connection(#[source] reqwest::Error),
     #[error("PortOne's answer could not be read: {0}")]
     Decode(String),
 }
@@ -111,13 +112,14 @@ impl fmt::Debug for PortOneClient {
 
 impl PortOneClient {
     pub fn new(config: PortOneConfig) -> Result<Self, PortOneError> {
-        crate::server::telemetry::install_crypto_provider();
+        // reqwest is built without a default TLS provider; the first client installs ring.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .connect_timeout(config.connect_timeout)
             .timeout(config.request_timeout)
             .user_agent(concat!("portone-refund/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| PortOneError::Connection(e.to_string()))?;
+            .map_err(PortOneError::Connection)?;
         Ok(PortOneClient { http, config, token: Mutex::new(None) })
     }
 
@@ -243,7 +245,7 @@ impl PortOneClient {
         imp_uid: &str,
         include_sandbox: bool,
     ) -> Result<Payment, PortOneError> {
-        let path = format!("/payments/{}", percent_encode(imp_uid));
+        let path = format!("/payments/{}", path_segment(imp_uid));
         let query = [("include_sandbox", include_sandbox.to_string())];
         self.authorised(reqwest::Method::GET, &path, &query, None).await
     }
@@ -251,9 +253,16 @@ impl PortOneClient {
     /// `GET /payments/find/{merchant_uid}`.
     #[instrument(skip_all, fields(merchant_uid))]
     pub async fn find_by_merchant_uid(&self, merchant_uid: &str) -> Result<Payment, PortOneError> {
-        let path = format!("/payments/find/{}", percent_encode(merchant_uid));
+        let path = format!("/payments/find/{}", path_segment(merchant_uid));
         self.authorised(reqwest::Method::GET, &path, &[], None).await
     }
+}
+
+/// Everything but RFC 3986's unreserved characters is escaped in a path segment.
+const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+
+fn path_segment(s: &str) -> String {
+    utf8_percent_encode(s, PATH_SEGMENT).to_string()
 }
 
 fn transport_error(e: reqwest::Error) -> PortOneError {
@@ -262,7 +271,7 @@ fn transport_error(e: reqwest::Error) -> PortOneError {
     } else if e.is_decode() || e.is_body() {
         PortOneError::Decode(e.to_string())
     } else {
-        PortOneError::Connection(e.to_string())
+        PortOneError::Connection(e)
     }
 }
 

@@ -1,0 +1,87 @@
+//! The server side's one error type. Plain functions return it with the cause kept as its
+//! source (and shown in its message, so a log line names the cause); it becomes the browser's `AppError` in one place (`From<ServerError> for AppError`
+//! below), which logs the cause, and an HTTP status in one place (`status`).
+
+use axum::http::StatusCode;
+
+use crate::error::AppError;
+use portone_v1::PortOneError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// No such thing, or not this user's: indistinguishable on purpose.
+    #[error("not found")]
+    NotFound,
+    /// A rule said no; the Korean sentence is for the user.
+    #[error("rejected: {0}")]
+    Rejected(String),
+    /// The idempotency key was used before with other input.
+    #[error("idempotency key reused with different input")]
+    KeyReused,
+    /// Too many refund requests from this customer in a short time.
+    #[error("rate limited")]
+    RateLimited,
+    #[error("not signed in")]
+    NotSignedIn,
+    #[error("wrong e-mail or password")]
+    InvalidCredentials,
+    #[error("too many sign-in attempts")]
+    TooManyAttempts,
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("PortOne: {0}")]
+    PortOne(#[from] PortOneError),
+    #[error("session store: {0}")]
+    Session(#[from] tower_sessions::session::Error),
+    #[error("background task: {0}")]
+    Task(#[from] tokio::task::JoinError),
+    /// Something this code assumes was not so (a missing context, a row the schema forbids).
+    #[error("broken assumption: {0}")]
+    Broken(&'static str),
+}
+
+impl ServerError {
+    /// The HTTP status for a JSON caller.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ServerError::NotFound => StatusCode::NOT_FOUND,
+            ServerError::Rejected(_) | ServerError::KeyReused => StatusCode::BAD_REQUEST,
+            ServerError::RateLimited | ServerError::TooManyAttempts => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
+            ServerError::NotSignedIn | ServerError::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            ServerError::PortOne(_) => StatusCode::BAD_GATEWAY,
+            ServerError::Database(_)
+            | ServerError::Session(_)
+            | ServerError::Task(_)
+            | ServerError::Broken(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl From<ServerError> for AppError {
+    fn from(e: ServerError) -> Self {
+        match e {
+            ServerError::NotFound => AppError::NotFound,
+            ServerError::Rejected(m) => AppError::Rejected(m),
+            ServerError::KeyReused => AppError::Rejected(
+                "이미 사용된 환불 요청입니다. 페이지를 새로고침한 뒤 다시 시도해 주세요.".into(),
+            ),
+            ServerError::RateLimited => AppError::RateLimited,
+            ServerError::NotSignedIn => AppError::NotSignedIn,
+            ServerError::InvalidCredentials => AppError::InvalidCredentials,
+            ServerError::TooManyAttempts => AppError::TooManyAttempts,
+            ServerError::PortOne(source) => {
+                tracing::warn!(error = %source, "PortOne could not be asked");
+                AppError::Rejected(
+                    "PortOne에서 결제 정보를 가져오지 못했습니다. 잠시 후 다시 시도해 주세요."
+                        .into(),
+                )
+            }
+            internal => {
+                tracing::error!(error = %internal, "internal error");
+                AppError::Internal
+            }
+        }
+    }
+}

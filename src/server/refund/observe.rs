@@ -1,0 +1,89 @@
+//! What the refund side makes of PortOne's view of a payment: every sync goes through
+//! `record`, which stores the payment (`payments::sync`) and explains each new
+//! cancel_history entry that carries one of our references, in the same transaction.
+
+use sqlx::{PgConnection, PgPool};
+
+use super::decide::{self, RefundStatus};
+use super::store::{self, ProvingEntry};
+use crate::server::error::ServerError;
+use crate::server::payments;
+use portone_v1::{CancelHistoryEntry, Payment, PortOneClient};
+
+/// Stores PortOne's payment and explains its new entries. Returns how many were new.
+pub async fn record(
+    conn: &mut PgConnection,
+    payment_id: i64,
+    p: &Payment,
+) -> Result<u64, sqlx::Error> {
+    let added = payments::sync(&mut *conn, payment_id, p).await?;
+    for e in &added {
+        explain_new_entry(&mut *conn, payment_id, e).await?;
+    }
+    Ok(added.len() as u64)
+}
+
+/// `record` in its own transaction, under the payment's row lock.
+pub async fn record_by_id(pool: &PgPool, payment_id: i64, p: &Payment) -> Result<u64, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    payments::lock(&mut tx, payment_id).await?;
+    let added = record(&mut tx, payment_id, p).await?;
+    tx.commit().await?;
+    Ok(added)
+}
+
+/// PortOne's payment as just read, and how many of its cancel_history entries were new to us.
+#[derive(Debug)]
+pub struct Refreshed {
+    pub payment: Payment,
+    pub new_entries: u64,
+}
+
+/// Re-reads a payment we hold from PortOne and syncs our copy: the one way every caller
+/// (webhook, admin re-sync, after a refusal) refreshes a payment. Returns PortOne's payment
+/// and how many cancel_history entries were new.
+pub async fn refresh(
+    pool: &PgPool,
+    portone: &PortOneClient,
+    payment_id: i64,
+    imp_uid: &str,
+) -> Result<Refreshed, ServerError> {
+    let payment = portone.payment(imp_uid, true).await?;
+    let added = record_by_id(pool, payment_id, &payment).await?;
+    Ok(Refreshed { payment, new_entries: added })
+}
+
+/// Best effort: `refresh`, logging a failure.
+pub async fn resync(pool: &PgPool, portone: &PortOneClient, payment_id: i64, imp_uid: &str) {
+    if let Err(error) = refresh(pool, portone, payment_id, imp_uid).await {
+        tracing::warn!(%error, imp_uid, "could not resync the payment from PortOne");
+    }
+}
+
+/// A new entry that carries one of our references: link it to a succeeded refund that has
+/// none yet, and flag a *failed* refund whose money moved after all.
+async fn explain_new_entry(
+    conn: &mut PgConnection,
+    payment_id: i64,
+    e: &CancelHistoryEntry,
+) -> Result<(), sqlx::Error> {
+    let Some(pattern) =
+        e.reason.as_deref().and_then(decide::reference_in).and_then(decide::id_prefix_pattern)
+    else {
+        return Ok(());
+    };
+    let Some(r) = store::referenced_refund(&mut *conn, payment_id, &pattern).await? else {
+        return Ok(());
+    };
+    match r.status {
+        RefundStatus::Succeeded if !r.has_entry && r.amount == e.amount => {
+            store::link_late_entry(conn, payment_id, r.id, &ProvingEntry::from(e)).await?;
+        }
+        RefundStatus::Failed => {
+            tracing::error!(refund_id = %r.id, entry_key = %e.entry_key(), "money moved for a refund recorded as failed");
+            store::reopen_failed(conn, payment_id, r.id, &e.entry_key()).await?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
