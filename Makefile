@@ -1,13 +1,17 @@
 SHELL := /bin/bash
 
 # Both targets do all set-up on a fresh Debian/Ubuntu machine (as root or a normal user).
-.PHONY: run test e2e torture sqlx-prepare bench-sim bench-admin
+.PHONY: run test test-rust e2e torture sqlx-prepare bench-sim bench-admin
 
 run:
 	scripts/run.sh
 
 test:
 	scripts/test.sh
+
+# Format, lints, unit and integration tests only (no browser, no torture run).
+test-rust:
+	scripts/test-rust.sh
 
 # The chaos run: two app instances, faults, console cancels, kill -9; checks both ledgers.
 # Pass arguments with ARGS, e.g. `make torture ARGS="--seed 42"`.

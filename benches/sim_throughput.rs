@@ -8,8 +8,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use portone_v1::{CancelRequest, ImpSecret, PortOneClient, PortOneConfig};
 use portone_sim::{self as sim, SimConfig};
+use portone_v1::{CancelRequest, ImpSecret, PortOneClient, PortOneConfig};
 
 const REQUESTS: usize = 20_000;
 const CONCURRENCY: usize = 32;

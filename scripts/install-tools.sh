@@ -35,7 +35,7 @@ if [ ${#apt_missing[@]} -gt 0 ]; then
 fi
 
 # rustup may not auto-install targets here (RUSTUP_AUTO_INSTALL=0), so ask explicitly.
-rustup toolchain install "$(sed -n 's/^channel *= *"\(.*\)"/\1/p' rust-toolchain.toml)" --profile minimal >/dev/null 2>&1 || true
+rustup toolchain install "$(sed -n 's/^channel *= *"\(.*\)"/\1/p' rust-toolchain.toml)" --profile minimal --component rustfmt,clippy >/dev/null 2>&1 || true
 [ "$want_front" = 1 ] && rustup target add wasm32-unknown-unknown >/dev/null
 
 cargo_bin="${CARGO_HOME:-$HOME/.cargo}/bin"

@@ -5,10 +5,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use leptos::prelude::get_configuration;
+use portone_refund::server::{config::Settings, db, demo, refund, router, telemetry, AppState};
 use portone_v1::PortOneClient;
-use portone_refund::server::{
-    config::Settings, db, demo, refund, router, telemetry, AppState,
-};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {

@@ -4,8 +4,8 @@ use leptos_router::hooks::use_params_map;
 
 use crate::api::{get_order_detail, RequestRefund};
 use crate::model::{
-    format_kst, format_kst_seconds, format_won, safe_link, OrderDetail, PayMethod,
-    RefundOutcome, RefundOutcomeStatus, PENDING_EXPLANATION,
+    format_kst, format_kst_seconds, format_won, safe_link, OrderDetail, PayMethod, RefundOutcome,
+    RefundOutcomeStatus, PENDING_EXPLANATION,
 };
 use crate::pages::load_error;
 
@@ -184,7 +184,7 @@ fn RefundForm(detail: OrderDetail, refund: ServerAction<RequestRefund>) -> impl 
             />
             <p id="refund-amount-help" class="help">
                 {format!("환불 가능 금액: {}", format_won(refundable))}
-                {(!detail.partial_allowed).then(|| " · 이 결제수단은 전액만 환불할 수 있습니다.")}
+                {(!detail.partial_allowed).then_some(" · 이 결제수단은 전액만 환불할 수 있습니다.")}
             </p>
             <label for="refund-reason">"환불 사유"</label>
             <textarea id="refund-reason" name="reason" required maxlength="200" rows="2"></textarea>

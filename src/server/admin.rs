@@ -10,8 +10,8 @@ use uuid::Uuid;
 use crate::model::admin::*;
 use crate::model::{PayMethod, RefundStatus, Role};
 use crate::server::error::ServerError;
-use portone_v1::PortOneClient;
 use crate::server::refund::observe::{refresh, Refreshed};
+use portone_v1::PortOneClient;
 
 /// The filter as SQL parameters.
 #[derive(Debug, Default)]
@@ -128,8 +128,17 @@ fn page_query<'a>(
                   requester_role as "requester_role!: Role", requester_name as "requester_name!",
                   reason as "reason!", portone_message, receipt_url
            from refund_list_page($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"#,
-        p.status, p.from as _, p.until as _, p.pay_method, p.requester, p.q,
-        newer_at as _, newer_id, older_at as _, older_id, limit
+        p.status,
+        p.from as _,
+        p.until as _,
+        p.pay_method,
+        p.requester,
+        p.q,
+        newer_at as _,
+        newer_id,
+        older_at as _,
+        older_id,
+        limit
     )
 }
 
@@ -152,10 +161,7 @@ pub struct DailyChart {
 }
 
 /// One page of refunds, newest first, by keyset: `after` (older than) or `before` (newer than).
-pub async fn list_refunds(
-    pool: &PgPool,
-    query: &RefundQuery,
-) -> Result<RefundList, sqlx::Error> {
+pub async fn list_refunds(pool: &PgPool, query: &RefundQuery) -> Result<RefundList, sqlx::Error> {
     let p = Params::from_query(query);
     let size = query.page_size();
     let before = query.before.as_deref().and_then(parse_cursor);
@@ -165,7 +171,7 @@ pub async fn list_refunds(
     let mut rows = page_query(&p, before, after, Some(limit)).fetch_all(pool).await?;
     // paging back, the rows came oldest first
     if before.is_some() {
-        rows.sort_by(|a, b| (a.created_at, a.id).cmp(&(b.created_at, b.id)));
+        rows.sort_by_key(|r| (r.created_at, r.id));
     }
     let more = rows.len() as i64 > size;
     rows.truncate(size as usize);
@@ -204,10 +210,7 @@ pub async fn totals(pool: &PgPool, query: &RefundQuery) -> Result<Vec<StatusTota
 
 /// Refunded won per KST day over the filter's range (default: the last 30 days), every day
 /// present, zeros included.
-pub async fn daily_refunded(
-    pool: &PgPool,
-    query: &RefundQuery,
-) -> Result<DailyChart, sqlx::Error> {
+pub async fn daily_refunded(pool: &PgPool, query: &RefundQuery) -> Result<DailyChart, sqlx::Error> {
     let to = query.to_day().unwrap_or_else(kst_today);
     let from = query.from_day().filter(|f| *f <= to).unwrap_or(to - Duration::days(29));
     // at most a year of bars
@@ -249,7 +252,8 @@ pub async fn refund_page(
         row.delayed_secs = delay(row.status, row.requested_at, now, alert_after);
     }
     let totals = totals(pool, query).await?;
-    let DailyChart { from: chart_from, to: chart_to, days: chart } = daily_refunded(pool, query).await?;
+    let DailyChart { from: chart_from, to: chart_to, days: chart } =
+        daily_refunded(pool, query).await?;
     Ok(RefundPage { rows, next, prev, totals, chart, chart_from, chart_to })
 }
 
@@ -305,8 +309,7 @@ pub fn csv_stream(
             return;
         }
         let p = Params::from_query(&query);
-        let mut rows = page_query(&p, None, None, None)
-        .fetch(&pool);
+        let mut rows = page_query(&p, None, None, None).fetch(&pool);
         while let Some(row) = rows.next().await {
             let item =
                 row.map(|r| csv_line(&AdminRefundRow::from(r))).map_err(std::io::Error::other);

@@ -9,8 +9,8 @@ use sqlx::PgPool;
 use tower_sessions::Session;
 use tracing::instrument;
 
-use crate::server::error::ServerError;
 use crate::model::{CurrentUser, Role};
+use crate::server::error::ServerError;
 
 const SESSION_USER: &str = "user";
 
@@ -107,8 +107,7 @@ pub async fn sign_in(
     let hash =
         user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| decoy_hash().to_string());
     let password = password.to_string();
-    let matches = tokio::task::spawn_blocking(move || verify_password(&hash, &password))
-        .await?;
+    let matches = tokio::task::spawn_blocking(move || verify_password(&hash, &password)).await?;
     drop(slot);
     let signed_in = match user {
         Some(u) if matches => Some(CurrentUser {
@@ -133,9 +132,7 @@ pub async fn sign_in(
 
 /// A refused attempt checked nothing: it does not count against anyone later.
 async fn forget_attempt(pool: &PgPool, attempt: i64) -> Result<(), ServerError> {
-    sqlx::query!("delete from sign_in_attempts where id = $1", attempt)
-        .execute(pool)
-        .await?;
+    sqlx::query!("delete from sign_in_attempts where id = $1", attempt).execute(pool).await?;
     Ok(())
 }
 
@@ -158,13 +155,12 @@ pub async fn session_user(
     let Some(signed_in) = session.get::<CurrentUser>(SESSION_USER).await? else {
         return Ok(None);
     };
-    let Some(now) =
-        sqlx::query!(
-            r#"select id, email, display_name, role as "role: Role" from users where id = $1"#,
-            signed_in.id
-        )
-            .fetch_optional(pool)
-            .await?
+    let Some(now) = sqlx::query!(
+        r#"select id, email, display_name, role as "role: Role" from users where id = $1"#,
+        signed_in.id
+    )
+    .fetch_optional(pool)
+    .await?
     else {
         return Ok(None);
     };
@@ -244,4 +240,3 @@ mod tests {
         assert_eq!(client_address(ip("10.0.0.2"), Some("junk"), &proxy), ip("10.0.0.2"));
     }
 }
-

@@ -6,8 +6,8 @@
 
 use std::time::Duration;
 
-use portone_v1::{ImpSecret, PortOneConfig};
 use crate::server::refund::PipelineSettings;
+use portone_v1::{ImpSecret, PortOneConfig};
 
 #[derive(Clone)]
 pub struct Settings {

@@ -8,9 +8,9 @@ use sqlx::PgPool;
 
 use crate::model::{PayMethod, Role};
 use crate::server::auth;
+use crate::server::payments::import_payment;
 use portone_v1::CancelHistoryEntry;
 use portone_v1::Payment;
-use crate::server::payments::import_payment;
 
 pub struct DemoAccount {
     pub email: &'static str,

@@ -154,4 +154,3 @@ pub async fn stored_payment(
     .await?;
     Ok(raw.flatten())
 }
-

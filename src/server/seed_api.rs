@@ -72,7 +72,8 @@ pub async fn refund(
     match outcome {
         Ok(o) => match o.status {
             RefundOutcomeStatus::Succeeded => {
-                match crate::server::payments::stored_payment(&state.pool, &req.merchant_uid).await {
+                match crate::server::payments::stored_payment(&state.pool, &req.merchant_uid).await
+                {
                     Ok(Some(payment)) => (StatusCode::OK, Json(payment)).into_response(),
                     _ => message(StatusCode::OK, "환불되었습니다."),
                 }

@@ -8,11 +8,11 @@ use axum::http::{header, HeaderMap, StatusCode};
 use sqlx::PgPool;
 use tracing::instrument;
 
-use portone_v1::{PortOneClient, PortOneError, WebhookNotice};
 use crate::server::error::ServerError;
 use crate::server::payments::import_payment;
 use crate::server::refund::observe::refresh;
 use crate::server::AppState;
+use portone_v1::{PortOneClient, PortOneError, WebhookNotice};
 
 #[derive(Debug, PartialEq)]
 pub enum WebhookEffect {

@@ -211,7 +211,8 @@ async fn keyset_pages_cover_every_row_exactly_once_under_concurrent_inserts(pool
     let mut pages = 0;
     let mut forward = Vec::new();
     loop {
-        let admin::RefundList { rows, next, .. } = admin::list_refunds(&app.pool, &query).await.unwrap();
+        let admin::RefundList { rows, next, .. } =
+            admin::list_refunds(&app.pool, &query).await.unwrap();
         pages += 1;
         forward.push(query.clone());
         seen.extend(
@@ -234,7 +235,8 @@ async fn keyset_pages_cover_every_row_exactly_once_under_concurrent_inserts(pool
     assert!(pages >= 5);
 
     // and back: from the last page, `before` walks to the first again
-    let admin::RefundList { rows, prev, .. } = admin::list_refunds(&app.pool, forward.last().unwrap()).await.unwrap();
+    let admin::RefundList { rows, prev, .. } =
+        admin::list_refunds(&app.pool, forward.last().unwrap()).await.unwrap();
     let mut back = rows.len();
     let mut cursor = prev;
     while let Some(c) = cursor {

@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use crate::common::*;
 use portone_refund::model::{RefundOutcome, RefundOutcomeStatus};
-use portone_v1::Payment;
 use portone_refund::server::refund::review::{self, ReviewDecision};
 use portone_refund::server::refund::{
     self, decide, reconcile, rules::RefundForm, PipelineSettings, RefundCommand,
 };
+use portone_v1::Payment;
 use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;

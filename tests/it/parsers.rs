@@ -5,8 +5,8 @@
 use chrono::{TimeZone, Utc};
 use portone_refund::model::admin::{parse_cursor, RefundQuery};
 use portone_refund::model::{format_won, safe_link, valid_imp_uid, valid_merchant_uid};
-use portone_v1::won_from_value;
 use portone_refund::server::refund::rules::{self, parse_won, PaymentFacts, RefundForm};
+use portone_v1::won_from_value;
 use proptest::prelude::*;
 
 proptest! {

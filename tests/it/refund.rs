@@ -5,11 +5,11 @@ use std::time::Duration;
 use crate::common::*;
 use portone_refund::model::{CurrentUser, RefundOutcome, RefundOutcomeStatus};
 use portone_refund::server::error::ServerError;
-use portone_v1::{CancelRequest, Payment};
 use portone_refund::server::refund::{
     self, reconcile, rules::RefundForm, PipelineSettings, RefundCommand,
 };
 use portone_refund::server::webhook;
+use portone_v1::{CancelRequest, Payment};
 use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;

@@ -259,7 +259,8 @@ impl PortOneClient {
 }
 
 /// Everything but RFC 3986's unreserved characters is escaped in a path segment.
-const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+const PATH_SEGMENT: &AsciiSet =
+    &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
 
 fn path_segment(s: &str) -> String {
     utf8_percent_encode(s, PATH_SEGMENT).to_string()

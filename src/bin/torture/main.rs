@@ -17,9 +17,9 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use portone_refund::model::Role;
-use portone_v1::Payment;
 use portone_refund::server::payments::import_payment;
 use portone_refund::server::{auth, db};
+use portone_v1::Payment;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};

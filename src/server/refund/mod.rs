@@ -27,8 +27,6 @@ use crate::server::error::ServerError;
 use portone_v1::PortOneClient;
 pub use store::latest_outcome;
 
-/// The payment-writing functions other modules (webhook, demo data) share with the pipeline.
-
 /// A refund request as the pipeline receives it.
 #[derive(Clone, Debug)]
 pub struct RefundCommand {
@@ -105,7 +103,8 @@ pub async fn request_refund(
         tracing::warn!(%actor, "refund requests rate limited");
         return Err(ServerError::RateLimited);
     }
-    let Some(payment) = crate::server::payments::payment_for(pool, user, &cmd.merchant_uid).await? else {
+    let Some(payment) = crate::server::payments::payment_for(pool, user, &cmd.merchant_uid).await?
+    else {
         store::audit(
             pool,
             None,

@@ -53,10 +53,14 @@ pub async fn decide(
             .await?
             .ok_or(ServerError::Rejected("이 주문의 PortOne 취소 내역에 없는 항목입니다.".into()))?;
             if entry.refund_id.is_some() {
-                return Err(ServerError::Rejected("이미 다른 환불과 연결된 취소 내역입니다.".into()));
+                return Err(ServerError::Rejected(
+                    "이미 다른 환불과 연결된 취소 내역입니다.".into(),
+                ));
             }
             if entry.amount != r.amount {
-                return Err(ServerError::Rejected("취소 내역의 금액이 환불 요청 금액과 다릅니다.".into()));
+                return Err(ServerError::Rejected(
+                    "취소 내역의 금액이 환불 요청 금액과 다릅니다.".into(),
+                ));
             }
             let proof = store::ProvingEntry {
                 key: entry_key.clone(),

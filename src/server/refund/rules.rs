@@ -141,8 +141,11 @@ pub fn validate(
     if reason.chars().count() > 200 {
         return Err("환불 사유는 200자 이내로 입력해 주세요.".into());
     }
-    let account =
-        if facts.pay_method == PayMethod::Vbank { Some(validate_account(facts, form)?) } else { None };
+    let account = if facts.pay_method == PayMethod::Vbank {
+        Some(validate_account(facts, form)?)
+    } else {
+        None
+    };
     Ok(ValidRefund { amount, reason: reason.to_string(), account })
 }
 

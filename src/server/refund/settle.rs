@@ -9,11 +9,9 @@ use sqlx::PgPool;
 use super::decide::{self, Decision};
 use super::observe;
 use super::store::{self, Reserved};
-use crate::server::error::ServerError;
 use crate::model::{PayMethod, RefundOutcome, Role};
-use portone_v1::{
-    CancelExtra, CancelRequest, Payment, PortOneClient, PortOneError, Requester,
-};
+use crate::server::error::ServerError;
+use portone_v1::{CancelExtra, CancelRequest, Payment, PortOneClient, PortOneError, Requester};
 
 /// The PortOne cancel for a reserved refund; identical on every resend (same checksum, same
 /// reference in the reason).
@@ -170,7 +168,9 @@ pub async fn settle_by_lookup(
             Settled::NeedsReview
         }
         Decision::LookAgain => Settled::Pending,
-        Decision::Resend if refusal.is_none() && r.account.is_none() && r.pay_method == PayMethod::Vbank => {
+        Decision::Resend
+            if refusal.is_none() && r.account.is_none() && r.pay_method == PayMethod::Vbank =>
+        {
             let message = "가상계좌 환불은 계좌정보를 보관하지 않아 자동 재시도할 수 없습니다. 다시 요청해 주세요.";
             observe::record(&mut tx, r.payment_id, &payment).await?;
             store::finish_failed(&mut tx, r.id, r.payment_id, None, message, actor).await?;

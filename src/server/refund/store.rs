@@ -9,8 +9,8 @@ use uuid::Uuid;
 
 use super::decide::{self, Identified, RefundStatus};
 use super::{rules, RefundCommand};
-use crate::server::error::ServerError;
 use crate::model::{CurrentUser, PayMethod, RefundOutcome, Role};
+use crate::server::error::ServerError;
 use crate::server::payments::PaymentRow;
 use portone_v1::{CancelHistoryEntry, Payment};
 
@@ -590,4 +590,3 @@ pub async fn latest_outcome(
         None => Ok(None),
     }
 }
-

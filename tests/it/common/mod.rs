@@ -9,12 +9,12 @@ use std::time::Duration;
 use leptos::prelude::LeptosOptions;
 use portone_refund::model::{CurrentUser, Role};
 use portone_refund::server::config::Settings;
-use portone_v1::{ImpSecret, Payment, PortOneClient, PortOneConfig};
-use portone_refund::server::refund::reconcile::{self, ReconcileReport};
 use portone_refund::server::payments::import_payment;
+use portone_refund::server::refund::reconcile::{self, ReconcileReport};
 use portone_refund::server::refund::PipelineSettings;
 use portone_refund::server::{auth, router, telemetry, AppState};
 use portone_sim::{self as sim, SimConfig, Simulator};
+use portone_v1::{ImpSecret, Payment, PortOneClient, PortOneConfig};
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
