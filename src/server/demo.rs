@@ -6,9 +6,10 @@ use chrono::{Datelike, Duration, TimeZone, Utc};
 use chrono_tz::Asia::Seoul;
 use sqlx::PgPool;
 
-use crate::model::{PayMethod, Role};
+use crate::model::{PayMethod, RefundStatus, Role};
 use crate::server::auth;
 use crate::server::payments::import_payment;
+use crate::server::refund::{insert_recorded, RecordedRefund};
 use portone_v1::CancelHistoryEntry;
 use portone_v1::Payment;
 
@@ -304,28 +305,22 @@ async fn seed_refund_history(
             let refund_id = uuid::Uuid::new_v4();
             let requester = if by_admin { admin.id } else { buyer.id };
             let message = failed.then(|| HISTORY_FAILURES[(i + n) % HISTORY_FAILURES.len()]);
-            sqlx::query!(
-                r#"insert into refunds (id, payment_id, idempotency_key, request_fingerprint, amount, checksum, reason,
-                                        requester_role, requester_id, status, portone_code, portone_message, pg_tid, receipt_url,
-                                        created_at, updated_at, finished_at)
-                   values ($1, $2, $3, 'demo', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $14)"#,
-                refund_id,
+            let recorded = RecordedRefund {
+                id: refund_id,
                 payment_id,
-                uuid::Uuid::new_v4(),
                 amount,
-                price - cancelled,
-                reason,
-                if by_admin { "admin" } else { "customer" },
-                requester,
-                if failed { "failed" } else { "succeeded" },
-                if failed { 1 } else { 0 },
-                message,
-                entry.as_ref().and_then(|e| e.pg_tid.clone()),
-                entry.as_ref().and_then(|e| e.receipt_url.clone()),
-                at as _,
-            )
-            .execute(pool)
-            .await?;
+                checksum: price - cancelled,
+                reason: reason.to_string(),
+                requester: if by_admin { Role::Admin } else { Role::Customer },
+                requester_id: requester,
+                status: if failed { RefundStatus::Failed } else { RefundStatus::Succeeded },
+                portone_code: Some(if failed { 1 } else { 0 }),
+                portone_message: message.map(str::to_string),
+                pg_tid: entry.as_ref().and_then(|e| e.pg_tid.clone()),
+                receipt_url: entry.as_ref().and_then(|e| e.receipt_url.clone()),
+                at,
+            };
+            insert_recorded(pool, &recorded).await?;
             if let Some(entry) = &entry {
                 cancelled += amount;
                 sqlx::query!(
@@ -337,7 +332,7 @@ async fn seed_refund_history(
                 .execute(pool)
                 .await?;
             }
-            let actor = format!("{}:{}", if by_admin { "admin" } else { "customer" }, requester);
+            let actor = format!("{}:{}", recorded.requester.as_str(), requester);
             sqlx::query!(
                 r#"insert into refund_events (refund_id, payment_id, kind, actor, detail, created_at)
                    values ($1, $2, 'reserved', $3, $4, $5), ($1, $2, $6, $3, $7, $5)"#,
@@ -346,7 +341,7 @@ async fn seed_refund_history(
                 actor,
                 serde_json::json!({"amount": amount, "reason": reason}),
                 at as _,
-                if failed { "failed" } else { "succeeded" },
+                recorded.status.as_str(),
                 serde_json::json!({"message": message})
             )
             .execute(pool)

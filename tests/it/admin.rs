@@ -8,7 +8,9 @@ use leptos::server_fn::ServerFn;
 use portone_refund::api::admin::{AdminRefunds, AdminReview, AdminSync, AdminTimeline};
 use portone_refund::error::AppError;
 use portone_refund::model::admin::{RefundPage, RefundQuery};
+use portone_refund::model::RefundStatus;
 use portone_refund::server::admin;
+use portone_refund::server::refund::{insert_recorded, RecordedRefund};
 use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -27,18 +29,15 @@ async fn stored_refund(
         .fetch_one(&app.pool)
         .await
         .unwrap();
-    let requester = if role == "admin" { app.users.admin.id } else { app.users.minsu.id };
-    let id = Uuid::new_v4();
-    sqlx::query!(
-        "insert into refunds (id, payment_id, idempotency_key, request_fingerprint, amount, checksum, reason, requester_role,
-                              requester_id, status, created_at, updated_at, finished_at)
-         values ($1, $2, $3, 't', $4, $4, $5, $6, $7, $8, $9::timestamptz, $9::timestamptz, case when $8 = 'pending' then null else $9::timestamptz end)",
-        id, payment_id, Uuid::new_v4(), amount, reason, role, requester, status, at as _
-    )
-    .execute(&app.pool)
-    .await
-    .unwrap();
-    id
+    let requester = if role == "admin" { &app.users.admin } else { &app.users.minsu };
+    let r = RecordedRefund {
+        reason: reason.into(),
+        status: RefundStatus::parse(status).unwrap(),
+        at,
+        ..RecordedRefund::new(payment_id, amount, amount, requester)
+    };
+    insert_recorded(&app.pool, &r).await.unwrap();
+    r.id
 }
 
 fn kst(y: i32, m: u32, d: u32, h: u32) -> DateTime<Utc> {
@@ -190,14 +189,15 @@ async fn keyset_pages_cover_every_row_exactly_once_under_concurrent_inserts(pool
                 .fetch_one(&app.pool)
                 .await
                 .unwrap();
-        let requester = app.users.minsu.id;
+        let requester = app.users.minsu.clone();
         tokio::spawn(async move {
             for _ in 0..40 {
-                sqlx::query!(
-                    "insert into refunds (id, payment_id, idempotency_key, request_fingerprint, amount, checksum, reason, requester_role, requester_id, status, finished_at)
-                     values ($1, $2, $3, 't', 100, 100, 'new', 'customer', $4, 'succeeded', now())",
-                    Uuid::new_v4(), payment_id, Uuid::new_v4(), requester
-                ).execute(&pool).await.unwrap();
+                let r = RecordedRefund {
+                    reason: "new".into(),
+                    status: RefundStatus::Succeeded,
+                    ..RecordedRefund::new(payment_id, 100, 100, &requester)
+                };
+                insert_recorded(&pool, &r).await.unwrap();
                 tokio::time::sleep(std::time::Duration::from_millis(2)).await;
             }
         })

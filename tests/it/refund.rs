@@ -286,12 +286,12 @@ async fn a_refund_whose_process_died_is_finished_by_the_reconciler(pool: PgPool)
         .fetch_one(&app.pool)
         .await
         .unwrap();
-    let refund_id = Uuid::new_v4();
-    sqlx::query!(
-        "insert into refunds (id, payment_id, idempotency_key, request_fingerprint, amount, checksum, reason, requester_role, requester_id, status)
-         values ($1, $2, $3, 'crash', 4000, 10000, '변심', 'customer', $4, 'pending')",
-        refund_id, payment_id, Uuid::new_v4(), app.users.minsu.id
-    ).execute(&app.pool).await.unwrap();
+    let crashed = refund::RecordedRefund {
+        reason: "변심".into(),
+        ..refund::RecordedRefund::new(payment_id, 4000, 10_000, &app.users.minsu)
+    };
+    refund::insert_recorded(&app.pool, &crashed).await.unwrap();
+    let refund_id = crashed.id;
     // what the pipeline sends: the reason carries the refund's reference
     let reason = refund::decide::reason_for_portone("변심", refund_id);
     let req = CancelRequest {
@@ -308,12 +308,11 @@ async fn a_refund_whose_process_died_is_finished_by_the_reconciler(pool: PgPool)
     assert_eq!(ours(&app, &p).await, (4_000, "cancelled".into(), 0));
     assert_eq!(app.sim_payment(&p.imp_uid).await.cancel_amount, 4_000, "nothing doubled");
     // a crash before PortOne was called: the reconciler resends with the same checksum
-    let second = Uuid::new_v4();
-    sqlx::query!(
-        "insert into refunds (id, payment_id, idempotency_key, request_fingerprint, amount, checksum, reason, requester_role, requester_id, status)
-         values ($1, $2, $3, 'crash', 1000, 6000, '변심', 'customer', $4, 'pending')",
-        second, payment_id, Uuid::new_v4(), app.users.minsu.id
-    ).execute(&app.pool).await.unwrap();
+    let second = refund::RecordedRefund {
+        reason: "변심".into(),
+        ..refund::RecordedRefund::new(payment_id, 1000, 6000, &app.users.minsu)
+    };
+    refund::insert_recorded(&app.pool, &second).await.unwrap();
     let report = reconcile(&app).await;
     assert_eq!(report.resent, 1, "{report:?}");
     assert_eq!(ours(&app, &p).await, (5_000, "cancelled".into(), 0));

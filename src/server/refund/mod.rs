@@ -25,7 +25,7 @@ use uuid::Uuid;
 use crate::model::{CurrentUser, RefundOutcome, Role};
 use crate::server::error::ServerError;
 use portone_v1::PortOneClient;
-pub use store::latest_outcome;
+pub use store::{insert_recorded, latest_outcome, RecordedRefund};
 
 /// A refund request as the pipeline receives it.
 #[derive(Clone, Debug)]

@@ -590,3 +590,73 @@ pub async fn latest_outcome(
         None => Ok(None),
     }
 }
+
+/// A refund as stored after the fact — demo history and test fixtures — rather than reserved
+/// by the pipeline. `at` is when it was requested (and finished, unless pending).
+#[derive(Clone, Debug)]
+pub struct RecordedRefund {
+    pub id: Uuid,
+    pub payment_id: i64,
+    pub amount: i64,
+    pub checksum: i64,
+    pub reason: String,
+    pub requester: Role,
+    pub requester_id: i64,
+    pub status: RefundStatus,
+    pub portone_code: Option<i32>,
+    pub portone_message: Option<String>,
+    pub pg_tid: Option<String>,
+    pub receipt_url: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+impl RecordedRefund {
+    /// A refund of `amount` won with nothing from PortOne yet, requested now.
+    pub fn new(payment_id: i64, amount: i64, checksum: i64, requester: &CurrentUser) -> Self {
+        RecordedRefund {
+            id: Uuid::new_v4(),
+            payment_id,
+            amount,
+            checksum,
+            reason: "단순 변심".into(),
+            requester: requester.role,
+            requester_id: requester.id,
+            status: RefundStatus::Pending,
+            portone_code: None,
+            portone_message: None,
+            pg_tid: None,
+            receipt_url: None,
+            at: Utc::now(),
+        }
+    }
+}
+
+pub async fn insert_recorded(
+    conn: impl sqlx::PgExecutor<'_>,
+    r: &RecordedRefund,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        r#"insert into refunds (id, payment_id, idempotency_key, request_fingerprint, amount, checksum, reason,
+                                requester_role, requester_id, status, portone_code, portone_message, pg_tid, receipt_url,
+                                created_at, updated_at, finished_at)
+           values ($1, $2, $3, 'recorded', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14::timestamptz, $14::timestamptz,
+                   case when $9 = 'pending' then null else $14::timestamptz end)"#,
+        r.id,
+        r.payment_id,
+        Uuid::new_v4(),
+        r.amount,
+        r.checksum,
+        r.reason,
+        r.requester.as_str(),
+        r.requester_id,
+        r.status.as_str(),
+        r.portone_code,
+        r.portone_message,
+        r.pg_tid,
+        r.receipt_url,
+        r.at as _,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
