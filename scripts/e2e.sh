@@ -22,7 +22,7 @@ LEPTOS_SITE_ADDR="$site" target/debug/portone-refund seed-demo target/e2e/sim-pa
 target/debug/portone-sim --addr "$sim" --payments target/e2e/sim-payments.json \
   --webhook-url "http://$site/portone/webhook" > target/e2e/sim.log 2>&1 &
 sim_pid=$!
-LEPTOS_SITE_ADDR="$site" PORTONE_API_URL="http://$sim" RECONCILE_INTERVAL_SECS=1 \
+LEPTOS_SITE_ADDR="$site" PORTONE_API_URL="http://$sim" RECONCILE_INTERVAL_SECS=1 METRICS_ADDR=127.0.0.1:0 \
   PORTONE_TIMEOUT_SECS=2 PORTONE_DEADLINE_SECS=3 REFUND_LEASE_SECS=5 target/debug/portone-refund > target/e2e/app.log 2>&1 &
 app_pid=$!
 trap 'kill "$app_pid" "$sim_pid" 2>/dev/null || true' EXIT

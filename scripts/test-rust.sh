@@ -25,4 +25,7 @@ echo "==> unit and integration tests"
 # runtime, app, simulator and database, sharing sqlx's one connection budget per process; run
 # side by side they occasionally starved each other. A hung test fails the run instead of
 # eating CI's time.
-timeout 1800 env RUSTFLAGS="--cfg erase_components" cargo test --workspace --features ssr -- --test-threads=1 ${TEST_FILTER:+"$TEST_FILTER"}
+# The output is kept: scripts/check-logs.sh reads it for secrets and account numbers.
+mkdir -p target/test-logs
+timeout 1800 env RUSTFLAGS="--cfg erase_components" cargo test --workspace --features ssr -- --test-threads=1 ${TEST_FILTER:+"$TEST_FILTER"} \
+  2>&1 | tee target/test-logs/cargo-test.log

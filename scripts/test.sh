@@ -14,3 +14,6 @@ scripts/torture.sh --seed "${TORTURE_SEED:-7}" --requests 1500 --kills 4 --shopp
 
 echo "==> browser tests"
 scripts/e2e.sh
+
+echo "==> logs of the whole run: no secret, no full account number"
+scripts/check-logs.sh target/test-logs target/torture target/e2e

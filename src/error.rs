@@ -23,6 +23,9 @@ pub enum AppError {
     /// The gateway refused; its message (already Korean) is shown as sent.
     #[error("환불에 실패했습니다: {0}")]
     Gateway(String),
+    /// The database is away for a moment: 503 with `Retry-After`.
+    #[error("잠시 서비스를 이용할 수 없습니다. 잠시 후 다시 시도해 주세요.")]
+    Unavailable,
     #[error("일시적인 오류가 발생했습니다. 잠시 후 다시 시도해 주세요.")]
     Internal,
 }

@@ -336,6 +336,16 @@ pub enum RefundOutcomeStatus {
     Pending,
 }
 
+impl RefundOutcomeStatus {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            RefundOutcomeStatus::Succeeded => "succeeded",
+            RefundOutcomeStatus::Failed => "failed",
+            RefundOutcomeStatus::Pending => "pending",
+        }
+    }
+}
+
 /// How the customer sees a stored status: a refund an admin must look at is still 처리 중.
 impl From<RefundStatus> for RefundOutcomeStatus {
     fn from(status: RefundStatus) -> Self {

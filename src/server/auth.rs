@@ -61,6 +61,23 @@ pub async fn sign_in(
     password: &str,
     ip: &str,
 ) -> Result<CurrentUser, ServerError> {
+    let result = check_credentials(pool, email, password, ip).await;
+    let counted = match &result {
+        Ok(_) => "success",
+        Err(ServerError::InvalidCredentials) => "invalid",
+        Err(ServerError::TooManyAttempts) => "limited",
+        Err(_) => "error",
+    };
+    metrics::counter!("sign_in_total", "result" => counted).increment(1);
+    result
+}
+
+async fn check_credentials(
+    pool: &PgPool,
+    email: &str,
+    password: &str,
+    ip: &str,
+) -> Result<CurrentUser, ServerError> {
     let email = normalize_email(email);
     let attempt = sqlx::query_scalar!(
         "insert into sign_in_attempts (email, ip, succeeded) values ($1, $2, false) returning id",

@@ -31,6 +31,11 @@ pub struct Settings {
     pub pipeline: PipelineSettings,
     /// A refund pending longer than this shows as 지연 (delayed) to admins.
     pub pending_alert_after: Duration,
+    /// Where `/metrics` listens (`METRICS_ADDR`, default loopback only, so never public by
+    /// accident); `off` serves none.
+    pub metrics_addr: Option<std::net::SocketAddr>,
+    /// After SIGTERM, how long in-flight requests may take before the process exits anyway.
+    pub shutdown_grace: Duration,
 }
 
 /// Never prints the database URL (it may hold a password) or the PortOne secret.
@@ -162,6 +167,15 @@ impl Settings {
                 })
                 .collect::<Result<_, _>>()?,
         };
+        let metrics_addr = match var("METRICS_ADDR").as_deref() {
+            Some("off") => None,
+            Some(addr) => Some(addr.parse().map_err(|_| {
+                ConfigError(format!(
+                    "METRICS_ADDR: {addr:?} is not an address such as 127.0.0.1:9464"
+                ))
+            })?),
+            None => Some(std::net::SocketAddr::from(([127, 0, 0, 1], 9464))),
+        };
         Ok(Settings {
             database_url,
             portone,
@@ -177,6 +191,8 @@ impl Settings {
                 ..PipelineSettings::default()
             },
             pending_alert_after: secs("PENDING_ALERT_SECS", 600.0)?,
+            metrics_addr,
+            shutdown_grace: secs("SHUTDOWN_GRACE_SECS", 30.0)?,
         })
     }
 }

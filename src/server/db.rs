@@ -9,7 +9,9 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 pub async fn connect(database_url: &str) -> Result<PgPool, sqlx::Error> {
     PgPoolOptions::new()
         .max_connections(20)
-        .acquire_timeout(Duration::from_secs(10))
+        // A request waits at most this long for a connection, then is told 503 (Postgres away
+        // or overloaded) rather than hanging.
+        .acquire_timeout(Duration::from_secs(5))
         .connect(database_url)
         .await
 }

@@ -41,8 +41,26 @@ pub enum ServerError {
 }
 
 impl ServerError {
+    /// True when Postgres could not be reached (down, restarting, or every connection busy
+    /// past the pool's timeout): the request may be retried as it is.
+    pub fn unavailable(&self) -> bool {
+        let ServerError::Database(e) = self else { return false };
+        match e {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
+            sqlx::Error::Tls(_) => true,
+            // 08: connection exception; 57P01–57P03: the server is shutting down or starting
+            sqlx::Error::Database(db) => db
+                .code()
+                .is_some_and(|c| c.starts_with("08") || matches!(&*c, "57P01" | "57P02" | "57P03")),
+            _ => false,
+        }
+    }
+
     /// The HTTP status for a JSON caller.
     pub fn status(&self) -> StatusCode {
+        if self.unavailable() {
+            return StatusCode::SERVICE_UNAVAILABLE;
+        }
         match self {
             ServerError::NotFound => StatusCode::NOT_FOUND,
             ServerError::Rejected(_) | ServerError::KeyReused => StatusCode::BAD_REQUEST,
@@ -77,6 +95,10 @@ impl From<ServerError> for AppError {
                     "PortOne에서 결제 정보를 가져오지 못했습니다. 잠시 후 다시 시도해 주세요."
                         .into(),
                 )
+            }
+            unavailable if unavailable.unavailable() => {
+                tracing::warn!(error = %unavailable, "database unavailable");
+                AppError::Unavailable
             }
             internal => {
                 tracing::error!(error = %internal, "internal error");

@@ -22,6 +22,7 @@ pub fn status_of(e: &AppError) -> StatusCode {
         AppError::TooManyAttempts | AppError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         AppError::Rejected(_) => StatusCode::BAD_REQUEST,
         AppError::Gateway(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         AppError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -39,6 +40,12 @@ pub async fn with_error_status(request: Request, next: Next) -> Response {
     };
     if let Ok(error) = serde_json::from_slice::<AppError>(&bytes) {
         parts.status = status_of(&error);
+        if error == AppError::Unavailable {
+            parts.headers.insert(
+                header::RETRY_AFTER,
+                header::HeaderValue::from(crate::server::health::RETRY_AFTER_SECS),
+            );
+        }
     }
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(bytes))

@@ -10,6 +10,8 @@ pub mod demo;
 pub mod error;
 pub mod fn_status;
 pub mod headers;
+pub mod health;
+pub mod metrics;
 pub mod orders;
 pub mod payments;
 pub mod refund;

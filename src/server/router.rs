@@ -13,12 +13,16 @@ use axum::Router;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use serde::Deserialize;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, Session, SessionManagerLayer};
 use tower_sessions_sqlx_store::PostgresStore;
 
 use crate::app::{shell, App};
-use crate::server::{auth, csrf, fn_status, headers, seed_api, webhook, AppState};
+use crate::server::{
+    auth, csrf, fn_status, headers, health, metrics, seed_api, telemetry, webhook, AppState,
+};
 
 pub fn build(state: AppState) -> Router {
     let routes = generate_route_list(App);
@@ -38,7 +42,8 @@ pub fn build(state: AppState) -> Router {
     Router::new()
         .route("/payments/cancel", post(seed_api::refund))
         .route(csrf::WEBHOOK_PATH, post(webhook::handle))
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
         .route("/admin/refunds.csv", get(refunds_csv))
         .route("/admin/find", get(find_order))
         .leptos_routes_with_context(
@@ -53,6 +58,12 @@ pub fn build(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), csrf::reject_cross_site))
         .layer(axum::middleware::from_fn_with_state(state.clone(), csrf::drop_foreign_errors))
         .layer(session_layer)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), health::gate))
+        .layer(axum::middleware::from_fn(metrics::track_http))
+        // outermost last: a request id is set, echoed in the answer, and spans the request
+        .layer(TraceLayer::new_for_http().make_span_with(telemetry::request_span).on_failure(()))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(state)
 }
 

@@ -11,6 +11,7 @@ use tower_sessions::Session;
 
 use crate::error::AppError;
 use crate::model::RefundOutcomeStatus;
+use crate::server::error::ServerError;
 use crate::server::refund::{self, rules::RefundForm, RefundCommand};
 use crate::server::{auth, AppState};
 
@@ -37,6 +38,20 @@ fn message(status: StatusCode, text: impl Into<String>) -> Response {
     (status, Json(json!({"message": text.into()}))).into_response()
 }
 
+/// An error as the JSON caller sees it: its status, a Korean sentence without internals (the
+/// cause is logged by the conversion), and `Retry-After` when the database is away.
+fn error_response(e: ServerError) -> Response {
+    let status = e.status();
+    let mut response = message(status, AppError::from(e).to_string());
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        response.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from(crate::server::health::RETRY_AFTER_SECS),
+        );
+    }
+    response
+}
+
 /// `POST /payments/cancel` from a signed-in page: 200 with the synced payment, 202 while the
 /// outcome is unknown, 4xx with `{message}` when refused.
 pub async fn refund(
@@ -48,7 +63,7 @@ pub async fn refund(
     let user = match auth::session_user(&session, &state.pool).await {
         Ok(Some(user)) => user,
         Ok(None) => return message(StatusCode::UNAUTHORIZED, AppError::NotSignedIn.to_string()),
-        Err(e) => return message(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => return error_response(e),
     };
     let amount = match req.cancel_request_amount {
         None | Some(Value::Null) => None,
@@ -88,9 +103,6 @@ pub async fn refund(
                 AppError::Gateway(o.message.unwrap_or_default()).to_string(),
             ),
         },
-        Err(e) => {
-            let status = e.status();
-            message(status, AppError::from(e).to_string())
-        }
+        Err(e) => error_response(e),
     }
 }

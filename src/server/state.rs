@@ -7,6 +7,7 @@ use sqlx::PgPool;
 use portone_v1::PortOneClient;
 
 use crate::server::config::Settings;
+use crate::server::health::DbHealth;
 
 /// What every handler and server function can reach. Cheap to clone.
 #[derive(Clone)]
@@ -15,6 +16,25 @@ pub struct AppState {
     pub pool: PgPool,
     pub portone: Arc<PortOneClient>,
     pub settings: Arc<Settings>,
+    /// Whether Postgres answers (`health::spawn_probe` keeps it current).
+    pub db_health: Arc<DbHealth>,
+}
+
+impl AppState {
+    pub fn new(
+        leptos_options: LeptosOptions,
+        pool: PgPool,
+        portone: Arc<PortOneClient>,
+        settings: Settings,
+    ) -> AppState {
+        AppState {
+            leptos_options,
+            pool,
+            portone,
+            settings: Arc::new(settings),
+            db_health: Arc::default(),
+        }
+    }
 }
 
 impl FromRef<AppState> for LeptosOptions {

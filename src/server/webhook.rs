@@ -34,23 +34,38 @@ pub async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Byt
     } else {
         serde_json::from_slice(&body).map_err(|e| e.to_string())
     };
+    let counted = |result: &'static str| {
+        metrics::counter!("webhooks_total", "result" => result).increment(1);
+    };
     let Ok(notice) = notice.map_err(|e| tracing::warn!(error = %e, "unreadable webhook")) else {
+        counted("bad_request");
         return StatusCode::BAD_REQUEST;
     };
     // Only PortOne's shape of id reaches a query or a log line.
     if !crate::model::valid_imp_uid(&notice.imp_uid) {
         tracing::warn!("webhook with a malformed imp_uid");
+        counted("bad_request");
         return StatusCode::BAD_REQUEST;
     }
     match process(&state.pool, &state.portone, &notice, state.settings.allow_test_payments).await {
         Ok(effect) => {
             tracing::info!(imp_uid = %notice.imp_uid, ?effect, "webhook processed");
+            counted(match effect {
+                WebhookEffect::Imported { .. } => "imported",
+                WebhookEffect::Synced { .. } => "synced",
+                WebhookEffect::Ignored => "ignored",
+            });
             StatusCode::OK
         }
         Err(e) => {
             tracing::error!(imp_uid = %notice.imp_uid, error = %e, "webhook processing failed");
+            counted("error");
             // a 5xx lets PortOne's retry (when enabled) try again
-            StatusCode::INTERNAL_SERVER_ERROR
+            if e.unavailable() {
+                StatusCode::SERVICE_UNAVAILABLE
+            } else {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         }
     }
 }

@@ -8,6 +8,7 @@ mod admin;
 mod exactly_once;
 mod foundation;
 mod fuzz;
+mod operations;
 mod parsers;
 mod portone;
 mod refund;

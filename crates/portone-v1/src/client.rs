@@ -86,6 +86,25 @@ impl PortOneError {
             PortOneError::Timeout | PortOneError::Connection(_) | PortOneError::Decode(_) => true,
         }
     }
+
+    /// The class a dashboard counts: `refused`, `unknown` or `unauthorized`.
+    pub fn class(&self) -> &'static str {
+        match self {
+            PortOneError::Unauthorized => "unauthorized",
+            e if e.outcome_unknown() => "unknown",
+            _ => "refused",
+        }
+    }
+}
+
+/// Records one call in `portone_request_duration_seconds{endpoint, outcome}`.
+fn observe<T>(endpoint: &'static str, started: Instant, result: &Result<T, PortOneError>) {
+    let outcome = match result {
+        Ok(_) => "success",
+        Err(e) => e.class(),
+    };
+    metrics::histogram!("portone_request_duration_seconds", "endpoint" => endpoint, "outcome" => outcome)
+        .record(started.elapsed().as_secs_f64());
 }
 
 struct CachedToken {
@@ -164,7 +183,9 @@ impl PortOneClient {
             imp_secret: self.config.imp_secret.expose().to_string(),
         };
         let response = self.http.post(self.url("/users/getToken")).json(&body).send().await;
-        let token: AccessToken = match read_envelope(response).await {
+        let read = read_envelope::<AccessToken>(response).await;
+        observe("getToken", asked_at, &read);
+        let token: AccessToken = match read {
             Err(PortOneError::HttpStatus { status: 401 })
             | Err(PortOneError::Refused { status: 401, .. }) => {
                 return Err(PortOneError::Unauthorized)
@@ -181,19 +202,24 @@ impl PortOneClient {
 
     /// Sends an authorised request; on 401 refreshes the token once and resends the same
     /// request (safe for cancels: the checksum is unchanged, so a repeat cannot refund twice).
+    /// `endpoint` names the call in metrics (the path holds ids).
     async fn authorised<T: DeserializeOwned>(
         &self,
+        endpoint: &'static str,
         method: reqwest::Method,
         path: &str,
         query: &[(&str, String)],
         json_body: Option<Vec<u8>>,
     ) -> Result<T, PortOneError> {
-        tokio::time::timeout(
+        let started = Instant::now();
+        let result = tokio::time::timeout(
             self.config.deadline,
             self.authorised_once(method, path, query, json_body),
         )
         .await
-        .unwrap_or(Err(PortOneError::Timeout))
+        .unwrap_or(Err(PortOneError::Timeout));
+        observe(endpoint, started, &result);
+        result
     }
 
     async fn authorised_once<T: DeserializeOwned>(
@@ -235,7 +261,7 @@ impl PortOneClient {
     #[instrument(skip_all, fields(imp_uid = request.imp_uid.as_deref(), amount = request.amount, checksum = request.checksum))]
     pub async fn cancel(&self, request: &CancelRequest) -> Result<Payment, PortOneError> {
         let body = serde_json::to_vec(request).map_err(|e| PortOneError::Decode(e.to_string()))?;
-        self.authorised(reqwest::Method::POST, "/payments/cancel", &[], Some(body)).await
+        self.authorised("cancel", reqwest::Method::POST, "/payments/cancel", &[], Some(body)).await
     }
 
     /// `GET /payments/{imp_uid}`; sandbox payments are found only with `include_sandbox`.
@@ -247,14 +273,14 @@ impl PortOneClient {
     ) -> Result<Payment, PortOneError> {
         let path = format!("/payments/{}", path_segment(imp_uid));
         let query = [("include_sandbox", include_sandbox.to_string())];
-        self.authorised(reqwest::Method::GET, &path, &query, None).await
+        self.authorised("payment", reqwest::Method::GET, &path, &query, None).await
     }
 
     /// `GET /payments/find/{merchant_uid}`.
     #[instrument(skip_all, fields(merchant_uid))]
     pub async fn find_by_merchant_uid(&self, merchant_uid: &str) -> Result<Payment, PortOneError> {
         let path = format!("/payments/find/{}", path_segment(merchant_uid));
-        self.authorised(reqwest::Method::GET, &path, &[], None).await
+        self.authorised("find", reqwest::Method::GET, &path, &[], None).await
     }
 }
 

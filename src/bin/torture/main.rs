@@ -117,6 +117,8 @@ async fn run(args: &Args, seed: u64) -> Result<usize, String> {
             ("RECONCILE_INTERVAL_SECS", "0.5"),
             ("REFUND_REQUESTS_PER_MINUTE", "1000000"),
             ("RUST_LOG", "warn"),
+            // two instances on one machine: each its own metrics port
+            ("METRICS_ADDR", "127.0.0.1:0"),
         ]
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .to_vec()

@@ -85,8 +85,30 @@ fn fingerprint(user: &CurrentUser, cmd: &RefundCommand) -> String {
 
 /// Requests a refund for `user`. Returns the recorded outcome (succeeded, failed at the
 /// gateway, or pending when PortOne's answer is unknown); `Err` when nothing was reserved.
-#[instrument(skip_all, fields(merchant_uid = %cmd.merchant_uid, user_id = user.id, key = %cmd.idempotency_key))]
+#[instrument(skip_all, fields(merchant_uid = %cmd.merchant_uid, user_id = user.id, key = %cmd.idempotency_key, refund_id = tracing::field::Empty))]
 pub async fn request_refund(
+    pool: &PgPool,
+    portone: &PortOneClient,
+    settings: &PipelineSettings,
+    user: &CurrentUser,
+    cmd: RefundCommand,
+) -> Result<RefundOutcome, ServerError> {
+    let result = refund_once(pool, portone, settings, user, cmd).await;
+    let answer = match &result {
+        Ok(_) => "answered",
+        Err(ServerError::Rejected(_)) => "rejected",
+        Err(ServerError::NotFound) => "not_found",
+        Err(ServerError::RateLimited) => "rate_limited",
+        Err(ServerError::KeyReused) => "key_reused",
+        Err(e) if e.unavailable() => "unavailable",
+        Err(_) => "error",
+    };
+    metrics::counter!("refund_requests_total", "role" => user.role.as_str(), "answer" => answer)
+        .increment(1);
+    result
+}
+
+async fn refund_once(
     pool: &PgPool,
     portone: &PortOneClient,
     settings: &PipelineSettings,
@@ -143,8 +165,17 @@ pub async fn request_refund(
         }
     };
 
+    tracing::Span::current().record("refund_id", tracing::field::display(reserved.id));
     let result = portone.cancel(&settle::cancel_request(&reserved)).await;
-    settle::settle(pool, portone, &reserved, result, &actor, settings.lease).await
+    let outcome = settle::settle(pool, portone, &reserved, result, &actor, settings.lease).await?;
+    metrics::counter!(
+        "refund_outcomes_total",
+        "status" => outcome.status.as_str(),
+        "role" => user.role.as_str(),
+        "pay_method" => reserved.pay_method.as_str().to_string()
+    )
+    .increment(1);
+    Ok(outcome)
 }
 
 /// A refusal by the rules: audited (nothing else is written), then told to the user.

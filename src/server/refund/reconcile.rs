@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use sqlx::PgPool;
+use tracing::Instrument;
 use uuid::Uuid;
 
 use super::settle::{self, Settled};
@@ -71,9 +72,20 @@ pub async fn reconcile_once(
     portone: &PortOneClient,
     lease: Duration,
 ) -> Result<ReconcileReport, sqlx::Error> {
+    reconcile_pass(pool, portone, lease, || false).await
+}
+
+/// One pass that ends early, between claims, once `stopping()` says so.
+async fn reconcile_pass(
+    pool: &PgPool,
+    portone: &PortOneClient,
+    lease: Duration,
+    stopping: impl Fn() -> bool,
+) -> Result<ReconcileReport, sqlx::Error> {
     let mut report = ReconcileReport::default();
     let mut seen: Vec<Uuid> = Vec::new();
-    while let Some(r) = claim(pool, lease, &seen).await? {
+    while !stopping() {
+        let Some(r) = claim(pool, lease, &seen).await? else { break };
         seen.push(r.id);
         let step = async {
             match settle::settle_by_lookup(pool, portone, &r, ACTOR, None).await? {
@@ -87,24 +99,45 @@ pub async fn reconcile_once(
                 other => Ok(Step::Decided(other)),
             }
         };
-        match step.await {
+        let step = step.instrument(tracing::info_span!("reconcile", refund_id = %r.id));
+        let action = match step.await {
             Ok(Step::Resent(then)) => {
                 report.resent += 1;
+                metrics::counter!("reconciler_actions_total", "action" => "resent").increment(1);
                 match then {
                     Some(Settled::Succeeded) => report.succeeded += 1,
                     Some(Settled::Failed) => report.failed += 1,
                     _ => report.still_pending += 1,
                 }
+                match then {
+                    Some(Settled::Succeeded) => "succeeded",
+                    Some(Settled::Failed) => "failed",
+                    _ => "still_pending",
+                }
             }
-            Ok(Step::Decided(Settled::Succeeded)) => report.succeeded += 1,
-            Ok(Step::Decided(Settled::Failed)) => report.failed += 1,
-            Ok(Step::Decided(Settled::NeedsReview)) => report.needs_review += 1,
-            Ok(Step::Decided(_)) => report.still_pending += 1,
+            Ok(Step::Decided(Settled::Succeeded)) => {
+                report.succeeded += 1;
+                "succeeded"
+            }
+            Ok(Step::Decided(Settled::Failed)) => {
+                report.failed += 1;
+                "failed"
+            }
+            Ok(Step::Decided(Settled::NeedsReview)) => {
+                report.needs_review += 1;
+                "review"
+            }
+            Ok(Step::Decided(_)) => {
+                report.still_pending += 1;
+                "still_pending"
+            }
             Err(e) => {
                 tracing::error!(refund_id = %r.id, error = %e, "reconciling a refund failed");
                 report.still_pending += 1;
+                "error"
             }
-        }
+        };
+        metrics::counter!("reconciler_actions_total", "action" => action).increment(1);
     }
     Ok(report)
 }
@@ -114,23 +147,31 @@ enum Step {
     Resent(Option<Settled>),
 }
 
-/// Runs `reconcile_once` now and then every `interval`, forever.
+/// Runs a pass now and then every `interval` until `stop` turns true; a refund being
+/// reconciled is finished first (the next claim is not taken). Await the handle to know it
+/// has stopped.
 pub fn spawn(
     pool: PgPool,
     portone: std::sync::Arc<PortOneClient>,
     interval: Duration,
     lease: Duration,
-) {
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        loop {
-            match reconcile_once(&pool, &portone, lease).await {
+        while !*stop.borrow() {
+            let stopping = || *stop.borrow();
+            match reconcile_pass(&pool, &portone, lease, stopping).await {
                 Ok(report) if report != ReconcileReport::default() => {
                     tracing::info!(?report, "reconciled refunds")
                 }
                 Ok(_) => {}
                 Err(e) => tracing::error!(error = %e, "reconciler pass failed"),
             }
-            tokio::time::sleep(interval).await;
+            tokio::select! {
+                _ = tokio::time::sleep(interval) => {}
+                _ = stop.changed() => {}
+            }
         }
-    });
+        tracing::info!("reconciler stopped");
+    })
 }

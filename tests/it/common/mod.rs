@@ -2,6 +2,9 @@
 //! from `#[sqlx::test]`), with the PortOne simulator in-process on another random port.
 #![allow(dead_code)]
 
+mod proxy;
+pub use proxy::PgProxy;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -113,8 +116,11 @@ pub fn serve_app(listener: tokio::net::TcpListener, pool: PgPool, portone: Arc<P
         reconcile_interval: Duration::from_secs(3600),
         pipeline: PipelineSettings { lease: TEST_LEASE, ..PipelineSettings::default() },
         pending_alert_after: Duration::from_secs(600),
+        metrics_addr: None,
+        shutdown_grace: Duration::from_secs(30),
     };
-    let state = AppState { leptos_options, pool, portone, settings: Arc::new(settings) };
+    let state = AppState::new(leptos_options, pool, portone, settings);
+    portone_refund::server::health::spawn_probe(state.pool.clone(), state.db_health.clone());
     let app = router::build(state);
     tokio::spawn(async move {
         axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
@@ -123,17 +129,41 @@ pub fn serve_app(listener: tokio::net::TcpListener, pool: PgPool, portone: Arc<P
     });
 }
 
+/// A browser-like client for the app at `base_url`: keeps cookies, sends its Origin.
+pub fn browser_for(base_url: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("origin", base_url.parse().unwrap());
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .default_headers(headers)
+        .build()
+        .unwrap()
+}
+
 impl TestApp {
     /// A browser-like client: keeps cookies, sends our Origin.
     pub fn browser(&self) -> reqwest::Client {
-        let mut headers = reqwest::header::HeaderMap::new();
-        headers.insert("origin", self.base_url.parse().unwrap());
-        reqwest::Client::builder()
-            .cookie_store(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .default_headers(headers)
-            .build()
-            .unwrap()
+        browser_for(&self.base_url)
+    }
+
+    /// Signs in at another instance of the app (same database).
+    pub async fn signed_in_at(
+        &self,
+        base_url: &str,
+        (email, password): (&str, &str),
+    ) -> reqwest::Client {
+        use leptos::server_fn::ServerFn;
+        let client = browser_for(base_url);
+        let res = client
+            .post(format!("{base_url}{}", portone_refund::api::Login::PATH))
+            .header("accept", "application/json")
+            .form(&[("email", email), ("password", password)])
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_success(), "sign-in failed: {}", res.status());
+        client
     }
 
     /// Calls a server function by its type's path, with a form body, asking for JSON.
@@ -152,18 +182,8 @@ impl TestApp {
             .unwrap()
     }
 
-    pub async fn signed_in(&self, (email, password): (&str, &str)) -> reqwest::Client {
-        use leptos::server_fn::ServerFn;
-        let client = self.browser();
-        let res = self
-            .server_fn(
-                &client,
-                portone_refund::api::Login::PATH,
-                &[("email", email), ("password", password)],
-            )
-            .await;
-        assert!(res.status().is_success(), "sign-in failed: {}", res.status());
-        client
+    pub async fn signed_in(&self, user: (&str, &str)) -> reqwest::Client {
+        self.signed_in_at(&self.base_url, user).await
     }
 
     /// Creates a paid payment at the simulator and imports it, owned by the buyer's account.
