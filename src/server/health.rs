@@ -65,11 +65,15 @@ async fn db_answers(pool: &PgPool) -> bool {
     )
 }
 
-/// Probes Postgres every second for as long as the process runs.
+/// Probes Postgres every second until the pool is closed (the process ends).
 pub fn spawn_probe(pool: PgPool, health: Arc<DbHealth>) {
     tokio::spawn(async move {
-        loop {
-            health.set(db_answers(&pool).await);
+        while !pool.is_closed() {
+            let up = db_answers(&pool).await;
+            if pool.is_closed() {
+                break;
+            }
+            health.set(up);
             tokio::time::sleep(PROBE_EVERY).await;
         }
     });
