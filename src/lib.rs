@@ -1,6 +1,7 @@
 //! 환불 — a merchant-side PortOne (V1) refund service.
 //!
-//! Layout: `app` and `pages` are the UI (rendered on the server, hydrated in the browser);
+//! Layout: `app` and `pages` are the UI, rendered on the server; `islands` the few parts that
+//! run in the browser;
 //! `api` holds the server functions (the browser's API surface); `model` the types both halves
 //! share; `server` everything that only runs on the server: database, sessions, the refund
 //! pipeline, the PortOne client and the PortOne simulator.
@@ -8,6 +9,7 @@
 pub mod api;
 pub mod app;
 pub mod error;
+pub mod islands;
 pub mod model;
 pub mod pages;
 
@@ -18,5 +20,5 @@ pub mod server;
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
+    leptos::mount::hydrate_islands();
 }

@@ -47,9 +47,16 @@ pub async fn admin_sync(merchant_uid: String) -> Result<SyncReport, AppError> {
     }
     let state = ctx::state()?;
     let actor = format!("admin:{}", admin.id);
-    crate::server::admin::sync_now(&state.pool, &state.portone, &merchant_uid, &actor)
+    let report = crate::server::admin::sync_now(&state.pool, &state.portone, &merchant_uid, &actor)
         .await?
-        .ok_or(AppError::NotFound)
+        .ok_or(AppError::NotFound)?;
+    // A plain form (no JavaScript needed) comes back to the timeline, which says what changed.
+    leptos_axum::redirect(&format!(
+        "/admin/payments/{}?{}",
+        crate::model::percent_encode(&merchant_uid),
+        report.to_query()
+    ));
+    Ok(report)
 }
 
 /// An admin's decision on a refund that needs review: `succeeded` with the PortOne entry that

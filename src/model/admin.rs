@@ -253,6 +253,35 @@ pub struct SyncReport {
     pub status_after: String,
 }
 
+impl SyncReport {
+    /// What the timeline's address carries after a re-sync from a plain form.
+    pub fn to_query(&self) -> String {
+        format!(
+            "synced={}.{}.{}",
+            self.new_cancellations, self.cancel_amount_before, self.cancel_amount_after
+        )
+    }
+
+    /// The sentence 환불 내역 shows for `synced=…` (`None` for anything else).
+    pub fn sentence_from_query(synced: &str) -> Option<String> {
+        let mut parts = synced.split('.').map(str::parse::<i64>);
+        let (Some(Ok(new)), Some(Ok(before)), Some(Ok(after)), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return None;
+        };
+        Some(if new == 0 && before == after {
+            "동기화했습니다. 변경 사항이 없습니다.".to_string()
+        } else {
+            format!(
+                "동기화했습니다. 새 취소 {new}건, 환불된 금액 {} → {}.",
+                super::format_won(before),
+                super::format_won(after)
+            )
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::format_age;

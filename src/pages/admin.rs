@@ -280,6 +280,10 @@ pub fn AdminPaymentPage() -> impl IntoView {
         (merchant_uid(), refund.version().get(), sync.version().get(), review.version().get())
     };
     let timeline = Resource::new(key, |(m, ..)| admin_timeline(m));
+    // after PortOne과 동기화 the server comes back here saying what changed
+    let query = use_query_map();
+    let synced =
+        move || query.read().get("synced").and_then(|s| SyncReport::sentence_from_query(&s));
     let detail = Resource::new(key, |(m, ..)| get_order_detail(m));
     view! {
         <Suspense fallback=|| view! { <p>"불러오는 중…"</p> }>
@@ -291,20 +295,12 @@ pub fn AdminPaymentPage() -> impl IntoView {
                             <h2 id="admin-actions">"조치"</h2>
                             <ActionForm action=sync attr:class="inline">
                                 <input type="hidden" name="merchant_uid" value=t.merchant_uid.clone()/>
-                                <button type="submit" disabled=move || sync.pending().get()>"PortOne과 동기화"</button>
+                                <button type="submit">"PortOne과 동기화"</button>
                             </ActionForm>
-                            {move || sync.value().get().map(|r| match r {
-                                Ok(r) => view! {
-                                    <p class="result success" role="status">
-                                        {if r.new_cancellations == 0 && r.cancel_amount_before == r.cancel_amount_after {
-                                            "동기화했습니다. 변경 사항이 없습니다.".to_string()
-                                        } else {
-                                            format!("동기화했습니다. 새 취소 {}건, 환불된 금액 {} → {}.", r.new_cancellations, format_won(r.cancel_amount_before), format_won(r.cancel_amount_after))
-                                        }}
-                                    </p>
-                                }.into_any(),
-                                Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
-                            })}
+                            {move || match sync.value().get() {
+                                Some(Err(e)) => Some(view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any()),
+                                _ => synced().map(|sentence| view! { <p class="result success" role="status">{sentence}</p> }.into_any()),
+                            }}
                             <h3>"고객 대신 환불"</h3>
                             <RefundSection detail=d refund/>
                         </section>

@@ -1,6 +1,7 @@
 use leptos::prelude::*;
 
 use crate::api::Login;
+use crate::islands::PasswordField;
 
 /// `/login`. A plain form underneath: it works before and without WebAssembly.
 /// The action is created inside the route: without JavaScript its error comes back in the
@@ -8,7 +9,6 @@ use crate::api::Login;
 #[component]
 pub fn LoginPage() -> impl IntoView {
     let login = ServerAction::<Login>::new();
-    let show_password = RwSignal::new(false);
     let error = move || login.value().get().and_then(|r| r.err()).map(|e| e.to_string());
     view! {
         <section class="card narrow">
@@ -16,22 +16,7 @@ pub fn LoginPage() -> impl IntoView {
             <ActionForm action=login attr:class="form" attr:novalidate=false>
                 <label for="email">"이메일"</label>
                 <input id="email" name="email" type="email" autocomplete="username" required autofocus/>
-                <label for="password">"비밀번호"</label>
-                <input
-                    id="password"
-                    name="password"
-                    type=move || if show_password.get() { "text" } else { "password" }
-                    autocomplete="current-password"
-                    required
-                />
-                <label class="check">
-                    <input
-                        type="checkbox"
-                        id="show-password"
-                        on:change=move |ev| show_password.set(event_target_checked(&ev))
-                    />
-                    "비밀번호 표시"
-                </label>
+                <PasswordField/>
                 {move || error().map(|e| view! { <p class="error" role="alert">{e}</p> })}
                 <button type="submit" disabled=move || login.pending().get()>
                     {move || if login.pending().get() { "로그인 중…" } else { "로그인" }}

@@ -3,6 +3,7 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 
 use crate::api::{get_order_detail, RequestRefund};
+use crate::islands::RefundForm;
 use crate::model::{
     format_kst, format_kst_seconds, format_won, safe_link, OrderDetail, PayMethod, RefundOutcome,
     RefundOutcomeStatus, PENDING_EXPLANATION,
@@ -104,11 +105,11 @@ pub fn RefundSection(detail: OrderDetail, refund: ServerAction<RequestRefund>) -
             Some(Ok(outcome)) => view! { <Outcome outcome/> }.into_any(),
             Some(Err(e)) => view! {
                 <p class="error" role="alert">{e.to_string()}</p>
-                <RefundFormOrReason detail=detail_for_form.clone() refund/>
+                <RefundFormOrReason detail=detail_for_form.clone()/>
             }.into_any(),
             None => view! {
                 {latest.clone().map(|o| view! { <div class="latest"><h3>"최근 환불 요청"</h3><Outcome outcome=o/></div> })}
-                <RefundFormOrReason detail=detail_for_form.clone() refund/>
+                <RefundFormOrReason detail=detail_for_form.clone()/>
             }.into_any(),
         }}
     }
@@ -141,94 +142,29 @@ fn Outcome(outcome: RefundOutcome) -> impl IntoView {
 }
 
 #[component]
-fn RefundFormOrReason(detail: OrderDetail, refund: ServerAction<RequestRefund>) -> impl IntoView {
+fn RefundFormOrReason(detail: OrderDetail) -> impl IntoView {
     match detail.not_refundable_reason.clone() {
         Some(reason) => {
             view! { <p class="not-refundable" data-testid="not-refundable">{reason}</p> }.into_any()
         }
-        None => view! { <RefundForm detail refund/> }.into_any(),
-    }
-}
-
-#[component]
-fn RefundForm(detail: OrderDetail, refund: ServerAction<RequestRefund>) -> impl IntoView {
-    let refundable = detail.summary.refundable();
-    let is_vbank = detail.summary.pay_method == PayMethod::Vbank;
-    let amount = RwSignal::new(refundable.to_string());
-    // Read when asking for confirmation: the customer may have typed before hydration.
-    let amount_input = NodeRef::<leptos::html::Input>::new();
-    // With WebAssembly the first press asks for confirmation; without it the form submits.
-    let confirming = RwSignal::new(false);
-    let pending = refund.pending();
-    let amount_text = move || {
-        let digits: String = amount.get().chars().filter(char::is_ascii_digit).collect();
-        digits.parse::<i64>().map(format_won).unwrap_or_else(|_| "입력한 금액".into())
-    };
-    view! {
-        <ActionForm action=refund attr:class="form refund-form">
-            <input type="hidden" name="merchant_uid" value=detail.summary.merchant_uid.clone()/>
-            <input type="hidden" name="idempotency_key" value=detail.idempotency_key.clone()/>
-            <label for="refund-amount">"환불 금액 (원)"</label>
-            <input
-                id="refund-amount"
-                node_ref=amount_input
-                name="amount"
-                type="text"
-                inputmode="numeric"
-                pattern="[0-9,]*"
-                required
-                readonly=!detail.partial_allowed
-                value=refundable.to_string()
-                on:input=move |ev| { amount.set(event_target_value(&ev)); confirming.set(false); }
-                aria-describedby="refund-amount-help"
-            />
-            <p id="refund-amount-help" class="help">
-                {format!("환불 가능 금액: {}", format_won(refundable))}
-                {(!detail.partial_allowed).then_some(" · 이 결제수단은 전액만 환불할 수 있습니다.")}
-            </p>
-            <label for="refund-reason">"환불 사유"</label>
-            <textarea id="refund-reason" name="reason" required maxlength="200" rows="2"></textarea>
-            {is_vbank.then(|| view! {
-                <fieldset class="vbank">
-                    <legend>"환불받을 계좌 (가상계좌 결제)"</legend>
-                    <label for="refund-holder">"예금주"</label>
-                    <input id="refund-holder" name="refund_holder" type="text" required maxlength="16" autocomplete="name"/>
-                    <label for="refund-bank">"은행"</label>
-                    <select id="refund-bank" name="refund_bank" required>
-                        <option value="">"은행을 선택하세요"</option>
-                        {detail.refund_banks.iter().map(|(code, name)| view! { <option value=code.clone()>{name.clone()}</option> }).collect_view()}
-                    </select>
-                    <label for="refund-account">"계좌번호"</label>
-                    <input id="refund-account" name="refund_account" type="text" inputmode="numeric" required maxlength="20" autocomplete="off"/>
-                </fieldset>
-            })}
-            <Show when=move || confirming.get()>
-                <div class="confirm" role="alertdialog" aria-labelledby="confirm-text">
-                    <p id="confirm-text"><strong>{move || format!("{}을 환불합니다", amount_text())}</strong></p>
-                    <p>"환불은 되돌릴 수 없습니다. 계속하시겠습니까?"</p>
-                </div>
-            </Show>
-            <div class="actions">
-                <button
-                    type="submit"
-                    class="primary"
-                    disabled=move || pending.get()
-                    on:click=move |ev| {
-                        if !confirming.get_untracked() {
-                            ev.prevent_default();
-                            if let Some(input) = amount_input.get_untracked() {
-                                amount.set(input.value());
-                            }
-                            confirming.set(true);
-                        }
-                    }
-                >
-                    {move || if pending.get() { "환불 요청 중…" } else if confirming.get() { "확인, 환불하기" } else { "환불하기" }}
-                </button>
-                <Show when=move || confirming.get()>
-                    <button type="button" on:click=move |_| confirming.set(false)>"취소"</button>
-                </Show>
-            </div>
-        </ActionForm>
+        None => {
+            let refund_banks = if detail.summary.pay_method == PayMethod::Vbank {
+                detail.refund_banks.clone()
+            } else {
+                Vec::new()
+            };
+            let action = <RequestRefund as leptos::server_fn::ServerFn>::PATH.to_string();
+            view! {
+                <RefundForm
+                    action
+                    merchant_uid=detail.summary.merchant_uid.clone()
+                    idempotency_key=detail.idempotency_key.clone()
+                    refundable=detail.summary.refundable()
+                    partial_allowed=detail.partial_allowed
+                    refund_banks
+                />
+            }
+            .into_any()
+        }
     }
 }
