@@ -9,6 +9,9 @@
 # must live where that user can enter: /var/lib/postgresql/portone-refund. A normal user's
 # cluster lives in ${XDG_STATE_HOME:-~/.local/state}/portone-refund. Override with PG_DIR.
 # Loopback-only with trust authentication: a development cluster, never a production one.
+# It skips fsync (tests need no durability); PG_DURABLE=1 makes a cluster that commits
+# durably as production does (benchmarks that publish commit costs), e.g.
+#   PG_DIR=/tmp/durable PG_PORT=55433 PG_DURABLE=1 scripts/pg.sh bench
 set -euo pipefail
 
 db="${1:-portone_refund}"
@@ -39,9 +42,12 @@ listen_addresses = '127.0.0.1'
 port = $port
 unix_socket_directories = '$sock'
 max_connections = 300
-fsync = off
-synchronous_commit = off
 CONF
+  if [ "${PG_DURABLE:-0}" = 1 ]; then
+    printf 'fsync = on\nsynchronous_commit = on\nshared_buffers = 256MB\n' | as_pg tee -a "$data/postgresql.conf" >/dev/null
+  else
+    printf 'fsync = off\nsynchronous_commit = off\n' | as_pg tee -a "$data/postgresql.conf" >/dev/null
+  fi
 fi
 
 if ! as_pg "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then

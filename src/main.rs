@@ -14,7 +14,12 @@ use portone_v1::PortOneClient;
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     telemetry::init("info,portone_refund=debug");
     telemetry::install_crypto_provider();
-    let conf = get_configuration(None)?;
+    let mut conf = get_configuration(None)?;
+    // cargo-leptos writes `hash.txt` beside the binary when it names assets by their hash.
+    conf.leptos_options.hash_files |= std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.join(conf.leptos_options.hash_file.as_ref())))
+        .is_some_and(|hashes| hashes.exists());
     let addr = conf.leptos_options.site_addr;
     let settings = Settings::from_env(&addr)?;
     let pool = db::connect(&settings.database_url).await?;

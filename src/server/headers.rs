@@ -15,12 +15,29 @@ fn is_static_asset(path: &str) -> bool {
     path.starts_with("/pkg/") || path == "/favicon.ico"
 }
 
+/// How long a browser may keep a static file. A file named by its content's hash
+/// (`portone-refund.3f9a….wasm`, cargo-leptos `hash-files`) never changes: a year, without
+/// asking again. Any other must be revalidated, so a deploy is seen at once.
+pub fn asset_cache_control(path: &str) -> &'static str {
+    let name = path.rsplit('/').next().unwrap_or_default();
+    let hashed = name.split('.').count() >= 3
+        && name.split('.').nth(1).is_some_and(|h| {
+            h.len() >= 8 && h.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        });
+    if hashed {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    }
+}
+
 pub async fn security_headers(
     State(state): State<AppState>,
     request: Request,
     next: Next,
 ) -> Response {
-    let cacheable = is_static_asset(request.uri().path());
+    let path = request.uri().path().to_string();
+    let cacheable = is_static_asset(&path);
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
@@ -32,8 +49,12 @@ pub async fn security_headers(
             HeaderValue::from_static("frame-ancestors 'none'"),
         );
     }
-    if !cacheable {
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let cache = if cacheable { asset_cache_control(&path) } else { "no-store" };
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    // a static file may be sent brotli- or gzip-compressed (precompressed files), so caches
+    // must key it by what the browser accepts
+    if cacheable && !headers.contains_key(header::VARY) {
+        headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     }
     if state.settings.public_url.as_deref().is_some_and(|u| u.starts_with("https://")) {
         headers.insert(
@@ -42,4 +63,19 @@ pub async fn security_headers(
         );
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::asset_cache_control;
+
+    #[test]
+    fn only_files_named_by_their_hash_are_cached_for_good() {
+        let year = "public, max-age=31536000, immutable";
+        assert_eq!(asset_cache_control("/pkg/portone-refund.Xq3vK9aB0c1d2E3f.wasm"), year);
+        assert_eq!(asset_cache_control("/pkg/portone-refund.Xq3vK9aB0c1d2E3f.js.br"), year);
+        assert_eq!(asset_cache_control("/pkg/portone-refund.wasm"), "no-cache");
+        assert_eq!(asset_cache_control("/pkg/portone-refund_bg.wasm"), "no-cache");
+        assert_eq!(asset_cache_control("/favicon.ico"), "no-cache");
+    }
 }

@@ -47,48 +47,82 @@ pub async fn lock(conn: &mut PgConnection, payment_id: i64) -> Result<(), sqlx::
 /// Overwrites our copy of a payment with PortOne's and adds new cancel_history entries.
 /// An older snapshot never moves `cancel_amount` backwards: it loses. Returns the entries
 /// that were new.
+///
+/// PortOne's history only grows. When it starts with what we already hold (the same number of
+/// entries up to the same last one), only the entries after that are written, in one
+/// statement: the work per sync follows what changed, not the order's whole history. Any
+/// other history (reordered, or a `null` one followed by a full one) is written whole; the
+/// unique key makes that idempotent.
 pub async fn sync(
     conn: &mut PgConnection,
     payment_id: i64,
     p: &Payment,
 ) -> Result<Vec<CancelHistoryEntry>, sqlx::Error> {
-    let raw = serde_json::to_value(p).unwrap_or_default();
+    let held = sqlx::query!(
+        "select history_len, history_tail_key from payments where id = $1",
+        payment_id
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let history = p.history();
+    let held_len = held.history_len as usize;
+    let continues = held_len > 0
+        && history.len() >= held_len
+        && held.history_tail_key.as_deref() == Some(history[held_len - 1].entry_key().as_str());
+    let fresh = if continues { &history[held_len..] } else { history };
+    // the mark moves only with a history PortOne actually sent
+    let (mark_len, mark_tail) = match (&p.cancel_history, history.last()) {
+        (Some(_), Some(last)) if history.len() >= held_len => {
+            (Some(history.len() as i32), Some(last.entry_key()))
+        }
+        _ => (None, None),
+    };
     sqlx::query!(
         r#"update payments set status = $2, cancel_amount = $3, cancelled_at = $4, receipt_url = coalesce($5, receipt_url),
-                  portone_raw = $6, synced_at = now()
+                  history_len = coalesce($6, history_len), history_tail_key = coalesce($7, history_tail_key),
+                  synced_at = now()
            where id = $1 and cancel_amount <= $3"#,
         payment_id,
         p.status.as_str(),
         p.cancel_amount,
         unix(p.cancelled_at) as _,
         p.receipt_url,
-        raw
+        mark_len,
+        mark_tail,
     )
     .execute(&mut *conn)
     .await?;
-    let mut added = Vec::new();
-    for e in p.history() {
-        let inserted = sqlx::query!(
-            r#"insert into payment_cancellations (payment_id, entry_key, cancellation_id, pg_tid, amount, cancelled_at, reason, receipt_url)
-               values ($1, $2, $3, $4, $5, $6, $7, $8)
-               on conflict (payment_id, entry_key) do nothing"#,
-            payment_id,
-            e.entry_key(),
-            e.cancellation_id,
-            e.pg_tid,
-            e.amount,
-            unix(e.cancelled_at).unwrap_or_else(Utc::now) as _,
-            e.reason,
-            e.receipt_url
-        )
-        .execute(&mut *conn)
-        .await?
-        .rows_affected();
-        if inserted == 1 {
-            added.push(e.clone());
-        }
+    if fresh.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(added)
+    let keys: Vec<String> = fresh.iter().map(CancelHistoryEntry::entry_key).collect();
+    let column =
+        |f: fn(&CancelHistoryEntry) -> Option<String>| fresh.iter().map(f).collect::<Vec<_>>();
+    let at: Vec<DateTime<Utc>> =
+        fresh.iter().map(|e| unix(e.cancelled_at).unwrap_or_else(Utc::now)).collect();
+    let inserted = sqlx::query_scalar!(
+        r#"insert into payment_cancellations (payment_id, entry_key, cancellation_id, pg_tid, amount, cancelled_at, reason, receipt_url)
+           select $1, * from unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::timestamptz[], $7::text[], $8::text[])
+           on conflict (payment_id, entry_key) do nothing
+           returning entry_key"#,
+        payment_id,
+        &keys,
+        &column(|e| e.cancellation_id.clone()) as &[Option<String>],
+        &column(|e| e.pg_tid.clone()) as &[Option<String>],
+        &fresh.iter().map(|e| e.amount).collect::<Vec<_>>(),
+        at.as_slice() as _,
+        &column(|e| e.reason.clone()) as &[Option<String>],
+        &column(|e| e.receipt_url.clone()) as &[Option<String>],
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let inserted: std::collections::HashSet<String> = inserted.into_iter().collect();
+    Ok(fresh
+        .iter()
+        .zip(&keys)
+        .filter(|(_, k)| inserted.contains(*k))
+        .map(|(e, _)| e.clone())
+        .collect())
 }
 
 /// Stores a payment we learn about from PortOne (webhook import, demo data). The owner is
@@ -139,18 +173,4 @@ pub async fn import_payment(pool: &PgPool, p: &Payment) -> Result<Option<i64>, s
     }
     tx.commit().await?;
     Ok(owner)
-}
-
-/// Our stored copy of PortOne's payment, as PortOne sent it last.
-pub async fn stored_payment(
-    pool: &PgPool,
-    merchant_uid: &str,
-) -> Result<Option<serde_json::Value>, sqlx::Error> {
-    let raw = sqlx::query_scalar!(
-        "select portone_raw from payments where merchant_uid = $1",
-        merchant_uid
-    )
-    .fetch_optional(pool)
-    .await?;
-    Ok(raw.flatten())
 }

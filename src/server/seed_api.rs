@@ -81,18 +81,16 @@ pub async fn refund(
         },
         idempotency_key: req.idempotency_key.unwrap_or_else(uuid::Uuid::new_v4),
     };
-    let outcome =
-        refund::request_refund(&state.pool, &state.portone, &state.settings.pipeline, &user, cmd)
+    let answer =
+        refund::answer_refund(&state.pool, &state.portone, &state.settings.pipeline, &user, cmd)
             .await;
-    match outcome {
-        Ok(o) => match o.status {
-            RefundOutcomeStatus::Succeeded => {
-                match crate::server::payments::stored_payment(&state.pool, &req.merchant_uid).await
-                {
-                    Ok(Some(payment)) => (StatusCode::OK, Json(payment)).into_response(),
-                    _ => message(StatusCode::OK, "환불되었습니다."),
-                }
-            }
+    match answer {
+        Ok(refund::Answer { outcome: o, payment }) => match o.status {
+            // PortOne's payment as it answered our cancel; a replayed request has none at hand
+            RefundOutcomeStatus::Succeeded => match payment {
+                Some(payment) => (StatusCode::OK, Json(payment)).into_response(),
+                None => message(StatusCode::OK, "환불되었습니다."),
+            },
             RefundOutcomeStatus::Pending => (
                 StatusCode::ACCEPTED,
                 Json(json!({"status": "pending", "message": crate::model::PENDING_EXPLANATION})),

@@ -315,3 +315,50 @@ async fn money_that_moves_for_a_failed_refund_is_flagged(pool: PgPool) {
     .await;
     assert_eq!(status(&app, &o.refund_id).await, "needs_review");
 }
+
+#[sqlx::test]
+async fn a_sync_writes_what_is_new_and_still_takes_any_history_whole(pool: PgPool) {
+    use portone_refund::server::refund::observe::record_by_id;
+    let app = spawn_app(pool).await;
+    let p = app.paid_order(&app.users.minsu, 100_000, "card", "kcp").await;
+    for _ in 0..5 {
+        console_cancel(&app, &p, 1000).await;
+    }
+    let payment_id = sqlx::query_scalar!("select id from payments where imp_uid = $1", p.imp_uid)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let stored = || async {
+        sqlx::query_scalar!(
+            r#"select count(*) as "n!" from payment_cancellations where payment_id = $1"#,
+            payment_id
+        )
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+    };
+    assert_eq!(stored().await, 5);
+    // an entry we hold goes missing behind the sync's back: a history that continues ours is
+    // written from where ours ends, so the old entry is not looked at again …
+    sqlx::query!(
+        "delete from payment_cancellations where payment_id = $1 and entry_key = (select min(entry_key) from payment_cancellations where payment_id = $1)",
+        payment_id
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    console_cancel(&app, &p, 1000).await;
+    assert_eq!(stored().await, 5, "only the new entry was written");
+    // … while a history in another order is taken whole (idempotently)
+    let mut reordered = app.sim_payment(&p.imp_uid).await;
+    reordered.cancel_history.as_mut().unwrap().reverse();
+    assert_eq!(record_by_id(&app.pool, payment_id, &reordered).await.unwrap(), 1);
+    assert_eq!(stored().await, 6);
+    // and a `null` history leaves what we hold alone
+    let mut bare = app.sim_payment(&p.imp_uid).await;
+    bare.cancel_history = None;
+    assert_eq!(record_by_id(&app.pool, payment_id, &bare).await.unwrap(), 0);
+    console_cancel(&app, &p, 1000).await;
+    assert_eq!(stored().await, 7, "the next sync continues from the mark");
+    assert_eq!(app.sim_payment(&p.imp_uid).await.cancel_amount, 7000);
+}

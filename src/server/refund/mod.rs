@@ -22,9 +22,9 @@ use sqlx::PgPool;
 use tracing::instrument;
 use uuid::Uuid;
 
-use crate::model::{CurrentUser, RefundOutcome, Role};
+use crate::model::{CurrentUser, RefundOutcome, RefundOutcomeStatus, Role};
 use crate::server::error::ServerError;
-use portone_v1::PortOneClient;
+use portone_v1::{Payment, PortOneClient};
 pub use store::{insert_recorded, latest_outcome, RecordedRefund};
 
 /// A refund request as the pipeline receives it.
@@ -83,9 +83,16 @@ fn fingerprint(user: &CurrentUser, cmd: &RefundCommand) -> String {
     format!("{:x}", Sha256::digest(canonical.to_string().as_bytes()))
 }
 
+/// A refund request's answer: the recorded outcome and, when this request's cancel succeeded,
+/// PortOne's payment as PortOne answered it (what the seed guide's JSON endpoint returns).
+#[derive(Debug)]
+pub struct Answer {
+    pub outcome: RefundOutcome,
+    pub payment: Option<Payment>,
+}
+
 /// Requests a refund for `user`. Returns the recorded outcome (succeeded, failed at the
 /// gateway, or pending when PortOne's answer is unknown); `Err` when nothing was reserved.
-#[instrument(skip_all, fields(merchant_uid = %cmd.merchant_uid, user_id = user.id, key = %cmd.idempotency_key, refund_id = tracing::field::Empty))]
 pub async fn request_refund(
     pool: &PgPool,
     portone: &PortOneClient,
@@ -93,6 +100,18 @@ pub async fn request_refund(
     user: &CurrentUser,
     cmd: RefundCommand,
 ) -> Result<RefundOutcome, ServerError> {
+    Ok(answer_refund(pool, portone, settings, user, cmd).await?.outcome)
+}
+
+/// `request_refund`, with PortOne's payment when the cancel succeeded.
+#[instrument(skip_all, fields(merchant_uid = %cmd.merchant_uid, user_id = user.id, key = %cmd.idempotency_key, refund_id = tracing::field::Empty))]
+pub async fn answer_refund(
+    pool: &PgPool,
+    portone: &PortOneClient,
+    settings: &PipelineSettings,
+    user: &CurrentUser,
+    cmd: RefundCommand,
+) -> Result<Answer, ServerError> {
     let result = refund_once(pool, portone, settings, user, cmd).await;
     let answer = match &result {
         Ok(_) => "answered",
@@ -114,7 +133,7 @@ async fn refund_once(
     settings: &PipelineSettings,
     user: &CurrentUser,
     cmd: RefundCommand,
-) -> Result<RefundOutcome, ServerError> {
+) -> Result<Answer, ServerError> {
     if !crate::model::valid_merchant_uid(&cmd.merchant_uid) {
         return Err(ServerError::NotFound);
     }
@@ -144,7 +163,7 @@ async fn refund_once(
     let reserved = loop {
         match store::reserve(pool, &payment, user, &cmd, &fingerprint, settings.lease).await? {
             store::Reservation::Reserved(r) => break r,
-            store::Reservation::Replay(outcome) => return Ok(outcome),
+            store::Reservation::Replay(outcome) => return Ok(Answer { outcome, payment: None }),
             store::Reservation::KeyReused => return Err(ServerError::KeyReused),
             store::Reservation::Rejected(message) => {
                 return Err(rejected(pool, payment.id, &actor, message).await?);
@@ -167,7 +186,7 @@ async fn refund_once(
 
     tracing::Span::current().record("refund_id", tracing::field::display(reserved.id));
     let result = portone.cancel(&settle::cancel_request(&reserved)).await;
-    let outcome = settle::settle(pool, portone, &reserved, result, &actor, settings.lease).await?;
+    let outcome = settle::settle(pool, portone, &reserved, &result, &actor, settings.lease).await?;
     metrics::counter!(
         "refund_outcomes_total",
         "status" => outcome.status.as_str(),
@@ -175,7 +194,11 @@ async fn refund_once(
         "pay_method" => reserved.pay_method.as_str().to_string()
     )
     .increment(1);
-    Ok(outcome)
+    let payment = match outcome.status {
+        RefundOutcomeStatus::Succeeded => result.ok(),
+        _ => None,
+    };
+    Ok(Answer { outcome, payment })
 }
 
 /// A refusal by the rules: audited (nothing else is written), then told to the user.

@@ -65,16 +65,21 @@ pub async fn settle(
     pool: &PgPool,
     portone: &PortOneClient,
     r: &Reserved,
-    result: Result<Payment, PortOneError>,
+    result: &Result<Payment, PortOneError>,
     actor: &str,
     lease: Duration,
 ) -> Result<RefundOutcome, ServerError> {
-    match classify(&result) {
+    match classify(result) {
         CancelOutcome::Succeeded => {
-            let payment = result.expect("classified as success");
+            let payment = result.as_ref().expect("classified as success");
             let mut tx = pool.begin().await?;
-            observe::record(&mut tx, r.payment_id, &payment).await?;
-            store::finish_succeeded(&mut tx, r, &payment, actor).await?;
+            // PortOne's code 0 is the proof, and it stays at PortOne: should this commit be lost
+            // in a database crash, the refund is pending again (tx1 was durable) and the
+            // reconciler finds the entry carrying its reference. So it need not wait for its
+            // own fsync; a refusal, which PortOne keeps no trace of, does.
+            store::commit_without_waiting(&mut tx).await?;
+            observe::record(&mut tx, r.payment_id, payment).await?;
+            store::finish_succeeded(&mut tx, r, payment, actor).await?;
             tx.commit().await?;
         }
         // A resend refused (checksum mismatch, already cancelled) may be explained by our own
@@ -96,7 +101,7 @@ pub async fn settle(
         CancelOutcome::Unknown => {
             // The lease taken at reservation (or renewed before a resend) still covers this
             // attempt; the reconciler looks once it runs out.
-            let error = result.err().map(|e| e.to_string()).unwrap_or_default();
+            let error = result.as_ref().err().map(|e| e.to_string()).unwrap_or_default();
             tracing::warn!(refund_id = %r.id, %error, "PortOne's answer is unknown; the refund stays pending");
             store::audit(
                 pool,
@@ -209,7 +214,7 @@ pub async fn resend(
         return Ok(store::outcome_of(&mut conn, r.id).await?);
     }
     let result = portone.cancel(&cancel_request(&next)).await;
-    settle(pool, portone, &next, result, actor, lease).await
+    settle(pool, portone, &next, &result, actor, lease).await
 }
 
 #[cfg(test)]
