@@ -1,7 +1,7 @@
 SHELL := /bin/bash
 
 # Both targets do all set-up on a fresh Debian/Ubuntu machine (as root or a normal user).
-.PHONY: run test test-rust e2e torture sqlx-prepare bench-sim bench-admin bench-first-visit
+.PHONY: run test test-rust e2e torture sqlx-prepare bench-sim bench-admin bench-first-visit bench-refunds
 
 run:
 	scripts/run.sh
@@ -30,6 +30,10 @@ sqlx-prepare:
 # A customer's first visit to an order page on a slow link: bytes and time to a working 환불하기.
 bench-first-visit:
 	scripts/bench-first-visit.sh
+
+# Refunds/s through the whole service on a durably committing Postgres, with pgbench's ratio.
+bench-refunds:
+	scripts/bench-refunds.sh
 
 bench-sim:
 	scripts/install-tools.sh && . scripts/env.sh && cargo bench --features ssr --bench sim_throughput

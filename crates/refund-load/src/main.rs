@@ -146,7 +146,12 @@ async fn login_action(http: &reqwest::Client, app: &str) -> Result<String, Error
     Ok(page[at..at + end].to_string())
 }
 
-async fn sign_in(app: &str, path: &str, email: &str, password: &str) -> Result<reqwest::Client, Error> {
+async fn sign_in(
+    app: &str,
+    path: &str,
+    email: &str,
+    password: &str,
+) -> Result<reqwest::Client, Error> {
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert("origin", app.parse()?);
     let client = reqwest::Client::builder()
@@ -168,7 +173,12 @@ async fn sign_in(app: &str, path: &str, email: &str, password: &str) -> Result<r
 }
 
 /// `count` console cancels of 10원 at PortOne, as a long-running shop's order collects them.
-async fn prefill(http: &reqwest::Client, sim: &str, imp_uid: &str, count: usize) -> Result<(), Error> {
+async fn prefill(
+    http: &reqwest::Client,
+    sim: &str,
+    imp_uid: &str,
+    count: usize,
+) -> Result<(), Error> {
     let url = format!("{sim}/__sim/payments/{imp_uid}/cancel");
     let body = json!({"amount": 10, "reason": "이전 부분 환불"});
     for chunk in (0..count).collect::<Vec<_>>().chunks(32) {

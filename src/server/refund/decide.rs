@@ -45,6 +45,12 @@ fn carries(entry: &CancelHistoryEntry, reference: &str) -> bool {
     entry.reason.as_deref().and_then(reference_in) == Some(reference)
 }
 
+/// The keys of the entries that carry `reference`: the only ones whose links matter to
+/// `identify` (usually one, however long the history).
+pub fn carrying(reference: &str, history: &[CancelHistoryEntry]) -> Vec<String> {
+    history.iter().filter(|e| carries(e, reference)).map(CancelHistoryEntry::entry_key).collect()
+}
+
 /// Which cancel_history entry a refund caused, judged by its reference.
 #[derive(Debug, PartialEq)]
 pub enum Identified<'a> {

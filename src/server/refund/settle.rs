@@ -155,8 +155,9 @@ pub async fn settle_by_lookup(
         }
     };
     let linked = {
+        let candidates = decide::carrying(&decide::reference(r.id), payment.history());
         let mut conn = pool.acquire().await?;
-        store::linked_entry_keys(&mut conn, r.payment_id, r.id).await?
+        store::linked_entry_keys(&mut conn, r.payment_id, r.id, &candidates).await?
     };
     let decision = decide::decide(&r.facts(), &payment, &linked);
     tracing::info!(refund_id = %r.id, ?decision, "decided from PortOne's history");

@@ -40,21 +40,24 @@ pub async fn audit(
 }
 
 /// Counts a refund request when it starts, before any waiting: returns the requests by
-/// `actor` in the last minute, this one included. Counting first keeps the limit under
-/// concurrency. One statement, and its commit does not wait for the disk: a count lost in a
-/// database crash only loosens the limit for a minute.
+/// `actor` in the current one-minute window, this one included. Counting first keeps the
+/// limit under concurrency (the counter row serialises one customer's requests for the
+/// moment of the increment). One statement, whatever the request rate; its commit does not
+/// wait for the disk: a count lost in a database crash only loosens the limit for a minute.
 pub async fn count_request(pool: &PgPool, actor: &str) -> Result<i64, sqlx::Error> {
     let n = sqlx::query_scalar!(
-        r#"with quick as (select set_config('synchronous_commit', 'off', true)),
-                counted as (insert into refund_events (kind, actor, detail) values ('requested', $1, '{}') returning 1)
-           select count(*) + (select count(*) from counted) as "n!"
-           from refund_events, quick
-           where actor = $1 and kind = 'requested' and created_at > now() - interval '1 minute'"#,
+        r#"with quick as (select set_config('synchronous_commit', 'off', true))
+           insert into refund_request_windows as w (actor, window_start, requests)
+           select $1, now(), 1 from quick
+           on conflict (actor) do update set
+               requests = case when w.window_start > now() - interval '1 minute' then w.requests + 1 else 1 end,
+               window_start = case when w.window_start > now() - interval '1 minute' then w.window_start else now() end
+           returning requests"#,
         actor
     )
     .fetch_one(pool)
     .await?;
-    Ok(n)
+    Ok(i64::from(n))
 }
 
 /// This transaction's commit returns without waiting for its WAL to reach the disk (it still
@@ -125,7 +128,8 @@ pub async fn reserve(
     // `nowait`: a request never holds a pool connection while it waits for another refund of
     // the same payment; it is told "busy" and waits outside any transaction.
     let locked = sqlx::query!(
-        r#"select pay_method as "pay_method: PayMethod", pg_provider, status, amount, cancel_amount, paid_at as "paid_at: DateTime<Utc>"
+        r#"select pay_method as "pay_method: PayMethod", pg_provider, status, amount, cancel_amount, paid_at as "paid_at: DateTime<Utc>",
+                  exists (select 1 from refunds where payment_id = $1 and status = 'pending') as "pending!"
            from payments where id = $1 for update nowait"#,
         payment.id
     )
@@ -140,13 +144,7 @@ pub async fn reserve(
     if let Some(known) = replay(&mut tx, payment.id, cmd.idempotency_key, fingerprint).await? {
         return Ok(known);
     }
-    let pending = sqlx::query_scalar!(
-        r#"select exists (select 1 from refunds where payment_id = $1 and status = 'pending') as "e!""#,
-        payment.id
-    )
-    .fetch_one(&mut *tx)
-    .await?;
-    if pending {
+    if p.pending {
         return Ok(Reservation::Busy);
     }
     let facts = rules::PaymentFacts {
@@ -165,11 +163,16 @@ pub async fn reserve(
     let id = Uuid::new_v4();
     let checksum = facts.cancellable();
     let account = valid.account.as_ref();
+    // the refund and its `reserved` audit event in one statement
     sqlx::query!(
-        r#"insert into refunds (id, payment_id, idempotency_key, request_fingerprint, amount, checksum, reason,
-                                requester_role, requester_id, refund_holder, refund_bank, refund_account_masked,
-                                status, attempts, lease_until)
-           values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'pending', 1, now() + make_interval(secs => $13))"#,
+        r#"with reserved as (
+               insert into refunds (id, payment_id, idempotency_key, request_fingerprint, amount, checksum, reason,
+                                    requester_role, requester_id, refund_holder, refund_bank, refund_account_masked,
+                                    status, attempts, lease_until)
+               values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'pending', 1, now() + make_interval(secs => $13))
+               returning id, payment_id)
+           insert into refund_events (refund_id, payment_id, kind, actor, detail)
+           select id, payment_id, 'reserved', $14, $15 from reserved"#,
         id,
         payment.id,
         cmd.idempotency_key,
@@ -183,18 +186,11 @@ pub async fn reserve(
         account.map(|a| a.bank.clone()),
         account.map(|a| a.number.masked()),
         lease.as_secs_f64(),
-    )
-    .execute(&mut *tx)
-    .await?;
-    audit(
-        &mut *tx,
-        Some(id),
-        Some(payment.id),
-        "reserved",
-        &actor(user),
+        actor(user),
         serde_json::json!({"amount": valid.amount, "checksum": checksum, "reason": valid.reason,
                            "reference": decide::reference(id)}),
     )
+    .execute(&mut *tx)
     .await?;
     tx.commit().await?;
     Ok(Reservation::Reserved(Reserved {
@@ -246,8 +242,9 @@ pub(crate) async fn finish_succeeded(
     payment: &Payment,
     actor: &str,
 ) -> Result<(), sqlx::Error> {
-    let linked = linked_entry_keys(&mut *tx, r.payment_id, r.id).await?;
     let reference = decide::reference(r.id);
+    let candidates = decide::carrying(&reference, payment.history());
+    let linked = linked_entry_keys(&mut *tx, r.payment_id, r.id, &candidates).await?;
     let entry = match decide::identify(r.amount, &reference, payment.history(), &linked) {
         Identified::One(e) => Some(ProvingEntry::from(e)),
         // PortOne left the history out of its answer; the entry may have reached us already
@@ -546,16 +543,22 @@ pub(crate) async fn finish_failed(
     Ok(())
 }
 
-/// Entry keys of this payment's cancel history already explained by another refund.
+/// Which of `candidates` (entry keys of this payment) another refund already explains.
 pub(crate) async fn linked_entry_keys(
     conn: &mut PgConnection,
     payment_id: i64,
     except_refund: Uuid,
+    candidates: &[String],
 ) -> Result<Vec<String>, sqlx::Error> {
+    if candidates.is_empty() {
+        return Ok(Vec::new());
+    }
     sqlx::query_scalar!(
-        "select entry_key from payment_cancellations where payment_id = $1 and refund_id is not null and refund_id <> $2",
+        "select entry_key from payment_cancellations
+         where payment_id = $1 and entry_key = any($3) and refund_id is not null and refund_id <> $2",
         payment_id,
-        except_refund
+        except_refund,
+        candidates
     )
     .fetch_all(conn)
     .await

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# `make bench-refunds`: refunds per second through the whole service — release app, release
+# simulator, and a private Postgres that commits durably (fsync and synchronous_commit on, as
+# in production) — with signed-in customers over HTTP, two shapes at 10 and 50 clients; and
+# pgbench's TPC-B on the same cluster in the same run, for the ratio.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+
+scripts/install-tools.sh
+site="127.0.0.1:${BENCH_PORT:-3398}"
+sim="127.0.0.1:${BENCH_SIM_PORT:-3399}"
+seconds="${SECONDS_PER_RUN:-20}"
+state="${XDG_STATE_HOME:-$HOME/.local/state}"
+[ "$(id -u)" = 0 ] && state=/var/lib/postgresql
+durable_url="$(PG_DIR="$state/portone-refund-durable" PG_PORT="${BENCH_PG_PORT:-55433}" PG_DURABLE=1 scripts/pg.sh postgres)"
+psql "$durable_url" -qAt -c "show fsync" -c "show synchronous_commit" | paste -sd' ' | grep -qx "on on" \
+  || { echo "bench-refunds: the cluster does not commit durably" >&2; exit 1; }
+
+cargo leptos build --release
+plain_cargo build --release -p portone-sim -p refund-load
+
+out=target/bench-refunds
+mkdir -p "$out"
+: > "$out/results.jsonl"
+run_app() {
+  local db="portone_refund_bench"
+  psql "$durable_url" -qAt -c "drop database if exists $db with (force)" -c "create database $db" >/dev/null
+  export DATABASE_URL="${durable_url%/*}/$db"
+  DEV_MODE=1 METRICS_ADDR=off RUST_LOG=warn LEPTOS_SITE_ADDR="$site" \
+    target/release/portone-refund seed-demo "$out/sim-payments.json" >/dev/null
+  target/release/portone-sim --addr "$sim" --payments "$out/sim-payments.json" > "$out/sim.log" 2>&1 &
+  sim_pid=$!
+  DEV_MODE=1 METRICS_ADDR=off RUST_LOG=warn LEPTOS_SITE_ADDR="$site" PORTONE_API_URL="http://$sim" \
+    REFUND_REQUESTS_PER_MINUTE=100000000 target/release/portone-refund > "$out/app.log" 2>&1 &
+  app_pid=$!
+  for _ in $(seq 1 100); do curl -fs "http://$site/healthz" >/dev/null && break; sleep 0.2; done
+}
+stop_app() { kill "$app_pid" "$sim_pid" 2>/dev/null || true; wait "$app_pid" "$sim_pid" 2>/dev/null || true; }
+trap stop_app EXIT
+
+for shape in many hot; do
+  for clients in 10 50; do
+    run_app
+    echo "==> $shape orders, $clients clients, ${seconds}s"
+    target/release/refund-load --app "http://$site" --sim "http://$sim" --shape "$shape" \
+      --clients "$clients" --seconds "$seconds" --history "${HISTORY:-1000}" | tee -a "$out/results.jsonl"
+    stop_app
+  done
+done
+
+echo "==> pgbench TPC-B on the same cluster"
+psql "$durable_url" -qAt -c "drop database if exists pgbench" -c "create database pgbench" >/dev/null
+pgbench_url="${durable_url%/*}/pgbench"
+pgbench -q -i -s 50 "$pgbench_url" >/dev/null 2>&1
+for clients in 10 50; do
+  tps=$(pgbench -n -c "$clients" -j 2 -T "$seconds" "$pgbench_url" 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
+  echo "{\"pgbench_clients\": $clients, \"tps\": $tps}" | tee -a "$out/results.jsonl"
+done
+
+node -e '
+  const rows = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map(JSON.parse);
+  const tps = Object.fromEntries(rows.filter(r => r.pgbench_clients).map(r => [r.pgbench_clients, r.tps]));
+  console.log("| shape | clients | refunds/s | p50 | p99 | pgbench TPS | ratio |");
+  console.log("|---|---|---|---|---|---|---|");
+  for (const r of rows.filter(r => r.shape)) {
+    const t = tps[r.clients];
+    console.log(`| ${r.shape} | ${r.clients} | ${r.refunds_per_s} | ${r.p50_ms} ms | ${r.p99_ms} ms | ${t.toFixed(0)} | ${(r.refunds_per_s / t).toFixed(2)} |`);
+  }
+' "$out/results.jsonl" | tee "$out/table.md"
