@@ -1,5 +1,5 @@
 //! The load of a torture run: customers and an admin asking for refunds through every door
-//! the product has (the form without JavaScript, the same server function as the hydrated
+//! the product has (the form without JavaScript, the same server function called for JSON as
 //! page calls it, the seed guide's JSON endpoint), with double submits and replayed keys,
 //! while an operator cancels in PortOne's console.
 
@@ -19,7 +19,7 @@ use uuid::Uuid;
 pub enum Door {
     /// the refund form posted by the browser without JavaScript (answered with a redirect)
     Form,
-    /// the same server function called by the hydrated page (answered with JSON)
+    /// the same server function, answered with JSON
     ServerFn,
     /// `POST /payments/cancel`, the seed guide's endpoint
     SeedJson,
