@@ -13,6 +13,7 @@ use axum::Router;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use serde::Deserialize;
+use tower_http::compression::predicate::{DefaultPredicate, NotForContentType, Predicate};
 use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
@@ -61,9 +62,15 @@ pub fn build(state: AppState) -> Router {
         .layer(session_layer)
         .layer(axum::middleware::from_fn_with_state(state.clone(), health::gate))
         .layer(axum::middleware::from_fn(metrics::track_http))
-        // HTML, JSON and CSV compressed for whoever accepts it (brotli or gzip); the static
-        // files are served already compressed (cargo leptos build --release --precompress).
-        .layer(CompressionLayer::new())
+        // HTML and JSON compressed for whoever accepts it (brotli or gzip); the static files
+        // are served already compressed (cargo leptos build --release --precompress). The CSV
+        // export is left alone: it streams row by row to a download, which Chromium cancels
+        // when it arrives compressed.
+        .layer(
+            CompressionLayer::new().compress_when(
+                DefaultPredicate::new().and(NotForContentType::const_new("text/csv")),
+            ),
+        )
         // outermost last: a request id is set, echoed in the answer, and spans the request
         .layer(TraceLayer::new_for_http().make_span_with(telemetry::request_span).on_failure(()))
         .layer(PropagateRequestIdLayer::x_request_id())

@@ -1,6 +1,6 @@
 //! The load of a torture run: customers and an admin asking for refunds through every door
-//! the product has (the form without JavaScript, the same server function called for JSON as
-//! page calls it, the seed guide's JSON endpoint), with double submits and replayed keys,
+//! the product has (the form without JavaScript, the same server function called for JSON,
+//! the seed guide's JSON endpoint), with double submits and replayed keys,
 //! while an operator cancels in PortOne's console.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
