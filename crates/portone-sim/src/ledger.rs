@@ -64,24 +64,33 @@ pub fn check_cancel(
         }
         Some(a) => a,
     };
-    match payment.pay_method.as_str() {
-        "vbank" => {
-            let (Some(_holder), Some(bank), Some(_account)) =
-                (&req.refund_holder, &req.refund_bank, &req.refund_account)
-            else {
-                return Err(
-                    "가상계좌 환불은 환불계좌 예금주, 은행코드, 계좌번호가 필요합니다.".into()
-                );
-            };
-            if !banks::accepts(&payment.pg_provider, bank) {
-                return Err(format!(
-                    "[{}] 유효하지 않은 환불 은행코드입니다: {bank}",
-                    payment.pg_provider
-                ));
-            }
+    let pg = payment.pg_provider.as_str();
+    let method = payment.pay_method.as_str();
+    // PortOne's reference, `POST /payments/cancel`: `refund_tel` is required for vbank refunds on
+    // smartro (the old module) and for vbank and trans refunds on smartro_v2, which also needs
+    // the refund account for trans.
+    let needs_tel = (pg == "smartro" && method == "vbank")
+        || (pg == "smartro_v2" && matches!(method, "vbank" | "trans"));
+    if needs_tel && req.refund_tel.as_deref().is_none_or(|t| t.trim().is_empty()) {
+        return Err(format!("[{pg}] 환불계좌 예금주 연락처(refund_tel)가 필요합니다."));
+    }
+    // KCP refunds an earlier month's phone payment to a bank account ("휴대폰소액결제 익월 환불").
+    let kcp_next_month = method == "phone"
+        && matches!(pg, "kcp" | "kcp_quick")
+        && !same_kst_month(payment.paid_at, now);
+    if method == "vbank" || (pg == "smartro_v2" && method == "trans") || kcp_next_month {
+        let (Some(_holder), Some(bank), Some(_account)) =
+            (&req.refund_holder, &req.refund_bank, &req.refund_account)
+        else {
+            return Err("환불계좌 예금주, 은행코드, 계좌번호가 필요합니다.".into());
+        };
+        if !banks::accepts(pg, bank) {
+            return Err(format!("[{pg}] 유효하지 않은 환불 은행코드입니다: {bank}"));
         }
+    }
+    match method {
         "phone" => {
-            if !same_kst_month(payment.paid_at, now) {
+            if !same_kst_month(payment.paid_at, now) && !kcp_next_month {
                 return Err("휴대폰 소액결제는 결제한 달에만 취소할 수 있습니다.".into());
             }
             let partial = amount < payment.amount;
@@ -214,5 +223,39 @@ mod tests {
         assert!(
             cancel(&mut p, &partial, paid + 60, &CancelPolicy { kcp_phone_partial: true }).is_ok()
         );
+    }
+
+    #[test]
+    fn smartro_needs_the_holders_phone_and_kcp_refunds_an_earlier_months_phone_payment_to_an_account(
+    ) {
+        let account = |req: &mut CancelBody, bank: &str| {
+            req.refund_holder = Some("홍길동".into());
+            req.refund_bank = Some(bank.into());
+            req.refund_account = Some("56211105948400".into());
+        };
+        // smartro vbank: the account is not enough without refund_tel
+        let mut p = payment("vbank", "smartro", 5000, NOW);
+        let mut req = CancelBody::default();
+        account(&mut req, "088");
+        assert!(cancel(&mut p, &req, NOW, &Default::default()).unwrap_err().contains("refund_tel"));
+        req.refund_tel = Some("01012345678".into());
+        assert!(cancel(&mut p, &req, NOW, &Default::default()).is_ok());
+        // smartro_v2 trans: account and phone
+        let mut p = payment("trans", "smartro_v2", 5000, NOW);
+        let mut req = CancelBody { refund_tel: Some("01012345678".into()), ..Default::default() };
+        assert!(cancel(&mut p, &req, NOW, &Default::default()).is_err());
+        account(&mut req, "088");
+        assert!(cancel(&mut p, &req, NOW, &Default::default()).is_ok());
+        // KCP phone, paid last month: to an account only; other PGs refuse
+        let paid = 1_769_869_800; // 2026-01-31T14:30:00Z, the next KST day is in February
+        let next_month = paid + 40 * 60;
+        let mut p = payment("phone", "kcp", 3000, paid);
+        let mut req = CancelBody::default();
+        assert!(cancel(&mut p, &req, next_month, &Default::default()).is_err());
+        account(&mut req, "BK88");
+        assert!(cancel(&mut p, &req, next_month, &Default::default()).is_ok());
+        let mut p = payment("phone", "danal", 3000, paid);
+        account(&mut req, "088");
+        assert!(cancel(&mut p, &req, next_month, &Default::default()).is_err());
     }
 }
