@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fails when any log of the test run holds a secret or a full refund account number: the
 # simulator's PortOne secret, and the full account numbers the tests type into refund forms
-# (tests/it/refund.rs, tests/it/portone.rs, tests/it/operations.rs). Only the masked form
+# (tests/it/refund.rs, tests/it/portone.rs, tests/it/operations.rs) and the account holder's
+# phone they type (tests/it/refund.rs, end2end/tests/pg-fields.spec.ts). Only the masked form
 # (**********8400) may appear.
 #
 #   scripts/check-logs.sh <log dir or file>...
@@ -10,6 +11,8 @@ forbidden=(
   "demo-secret-for-the-simulator-only"
   "56211105948400"
   "562-111-05948400"
+  "01012345678"
+  "010-1234-5678"
 )
 files=()
 for path in "$@"; do

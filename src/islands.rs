@@ -56,8 +56,10 @@ pub fn RefundForm(
     idempotency_key: String,
     refundable: i64,
     partial_allowed: bool,
-    /// banks a virtual-account refund may go to (code, name); empty for other methods
+    /// banks the refund may go to (code, name); empty when no account is asked for
     refund_banks: Vec<(String, String)>,
+    /// the PG needs the account holder's phone with the account
+    ask_tel: bool,
 ) -> impl IntoView {
     mark_hydrated();
     let amount = RwSignal::new(refundable.to_string());
@@ -69,7 +71,7 @@ pub fn RefundForm(
         let digits: String = amount.get().chars().filter(char::is_ascii_digit).collect();
         digits.parse::<i64>().map(format_won).unwrap_or_else(|_| "입력한 금액".into())
     };
-    let is_vbank = !refund_banks.is_empty();
+    let asks_account = !refund_banks.is_empty();
     view! {
         <form
             method="post"
@@ -99,9 +101,9 @@ pub fn RefundForm(
             </p>
             <label for="refund-reason">"환불 사유"</label>
             <textarea id="refund-reason" name="reason" required maxlength="200" rows="2"></textarea>
-            {is_vbank.then(|| view! {
+            {asks_account.then(|| view! {
                 <fieldset class="vbank">
-                    <legend>"환불받을 계좌 (가상계좌 결제)"</legend>
+                    <legend>"환불받을 계좌"</legend>
                     <label for="refund-holder">"예금주"</label>
                     <input id="refund-holder" name="refund_holder" type="text" required maxlength="16" autocomplete="name"/>
                     <label for="refund-bank">"은행"</label>
@@ -111,6 +113,10 @@ pub fn RefundForm(
                     </select>
                     <label for="refund-account">"계좌번호"</label>
                     <input id="refund-account" name="refund_account" type="text" inputmode="numeric" required maxlength="20" autocomplete="off"/>
+                    {ask_tel.then(|| view! {
+                        <label for="refund-tel">"예금주 연락처"</label>
+                        <input id="refund-tel" name="refund_tel" type="tel" inputmode="tel" required maxlength="16" autocomplete="tel"/>
+                    })}
                 </fieldset>
             })}
             <Show when=move || confirming.get()>

@@ -22,6 +22,14 @@ export async function orderUid(page: Page, productName: string): Promise<string>
   return (await row.getAttribute('data-merchant-uid'))!;
 }
 
+/** Opens one of the customer's orders by its product name; returns its merchant_uid. */
+export async function openOrder(page: Page, productName: string): Promise<string> {
+  const uid = await orderUid(page, productName);
+  await page.goto(`/orders/${uid}`);
+  await expect(page.getByRole('heading', { name: productName })).toBeVisible();
+  return uid;
+}
+
 /** Waits until the page's WebAssembly has taken over (the app marks <body> when hydrated). */
 export async function hydrated(page: Page) {
   await page.locator('body[data-hydrated="true"]').waitFor({ state: 'attached', timeout: 20_000 });

@@ -1,12 +1,5 @@
-import { expect, Page, test } from '@playwright/test';
-import { hydrated, JIWOO, MINSU, orderUid, refundWithConfirmation, signIn } from './helpers';
-
-async function openOrder(page: Page, productName: string) {
-  const uid = await orderUid(page, productName);
-  await page.goto(`/orders/${uid}`);
-  await expect(page.getByRole('heading', { name: productName })).toBeVisible();
-  return uid;
-}
+import { expect, test } from '@playwright/test';
+import { hydrated, JIWOO, MINSU, openOrder, refundWithConfirmation, signIn } from './helpers';
 
 test('민수 refunds part of a card order, then the rest', async ({ page }) => {
   await signIn(page, MINSU);

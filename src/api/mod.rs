@@ -1,6 +1,10 @@
 //! Server functions: the browser's API. Each is thin: read the session, check who may do
 //! this, call one plain function in `server`, and map its error to `AppError`.
 
+// A server function takes one argument per form field (the refund form has eight), and the
+// `#[server]` macro does not carry a function's own `allow` to the code it generates.
+#![allow(clippy::too_many_arguments)]
+
 pub mod admin;
 
 use leptos::prelude::*;
@@ -119,6 +123,7 @@ pub async fn request_refund(
     refund_holder: Option<String>,
     refund_bank: Option<String>,
     refund_account: Option<String>,
+    refund_tel: Option<String>,
 ) -> Result<RefundOutcome, AppError> {
     use crate::server::refund::{self, rules::RefundForm, PipelineSettings, RefundCommand};
     let user = ctx::require_user().await?;
@@ -129,7 +134,7 @@ pub async fn request_refund(
         use_context::<std::sync::Arc<PipelineSettings>>().map(|s| (*s).clone()).unwrap_or_default();
     let cmd = RefundCommand {
         merchant_uid,
-        form: RefundForm { amount, reason, refund_holder, refund_bank, refund_account },
+        form: RefundForm { amount, reason, refund_holder, refund_bank, refund_account, refund_tel },
         idempotency_key,
     };
     Ok(refund::request_refund(&state.pool, &state.portone, &settings, &user, cmd).await?)

@@ -272,8 +272,11 @@ pub struct OrderDetail {
     pub refunds: Vec<RefundLine>,
     /// Why no refund can be requested now; `None` when the form is offered.
     pub not_refundable_reason: Option<String>,
-    /// Banks a vbank refund may be sent to, for this payment's PG: (code, name).
+    /// Banks the refund may be sent to, for this payment's PG: (code, name); empty when the
+    /// refund goes back the way it was paid (no account asked for).
     pub refund_banks: Vec<(String, String)>,
+    /// The PG needs the account holder's phone (예금주 연락처) with the account.
+    pub refund_tel_required: bool,
     /// Whether a partial amount may be requested (phone payments allow it only on some PGs).
     pub partial_allowed: bool,
     /// A fresh idempotency key for the refund form, rendered on the server.

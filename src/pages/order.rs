@@ -5,7 +5,7 @@ use leptos_router::hooks::use_params_map;
 use crate::api::{get_order_detail, RequestRefund};
 use crate::islands::RefundForm;
 use crate::model::{
-    format_kst, format_kst_seconds, format_won, safe_link, OrderDetail, PayMethod, RefundOutcome,
+    format_kst, format_kst_seconds, format_won, safe_link, OrderDetail, RefundOutcome,
     RefundOutcomeStatus, PENDING_EXPLANATION,
 };
 use crate::pages::load_error;
@@ -148,11 +148,6 @@ fn RefundFormOrReason(detail: OrderDetail) -> impl IntoView {
             view! { <p class="not-refundable" data-testid="not-refundable">{reason}</p> }.into_any()
         }
         None => {
-            let refund_banks = if detail.summary.pay_method == PayMethod::Vbank {
-                detail.refund_banks.clone()
-            } else {
-                Vec::new()
-            };
             let action = <RequestRefund as leptos::server_fn::ServerFn>::PATH.to_string();
             view! {
                 <RefundForm
@@ -161,7 +156,8 @@ fn RefundFormOrReason(detail: OrderDetail) -> impl IntoView {
                     idempotency_key=detail.idempotency_key.clone()
                     refundable=detail.summary.refundable()
                     partial_allowed=detail.partial_allowed
-                    refund_banks
+                    refund_banks=detail.refund_banks.clone()
+                    ask_tel=detail.refund_tel_required
                 />
             }
             .into_any()

@@ -162,6 +162,25 @@ const ORDERS: &[DemoOrder] = &[
         hours_ago: Some(5),
         refunded: None,
     },
+    // appended last: the demo's imp_uids are numbered by position
+    DemoOrder {
+        buyer: 1,
+        name: "수제 쿠키 선물세트",
+        pay_method: "vbank",
+        pg_provider: "smartro",
+        amount: 32_000,
+        hours_ago: Some(8),
+        refunded: None,
+    },
+    DemoOrder {
+        buyer: 1,
+        name: "전자책 정기구독",
+        pay_method: "phone",
+        pg_provider: "kcp",
+        amount: 12_900,
+        hours_ago: None,
+        refunded: None,
+    },
 ];
 
 /// Seeds accounts and orders unless they exist. Returns whether anything was written.

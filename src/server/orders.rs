@@ -95,11 +95,12 @@ pub async fn find_order(
             cancel_amount: p.cancel_amount,
         },
         imp_uid: p.imp_uid,
-        refund_banks: if p.pay_method == PayMethod::Vbank {
+        refund_banks: if rules::refund_account_needed(&facts, Utc::now()) {
             banks::refund_banks(&p.pg_provider)
         } else {
             Vec::new()
         },
+        refund_tel_required: rules::refund_tel_needed(&facts),
         pg_provider: p.pg_provider,
         buyer_name: p.buyer_name,
         receipt_url: p.receipt_url,

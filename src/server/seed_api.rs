@@ -29,6 +29,8 @@ pub struct SeedRefundRequest {
     refund_bank: Option<String>,
     #[serde(default)]
     refund_account: Option<String>,
+    #[serde(default)]
+    refund_tel: Option<String>,
     /// Optional: lets a client make retries safe. The guide's snippet sends none.
     #[serde(default)]
     idempotency_key: Option<uuid::Uuid>,
@@ -78,6 +80,7 @@ pub async fn refund(
             refund_holder: req.refund_holder,
             refund_bank: req.refund_bank,
             refund_account: req.refund_account,
+            refund_tel: req.refund_tel,
         },
         idempotency_key: req.idempotency_key.unwrap_or_else(uuid::Uuid::new_v4),
     };

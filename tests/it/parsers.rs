@@ -78,7 +78,7 @@ proptest! {
             pay_method: method.into(), pg_provider: "html5_inicis".into(), status: "paid".into(),
             amount, cancel_amount, paid_at: Some(now - chrono::Duration::hours(1)), refund_pending: false,
         };
-        let form = RefundForm { amount: Some(typed), reason, refund_holder: holder, refund_bank: bank, refund_account: account };
+        let form = RefundForm { amount: Some(typed), reason, refund_holder: holder, refund_bank: bank, refund_account: account, refund_tel: None };
         if let Ok(valid) = rules::validate(&facts, &form, now) {
             prop_assert!(valid.amount >= 1 && valid.amount <= amount - cancel_amount);
             prop_assert!((1..=200).contains(&valid.reason.chars().count()));

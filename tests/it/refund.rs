@@ -150,6 +150,63 @@ async fn phone_from_last_month_is_refused_before_any_gateway_call(pool: PgPool) 
     assert_eq!(app.sim_stats().await["cancel_calls"], 0);
 }
 
+fn with_account(mut f: RefundForm, bank: &str, tel: Option<&str>) -> RefundForm {
+    f.refund_holder = Some("김민수".into());
+    f.refund_bank = Some(bank.into());
+    f.refund_account = Some("562-111-05948400".into());
+    f.refund_tel = tel.map(str::to_string);
+    f
+}
+
+#[sqlx::test]
+async fn kcp_refunds_last_months_phone_payment_to_an_account(pool: PgPool) {
+    use portone_refund::server::orders::find_order;
+    let app = spawn_app(pool).await;
+    let last_month = chrono::Utc::now().timestamp() - 40 * 24 * 3600;
+    let p = app.paid_order_at(&app.users.minsu, 9_900, "phone", "kcp", Some(last_month)).await;
+    // the order page offers the account form instead of the refusal
+    let detail = find_order(&app.pool, &app.users.minsu, &p.merchant_uid).await.unwrap().unwrap();
+    assert_eq!(detail.not_refundable_reason, None);
+    assert!(detail.refund_banks.iter().any(|(code, _)| code == "BK88"), "KCP's bank codes");
+    assert!(!detail.refund_tel_required);
+    // without an account the rules refuse before PortOne is asked
+    assert!(rejected(refund(&app, &p, "").await).contains("계좌"));
+    assert_eq!(app.sim_stats().await["cancel_calls"], 0);
+    let f = with_account(form("", "단순 변심"), "BK88", None);
+    let o = refund_as(&app, &app.users.minsu, &p, f, Uuid::new_v4()).await.unwrap();
+    assert_eq!(o.status, RefundOutcomeStatus::Succeeded, "{o:?}");
+    assert_eq!(app.sim_payment(&p.imp_uid).await.cancel_amount, 9_900);
+}
+
+#[sqlx::test]
+async fn smartro_virtual_account_refunds_carry_the_holders_phone(pool: PgPool) {
+    use portone_refund::server::orders::find_order;
+    let app = spawn_app(pool).await;
+    let p = app.paid_order(&app.users.minsu, 30_000, "vbank", "smartro").await;
+    let detail = find_order(&app.pool, &app.users.minsu, &p.merchant_uid).await.unwrap().unwrap();
+    assert!(detail.refund_tel_required && !detail.refund_banks.is_empty());
+    // PortOne (the simulator) refuses a smartro vbank cancel without refund_tel …
+    let bare = CancelRequest {
+        imp_uid: Some(p.imp_uid.clone()),
+        amount: Some(1000),
+        refund_holder: Some("김민수".into()),
+        refund_bank: Some("088".into()),
+        refund_account: Some(portone_v1::AccountNumber("56211105948400".into())),
+        ..Default::default()
+    };
+    let refused = app.portone.cancel(&bare).await.unwrap_err();
+    assert!(refused.to_string().contains("refund_tel"), "{refused}");
+    // … so the form asks for it, and the rules want a phone number
+    let f = with_account(form("10000", "단순 변심"), "088", None);
+    assert!(
+        rejected(refund_as(&app, &app.users.minsu, &p, f, Uuid::new_v4()).await).contains("연락처")
+    );
+    let f = with_account(form("10000", "단순 변심"), "088", Some("010-1234-5678"));
+    let o = refund_as(&app, &app.users.minsu, &p, f, Uuid::new_v4()).await.unwrap();
+    assert_eq!(o.status, RefundOutcomeStatus::Succeeded, "{o:?}");
+    assert_eq!(app.sim_payment(&p.imp_uid).await.cancel_amount, 10_000);
+}
+
 #[sqlx::test]
 async fn another_customers_order_is_refused_like_a_missing_one(pool: PgPool) {
     let app = spawn_app(pool).await;

@@ -88,19 +88,16 @@ pub fn check_cancel(
             return Err(format!("[{pg}] 유효하지 않은 환불 은행코드입니다: {bank}"));
         }
     }
-    match method {
-        "phone" => {
-            if !same_kst_month(payment.paid_at, now) && !kcp_next_month {
-                return Err("휴대폰 소액결제는 결제한 달에만 취소할 수 있습니다.".into());
-            }
-            let partial = amount < payment.amount;
-            let pg_allows_partial = payment.pg_provider == "html5_inicis"
-                || (payment.pg_provider == "kcp" && policy.kcp_phone_partial);
-            if partial && !pg_allows_partial {
-                return Err("휴대폰 소액결제는 부분취소가 불가능합니다.".into());
-            }
+    if method == "phone" {
+        if !same_kst_month(payment.paid_at, now) && !kcp_next_month {
+            return Err("휴대폰 소액결제는 결제한 달에만 취소할 수 있습니다.".into());
         }
-        _ => {}
+        let partial = amount < payment.amount;
+        let pg_allows_partial = payment.pg_provider == "html5_inicis"
+            || (payment.pg_provider == "kcp" && policy.kcp_phone_partial);
+        if partial && !pg_allows_partial {
+            return Err("휴대폰 소액결제는 부분취소가 불가능합니다.".into());
+        }
     }
     Ok(amount)
 }

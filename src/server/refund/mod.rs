@@ -70,6 +70,10 @@ fn fingerprint(user: &CurrentUser, cmd: &RefundCommand) -> String {
         let digits: Vec<char> = a.chars().filter(char::is_ascii_digit).collect();
         digits[digits.len().saturating_sub(4)..].iter().collect::<String>()
     });
+    let tel_last_four = f.refund_tel.as_deref().map(|t| {
+        let digits: Vec<char> = t.chars().filter(char::is_ascii_digit).collect();
+        digits[digits.len().saturating_sub(4)..].iter().collect::<String>()
+    });
     let trimmed = |v: &Option<String>| v.as_deref().map(str::trim).unwrap_or_default().to_string();
     let canonical = serde_json::json!([
         user.id,
@@ -79,6 +83,7 @@ fn fingerprint(user: &CurrentUser, cmd: &RefundCommand) -> String {
         trimmed(&f.refund_holder),
         trimmed(&f.refund_bank),
         last_four,
+        tel_last_four,
     ]);
     format!("{:x}", Sha256::digest(canonical.to_string().as_bytes()))
 }

@@ -45,7 +45,8 @@ async fn claim(
                for update skip locked
                limit 1)
            returning r.id, r.payment_id, p.imp_uid, p.pay_method as "pay_method: PayMethod", r.amount, r.checksum, r.reason,
-                     r.attempts, r.requester_role as "requester_role: Role""#,
+                     r.attempts, r.requester_role as "requester_role: Role",
+                     r.refund_account_masked is not null as "account_given!""#,
         lease.as_secs_f64(),
         seen
     )
@@ -61,6 +62,7 @@ async fn claim(
         reason: r.reason,
         // the full account number is never stored; a vbank resend cannot be rebuilt
         account: None,
+        account_given: r.account_given,
         requester: r.requester_role,
         attempts: r.attempts,
     }))

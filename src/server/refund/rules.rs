@@ -37,14 +37,57 @@ pub struct RefundForm {
     pub refund_holder: Option<String>,
     pub refund_bank: Option<String>,
     pub refund_account: Option<String>,
+    /// the account holder's phone (예금주 연락처), where the PG needs it
+    pub refund_tel: Option<String>,
 }
 
-/// The vbank refund account, validated. The full number exists only in memory.
+/// The account a refund is paid to, validated. The full number and the phone exist only in
+/// memory, and neither is ever logged (their `Debug` masks them).
 #[derive(Clone, Debug, PartialEq)]
 pub struct RefundAccount {
     pub holder: String,
     pub bank: String,
     pub number: AccountNumber,
+    pub tel: Option<HolderPhone>,
+}
+
+/// An account holder's phone number, digits only.
+#[derive(Clone, PartialEq)]
+pub struct HolderPhone(pub String);
+
+impl std::fmt::Debug for HolderPhone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let tail = &self.0[self.0.len().saturating_sub(4)..];
+        write!(f, "HolderPhone(***{tail})")
+    }
+}
+
+/// Whether the refund is paid to an account the customer gives: virtual-account payments;
+/// bank-transfer payments on smartro_v2; and phone payments of an earlier month on KCP, which
+/// refunds those to a bank account ("휴대폰소액결제 익월 환불").
+pub fn refund_account_needed(facts: &PaymentFacts, now: DateTime<Utc>) -> bool {
+    match facts.pay_method {
+        PayMethod::Vbank => true,
+        PayMethod::Trans => facts.pg_provider == "smartro_v2",
+        PayMethod::Phone => kcp_next_month(facts, now),
+        _ => false,
+    }
+}
+
+/// Whether the PG needs the account holder's phone (`refund_tel`): vbank refunds on smartro
+/// (the old module), vbank and bank-transfer refunds on smartro_v2.
+pub fn refund_tel_needed(facts: &PaymentFacts) -> bool {
+    match facts.pg_provider.as_str() {
+        "smartro" => facts.pay_method == PayMethod::Vbank,
+        "smartro_v2" => matches!(facts.pay_method, PayMethod::Vbank | PayMethod::Trans),
+        _ => false,
+    }
+}
+
+fn kcp_next_month(facts: &PaymentFacts, now: DateTime<Utc>) -> bool {
+    facts.pay_method == PayMethod::Phone
+        && matches!(facts.pg_provider.as_str(), "kcp" | "kcp_quick")
+        && facts.paid_at.is_some_and(|paid| !same_kst_month(paid, now))
 }
 
 /// A refund request that passed every rule.
@@ -81,7 +124,7 @@ pub fn why_not_refundable(facts: &PaymentFacts, now: DateTime<Utc>) -> Option<St
         let Some(paid_at) = facts.paid_at else {
             return Some("결제일을 알 수 없는 휴대폰 결제는 환불할 수 없습니다.".into());
         };
-        if !same_kst_month(paid_at, now) {
+        if !same_kst_month(paid_at, now) && !kcp_next_month(facts, now) {
             let kst = paid_at.with_timezone(&Seoul);
             return Some(format!(
                 "휴대폰 소액결제는 결제한 달에만 환불할 수 있습니다. ({}년 {}월 결제)",
@@ -141,11 +184,8 @@ pub fn validate(
     if reason.chars().count() > 200 {
         return Err("환불 사유는 200자 이내로 입력해 주세요.".into());
     }
-    let account = if facts.pay_method == PayMethod::Vbank {
-        Some(validate_account(facts, form)?)
-    } else {
-        None
-    };
+    let account =
+        if refund_account_needed(facts, now) { Some(validate_account(facts, form)?) } else { None };
     Ok(ValidRefund { amount, reason: reason.to_string(), account })
 }
 
@@ -156,9 +196,7 @@ fn validate_account(facts: &PaymentFacts, form: &RefundForm) -> Result<RefundAcc
     let number: String =
         value(&form.refund_account).chars().filter(|c| *c != '-' && *c != ' ').collect();
     if holder.is_empty() || bank.is_empty() || number.is_empty() {
-        return Err(
-            "가상계좌 결제는 환불받을 계좌의 예금주, 은행, 계좌번호를 모두 입력해 주세요.".into()
-        );
+        return Err("이 결제는 환불받을 계좌의 예금주, 은행, 계좌번호를 모두 입력해 주세요.".into());
     }
     if holder.chars().count() > 16 {
         return Err("예금주는 16자 이내로 입력해 주세요.".into());
@@ -169,7 +207,17 @@ fn validate_account(facts: &PaymentFacts, form: &RefundForm) -> Result<RefundAcc
     if !number.chars().all(|c| c.is_ascii_digit()) || !(6..=16).contains(&number.len()) {
         return Err("계좌번호는 6~16자리 숫자로 입력해 주세요.".into());
     }
-    Ok(RefundAccount { holder, bank, number: AccountNumber(number) })
+    let tel = if refund_tel_needed(facts) {
+        let digits: String =
+            value(&form.refund_tel).chars().filter(|c| *c != '-' && *c != ' ').collect();
+        if !digits.chars().all(|c| c.is_ascii_digit()) || !(9..=11).contains(&digits.len()) {
+            return Err("예금주 연락처를 9~11자리 전화번호로 입력해 주세요.".into());
+        }
+        Some(HolderPhone(digits))
+    } else {
+        None
+    };
+    Ok(RefundAccount { holder, bank, number: AccountNumber(number), tel })
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use sqlx::PgPool;
 use super::decide::{self, Decision};
 use super::observe;
 use super::store::{self, Reserved};
-use crate::model::{PayMethod, RefundOutcome, Role};
+use crate::model::{RefundOutcome, Role};
 use crate::server::error::ServerError;
 use portone_v1::{CancelExtra, CancelRequest, Payment, PortOneClient, PortOneError, Requester};
 
@@ -24,6 +24,7 @@ pub fn cancel_request(r: &Reserved) -> CancelRequest {
         refund_holder: r.account.as_ref().map(|a| a.holder.clone()),
         refund_bank: r.account.as_ref().map(|a| a.bank.clone()),
         refund_account: r.account.as_ref().map(|a| a.number.clone()),
+        refund_tel: r.account.as_ref().and_then(|a| a.tel.as_ref()).map(|t| t.0.clone()),
         extra: Some(CancelExtra {
             requester: Some(if r.requester == Role::Admin {
                 Requester::Admin
@@ -174,10 +175,8 @@ pub async fn settle_by_lookup(
             Settled::NeedsReview
         }
         Decision::LookAgain => Settled::Pending,
-        Decision::Resend
-            if refusal.is_none() && r.account.is_none() && r.pay_method == PayMethod::Vbank =>
-        {
-            let message = "가상계좌 환불은 계좌정보를 보관하지 않아 자동 재시도할 수 없습니다. 다시 요청해 주세요.";
+        Decision::Resend if refusal.is_none() && r.account.is_none() && r.account_given => {
+            let message = "계좌로 받는 환불은 계좌정보를 보관하지 않아 자동 재시도할 수 없습니다. 다시 요청해 주세요.";
             observe::record(&mut tx, r.payment_id, &payment).await?;
             store::finish_failed(&mut tx, r.id, r.payment_id, None, message, actor).await?;
             Settled::Failed

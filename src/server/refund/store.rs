@@ -84,6 +84,9 @@ pub struct Reserved {
     pub reason: String,
     /// Only while the request that reserved it runs: the full account number is never stored.
     pub account: Option<rules::RefundAccount>,
+    /// The refund goes to an account the customer gave (its full number is gone once the
+    /// request that reserved it ends, so such a refund cannot be resent by the reconciler).
+    pub account_given: bool,
     pub requester: Role,
     /// Cancels sent for this refund, counting the one about to be sent.
     pub attempts: i32,
@@ -201,6 +204,7 @@ pub async fn reserve(
         amount: valid.amount,
         checksum,
         reason: valid.reason,
+        account_given: valid.account.is_some(),
         account: valid.account,
         requester: user.role,
         attempts: 1,
