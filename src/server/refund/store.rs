@@ -131,8 +131,7 @@ pub async fn reserve(
     // `nowait`: a request never holds a pool connection while it waits for another refund of
     // the same payment; it is told "busy" and waits outside any transaction.
     let locked = sqlx::query!(
-        r#"select pay_method as "pay_method: PayMethod", pg_provider, status, amount, cancel_amount, paid_at as "paid_at: DateTime<Utc>",
-                  exists (select 1 from refunds where payment_id = $1 and status = 'pending') as "pending!"
+        r#"select pay_method as "pay_method: PayMethod", pg_provider, status, amount, cancel_amount, paid_at as "paid_at: DateTime<Utc>"
            from payments where id = $1 for update nowait"#,
         payment.id
     )
@@ -147,7 +146,15 @@ pub async fn reserve(
     if let Some(known) = replay(&mut tx, payment.id, cmd.idempotency_key, fingerprint).await? {
         return Ok(known);
     }
-    if p.pending {
+    // A statement of its own, after the lock: its snapshot then includes a refund that the
+    // lock's previous holder committed (checked in the locking statement itself, it would not).
+    let pending = sqlx::query_scalar!(
+        r#"select exists (select 1 from refunds where payment_id = $1 and status = 'pending') as "e!""#,
+        payment.id
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    if pending {
         return Ok(Reservation::Busy);
     }
     let facts = rules::PaymentFacts {
