@@ -58,7 +58,7 @@ impl Default for PipelineSettings {
 }
 
 /// What the request asked for, hashed: a replay must ask for exactly the same. Of the refund
-/// account only the last four digits enter — what the row keeps in the open anyway — so the
+/// account (and the holder's phone) only the last four digits enter — what the row keeps in the open anyway — so the
 /// full number cannot be recovered from the hash by trying candidates.
 fn fingerprint(user: &CurrentUser, cmd: &RefundCommand) -> String {
     let f = &cmd.form;
@@ -66,14 +66,12 @@ fn fingerprint(user: &CurrentUser, cmd: &RefundCommand) -> String {
         Ok(v) => format!("{v:?}"),
         Err(_) => a.trim().to_string(),
     });
-    let last_four = f.refund_account.as_deref().map(|a| {
-        let digits: Vec<char> = a.chars().filter(char::is_ascii_digit).collect();
-        digits[digits.len().saturating_sub(4)..].iter().collect::<String>()
-    });
-    let tel_last_four = f.refund_tel.as_deref().map(|t| {
-        let digits: Vec<char> = t.chars().filter(char::is_ascii_digit).collect();
-        digits[digits.len().saturating_sub(4)..].iter().collect::<String>()
-    });
+    let last_four = |v: &Option<String>| {
+        v.as_deref().map(|s| {
+            let digits: Vec<char> = s.chars().filter(char::is_ascii_digit).collect();
+            digits[digits.len().saturating_sub(4)..].iter().collect::<String>()
+        })
+    };
     let trimmed = |v: &Option<String>| v.as_deref().map(str::trim).unwrap_or_default().to_string();
     let canonical = serde_json::json!([
         user.id,
@@ -82,8 +80,8 @@ fn fingerprint(user: &CurrentUser, cmd: &RefundCommand) -> String {
         f.reason.trim(),
         trimmed(&f.refund_holder),
         trimmed(&f.refund_bank),
-        last_four,
-        tel_last_four,
+        last_four(&f.refund_account),
+        last_four(&f.refund_tel),
     ]);
     format!("{:x}", Sha256::digest(canonical.to_string().as_bytes()))
 }

@@ -102,39 +102,37 @@ async fn reconcile_pass(
             }
         };
         let step = step.instrument(tracing::info_span!("reconcile", refund_id = %r.id));
-        let action = match step.await {
+        // where the refund ended up: `None` still pending, `Err` a failed step (also pending)
+        let ended = match step.await {
             Ok(Step::Resent(then)) => {
                 report.resent += 1;
                 metrics::counter!("reconciler_actions_total", "action" => "resent").increment(1);
-                match then {
-                    Some(Settled::Succeeded) => report.succeeded += 1,
-                    Some(Settled::Failed) => report.failed += 1,
-                    _ => report.still_pending += 1,
-                }
-                match then {
-                    Some(Settled::Succeeded) => "succeeded",
-                    Some(Settled::Failed) => "failed",
-                    _ => "still_pending",
-                }
+                Ok(then)
             }
-            Ok(Step::Decided(Settled::Succeeded)) => {
+            Ok(Step::Decided(settled)) => Ok(Some(settled)),
+            Err(e) => {
+                tracing::error!(refund_id = %r.id, error = %e, "reconciling a refund failed");
+                Err(())
+            }
+        };
+        let action = match ended {
+            Ok(Some(Settled::Succeeded)) => {
                 report.succeeded += 1;
                 "succeeded"
             }
-            Ok(Step::Decided(Settled::Failed)) => {
+            Ok(Some(Settled::Failed)) => {
                 report.failed += 1;
                 "failed"
             }
-            Ok(Step::Decided(Settled::NeedsReview)) => {
+            Ok(Some(Settled::NeedsReview)) => {
                 report.needs_review += 1;
                 "review"
             }
-            Ok(Step::Decided(_)) => {
+            Ok(_) => {
                 report.still_pending += 1;
                 "still_pending"
             }
-            Err(e) => {
-                tracing::error!(refund_id = %r.id, error = %e, "reconciling a refund failed");
+            Err(()) => {
                 report.still_pending += 1;
                 "error"
             }

@@ -191,10 +191,13 @@ pub fn validate(
 
 fn validate_account(facts: &PaymentFacts, form: &RefundForm) -> Result<RefundAccount, String> {
     let value = |v: &Option<String>| v.as_deref().map(str::trim).unwrap_or_default().to_string();
+    // account and phone numbers as typed, without the hyphens and spaces people put in them
+    let typed_number = |v: &Option<String>| {
+        value(v).chars().filter(|c| *c != '-' && *c != ' ').collect::<String>()
+    };
     let holder = value(&form.refund_holder);
     let bank = value(&form.refund_bank);
-    let number: String =
-        value(&form.refund_account).chars().filter(|c| *c != '-' && *c != ' ').collect();
+    let number = typed_number(&form.refund_account);
     if holder.is_empty() || bank.is_empty() || number.is_empty() {
         return Err("이 결제는 환불받을 계좌의 예금주, 은행, 계좌번호를 모두 입력해 주세요.".into());
     }
@@ -208,8 +211,7 @@ fn validate_account(facts: &PaymentFacts, form: &RefundForm) -> Result<RefundAcc
         return Err("계좌번호는 6~16자리 숫자로 입력해 주세요.".into());
     }
     let tel = if refund_tel_needed(facts) {
-        let digits: String =
-            value(&form.refund_tel).chars().filter(|c| *c != '-' && *c != ' ').collect();
+        let digits = typed_number(&form.refund_tel);
         if !digits.chars().all(|c| c.is_ascii_digit()) || !(9..=11).contains(&digits.len()) {
             return Err("예금주 연락처를 9~11자리 전화번호로 입력해 주세요.".into());
         }

@@ -173,16 +173,11 @@ pub async fn reserve(
     let id = Uuid::new_v4();
     let checksum = facts.cancellable();
     let account = valid.account.as_ref();
-    // the refund and its `reserved` audit event in one statement
     sqlx::query!(
-        r#"with reserved as (
-               insert into refunds (id, payment_id, idempotency_key, request_fingerprint, amount, checksum, reason,
-                                    requester_role, requester_id, refund_holder, refund_bank, refund_account_masked,
-                                    status, attempts, lease_until)
-               values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'pending', 1, now() + make_interval(secs => $13))
-               returning id, payment_id)
-           insert into refund_events (refund_id, payment_id, kind, actor, detail)
-           select id, payment_id, 'reserved', $14, $15 from reserved"#,
+        r#"insert into refunds (id, payment_id, idempotency_key, request_fingerprint, amount, checksum, reason,
+                                requester_role, requester_id, refund_holder, refund_bank, refund_account_masked,
+                                status, attempts, lease_until)
+           values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'pending', 1, now() + make_interval(secs => $13))"#,
         id,
         payment.id,
         cmd.idempotency_key,
@@ -196,11 +191,18 @@ pub async fn reserve(
         account.map(|a| a.bank.clone()),
         account.map(|a| a.number.masked()),
         lease.as_secs_f64(),
-        actor(user),
+    )
+    .execute(&mut *tx)
+    .await?;
+    audit(
+        &mut *tx,
+        Some(id),
+        Some(payment.id),
+        "reserved",
+        &actor(user),
         serde_json::json!({"amount": valid.amount, "checksum": checksum, "reason": valid.reason,
                            "reference": decide::reference(id)}),
     )
-    .execute(&mut *tx)
     .await?;
     tx.commit().await?;
     Ok(Reservation::Reserved(Reserved {
