@@ -60,6 +60,8 @@ pub fn RefundForm(
     refund_banks: Vec<(String, String)>,
     /// the PG needs the account holder's phone with the account
     ask_tel: bool,
+    /// an admin may name the tax-free part and VAT (empty: in proportion to what remains)
+    tax_fields: bool,
 ) -> impl IntoView {
     mark_hydrated();
     let amount = RwSignal::new(refundable.to_string());
@@ -117,6 +119,16 @@ pub fn RefundForm(
                         <label for="refund-tel">"예금주 연락처"</label>
                         <input id="refund-tel" name="refund_tel" type="tel" inputmode="tel" required maxlength="16" autocomplete="tel"/>
                     })}
+                </fieldset>
+            })}
+            {tax_fields.then(|| view! {
+                <fieldset class="tax">
+                    <legend>"면세·부가세"</legend>
+                    <p class="help" id="tax-help">"비워 두면 남은 면세 금액과 부가세에 비례해 나눕니다."</p>
+                    <label for="refund-tax-free">"면세 금액 (원)"</label>
+                    <input id="refund-tax-free" name="tax_free" type="text" inputmode="numeric" pattern="[0-9,]*" aria-describedby="tax-help"/>
+                    <label for="refund-vat">"부가세 (원)"</label>
+                    <input id="refund-vat" name="vat_amount" type="text" inputmode="numeric" pattern="[0-9,]*" aria-describedby="tax-help"/>
                 </fieldset>
             })}
             <Show when=move || confirming.get()>

@@ -124,6 +124,8 @@ pub async fn request_refund(
     refund_bank: Option<String>,
     refund_account: Option<String>,
     refund_tel: Option<String>,
+    tax_free: Option<String>,
+    vat_amount: Option<String>,
 ) -> Result<RefundOutcome, AppError> {
     use crate::server::refund::{self, rules::RefundForm, PipelineSettings, RefundCommand};
     let user = ctx::require_user().await?;
@@ -134,7 +136,16 @@ pub async fn request_refund(
         use_context::<std::sync::Arc<PipelineSettings>>().map(|s| (*s).clone()).unwrap_or_default();
     let cmd = RefundCommand {
         merchant_uid,
-        form: RefundForm { amount, reason, refund_holder, refund_bank, refund_account, refund_tel },
+        form: RefundForm {
+            amount,
+            reason,
+            refund_holder,
+            refund_bank,
+            refund_account,
+            refund_tel,
+            tax_free,
+            vat_amount,
+        },
         idempotency_key,
     };
     Ok(refund::request_refund(&state.pool, &state.portone, &settings, &user, cmd).await?)

@@ -142,6 +142,8 @@ pub struct AdminRefundRow {
     pub reason: String,
     pub portone_message: Option<String>,
     pub receipt_url: Option<String>,
+    /// the tax-free part and VAT the refund sent
+    pub tax: Option<super::TaxAmounts>,
     /// Seconds pending, when longer than the alert age (shown as 지연).
     pub delayed_secs: Option<i64>,
 }
@@ -202,6 +204,8 @@ pub struct PaymentTimeline {
     pub synced_at: Option<DateTime<Utc>>,
     pub cancellations: Vec<TimelineCancellation>,
     pub refunds: Vec<TimelineRefund>,
+    /// 과세 / 면세 / 부가세 at payment and what remains, when PortOne's balance gave them
+    pub tax: Option<super::TaxSplit>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -216,6 +220,8 @@ pub struct TimelineCancellation {
     pub refund_id: Option<String>,
     /// How the entry is named when an admin links it to a refund under review.
     pub entry_key: String,
+    /// the tax-free part and VAT our refund sent
+    pub tax: Option<super::TaxAmounts>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -231,6 +237,8 @@ pub struct TimelineRefund {
     pub portone_code: Option<i32>,
     pub portone_message: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// the tax-free part and VAT the refund sent
+    pub tax: Option<super::TaxAmounts>,
     /// Seconds pending, when longer than the alert age (shown as 지연).
     pub delayed_secs: Option<i64>,
     pub events: Vec<TimelineEvent>,

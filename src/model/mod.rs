@@ -259,6 +259,54 @@ pub struct RefundLine {
     pub receipt_url: Option<String>,
     /// "made outside this service" (PortOne console) vs. one of our refunds
     pub via_console: bool,
+    /// the tax-free part and VAT our refund sent, when the payment's were known
+    pub tax: Option<TaxAmounts>,
+}
+
+/// A tax-free part (면세) and a VAT (부가세) amount.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaxAmounts {
+    pub tax_free: i64,
+    pub vat: i64,
+}
+
+impl TaxAmounts {
+    /// From two nullable columns: known only when both are.
+    pub fn from_columns(tax_free: Option<i64>, vat: Option<i64>) -> Option<TaxAmounts> {
+        tax_free.zip(vat).map(|(tax_free, vat)| TaxAmounts { tax_free, vat })
+    }
+
+    /// The taxable supply value (과세 공급가액) of `total`: what is neither tax-free nor VAT.
+    pub fn supply_of(&self, total: i64) -> i64 {
+        total - self.tax_free - self.vat
+    }
+
+    /// `과세 9,091원 · 면세 6,000원 · 부가세 909원` for `total` won.
+    pub fn describe(&self, total: i64) -> String {
+        format!(
+            "과세 {} · 면세 {} · 부가세 {}",
+            format_won(self.supply_of(total)),
+            format_won(self.tax_free),
+            format_won(self.vat)
+        )
+    }
+}
+
+/// A payment's split as PortOne keeps it: at payment time and what remains now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaxSplit {
+    pub paid: TaxAmounts,
+    pub left: TaxAmounts,
+}
+
+impl TaxSplit {
+    /// From a payment's four nullable columns (`tax_free_amount`, `vat_amount`,
+    /// `tax_free_remaining`, `vat_remaining`).
+    pub fn from_columns(paid: [Option<i64>; 2], left: [Option<i64>; 2]) -> Option<TaxSplit> {
+        TaxAmounts::from_columns(paid[0], paid[1])
+            .zip(TaxAmounts::from_columns(left[0], left[1]))
+            .map(|(paid, left)| TaxSplit { paid, left })
+    }
 }
 
 /// The order detail page's data.
@@ -283,6 +331,10 @@ pub struct OrderDetail {
     pub idempotency_key: String,
     /// The latest refund request's outcome, shown after a refund without JavaScript.
     pub last_refund: Option<RefundOutcome>,
+    /// 과세 / 면세 / 부가세, when PortOne's balance gave them.
+    pub tax: Option<TaxSplit>,
+    /// The viewer may name a refund's tax-free part and VAT (an admin, on a payment with a split).
+    pub tax_fields: bool,
 }
 
 /// Where a refund stands in our ledger (the database's check constraint allows exactly these).

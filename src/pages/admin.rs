@@ -330,6 +330,10 @@ fn Timeline(t: PaymentTimeline, review: ServerAction<AdminReview>) -> impl IntoV
                 <dt>"결제금액"</dt><dd>{format_won(t.amount)}</dd>
                 <dt>"환불된 금액"</dt><dd data-testid="admin-cancel-amount">{format_won(t.cancel_amount)}</dd>
                 <dt>"환불 가능 금액"</dt><dd>{format_won(cancellable)}</dd>
+                {t.tax.map(|x| view! {
+                    <dt>"과세 / 면세 / 부가세"</dt><dd>{x.paid.describe(t.amount)}</dd>
+                    <dt>"남은 과세 / 면세 / 부가세"</dt><dd data-testid="admin-tax-left">{x.left.describe(cancellable)}</dd>
+                })}
                 <dt>"PortOne 상태"</dt><dd>{t.status.clone()}</dd>
                 <dt>"마지막 동기화"</dt><dd>{t.synced_at.map(format_kst_seconds).unwrap_or_else(|| "-".into())}</dd>
             </dl>
@@ -379,6 +383,7 @@ fn Timeline(t: PaymentTimeline, review: ServerAction<AdminReview>) -> impl IntoV
                             " · 시도 " {r.attempts} "회 · checksum " {format_won(r.checksum)}
                         </p>
                         <p>"사유: " {r.reason.clone()}</p>
+                        {r.tax.map(|t| view! { <p data-testid="refund-tax">{t.describe(r.amount)}</p> })}
                         {r.portone_message.clone().map(|m| view! { <p>{format!("PortOne 메시지 (code {}): {m}", r.portone_code.map(|c| c.to_string()).unwrap_or_else(|| "-".into()))}</p> })}
                         {(r.status == RefundStatus::NeedsReview).then(|| view! {
                             <ReviewForm refund=r.clone() candidates=unlinked.iter().filter(|c| c.amount == r.amount).cloned().collect() review/>

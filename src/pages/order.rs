@@ -47,6 +47,10 @@ fn OrderView(detail: OrderDetail, refund: ServerAction<RequestRefund>) -> impl I
                 <dt>"결제금액"</dt><dd data-testid="amount">{format_won(s.amount)}</dd>
                 <dt>"환불된 금액"</dt><dd data-testid="cancel-amount">{format_won(s.cancel_amount)}</dd>
                 <dt>"환불 가능 금액"</dt><dd data-testid="refundable">{format_won(refundable)}</dd>
+                {detail.tax.map(|t| view! {
+                    <dt>"과세 / 면세 / 부가세"</dt><dd data-testid="tax-split">{t.paid.describe(s.amount)}</dd>
+                    <dt>"남은 과세 / 면세 / 부가세"</dt><dd data-testid="tax-left">{t.left.describe(refundable)}</dd>
+                })}
                 <dt>"상태"</dt><dd><span class=s.state.css_class()>{s.state.label()}</span></dd>
             </dl>
             {detail.receipt_url.as_deref().and_then(safe_link).map(|u| view! { <p><a href=u target="_blank" rel="noopener">"결제 영수증"</a></p> })}
@@ -61,6 +65,7 @@ fn OrderView(detail: OrderDetail, refund: ServerAction<RequestRefund>) -> impl I
 
 #[component]
 fn RefundHistory(detail: OrderDetail) -> impl IntoView {
+    let has_tax = detail.tax.is_some();
     (!detail.refunds.is_empty()).then(|| {
         view! {
             <section class="card">
@@ -70,6 +75,7 @@ fn RefundHistory(detail: OrderDetail) -> impl IntoView {
                         <tr>
                             <th scope="col">"환불 일시"</th>
                             <th scope="col" class="num">"금액"</th>
+                            {has_tax.then(|| view! { <th scope="col">"면세 / 부가세"</th> })}
                             <th scope="col">"사유"</th>
                             <th scope="col">"영수증"</th>
                         </tr>
@@ -82,6 +88,9 @@ fn RefundHistory(detail: OrderDetail) -> impl IntoView {
                                 <tr>
                                     <td>{format_kst(r.at)}</td>
                                     <td class="num">{format_won(r.amount)}</td>
+                                    {has_tax.then(|| view! {
+                                        <td>{r.tax.map(|t| format!("{} / {}", format_won(t.tax_free), format_won(t.vat))).unwrap_or_else(|| "-".into())}</td>
+                                    })}
                                     <td>{r.reason.unwrap_or_default()}</td>
                                     <td>{r.receipt_url.as_deref().and_then(safe_link).map(|u| view! { <a href=u target="_blank" rel="noopener">"취소 영수증"</a> })}</td>
                                 </tr>
@@ -158,6 +167,7 @@ fn RefundFormOrReason(detail: OrderDetail) -> impl IntoView {
                     partial_allowed=detail.partial_allowed
                     refund_banks=detail.refund_banks.clone()
                     ask_tel=detail.refund_tel_required
+                    tax_fields=detail.tax_fields
                 />
             }
             .into_any()

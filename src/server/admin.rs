@@ -8,7 +8,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::model::admin::*;
-use crate::model::{PayMethod, RefundStatus, Role};
+use crate::model::{PayMethod, RefundStatus, Role, TaxAmounts, TaxSplit};
 use crate::server::error::ServerError;
 use crate::server::refund::observe::{refresh, Refreshed};
 use portone_v1::PortOneClient;
@@ -66,6 +66,8 @@ struct Row {
     reason: String,
     portone_message: Option<String>,
     receipt_url: Option<String>,
+    tax_free: Option<i64>,
+    vat_amount: Option<i64>,
 }
 
 impl From<Row> for AdminRefundRow {
@@ -86,6 +88,7 @@ impl From<Row> for AdminRefundRow {
             reason: r.reason,
             portone_message: r.portone_message,
             receipt_url: r.receipt_url,
+            tax: TaxAmounts::from_columns(r.tax_free, r.vat_amount),
             delayed_secs: None,
         }
     }
@@ -126,7 +129,7 @@ fn page_query<'a>(
                   imp_uid as "imp_uid!", customer_name, customer_email, order_name as "order_name!",
                   pay_method as "pay_method!: PayMethod", amount as "amount!", status as "status!: RefundStatus",
                   requester_role as "requester_role!: Role", requester_name as "requester_name!",
-                  reason as "reason!", portone_message, receipt_url
+                  reason as "reason!", portone_message, receipt_url, tax_free, vat_amount
            from refund_list_page($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"#,
         p.status,
         p.from as _,
@@ -272,7 +275,7 @@ pub fn csv_cell(value: &str) -> String {
     }
 }
 
-pub const CSV_HEADER: &str = "요청 일시(KST),주문번호,imp_uid,고객,고객 이메일,상품명,결제수단,요청 금액,상태,요청자,요청자 이름,사유,PortOne 메시지,영수증\r\n";
+pub const CSV_HEADER: &str = "요청 일시(KST),주문번호,imp_uid,고객,고객 이메일,상품명,결제수단,요청 금액,과세 금액,면세 금액,부가세,상태,요청자,요청자 이름,사유,PortOne 메시지,영수증\r\n";
 
 pub fn csv_line(r: &AdminRefundRow) -> String {
     let cells = [
@@ -284,6 +287,10 @@ pub fn csv_line(r: &AdminRefundRow) -> String {
         r.order_name.clone(),
         r.pay_method.label().to_string(),
         r.amount.to_string(),
+        // 과세 / 면세 / 부가세: empty when PortOne gave the payment no split
+        r.tax.map(|t| t.supply_of(r.amount).to_string()).unwrap_or_default(),
+        r.tax.map(|t| t.tax_free.to_string()).unwrap_or_default(),
+        r.tax.map(|t| t.vat.to_string()).unwrap_or_default(),
         r.status.label().to_string(),
         r.requester_role.label().to_string(),
         r.requester_name.clone(),
@@ -332,7 +339,8 @@ pub async fn timeline(
     let Some(p) = sqlx::query!(
         r#"select p.id, p.merchant_uid, p.imp_uid, p.order_name, p.pay_method as "pay_method: PayMethod", p.pg_provider, p.status, p.amount,
                   p.cancel_amount, p.buyer_name, p.buyer_email, u.display_name as "customer_name?",
-                  p.paid_at as "paid_at: DateTime<Utc>", p.synced_at as "synced_at: DateTime<Utc>"
+                  p.paid_at as "paid_at: DateTime<Utc>", p.synced_at as "synced_at: DateTime<Utc>",
+                  p.tax_free_amount, p.vat_amount, p.tax_free_remaining, p.vat_remaining
            from payments p left join users u on u.id = p.customer_id
            where p.merchant_uid = $1"#,
         merchant_uid
@@ -352,7 +360,8 @@ pub async fn timeline(
     .await?;
     let refunds = sqlx::query!(
         r#"select r.id, r.amount, r.checksum, r.status as "status: RefundStatus", r.reason, r.requester_role as "requester_role: Role", u.display_name as requester_name,
-                  r.attempts, r.portone_code, r.portone_message, r.created_at as "created_at: DateTime<Utc>"
+                  r.attempts, r.portone_code, r.portone_message, r.created_at as "created_at: DateTime<Utc>",
+                  r.tax_free, r.vat_amount
            from refunds r join users u on u.id = r.requester_id
            where r.payment_id = $1 order by r.created_at, r.id"#,
         p.id
@@ -378,6 +387,7 @@ pub async fn timeline(
         portone_code: r.portone_code,
         portone_message: r.portone_message,
         created_at: r.created_at,
+        tax: TaxAmounts::from_columns(r.tax_free, r.vat_amount),
     })
     .collect();
     Ok(Some(PaymentTimeline {
@@ -396,6 +406,10 @@ pub async fn timeline(
         synced_at: p.synced_at,
         cancellations,
         refunds,
+        tax: TaxSplit::from_columns(
+            [p.tax_free_amount, p.vat_amount],
+            [p.tax_free_remaining, p.vat_remaining],
+        ),
     }))
 }
 

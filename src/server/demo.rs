@@ -51,6 +51,8 @@ struct DemoOrder {
     hours_ago: Option<i64>,
     /// already refunded: (amount, reason)
     refunded: Option<(i64, &'static str)>,
+    /// the tax-free part (면세) of the amount; 0 for none
+    tax_free: i64,
 }
 
 const ORDERS: &[DemoOrder] = &[
@@ -62,6 +64,7 @@ const ORDERS: &[DemoOrder] = &[
         amount: 39_000,
         hours_ago: Some(50),
         refunded: None,
+        tax_free: 0,
     },
     DemoOrder {
         buyer: 0,
@@ -71,6 +74,7 @@ const ORDERS: &[DemoOrder] = &[
         amount: 128_000,
         hours_ago: Some(120),
         refunded: Some((28_000, "사이즈 교환 차액 환불")),
+        tax_free: 0,
     },
     DemoOrder {
         buyer: 0,
@@ -80,6 +84,7 @@ const ORDERS: &[DemoOrder] = &[
         amount: 15_900,
         hours_ago: Some(190),
         refunded: None,
+        tax_free: 0,
     },
     DemoOrder {
         buyer: 0,
@@ -89,6 +94,7 @@ const ORDERS: &[DemoOrder] = &[
         amount: 54_000,
         hours_ago: Some(70),
         refunded: None,
+        tax_free: 0,
     },
     DemoOrder {
         buyer: 0,
@@ -98,6 +104,7 @@ const ORDERS: &[DemoOrder] = &[
         amount: 9_900,
         hours_ago: None,
         refunded: None,
+        tax_free: 0,
     },
     DemoOrder {
         buyer: 0,
@@ -107,6 +114,7 @@ const ORDERS: &[DemoOrder] = &[
         amount: 22_000,
         hours_ago: Some(290),
         refunded: Some((22_000, "단순 변심")),
+        tax_free: 0,
     },
     DemoOrder {
         buyer: 0,
@@ -116,6 +124,7 @@ const ORDERS: &[DemoOrder] = &[
         amount: 4_500,
         hours_ago: Some(1),
         refunded: None,
+        tax_free: 0,
     },
     DemoOrder {
         buyer: 1,
@@ -125,6 +134,7 @@ const ORDERS: &[DemoOrder] = &[
         amount: 67_000,
         hours_ago: Some(30),
         refunded: None,
+        tax_free: 0,
     },
     DemoOrder {
         buyer: 1,
@@ -134,6 +144,7 @@ const ORDERS: &[DemoOrder] = &[
         amount: 210_000,
         hours_ago: Some(100),
         refunded: None,
+        tax_free: 0,
     },
     DemoOrder {
         buyer: 1,
@@ -143,6 +154,7 @@ const ORDERS: &[DemoOrder] = &[
         amount: 30_000,
         hours_ago: Some(150),
         refunded: None,
+        tax_free: 0,
     },
     DemoOrder {
         buyer: 1,
@@ -152,6 +164,7 @@ const ORDERS: &[DemoOrder] = &[
         amount: 8_900,
         hours_ago: Some(20),
         refunded: None,
+        tax_free: 0,
     },
     DemoOrder {
         buyer: 1,
@@ -161,6 +174,7 @@ const ORDERS: &[DemoOrder] = &[
         amount: 10_000,
         hours_ago: Some(5),
         refunded: None,
+        tax_free: 0,
     },
     // appended last: the demo's imp_uids are numbered by position
     DemoOrder {
@@ -171,6 +185,7 @@ const ORDERS: &[DemoOrder] = &[
         amount: 32_000,
         hours_ago: Some(8),
         refunded: None,
+        tax_free: 0,
     },
     DemoOrder {
         buyer: 1,
@@ -180,6 +195,18 @@ const ORDERS: &[DemoOrder] = &[
         amount: 12_900,
         hours_ago: None,
         refunded: None,
+        tax_free: 0,
+    },
+    // 면세 (fresh fruit) and 과세 (the gift box) in one payment
+    DemoOrder {
+        buyer: 1,
+        name: "제철 과일 선물세트",
+        pay_method: "card",
+        pg_provider: "kcp",
+        amount: 48_000,
+        hours_ago: Some(26),
+        refunded: None,
+        tax_free: 30_000,
     },
 ];
 
@@ -229,9 +256,38 @@ pub async fn seed(pool: &PgPool) -> Result<bool, Box<dyn std::error::Error + Sen
             );
         }
         import_payment(pool, &payment).await?;
+        store_demo_balance(pool, &payment, o.tax_free).await?;
     }
     seed_refund_history(pool, now).await?;
     Ok(true)
+}
+
+/// The balance PortOne keeps for a demo payment (nothing cancelled yet, or the demo's console
+/// cancel taken from the taxable part): its tax-free part and the VAT in the rest.
+async fn store_demo_balance(
+    pool: &PgPool,
+    payment: &Payment,
+    tax_free: i64,
+) -> Result<(), sqlx::Error> {
+    let vat = crate::server::refund::tax::vat_included(payment.amount - tax_free);
+    let parts = |left: i64| portone_v1::BalanceParts {
+        tax_free,
+        vat,
+        supply: left - tax_free - vat,
+        service: 0,
+    };
+    let balance = portone_v1::PaymentBalance {
+        amount: payment.amount,
+        primary: parts(payment.amount),
+        ..Default::default()
+    };
+    let id = sqlx::query_scalar!("select id from payments where imp_uid = $1", payment.imp_uid)
+        .fetch_one(pool)
+        .await?;
+    if payment.cancel_amount == 0 {
+        crate::server::payments::store_balance(pool, id, Some(&balance)).await?;
+    }
+    Ok(())
 }
 
 /// Shoppers who own the refund history (they cannot sign in: their passwords are random).
@@ -411,12 +467,29 @@ fn short_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..20].to_string()
 }
 
-/// Every payment we hold, as V1 Payment objects for the simulator to load.
-pub async fn simulator_payments(pool: &PgPool) -> Result<Vec<Payment>, sqlx::Error> {
-    let raws = sqlx::query_scalar!(
-        r#"select portone_raw as "raw!" from payments where portone_raw is not null order by id"#
+/// Every payment we hold, as V1 Payment objects for the simulator to load, with the tax
+/// parts it was made of (`sim_tax`, the simulator's own field) where we know them.
+pub async fn simulator_payments(pool: &PgPool) -> Result<Vec<serde_json::Value>, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"select portone_raw as "raw!", tax_free_amount, vat_amount
+           from payments where portone_raw is not null order by id"#
     )
     .fetch_all(pool)
     .await?;
-    Ok(raws.into_iter().filter_map(|raw| serde_json::from_value(raw).ok()).collect())
+    Ok(rows
+        .into_iter()
+        .filter(|r| serde_json::from_value::<Payment>(r.raw.clone()).is_ok())
+        .map(|r| {
+            let mut raw = r.raw;
+            if let (Some(object), Some(tax_free), Some(vat)) =
+                (raw.as_object_mut(), r.tax_free_amount, r.vat_amount)
+            {
+                object.insert(
+                    "sim_tax".into(),
+                    serde_json::json!({"tax_free": tax_free, "vat_amount": vat}),
+                );
+            }
+            raw
+        })
+        .collect())
 }

@@ -7,6 +7,7 @@ use sqlx::PgPool;
 use crate::model::admin::TimelineCancellation;
 use crate::model::{
     CurrentUser, OrderDetail, OrderState, OrderSummary, PayMethod, RefundLine, RefundOutcome,
+    TaxAmounts, TaxSplit,
 };
 use crate::server::banks;
 use crate::server::refund::{self, rules};
@@ -49,6 +50,8 @@ pub async fn find_order(
     let Some(p) = sqlx::query!(
         r#"select p.id, p.imp_uid, p.merchant_uid, p.order_name, p.pay_method as "pay_method: PayMethod", p.pg_provider, p.paid_at as "paid_at: DateTime<Utc>", p.amount,
                   p.cancel_amount, p.status, p.buyer_name, p.receipt_url,
+                  p.tax_free_amount, p.vat_amount, p.tax_free_remaining, p.vat_remaining,
+                  p.balance_cancel_amount is not distinct from p.cancel_amount as "balance_current!",
                   exists (select 1 from refunds r where r.payment_id = p.id and r.status = 'pending') as "refund_pending!"
            from payments p
            where p.merchant_uid = $1 and (p.customer_id = $2 or $3)"#,
@@ -71,8 +74,16 @@ pub async fn find_order(
             reason: c.reason,
             receipt_url: c.receipt_url,
             via_console: c.refund_id.is_none(),
+            tax: c.tax,
         })
         .collect();
+    let tax = TaxSplit::from_columns(
+        [p.tax_free_amount, p.vat_amount],
+        [p.tax_free_remaining, p.vat_remaining],
+    );
+    let tax_left = tax
+        .filter(|_| p.balance_current)
+        .map(|t| refund::tax::TaxLeft { tax_free: t.left.tax_free, vat: t.left.vat });
 
     let facts = rules::PaymentFacts {
         pay_method: p.pay_method.clone(),
@@ -82,6 +93,7 @@ pub async fn find_order(
         cancel_amount: p.cancel_amount,
         paid_at: p.paid_at,
         refund_pending: p.refund_pending,
+        tax_left,
     };
     let last_refund: Option<RefundOutcome> = refund::latest_outcome(pool, p.id, user.id).await?;
     Ok(Some(OrderDetail {
@@ -109,6 +121,8 @@ pub async fn find_order(
         partial_allowed: rules::partial_allowed(&facts),
         idempotency_key: uuid::Uuid::new_v4().to_string(),
         last_refund,
+        tax_fields: user.is_admin() && tax_left.is_some(),
+        tax,
     }))
 }
 
@@ -119,9 +133,10 @@ pub async fn cancellations(
     payment_id: i64,
 ) -> Result<Vec<TimelineCancellation>, sqlx::Error> {
     let rows = sqlx::query!(
-        r#"select amount, cancelled_at as "cancelled_at: DateTime<Utc>", reason, pg_tid, cancellation_id, receipt_url, refund_id,
-                  entry_key
-           from payment_cancellations where payment_id = $1 order by cancelled_at, id"#,
+        r#"select c.amount, c.cancelled_at as "cancelled_at: DateTime<Utc>", c.reason, c.pg_tid, c.cancellation_id, c.receipt_url,
+                  c.refund_id, c.entry_key, r.tax_free as "tax_free?", r.vat_amount as "vat_amount?"
+           from payment_cancellations c left join refunds r on r.id = c.refund_id
+           where c.payment_id = $1 order by c.cancelled_at, c.id"#,
         payment_id
     )
     .fetch_all(pool)
@@ -137,6 +152,7 @@ pub async fn cancellations(
             receipt_url: c.receipt_url,
             refund_id: c.refund_id.map(|id| id.to_string()),
             entry_key: c.entry_key,
+            tax: TaxAmounts::from_columns(c.tax_free, c.vat_amount),
         })
         .collect())
 }

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 
 use crate::model::CurrentUser;
-use portone_v1::{CancelHistoryEntry, Payment};
+use portone_v1::{CancelHistoryEntry, Payment, PaymentBalance};
 
 /// PortOne's Unix seconds, where 0 means "not yet".
 pub fn unix(seconds: i64) -> Option<DateTime<Utc>> {
@@ -18,6 +18,8 @@ pub fn unix(seconds: i64) -> Option<DateTime<Utc>> {
 pub struct PaymentRow {
     pub id: i64,
     pub imp_uid: String,
+    /// PortOne's balance (the tax-free and VAT parts) was not read since the last cancel.
+    pub balance_stale: bool,
 }
 
 pub async fn payment_for(
@@ -27,7 +29,8 @@ pub async fn payment_for(
 ) -> Result<Option<PaymentRow>, sqlx::Error> {
     sqlx::query_as!(
         PaymentRow,
-        "select id, imp_uid from payments where merchant_uid = $1 and (customer_id = $2 or $3)",
+        r#"select id, imp_uid, balance_cancel_amount is distinct from cancel_amount as "balance_stale!"
+           from payments where merchant_uid = $1 and (customer_id = $2 or $3)"#,
         merchant_uid,
         user.id,
         user.is_admin()
@@ -123,6 +126,57 @@ pub async fn sync(
         .filter(|(_, k)| inserted.contains(*k))
         .map(|(e, _)| e.clone())
         .collect())
+}
+
+/// Stores PortOne's balance of a payment: its tax-free part and VAT and what remains of them;
+/// `None` when PortOne keeps no breakdown for the payment. A balance that does not add up to
+/// the cancellable amount we hold belongs to another moment and is not stored. Returns
+/// whether it was.
+pub async fn store_balance(
+    conn: impl sqlx::PgExecutor<'_>,
+    payment_id: i64,
+    balance: Option<&PaymentBalance>,
+) -> Result<bool, sqlx::Error> {
+    let (original, left) = (balance.map(|b| b.original()), balance.map(|b| b.remaining()));
+    let stored = sqlx::query!(
+        r#"update payments set tax_free_amount = $2, vat_amount = $3, tax_free_remaining = $4, vat_remaining = $5,
+                  balance_cancel_amount = cancel_amount
+           where id = $1 and ($6::bigint is null or amount - cancel_amount = $6)"#,
+        payment_id,
+        original.map(|p| p.tax_free),
+        original.map(|p| p.vat),
+        left.map(|p| p.tax_free),
+        left.map(|p| p.vat),
+        left.map(|p| p.total()),
+    )
+    .execute(conn)
+    .await?;
+    Ok(stored.rows_affected() == 1)
+}
+
+/// Takes a refund's tax-free part and VAT off what remains, when the balance we hold was
+/// the one the refund was computed from (`checksum`, the cancellable amount before it).
+pub async fn book_tax_parts(
+    conn: &mut PgConnection,
+    payment_id: i64,
+    checksum: i64,
+    amount: i64,
+    tax_free: i64,
+    vat: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        r#"update payments set tax_free_remaining = tax_free_remaining - $4, vat_remaining = vat_remaining - $5,
+                  balance_cancel_amount = balance_cancel_amount + $3
+           where id = $1 and balance_cancel_amount = amount - $2 and tax_free_remaining is not null"#,
+        payment_id,
+        checksum,
+        amount,
+        tax_free,
+        vat
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// Stores a payment we learn about from PortOne (webhook import, demo data). The owner is

@@ -81,6 +81,7 @@ pub async fn refund(
             refund_bank: req.refund_bank,
             refund_account: req.refund_account,
             refund_tel: req.refund_tel,
+            ..Default::default()
         },
         idempotency_key: req.idempotency_key.unwrap_or_else(uuid::Uuid::new_v4),
     };

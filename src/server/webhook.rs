@@ -98,5 +98,12 @@ pub async fn process(
         return Ok(WebhookEffect::Ignored);
     }
     let owner = import_payment(pool, &payment).await?;
+    if let Some(id) =
+        sqlx::query_scalar!("select id from payments where imp_uid = $1", payment.imp_uid)
+            .fetch_optional(pool)
+            .await?
+    {
+        crate::server::refund::observe::refresh_balance(pool, portone, id, &payment.imp_uid).await;
+    }
     Ok(WebhookEffect::Imported { owner_found: owner.is_some() })
 }

@@ -12,3 +12,4 @@ mod operations;
 mod parsers;
 mod portone;
 mod refund;
+mod tax;

@@ -6,6 +6,7 @@ use chrono::{TimeZone, Utc};
 use portone_refund::model::admin::{parse_cursor, RefundQuery};
 use portone_refund::model::{format_won, safe_link, valid_imp_uid, valid_merchant_uid};
 use portone_refund::server::refund::rules::{self, parse_won, PaymentFacts, RefundForm};
+use portone_refund::server::refund::tax::TaxLeft;
 use portone_v1::won_from_value;
 use proptest::prelude::*;
 
@@ -71,17 +72,31 @@ proptest! {
         amount in 1i64..10_000_000, cancelled_share in 0u8..=100, typed in ".{0,20}", reason in ".{0,250}",
         method in prop::sample::select(vec!["card", "trans", "vbank", "phone", "kakaopay"]),
         holder in proptest::option::of(".{0,20}"), bank in proptest::option::of("[0-9A-Z]{0,5}"), account in proptest::option::of(".{0,30}"),
+        tax_free_share in 0u8..=100, typed_tax_free in proptest::option::of("[0-9]{0,7}"),
     ) {
         let cancel_amount = amount * i64::from(cancelled_share) / 100;
+        let left = amount - cancel_amount;
+        let tax_free = left * i64::from(tax_free_share) / 100;
+        let tax_left = TaxLeft { tax_free, vat: portone_refund::server::refund::tax::vat_included(left - tax_free) };
         let now = Utc.with_ymd_and_hms(2026, 11, 26, 3, 0, 0).unwrap();
         let facts = PaymentFacts {
             pay_method: method.into(), pg_provider: "html5_inicis".into(), status: "paid".into(),
             amount, cancel_amount, paid_at: Some(now - chrono::Duration::hours(1)), refund_pending: false,
+            tax_left: Some(tax_left),
         };
-        let form = RefundForm { amount: Some(typed), reason, refund_holder: holder, refund_bank: bank, refund_account: account, refund_tel: None };
+        let form = RefundForm {
+            amount: Some(typed), reason, refund_holder: holder, refund_bank: bank, refund_account: account,
+            tax_free: typed_tax_free, ..Default::default()
+        };
         if let Ok(valid) = rules::validate(&facts, &form, now) {
             prop_assert!(valid.amount >= 1 && valid.amount <= amount - cancel_amount);
             prop_assert!((1..=200).contains(&valid.reason.chars().count()));
+            // the tax-free part and VAT fit in the refund and in what remains of them, and
+            // what stays still holds what stays of them
+            let t = valid.tax.expect("the payment's split is known");
+            prop_assert!(t.tax_free <= tax_left.tax_free && t.vat <= tax_left.vat);
+            prop_assert!(t.tax_free + t.vat <= valid.amount);
+            prop_assert!(left - valid.amount >= (tax_left.tax_free - t.tax_free) + (tax_left.vat - t.vat));
         }
     }
 }

@@ -10,6 +10,8 @@ pub enum FaultEndpoint {
     Token,
     Cancel,
     Payment,
+    /// `GET /payments/{imp_uid}/balance`
+    Balance,
     #[serde(rename = "*")]
     Any,
 }

@@ -32,14 +32,36 @@ pub struct CancelPolicy {
     pub kcp_phone_partial: bool,
 }
 
-/// Checks a cancel against PortOne's rules. `Ok` carries the amount that would be cancelled;
-/// `Err` the refusal message. Nothing changes here: applying is `record_cancel`.
+/// What one cancel takes from a payment: the amount and its tax-free and VAT parts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CancelParts {
+    pub amount: i64,
+    pub tax_free: i64,
+    pub vat: i64,
+}
+
+impl CancelParts {
+    /// A cancel PortOne splits itself, in proportion to what remains (console cancels).
+    pub fn split_by_portone(payment: &SimPayment, amount: i64) -> CancelParts {
+        let (tax_free, vat) =
+            payment.tax.proportional(payment.amount, amount, payment.cancellable());
+        CancelParts { amount, tax_free, vat }
+    }
+}
+
+/// PGs that do not take a missing `tax_free` as 0 (PortOne's reference, `tax_free`).
+const TAX_FREE_REQUIRED: &[&str] = &["kcp", "kcp_quick", "kicc", "nice", "payco"];
+/// PGs that need `vat_amount` on a cancel when the payment named its VAT (`vat_amount`).
+const VAT_REQUIRED: &[&str] = &["nice", "html5_inicis", "welcome", "nice_v2"];
+
+/// Checks a cancel against PortOne's rules. `Ok` carries what would be cancelled; `Err` the
+/// refusal message. Nothing changes here: applying is `record_cancel`.
 pub fn check_cancel(
     payment: &SimPayment,
     req: &CancelBody,
     now: i64,
     policy: &CancelPolicy,
-) -> Result<i64, String> {
+) -> Result<CancelParts, String> {
     if !matches!(payment.status, Status::Paid | Status::Cancelled) {
         return Err("결제완료 상태가 아닌 결제건은 취소할 수 없습니다.".into());
     }
@@ -99,17 +121,77 @@ pub fn check_cancel(
             return Err("휴대폰 소액결제는 부분취소가 불가능합니다.".into());
         }
     }
-    Ok(amount)
+    check_tax_parts(payment, req, amount)
 }
 
-/// Adds a cancel to the payment: cancel_amount, status, and a cancel_history entry.
+/// The tax-free and VAT parts of a cancel: required where the PG needs them, never above
+/// what remains of them, and all that remains on a full cancel.
+fn check_tax_parts(
+    payment: &SimPayment,
+    req: &CancelBody,
+    amount: i64,
+) -> Result<CancelParts, String> {
+    let pg = payment.pg_provider.as_str();
+    let cancellable = payment.cancellable();
+    let left = payment.tax.remaining(payment.amount, cancellable);
+    if TAX_FREE_REQUIRED.contains(&pg) && payment.tax.tax_free > 0 && req.tax_free.is_none() {
+        return Err(format!("[{pg}] 면세 결제의 취소에는 면세금액(tax_free)이 필요합니다."));
+    }
+    if VAT_REQUIRED.contains(&pg) && payment.tax.vat_amount.is_some() && req.vat_amount.is_none() {
+        return Err(format!(
+            "[{pg}] 부가세를 지정한 결제의 취소에는 부가세(vat_amount)가 필요합니다."
+        ));
+    }
+    let full = amount == cancellable;
+    let tax_free = match req.tax_free {
+        Some(t) if t < 0 || t > amount => return Err("면세금액이 올바르지 않습니다.".into()),
+        Some(t) if t > left.tax_free => {
+            return Err(format!(
+                "취소 면세금액({t})이 취소가능 면세금액({})을 초과하였습니다.",
+                left.tax_free
+            ))
+        }
+        Some(t) if full && t != left.tax_free => {
+            return Err(format!(
+                "전액 취소의 면세금액({t})은 남은 면세금액({})과 같아야 합니다.",
+                left.tax_free
+            ))
+        }
+        Some(t) => t,
+        None if full => left.tax_free,
+        None => 0,
+    };
+    let vat = match req.vat_amount {
+        Some(v) if v < 0 || v + tax_free > amount => {
+            return Err("부가세가 올바르지 않습니다.".into())
+        }
+        Some(v) if v > left.vat => {
+            return Err(format!(
+                "취소 부가세({v})가 취소가능 부가세({})를 초과하였습니다.",
+                left.vat
+            ))
+        }
+        Some(v) => v,
+        None if full => left.vat,
+        None => crate::tax::vat_of_taxable(amount - tax_free).min(left.vat),
+    };
+    // what stays taxable must still cover what stays of the supply value
+    if (cancellable - amount) < (left.tax_free - tax_free) + (left.vat - vat) {
+        return Err("취소 과세금액이 취소가능 과세금액을 초과하였습니다.".into());
+    }
+    Ok(CancelParts { amount, tax_free, vat })
+}
+
+/// Adds a cancel to the payment: cancel_amount, status, the tax parts, and a cancel_history
+/// entry.
 pub fn record_cancel(
     payment: &mut SimPayment,
-    amount: i64,
+    parts: CancelParts,
     reason: String,
     now: i64,
     rng: &mut impl Rng,
 ) -> CancelEntry {
+    let amount = parts.amount;
     let entry = CancelEntry {
         pg_tid: format!("simcancel_{}", random_hex(rng, 16)),
         amount,
@@ -119,6 +201,8 @@ pub fn record_cancel(
         cancellation_id: format!("cancel_{}", random_hex(rng, 20)),
     };
     payment.cancel_amount += amount;
+    let cancellable = payment.cancellable();
+    payment.tax.record(payment.amount, cancellable, parts.tax_free, parts.vat, now);
     payment.status = Status::Cancelled;
     payment.cancelled_at = now;
     payment.cancel_reason = Some(reason);
@@ -145,10 +229,10 @@ mod tests {
         now: i64,
         policy: &CancelPolicy,
     ) -> Result<CancelEntry, String> {
-        let amount = check_cancel(p, req, now, policy)?;
+        let parts = check_cancel(p, req, now, policy)?;
         Ok(record_cancel(
             p,
-            amount,
+            parts,
             req.reason.clone().unwrap_or_default(),
             now,
             &mut rand::thread_rng(),
@@ -254,5 +338,34 @@ mod tests {
         let mut p = payment("phone", "danal", 3000, paid);
         account(&mut req, "088");
         assert!(cancel(&mut p, &req, next_month, &Default::default()).is_err());
+    }
+
+    #[test]
+    fn tax_free_payments_need_their_parts_where_the_pg_does_not_default_them() {
+        let mut p = payment("card", "kcp", 16_000, NOW);
+        p.tax.tax_free = 6_000;
+        let partial = CancelBody { amount: Some(4_000), ..Default::default() };
+        let refused = cancel(&mut p, &partial, NOW, &Default::default()).unwrap_err();
+        assert!(refused.contains("tax_free"), "{refused}");
+        let too_much = CancelBody { tax_free: Some(4_001), ..partial.clone() };
+        assert!(cancel(&mut p, &too_much, NOW, &Default::default()).is_err());
+        let with_parts = CancelBody { tax_free: Some(1_500), vat_amount: Some(227), ..partial };
+        cancel(&mut p, &with_parts, NOW, &Default::default()).unwrap();
+        assert_eq!(p.tax.remaining(p.amount, p.cancellable()).tax_free, 4_500);
+        // a full cancel must name exactly what remains
+        let full = CancelBody { tax_free: Some(4_000), ..Default::default() };
+        assert!(cancel(&mut p, &full, NOW, &Default::default()).unwrap_err().contains("4500"));
+        let full = CancelBody { tax_free: Some(4_500), ..Default::default() };
+        cancel(&mut p, &full, NOW, &Default::default()).unwrap();
+        assert_eq!(p.tax.remaining(p.amount, p.cancellable()), crate::tax::Parts::default());
+        // inicis defaults a missing tax_free to 0, but needs the VAT the payment named
+        let mut p = payment("card", "html5_inicis", 11_000, NOW);
+        p.tax.vat_amount = Some(1_000);
+        let partial = CancelBody { amount: Some(5_500), ..Default::default() };
+        assert!(cancel(&mut p, &partial, NOW, &Default::default())
+            .unwrap_err()
+            .contains("vat_amount"));
+        let with_vat = CancelBody { vat_amount: Some(500), ..partial };
+        cancel(&mut p, &with_vat, NOW, &Default::default()).unwrap();
     }
 }

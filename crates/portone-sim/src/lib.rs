@@ -5,6 +5,7 @@
 mod banks;
 mod faults;
 mod ledger;
+mod tax;
 mod wire;
 
 use std::collections::HashMap;
@@ -197,9 +198,10 @@ impl Simulator {
     async fn apply(
         &self,
         imp_uid: &str,
-        amount: i64,
+        parts: ledger::CancelParts,
         reason: String,
     ) -> Result<(SimPayment, CancelEntry), String> {
+        let amount = parts.amount;
         let mut ledger = self.ledger.lock().await;
         let payment = ledger
             .by_imp_uid
@@ -212,13 +214,8 @@ impl Simulator {
             ));
         }
         let now = self.now();
-        let entry = ledger::record_cancel(
-            payment,
-            amount,
-            reason,
-            now,
-            &mut *self.rng.lock().expect("rng"),
-        );
+        let entry =
+            ledger::record_cancel(payment, parts, reason, now, &mut *self.rng.lock().expect("rng"));
         self.stats.cancels_applied.fetch_add(1, Ordering::Relaxed);
         Ok((payment.clone(), entry))
     }
@@ -230,6 +227,7 @@ pub fn router(sim: Sim) -> Router {
         .route("/payments/cancel", post(cancel))
         .route("/payments", get(payments_by_imp_uids))
         .route("/payments/{imp_uid}", get(payment_by_imp_uid))
+        .route("/payments/{imp_uid}/balance", get(balance_by_imp_uid))
         .route("/payments/find/{merchant_uid}", get(payment_by_merchant_uid))
         .route("/payments/find/{merchant_uid}/{status}", get(payment_by_merchant_uid_and_status))
         .route("/__sim/payments", post(control_create_payment).get(control_list_payments))
@@ -427,13 +425,13 @@ async fn apply_cancel_request(sim: Sim, headers: HeaderMap, body: Bytes) -> Resp
         (None, None) => return refusal("imp_uid 또는 merchant_uid 중 하나는 필수입니다."),
     };
     let held = sim.serialise(&imp_uid).await;
-    let amount = {
+    let parts = {
         let ledger = sim.ledger.lock().await;
         let Some(payment) = ledger.by_imp_uid.get(&imp_uid) else {
             return refusal(ledger::NOT_FOUND_FOR_CANCEL);
         };
         match ledger::check_cancel(payment, &req, sim.now(), &sim.config.policy) {
-            Ok(amount) => amount,
+            Ok(parts) => parts,
             Err(message) => return refusal(message),
         }
     };
@@ -441,7 +439,7 @@ async fn apply_cancel_request(sim: Sim, headers: HeaderMap, body: Bytes) -> Resp
         tokio::time::sleep(Duration::from_millis(fired.delay_apply_ms)).await;
     }
     let (payment, entry) =
-        match sim.apply(&imp_uid, amount, req.reason.clone().unwrap_or_default()).await {
+        match sim.apply(&imp_uid, parts, req.reason.clone().unwrap_or_default()).await {
             Ok(applied) => applied,
             Err(message) => return refusal(message),
         };
@@ -467,7 +465,16 @@ async fn lookup(
     headers: &HeaderMap,
     find: impl FnOnce(&Ledger, bool) -> Response,
 ) -> Response {
-    let fired = sim.fire(FaultEndpoint::Payment).await;
+    lookup_at(sim, FaultEndpoint::Payment, headers, find).await
+}
+
+async fn lookup_at(
+    sim: &Sim,
+    endpoint: FaultEndpoint,
+    headers: &HeaderMap,
+    find: impl FnOnce(&Ledger, bool) -> Response,
+) -> Response {
+    let fired = sim.fire(endpoint).await;
     if let Some(status) = fired.error_before {
         return bare_status(status);
     }
@@ -503,6 +510,24 @@ async fn payment_by_imp_uid(
     lookup(&sim, &headers, |ledger, nulls| match ledger.by_imp_uid.get(&imp_uid) {
         Some(p) if !p.sandbox || include_sandbox => ok_payment(p, nulls),
         _ => not_found(),
+    })
+    .await
+}
+
+/// `GET /payments/{imp_uid}/balance`.
+async fn balance_by_imp_uid(
+    State(sim): State<Sim>,
+    Path(imp_uid): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    lookup_at(&sim, FaultEndpoint::Balance, &headers, |ledger, _| {
+        match ledger.by_imp_uid.get(&imp_uid) {
+            Some(p) => answer(
+                StatusCode::OK,
+                envelope(0, None, p.tax.balance(p.amount, p.cancellable(), p.paid_at)),
+            ),
+            None => not_found(),
+        }
     })
     .await
 }
@@ -603,6 +628,12 @@ pub struct NewPayment {
     pub vbank_num: Option<String>,
     #[serde(default)]
     pub vbank_holder: Option<String>,
+    /// The tax-free part of the amount (`tax_free` of the payment request).
+    #[serde(default)]
+    pub tax_free: i64,
+    /// The VAT, when the merchant names it (`vat_amount`); otherwise 1/11 of the taxable part.
+    #[serde(default)]
+    pub vat_amount: Option<i64>,
     /// Also send the `paid` webhook, as PortOne does after a payment.
     #[serde(default)]
     pub notify: bool,
@@ -642,6 +673,11 @@ impl NewPayment {
             vbank_num: self.vbank_num,
             vbank_holder: self.vbank_holder,
             vbank_date: 0,
+            tax: crate::tax::TaxState {
+                tax_free: self.tax_free,
+                vat_amount: self.vat_amount,
+                ..Default::default()
+            },
         }
     }
 }
@@ -651,6 +687,12 @@ impl NewPayment {
 async fn control_create_payment(State(sim): State<Sim>, Json(new): Json<NewPayment>) -> Response {
     if new.amount <= 0 {
         return bad_request("amount must be positive");
+    }
+    if new.tax_free < 0
+        || new.tax_free > new.amount
+        || new.vat_amount.is_some_and(|v| v < 0 || v + new.tax_free > new.amount)
+    {
+        return bad_request("tax_free and vat_amount must fit in the amount");
     }
     let notify = new.notify;
     let payment = new.into_payment(sim.now());
@@ -711,7 +753,7 @@ async fn control_console_cancel(
     Json(body): Json<ConsoleCancel>,
 ) -> Response {
     let held = sim.serialise(&imp_uid).await;
-    let amount = {
+    let parts = {
         let ledger = sim.ledger.lock().await;
         let Some(payment) = ledger.by_imp_uid.get(&imp_uid) else { return not_found() };
         let cancellable = payment.cancellable();
@@ -726,10 +768,10 @@ async fn control_console_cancel(
         {
             return refusal("취소할 수 없는 금액입니다.");
         }
-        amount
+        ledger::CancelParts::split_by_portone(payment, amount)
     };
     let (payment, entry) = match sim
-        .apply(&imp_uid, amount, body.reason.unwrap_or_else(|| "관리자 콘솔 취소".into()))
+        .apply(&imp_uid, parts, body.reason.unwrap_or_else(|| "관리자 콘솔 취소".into()))
         .await
     {
         Ok(applied) => applied,
@@ -852,5 +894,6 @@ pub fn record_console_cancel(
     reason: &str,
     at: i64,
 ) -> CancelEntry {
-    ledger::record_cancel(payment, amount, reason.to_string(), at, &mut rand::thread_rng())
+    let parts = ledger::CancelParts::split_by_portone(payment, amount);
+    ledger::record_cancel(payment, parts, reason.to_string(), at, &mut rand::thread_rng())
 }

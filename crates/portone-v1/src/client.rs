@@ -276,6 +276,13 @@ impl PortOneClient {
         self.authorised("payment", reqwest::Method::GET, &path, &query, None).await
     }
 
+    /// `GET /payments/{imp_uid}/balance`: the tax-free, supply and VAT parts and what remains.
+    #[instrument(skip_all, fields(imp_uid))]
+    pub async fn balance(&self, imp_uid: &str) -> Result<PaymentBalance, PortOneError> {
+        let path = format!("/payments/{}/balance", path_segment(imp_uid));
+        self.authorised("balance", reqwest::Method::GET, &path, &[], None).await
+    }
+
     /// `GET /payments/find/{merchant_uid}`.
     #[instrument(skip_all, fields(merchant_uid))]
     pub async fn find_by_merchant_uid(&self, merchant_uid: &str) -> Result<Payment, PortOneError> {

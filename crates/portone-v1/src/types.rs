@@ -411,3 +411,73 @@ mod tests {
         assert!(debug.contains("**********8400"));
     }
 }
+
+/// One breakdown of `GET /payments/{imp_uid}/balance`: what remains of each part after the
+/// payment's cancels (PortOne: "환불시 마이너스 차감된 최종 금액").
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BalanceParts {
+    #[serde(default, deserialize_with = "de_unix")]
+    pub tax_free: i64,
+    #[serde(default, deserialize_with = "de_unix")]
+    pub supply: i64,
+    #[serde(default, deserialize_with = "de_unix")]
+    pub vat: i64,
+    #[serde(default, deserialize_with = "de_unix")]
+    pub service: i64,
+}
+
+impl BalanceParts {
+    pub fn total(&self) -> i64 {
+        self.tax_free + self.supply + self.vat + self.service
+    }
+
+    fn plus(self, o: BalanceParts) -> BalanceParts {
+        BalanceParts {
+            tax_free: self.tax_free + o.tax_free,
+            supply: self.supply + o.supply,
+            vat: self.vat + o.vat,
+            service: self.service + o.service,
+        }
+    }
+}
+
+/// One step of a balance's history (the payment, then each cancel).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BalanceStep {
+    #[serde(default, deserialize_with = "de_null_default")]
+    pub primary: BalanceParts,
+    #[serde(default, deserialize_with = "de_null_default")]
+    pub secondary: BalanceParts,
+    #[serde(default, deserialize_with = "de_unix")]
+    pub created: i64,
+}
+
+/// `GET /payments/{imp_uid}/balance`: the payment's tax-free, supply, VAT and service parts
+/// and what remains of them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentBalance {
+    #[serde(deserialize_with = "de_won")]
+    pub amount: i64,
+    #[serde(default, deserialize_with = "de_null_default")]
+    pub primary: BalanceParts,
+    #[serde(default, deserialize_with = "de_null_default")]
+    pub secondary: BalanceParts,
+    #[serde(default, deserialize_with = "de_null_default")]
+    pub histories: Vec<BalanceStep>,
+}
+
+impl PaymentBalance {
+    /// What remains, over both means of payment (the card or account, and points).
+    pub fn remaining(&self) -> BalanceParts {
+        self.primary.plus(self.secondary)
+    }
+
+    /// The split at payment time: the history's first step, or what remains when there is
+    /// no history (nothing was cancelled yet).
+    pub fn original(&self) -> BalanceParts {
+        match self.histories.first() {
+            Some(step) => step.primary.plus(step.secondary),
+            None => self.remaining(),
+        }
+    }
+}

@@ -13,6 +13,7 @@ pub mod review;
 pub mod rules;
 pub mod settle;
 mod store;
+pub mod tax;
 mod waiters;
 
 use std::time::Duration;
@@ -82,6 +83,8 @@ fn fingerprint(user: &CurrentUser, cmd: &RefundCommand) -> String {
         trimmed(&f.refund_bank),
         last_four(&f.refund_account),
         last_four(&f.refund_tel),
+        trimmed(&f.tax_free),
+        trimmed(&f.vat_amount),
     ]);
     format!("{:x}", Sha256::digest(canonical.to_string().as_bytes()))
 }
@@ -160,6 +163,14 @@ async fn refund_once(
         .await?;
         return Err(ServerError::NotFound);
     };
+    if payment.balance_stale {
+        observe::refresh_balance(pool, portone, payment.id, &payment.imp_uid).await;
+    }
+    let mut cmd = cmd;
+    if user.role != Role::Admin {
+        // only an admin names the tax-free part and VAT; a customer's are worked out
+        (cmd.form.tax_free, cmd.form.vat_amount) = (None, None);
+    }
     let fingerprint = fingerprint(user, &cmd);
     let deadline = tokio::time::Instant::now() + settings.pending_wait;
     let mut waiting: Option<waiters::Waiter> = None;

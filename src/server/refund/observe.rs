@@ -8,7 +8,7 @@ use super::decide::{self, RefundStatus};
 use super::store::{self, ProvingEntry};
 use crate::server::error::ServerError;
 use crate::server::payments;
-use portone_v1::{CancelHistoryEntry, Payment, PortOneClient};
+use portone_v1::{CancelHistoryEntry, Payment, PortOneClient, PortOneError};
 
 /// Stores PortOne's payment and explains its new entries. Returns how many were new.
 pub async fn record(
@@ -50,7 +50,43 @@ pub async fn refresh(
 ) -> Result<Refreshed, ServerError> {
     let payment = portone.payment(imp_uid, true).await?;
     let added = record_by_id(pool, payment_id, &payment).await?;
+    let stale = sqlx::query_scalar!(
+        r#"select balance_cancel_amount is distinct from cancel_amount as "stale!" from payments where id = $1"#,
+        payment_id
+    )
+    .fetch_one(pool)
+    .await?;
+    if stale {
+        refresh_balance(pool, portone, payment_id, imp_uid).await;
+    }
     Ok(Refreshed { payment, new_entries: added })
+}
+
+/// Best effort: reads PortOne's balance of a payment (its tax-free part and VAT and what
+/// remains of them) and stores it. PortOne answering that it has none is stored as "none";
+/// a failure to ask is logged and leaves what we hold.
+pub async fn refresh_balance(
+    pool: &PgPool,
+    portone: &PortOneClient,
+    payment_id: i64,
+    imp_uid: &str,
+) {
+    let balance = match portone.balance(imp_uid).await {
+        Ok(b) => Some(b),
+        Err(PortOneError::Refused { .. } | PortOneError::HttpStatus { status: 404 }) => None,
+        Err(error) => {
+            tracing::warn!(%error, imp_uid, "could not read the payment's balance from PortOne");
+            return;
+        }
+    };
+    match crate::server::payments::store_balance(pool, payment_id, balance.as_ref()).await {
+        Ok(true) => {}
+        Ok(false) => tracing::info!(
+            imp_uid,
+            "PortOne's balance belongs to another cancel_amount; not stored"
+        ),
+        Err(error) => tracing::warn!(%error, imp_uid, "could not store the payment's balance"),
+    }
 }
 
 /// Best effort: `refresh`, logging a failure.

@@ -44,7 +44,8 @@ async fn claim(
                order by lease_until
                for update skip locked
                limit 1)
-           returning r.id, r.payment_id, p.imp_uid, p.pay_method as "pay_method: PayMethod", r.amount, r.checksum, r.reason,
+           returning r.id, r.payment_id, p.imp_uid, p.pay_method as "pay_method: PayMethod", p.pg_provider, r.amount, r.checksum, r.reason,
+                     r.tax_free, r.vat_amount,
                      r.attempts, r.requester_role as "requester_role: Role",
                      r.refund_account_masked is not null as "account_given!""#,
         lease.as_secs_f64(),
@@ -57,9 +58,14 @@ async fn claim(
         payment_id: r.payment_id,
         imp_uid: r.imp_uid,
         pay_method: r.pay_method,
+        pg_provider: r.pg_provider,
         amount: r.amount,
         checksum: r.checksum,
         reason: r.reason,
+        tax: r
+            .tax_free
+            .zip(r.vat_amount)
+            .map(|(tax_free, vat)| super::tax::TaxParts { tax_free, vat }),
         // the full account number is never stored; a vbank resend cannot be rebuilt
         account: None,
         account_given: r.account_given,

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Datelike, Utc};
 use chrono_tz::Asia::Seoul;
 
+use super::tax::{self, TaxLeft, TaxParts};
 use crate::model::PayMethod;
 use crate::server::banks;
 use portone_v1::AccountNumber;
@@ -21,6 +22,8 @@ pub struct PaymentFacts {
     pub cancel_amount: i64,
     pub paid_at: Option<DateTime<Utc>>,
     pub refund_pending: bool,
+    /// what remains of the tax-free part and VAT, when PortOne's balance told us
+    pub tax_left: Option<TaxLeft>,
 }
 
 impl PaymentFacts {
@@ -39,6 +42,9 @@ pub struct RefundForm {
     pub refund_account: Option<String>,
     /// the account holder's phone (예금주 연락처), where the PG needs it
     pub refund_tel: Option<String>,
+    /// the tax-free part (면세 금액) and VAT (부가세) an admin names; empty: proportional
+    pub tax_free: Option<String>,
+    pub vat_amount: Option<String>,
 }
 
 /// The account a refund is paid to, validated. The full number and the phone exist only in
@@ -96,6 +102,8 @@ pub struct ValidRefund {
     pub amount: i64,
     pub reason: String,
     pub account: Option<RefundAccount>,
+    /// the tax-free part and VAT, when the payment's are known
+    pub tax: Option<TaxParts>,
 }
 
 fn same_kst_month(a: DateTime<Utc>, b: DateTime<Utc>) -> bool {
@@ -138,6 +146,10 @@ pub fn why_not_refundable(facts: &PaymentFacts, now: DateTime<Utc>) -> Option<St
 
 /// Parses a won amount as people type it: `12000`, `12,000`, `12,000원`. Empty means "all".
 pub fn parse_won(input: &str) -> Result<Option<i64>, String> {
+    parse_won_named(input, "환불 금액")
+}
+
+fn parse_won_named(input: &str, name: &str) -> Result<Option<i64>, String> {
     let cleaned: String = input
         .trim()
         .trim_end_matches('원')
@@ -148,9 +160,9 @@ pub fn parse_won(input: &str) -> Result<Option<i64>, String> {
         return Ok(None);
     }
     if !cleaned.chars().all(|c| c.is_ascii_digit()) {
-        return Err("환불 금액은 원 단위의 숫자로 입력해 주세요.".into());
+        return Err(format!("{name}은 원 단위의 숫자로 입력해 주세요."));
     }
-    cleaned.parse::<i64>().map(Some).map_err(|_| "환불 금액이 너무 큽니다.".into())
+    cleaned.parse::<i64>().map(Some).map_err(|_| format!("{name}이 너무 큽니다."))
 }
 
 /// Applies every rule. `Err` is the sentence to show.
@@ -184,9 +196,16 @@ pub fn validate(
     if reason.chars().count() > 200 {
         return Err("환불 사유는 200자 이내로 입력해 주세요.".into());
     }
+    let typed =
+        |v: &Option<String>, name| v.as_deref().map(|t| parse_won_named(t, name)).transpose();
+    let typed_parts = (
+        typed(&form.tax_free, "면세 금액")?.flatten(),
+        typed(&form.vat_amount, "부가세 금액")?.flatten(),
+    );
+    let tax = tax::explicit(facts.tax_left, amount, cancellable, typed_parts)?;
     let account =
         if refund_account_needed(facts, now) { Some(validate_account(facts, form)?) } else { None };
-    Ok(ValidRefund { amount, reason: reason.to_string(), account })
+    Ok(ValidRefund { amount, reason: reason.to_string(), account, tax })
 }
 
 fn validate_account(facts: &PaymentFacts, form: &RefundForm) -> Result<RefundAccount, String> {
@@ -236,6 +255,7 @@ mod tests {
             cancel_amount,
             paid_at: Some(Utc.with_ymd_and_hms(2026, 11, 3, 1, 0, 0).unwrap()),
             refund_pending: false,
+            tax_left: None,
         }
     }
 

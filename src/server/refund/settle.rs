@@ -11,6 +11,7 @@ use super::observe;
 use super::store::{self, Reserved};
 use crate::model::{RefundOutcome, Role};
 use crate::server::error::ServerError;
+use crate::server::payments;
 use portone_v1::{CancelExtra, CancelRequest, Payment, PortOneClient, PortOneError, Requester};
 
 /// The PortOne cancel for a reserved refund; identical on every resend (same checksum, same
@@ -25,6 +26,10 @@ pub fn cancel_request(r: &Reserved) -> CancelRequest {
         refund_bank: r.account.as_ref().map(|a| a.bank.clone()),
         refund_account: r.account.as_ref().map(|a| a.number.clone()),
         refund_tel: r.account.as_ref().and_then(|a| a.tel.as_ref()).map(|t| t.0.clone()),
+        // the tax-free part wherever the payment's is known (kcp, kcp_quick, kicc, nice and
+        // payco refuse or mis-book a cancel without it); the VAT where the PG takes it
+        tax_free: r.tax.map(|t| t.tax_free),
+        vat_amount: r.tax.filter(|_| super::tax::vat_sent(&r.pg_provider)).map(|t| t.vat),
         extra: Some(CancelExtra {
             requester: Some(if r.requester == Role::Admin {
                 Requester::Admin
@@ -81,7 +86,23 @@ pub async fn settle(
             store::commit_without_waiting(&mut tx).await?;
             observe::record(&mut tx, r.payment_id, payment).await?;
             store::finish_succeeded(&mut tx, r, payment, actor).await?;
+            if let Some(t) = r.tax {
+                payments::book_tax_parts(
+                    &mut tx,
+                    r.payment_id,
+                    r.checksum,
+                    r.amount,
+                    t.tax_free,
+                    t.vat,
+                )
+                .await?;
+            }
             tx.commit().await?;
+            // A tax-free payment's parts as PortOne booked them (the PG may round the VAT
+            // otherwise than we did), for the next refund's split.
+            if r.tax.is_some_and(|t| t.tax_free > 0) {
+                observe::refresh_balance(pool, portone, r.payment_id, &r.imp_uid).await;
+            }
         }
         // A resend refused (checksum mismatch, already cancelled) may be explained by our own
         // earlier attempt having gone through: look, then decide.

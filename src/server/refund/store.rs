@@ -79,9 +79,12 @@ pub struct Reserved {
     pub payment_id: i64,
     pub imp_uid: String,
     pub pay_method: PayMethod,
+    pub pg_provider: String,
     pub amount: i64,
     pub checksum: i64,
     pub reason: String,
+    /// the tax-free part and VAT sent with the cancel, when the payment's are known
+    pub tax: Option<super::tax::TaxParts>,
     /// Only while the request that reserved it runs: the full account number is never stored.
     pub account: Option<rules::RefundAccount>,
     /// The refund goes to an account the customer gave (its full number is gone once the
@@ -131,7 +134,9 @@ pub async fn reserve(
     // `nowait`: a request never holds a pool connection while it waits for another refund of
     // the same payment; it is told "busy" and waits outside any transaction.
     let locked = sqlx::query!(
-        r#"select pay_method as "pay_method: PayMethod", pg_provider, status, amount, cancel_amount, paid_at as "paid_at: DateTime<Utc>"
+        r#"select pay_method as "pay_method: PayMethod", pg_provider, status, amount, cancel_amount, paid_at as "paid_at: DateTime<Utc>",
+                  case when balance_cancel_amount = cancel_amount then tax_free_remaining end as tax_free_left,
+                  case when balance_cancel_amount = cancel_amount then vat_remaining end as vat_left
            from payments where id = $1 for update nowait"#,
         payment.id
     )
@@ -159,12 +164,16 @@ pub async fn reserve(
     }
     let facts = rules::PaymentFacts {
         pay_method: p.pay_method.clone(),
-        pg_provider: p.pg_provider,
+        pg_provider: p.pg_provider.clone(),
         status: p.status,
         amount: p.amount,
         cancel_amount: p.cancel_amount,
         paid_at: p.paid_at,
         refund_pending: false,
+        tax_left: p
+            .tax_free_left
+            .zip(p.vat_left)
+            .map(|(tax_free, vat)| super::tax::TaxLeft { tax_free, vat }),
     };
     let valid = match rules::validate(&facts, &cmd.form, Utc::now()) {
         Ok(v) => v,
@@ -176,8 +185,8 @@ pub async fn reserve(
     sqlx::query!(
         r#"insert into refunds (id, payment_id, idempotency_key, request_fingerprint, amount, checksum, reason,
                                 requester_role, requester_id, refund_holder, refund_bank, refund_account_masked,
-                                status, attempts, lease_until)
-           values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'pending', 1, now() + make_interval(secs => $13))"#,
+                                status, attempts, lease_until, tax_free, vat_amount)
+           values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'pending', 1, now() + make_interval(secs => $13), $14, $15)"#,
         id,
         payment.id,
         cmd.idempotency_key,
@@ -191,6 +200,8 @@ pub async fn reserve(
         account.map(|a| a.bank.clone()),
         account.map(|a| a.number.masked()),
         lease.as_secs_f64(),
+        valid.tax.map(|t| t.tax_free),
+        valid.tax.map(|t| t.vat),
     )
     .execute(&mut *tx)
     .await?;
@@ -201,7 +212,8 @@ pub async fn reserve(
         "reserved",
         &actor(user),
         serde_json::json!({"amount": valid.amount, "checksum": checksum, "reason": valid.reason,
-                           "reference": decide::reference(id)}),
+                           "reference": decide::reference(id),
+                           "tax_free": valid.tax.map(|t| t.tax_free), "vat_amount": valid.tax.map(|t| t.vat)}),
     )
     .await?;
     tx.commit().await?;
@@ -210,9 +222,11 @@ pub async fn reserve(
         payment_id: payment.id,
         imp_uid: payment.imp_uid.clone(),
         pay_method: p.pay_method,
+        pg_provider: p.pg_provider,
         amount: valid.amount,
         checksum,
         reason: valid.reason,
+        tax: valid.tax,
         account_given: valid.account.is_some(),
         account: valid.account,
         requester: user.role,

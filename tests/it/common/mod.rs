@@ -205,13 +205,30 @@ impl TestApp {
         pg: &str,
         paid_at: Option<i64>,
     ) -> Payment {
+        self.paid_order_with(buyer, amount, pay_method, pg, json!({"paid_at": paid_at})).await
+    }
+
+    /// `paid_order` with more of the simulator's payment fields (`paid_at`, `tax_free`,
+    /// `vat_amount`).
+    pub async fn paid_order_with(
+        &self,
+        buyer: &CurrentUser,
+        amount: i64,
+        pay_method: &str,
+        pg: &str,
+        more: Value,
+    ) -> Payment {
         let merchant_uid = format!("ORD-T-{}", &uuid::Uuid::new_v4().simple().to_string()[..24]);
+        let mut fields = json!({
+            "merchant_uid": merchant_uid, "amount": amount, "pay_method": pay_method, "pg_provider": pg,
+            "name": "테스트 상품", "buyer_name": buyer.display_name, "buyer_email": buyer.email,
+        });
+        if let (Some(fields), Value::Object(more)) = (fields.as_object_mut(), more) {
+            fields.extend(more);
+        }
         let payment: Payment = reqwest::Client::new()
             .post(format!("{}/__sim/payments", self.sim_url))
-            .json(&json!({
-                "merchant_uid": merchant_uid, "amount": amount, "pay_method": pay_method, "pg_provider": pg,
-                "name": "테스트 상품", "buyer_name": buyer.display_name, "buyer_email": buyer.email, "paid_at": paid_at,
-            }))
+            .json(&fields)
             .send()
             .await
             .unwrap()
