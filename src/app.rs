@@ -7,6 +7,7 @@ use leptos_router::{path, SsrMode};
 
 use crate::api::{get_current_user, Logout};
 use crate::pages::admin::{AdminPaymentPage, AdminRefundsPage};
+use crate::pages::settings::AdminSettingsPage;
 use crate::pages::{login::LoginPage, not_found::NotFound, order::OrderPage, orders::OrdersPage};
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -75,6 +76,7 @@ fn Layout() -> impl IntoView {
                 <Route path=path!("/orders/:merchant_uid") view=OrderPage ssr=SsrMode::Async/>
                 <Route path=path!("/admin/refunds") view=AdminRefundsPage ssr=SsrMode::Async/>
                 <Route path=path!("/admin/payments/:merchant_uid") view=AdminPaymentPage ssr=SsrMode::Async/>
+                <Route path=path!("/admin/settings") view=AdminSettingsPage ssr=SsrMode::Async/>
             </Routes>
         </main>
     }
@@ -114,6 +116,7 @@ fn Header() -> impl IntoView {
                         match user.await {
                             Ok(Some(u)) if u.is_admin() => view! {
                                 <A href="/admin/refunds">"환불 내역"</A>
+                                <A href="/admin/settings">"환불 정책"</A>
                                 <form method="get" action="/admin/find" class="inline search" role="search">
                                     <label for="admin-find" class="sr-only">"주문 찾기"</label>
                                     <input id="admin-find" type="search" name="q" placeholder="주문번호 또는 imp_uid" required/>

@@ -5,6 +5,7 @@ pub mod login;
 pub mod not_found;
 pub mod order;
 pub mod orders;
+pub mod settings;
 
 use leptos::prelude::*;
 use leptos_router::components::Redirect;

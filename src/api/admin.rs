@@ -4,6 +4,7 @@ use leptos::prelude::*;
 
 use crate::error::AppError;
 use crate::model::admin::{PaymentTimeline, RefundPage, RefundQuery, SyncReport};
+use crate::model::{RefundOutcome, RefundPolicyView};
 
 #[cfg(feature = "ssr")]
 use super::ctx;
@@ -82,4 +83,54 @@ pub async fn admin_review(
         _ => return Err(AppError::Rejected("알 수 없는 처리입니다.".into())),
     };
     Ok(review::decide(&state.pool, &admin, refund_id, decision).await?)
+}
+
+/// 승인 of a waiting refund request: the refund runs now, as an admin's would.
+#[server]
+pub async fn admin_approve_request(refund_id: String) -> Result<RefundOutcome, AppError> {
+    let admin = ctx::require_admin().await?;
+    let state = ctx::state()?;
+    let refund_id = uuid::Uuid::parse_str(refund_id.trim()).map_err(|_| AppError::NotFound)?;
+    let answer = crate::server::refund::approval::approve(
+        &state.pool,
+        &state.portone,
+        &state.settings.pipeline,
+        &admin,
+        refund_id,
+    )
+    .await?;
+    Ok(answer.outcome)
+}
+
+/// 거절 of a waiting refund request, with the reason the customer will see.
+#[server]
+pub async fn admin_reject_request(refund_id: String, reason: String) -> Result<(), AppError> {
+    let admin = ctx::require_admin().await?;
+    let state = ctx::state()?;
+    let refund_id = uuid::Uuid::parse_str(refund_id.trim()).map_err(|_| AppError::NotFound)?;
+    Ok(crate::server::refund::approval::reject(&state.pool, &admin, refund_id, &reason).await?)
+}
+
+/// 환불 정책: the approval policy in force and its recent changes.
+#[server]
+pub async fn refund_policy() -> Result<RefundPolicyView, AppError> {
+    ctx::require_admin().await?;
+    let state = ctx::state()?;
+    crate::server::refund::approval::view(&state.pool)
+        .await
+        .map_err(|e| ServerError::from(e).into())
+}
+
+/// Saves 환불 정책. Blank fields are "no limit". Field names match the settings form.
+#[server]
+pub async fn save_refund_policy(
+    auto_max_amount: String,
+    auto_within_days: String,
+) -> Result<(), AppError> {
+    use crate::server::refund::approval;
+    let admin = ctx::require_admin().await?;
+    let state = ctx::state()?;
+    let policy =
+        approval::parse_policy(&auto_max_amount, &auto_within_days).map_err(AppError::Rejected)?;
+    Ok(approval::save(&state.pool, &admin, policy).await?)
 }

@@ -113,6 +113,15 @@ pub async fn get_order_detail(merchant_uid: String) -> Result<OrderDetail, AppEr
         .ok_or(AppError::NotFound)
 }
 
+/// 요청 철회: the customer takes back their refund request while it waits for review.
+#[server]
+pub async fn withdraw_refund_request(refund_id: String) -> Result<(), AppError> {
+    let user = ctx::require_user().await?;
+    let state = ctx::state()?;
+    let refund_id = uuid::Uuid::parse_str(refund_id.trim()).map_err(|_| AppError::NotFound)?;
+    Ok(crate::server::refund::approval::withdraw(&state.pool, &user, refund_id).await?)
+}
+
 /// 환불하기. Field names match the refund form, so it also works as a plain HTML form.
 #[server]
 pub async fn request_refund(

@@ -171,6 +171,8 @@ pub struct RefundPage {
     pub chart: Vec<DayTotal>,
     pub chart_from: NaiveDate,
     pub chart_to: NaiveDate,
+    /// 승인 대기: refund requests waiting for an admin, whatever the filter
+    pub waiting_requests: i64,
 }
 
 /// How long something has waited, the Korean way: `45초`, `12분`, `3시간 5분`, `2일 4시간`.
@@ -239,6 +241,8 @@ pub struct TimelineRefund {
     pub created_at: DateTime<Utc>,
     /// the tax-free part and VAT the refund sent
     pub tax: Option<super::TaxAmounts>,
+    /// why an admin rejected the request
+    pub decision_note: Option<String>,
     /// Seconds pending, when longer than the alert age (shown as 지연).
     pub delayed_secs: Option<i64>,
     pub events: Vec<TimelineEvent>,

@@ -331,6 +331,8 @@ pub struct OrderDetail {
     pub idempotency_key: String,
     /// The latest refund request's outcome, shown after a refund without JavaScript.
     pub last_refund: Option<RefundOutcome>,
+    /// What waiting refund requests (환불 요청) hold of the refundable amount.
+    pub held: i64,
     /// 과세 / 면세 / 부가세, when PortOne's balance gave them.
     pub tax: Option<TaxSplit>,
     /// The viewer may name a refund's tax-free part and VAT (an admin, on a payment with a split).
@@ -341,27 +343,39 @@ pub struct OrderDetail {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RefundStatus {
+    /// 환불 요청: beyond the shop's approval policy, waiting for an admin; nothing sent yet.
+    Requested,
     Pending,
     Succeeded,
     Failed,
     /// PortOne's history neither proves nor rules out the cancel: an admin decides.
     NeedsReview,
+    /// The customer took the request back before an admin decided.
+    Withdrawn,
+    /// An admin turned the request down (with a reason the customer sees).
+    Rejected,
 }
 
 impl RefundStatus {
-    pub const ALL: [RefundStatus; 4] = [
+    pub const ALL: [RefundStatus; 7] = [
+        RefundStatus::Requested,
         RefundStatus::Pending,
         RefundStatus::NeedsReview,
         RefundStatus::Succeeded,
         RefundStatus::Failed,
+        RefundStatus::Rejected,
+        RefundStatus::Withdrawn,
     ];
 
     pub fn as_str(self) -> &'static str {
         match self {
+            RefundStatus::Requested => "requested",
             RefundStatus::Pending => "pending",
             RefundStatus::Succeeded => "succeeded",
             RefundStatus::Failed => "failed",
             RefundStatus::NeedsReview => "needs_review",
+            RefundStatus::Withdrawn => "withdrawn",
+            RefundStatus::Rejected => "rejected",
         }
     }
 
@@ -372,13 +386,43 @@ impl RefundStatus {
     /// The admin pages' word for it.
     pub fn label(self) -> &'static str {
         match self {
+            RefundStatus::Requested => "승인 대기",
             RefundStatus::Pending => "대기",
             RefundStatus::Succeeded => "성공",
             RefundStatus::Failed => "실패",
             RefundStatus::NeedsReview => "검토 필요",
+            RefundStatus::Withdrawn => "요청 철회",
+            RefundStatus::Rejected => "요청 거절",
         }
     }
 }
+
+/// 환불 정책 as the settings page shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RefundPolicyView {
+    /// refunds up to this many won go straight to PortOne; `None`: any amount
+    pub auto_max_amount: Option<i64>,
+    /// ... when requested within this many days of payment; `None`: any time
+    pub auto_within_days: Option<i32>,
+    /// the policy in one line (`50,000원 이하 · 결제 후 7일 이내`)
+    pub summary: String,
+    pub updated_at: DateTime<Utc>,
+    pub updated_by: Option<String>,
+    /// recent changes, newest first
+    pub changes: Vec<PolicyChange>,
+}
+
+/// One change of 환불 정책, from the audit trail.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PolicyChange {
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    /// the policy it set, in one line
+    pub after: String,
+}
+
+/// What a customer is told when a refund waits for the shop's review (page and JSON alike).
+pub const REQUESTED_EXPLANATION: &str = "환불 요청이 접수되었습니다 — 검토 후 처리됩니다";
 
 /// What a customer is told while PortOne's answer is unknown (page and JSON endpoint alike).
 pub const PENDING_EXPLANATION: &str = "환불 처리 중입니다. 결제대행사(PortOne)의 응답을 확인하고 있으며, 결과가 확정되면 이 주문에 표시됩니다. 같은 환불이 두 번 처리되지는 않으니 다시 신청하지 않으셔도 됩니다.";
@@ -389,6 +433,10 @@ pub enum RefundOutcomeStatus {
     Succeeded,
     Failed,
     Pending,
+    /// 환불 요청: waiting for the shop's review
+    Requested,
+    Withdrawn,
+    Rejected,
 }
 
 impl RefundOutcomeStatus {
@@ -397,6 +445,9 @@ impl RefundOutcomeStatus {
             RefundOutcomeStatus::Succeeded => "succeeded",
             RefundOutcomeStatus::Failed => "failed",
             RefundOutcomeStatus::Pending => "pending",
+            RefundOutcomeStatus::Requested => "requested",
+            RefundOutcomeStatus::Withdrawn => "withdrawn",
+            RefundOutcomeStatus::Rejected => "rejected",
         }
     }
 }
@@ -408,6 +459,9 @@ impl From<RefundStatus> for RefundOutcomeStatus {
             RefundStatus::Succeeded => RefundOutcomeStatus::Succeeded,
             RefundStatus::Failed => RefundOutcomeStatus::Failed,
             RefundStatus::Pending | RefundStatus::NeedsReview => RefundOutcomeStatus::Pending,
+            RefundStatus::Requested => RefundOutcomeStatus::Requested,
+            RefundStatus::Withdrawn => RefundOutcomeStatus::Withdrawn,
+            RefundStatus::Rejected => RefundOutcomeStatus::Rejected,
         }
     }
 }

@@ -6,7 +6,9 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-use crate::api::admin::{admin_refunds, admin_timeline, AdminReview, AdminSync};
+use crate::api::admin::{
+    admin_refunds, admin_timeline, AdminApproveRequest, AdminRejectRequest, AdminReview, AdminSync,
+};
 use crate::api::{get_order_detail, RequestRefund};
 use crate::model::admin::*;
 use crate::model::{
@@ -20,7 +22,8 @@ fn status_badge(status: RefundStatus) -> &'static str {
         RefundStatus::Succeeded => "badge badge-paid",
         RefundStatus::Failed => "badge badge-failed",
         RefundStatus::NeedsReview => "badge badge-review",
-        RefundStatus::Pending => "badge badge-pending",
+        RefundStatus::Pending | RefundStatus::Requested => "badge badge-pending",
+        RefundStatus::Withdrawn | RefundStatus::Rejected => "badge badge-closed",
     }
 }
 
@@ -51,7 +54,15 @@ pub fn AdminRefundsPage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     let current = query();
                     match page.await {
-                        Ok(p) => view! { <RefundList page=p current/> }.into_any(),
+                        Ok(p) => view! {
+                            <p class="waiting">
+                                <a href="/admin/refunds?status=requested" data-testid="waiting-requests">
+                                    {format!("승인 대기 {}건", p.waiting_requests)}
+                                </a>
+                                " · " <a href="/admin/settings">"환불 정책"</a>
+                            </p>
+                            <RefundList page=p current/>
+                        }.into_any(),
                         Err(e) => load_error(e),
                     }
                 })}
@@ -276,8 +287,16 @@ pub fn AdminPaymentPage() -> impl IntoView {
     let refund = ServerAction::<RequestRefund>::new();
     let sync = ServerAction::<AdminSync>::new();
     let review = ServerAction::<AdminReview>::new();
+    let approve = ServerAction::<AdminApproveRequest>::new();
+    let reject = ServerAction::<AdminRejectRequest>::new();
     let key = move || {
-        (merchant_uid(), refund.version().get(), sync.version().get(), review.version().get())
+        (
+            merchant_uid(),
+            refund.version().get(),
+            sync.version().get(),
+            review.version().get(),
+            (approve.version().get(), reject.version().get()),
+        )
     };
     let timeline = Resource::new(key, |(m, ..)| admin_timeline(m));
     // after PortOne과 동기화 the server comes back here saying what changed
@@ -290,7 +309,7 @@ pub fn AdminPaymentPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match (timeline.await, detail.await) {
                     (Ok(t), Ok(d)) => view! {
-                        <Timeline t=t.clone() review/>
+                        <Timeline t=t.clone() review decisions=(approve, reject)/>
                         <section class="card" aria-labelledby="admin-actions">
                             <h2 id="admin-actions">"조치"</h2>
                             <ActionForm action=sync attr:class="inline">
@@ -313,7 +332,11 @@ pub fn AdminPaymentPage() -> impl IntoView {
 }
 
 #[component]
-fn Timeline(t: PaymentTimeline, review: ServerAction<AdminReview>) -> impl IntoView {
+fn Timeline(
+    t: PaymentTimeline,
+    review: ServerAction<AdminReview>,
+    decisions: (ServerAction<AdminApproveRequest>, ServerAction<AdminRejectRequest>),
+) -> impl IntoView {
     let cancellable = t.amount - t.cancel_amount;
     let unlinked: Vec<TimelineCancellation> =
         t.cancellations.iter().filter(|c| c.refund_id.is_none()).cloned().collect();
@@ -385,6 +408,10 @@ fn Timeline(t: PaymentTimeline, review: ServerAction<AdminReview>) -> impl IntoV
                         <p>"사유: " {r.reason.clone()}</p>
                         {r.tax.map(|t| view! { <p data-testid="refund-tax">{t.describe(r.amount)}</p> })}
                         {r.portone_message.clone().map(|m| view! { <p>{format!("PortOne 메시지 (code {}): {m}", r.portone_code.map(|c| c.to_string()).unwrap_or_else(|| "-".into()))}</p> })}
+                        {(r.status == RefundStatus::Requested).then(|| view! {
+                            <RequestDecision refund_id=r.id.clone() approve=decisions.0 reject=decisions.1/>
+                        })}
+                        {r.decision_note.clone().map(|note| view! { <p>"거절 사유: " {note}</p> })}
                         {(r.status == RefundStatus::NeedsReview).then(|| view! {
                             <ReviewForm refund=r.clone() candidates=unlinked.iter().filter(|c| c.amount == r.amount).cloned().collect() review/>
                         })}
@@ -397,6 +424,35 @@ fn Timeline(t: PaymentTimeline, review: ServerAction<AdminReview>) -> impl IntoV
                 }).collect_view()}
             </ol>
         </section>
+    }
+}
+
+/// 승인 or 거절 of a customer's refund request. Plain forms: they work without JavaScript.
+#[component]
+fn RequestDecision(
+    refund_id: String,
+    approve: ServerAction<AdminApproveRequest>,
+    reject: ServerAction<AdminRejectRequest>,
+) -> impl IntoView {
+    let reason_id = format!("reject-reason-{refund_id}");
+    let (approve_id, reject_id) = (refund_id.clone(), refund_id);
+    let busy = move || approve.pending().get() || reject.pending().get();
+    view! {
+        <div class="decision">
+            <p><strong>"환불 요청 검토: "</strong>"승인하면 고객의 사유로 지금 PortOne에 환불을 요청합니다. 거절 사유는 고객에게 보입니다."</p>
+            <ActionForm action=approve attr:class="inline">
+                <input type="hidden" name="refund_id" value=approve_id/>
+                <button type="submit" class="primary" disabled=busy>"승인"</button>
+            </ActionForm>
+            <ActionForm action=reject attr:class="reject">
+                <input type="hidden" name="refund_id" value=reject_id/>
+                <label for=reason_id.clone()>"거절 사유"</label>
+                <input id=reason_id type="text" name="reason" required maxlength="200"/>
+                <button type="submit" disabled=busy>"거절"</button>
+            </ActionForm>
+            {move || approve.value().get().and_then(|r| r.err()).or_else(|| reject.value().get().and_then(|r| r.err()))
+                .map(|e| view! { <p class="error" role="alert">{e.to_string()}</p> })}
+        </div>
     }
 }
 

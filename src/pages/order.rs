@@ -2,11 +2,11 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 
-use crate::api::{get_order_detail, RequestRefund};
+use crate::api::{get_order_detail, RequestRefund, WithdrawRefundRequest};
 use crate::islands::RefundForm;
 use crate::model::{
     format_kst, format_kst_seconds, format_won, safe_link, OrderDetail, RefundOutcome,
-    RefundOutcomeStatus, PENDING_EXPLANATION,
+    RefundOutcomeStatus, PENDING_EXPLANATION, REQUESTED_EXPLANATION,
 };
 use crate::pages::load_error;
 
@@ -16,9 +16,12 @@ pub fn OrderPage() -> impl IntoView {
     let params = use_params_map();
     let merchant_uid = move || params.read().get("merchant_uid").unwrap_or_default();
     let refund = ServerAction::<RequestRefund>::new();
+    // 요청 철회 on a waiting refund request (the outcome below offers it)
+    let withdraw = ServerAction::<WithdrawRefundRequest>::new();
+    provide_context(withdraw);
     let detail = Resource::new(
-        move || (merchant_uid(), refund.version().get()),
-        |(m, _)| get_order_detail(m),
+        move || (merchant_uid(), refund.version().get(), withdraw.version().get()),
+        |(m, ..)| get_order_detail(m),
     );
     view! {
         <Suspense fallback=|| view! { <p>"불러오는 중…"</p> }>
@@ -47,6 +50,9 @@ fn OrderView(detail: OrderDetail, refund: ServerAction<RequestRefund>) -> impl I
                 <dt>"결제금액"</dt><dd data-testid="amount">{format_won(s.amount)}</dd>
                 <dt>"환불된 금액"</dt><dd data-testid="cancel-amount">{format_won(s.cancel_amount)}</dd>
                 <dt>"환불 가능 금액"</dt><dd data-testid="refundable">{format_won(refundable)}</dd>
+                {(detail.held > 0).then(|| view! {
+                    <dt>"검토 중인 환불 요청"</dt><dd data-testid="held">{format_won(detail.held)}</dd>
+                })}
                 {detail.tax.map(|t| view! {
                     <dt>"과세 / 면세 / 부가세"</dt><dd data-testid="tax-split">{t.paid.describe(s.amount)}</dd>
                     <dt>"남은 과세 / 면세 / 부가세"</dt><dd data-testid="tax-left">{t.left.describe(refundable)}</dd>
@@ -147,7 +153,39 @@ fn Outcome(outcome: RefundOutcome) -> impl IntoView {
                 <p>{PENDING_EXPLANATION}</p>
             </div>
         }.into_any(),
+        RefundOutcomeStatus::Requested => view! {
+            <div class="result pending" role="status" data-testid="refund-requested">
+                <p><strong>{REQUESTED_EXPLANATION}</strong></p>
+                <p>{format!("요청 금액: {amount} · 요청 일시: {}", format_kst_seconds(outcome.requested_at))}</p>
+                <WithdrawForm refund_id=outcome.refund_id.clone()/>
+            </div>
+        }.into_any(),
+        RefundOutcomeStatus::Withdrawn => view! {
+            <div class="result" role="status">
+                <p><strong>{format!("{amount} 환불 요청을 철회했습니다.")}</strong></p>
+            </div>
+        }.into_any(),
+        RefundOutcomeStatus::Rejected => view! {
+            <div class="result failure" role="alert">
+                <p><strong>{format!("{amount} 환불 요청이 거절되었습니다.")}</strong></p>
+                <p>"사유: " {outcome.message.unwrap_or_default()}</p>
+            </div>
+        }.into_any(),
     }
+}
+
+/// 요청 철회: a plain form, so it works without JavaScript too.
+#[component]
+fn WithdrawForm(refund_id: String) -> impl IntoView {
+    use_context::<ServerAction<WithdrawRefundRequest>>().map(|withdraw| {
+        view! {
+            <ActionForm action=withdraw attr:class="inline">
+                <input type="hidden" name="refund_id" value=refund_id/>
+                <button type="submit" disabled=move || withdraw.pending().get()>"요청 철회"</button>
+            </ActionForm>
+            {move || withdraw.value().get().and_then(|r| r.err()).map(|e| view! { <p class="error" role="alert">{e.to_string()}</p> })}
+        }
+    })
 }
 
 #[component]
@@ -163,7 +201,7 @@ fn RefundFormOrReason(detail: OrderDetail) -> impl IntoView {
                     action
                     merchant_uid=detail.summary.merchant_uid.clone()
                     idempotency_key=detail.idempotency_key.clone()
-                    refundable=detail.summary.refundable()
+                    refundable=detail.summary.refundable() - detail.held
                     partial_allowed=detail.partial_allowed
                     refund_banks=detail.refund_banks.clone()
                     ask_tel=detail.refund_tel_required

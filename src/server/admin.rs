@@ -257,7 +257,11 @@ pub async fn refund_page(
     let totals = totals(pool, query).await?;
     let DailyChart { from: chart_from, to: chart_to, days: chart } =
         daily_refunded(pool, query).await?;
-    Ok(RefundPage { rows, next, prev, totals, chart, chart_from, chart_to })
+    let waiting_requests =
+        sqlx::query_scalar!(r#"select count(*) as "n!" from refunds where status = 'requested'"#)
+            .fetch_one(pool)
+            .await?;
+    Ok(RefundPage { rows, next, prev, totals, chart, chart_from, chart_to, waiting_requests })
 }
 
 /// One CSV cell: quoted when needed, and a leading `=`, `+`, `-`, `@` (or tab/CR) defused
@@ -361,7 +365,7 @@ pub async fn timeline(
     let refunds = sqlx::query!(
         r#"select r.id, r.amount, r.checksum, r.status as "status: RefundStatus", r.reason, r.requester_role as "requester_role: Role", u.display_name as requester_name,
                   r.attempts, r.portone_code, r.portone_message, r.created_at as "created_at: DateTime<Utc>",
-                  r.tax_free, r.vat_amount
+                  r.tax_free, r.vat_amount, r.decision_note
            from refunds r join users u on u.id = r.requester_id
            where r.payment_id = $1 order by r.created_at, r.id"#,
         p.id
@@ -388,6 +392,7 @@ pub async fn timeline(
         portone_message: r.portone_message,
         created_at: r.created_at,
         tax: TaxAmounts::from_columns(r.tax_free, r.vat_amount),
+        decision_note: r.decision_note,
     })
     .collect();
     Ok(Some(PaymentTimeline {

@@ -52,7 +52,8 @@ pub async fn find_order(
                   p.cancel_amount, p.status, p.buyer_name, p.receipt_url,
                   p.tax_free_amount, p.vat_amount, p.tax_free_remaining, p.vat_remaining,
                   p.balance_cancel_amount is not distinct from p.cancel_amount as "balance_current!",
-                  exists (select 1 from refunds r where r.payment_id = p.id and r.status = 'pending') as "refund_pending!"
+                  exists (select 1 from refunds r where r.payment_id = p.id and r.status = 'pending') as "refund_pending!",
+                  (select coalesce(sum(r.amount), 0) from refunds r where r.payment_id = p.id and r.status = 'requested')::bigint as "held!"
            from payments p
            where p.merchant_uid = $1 and (p.customer_id = $2 or $3)"#,
         merchant_uid,
@@ -94,6 +95,7 @@ pub async fn find_order(
         paid_at: p.paid_at,
         refund_pending: p.refund_pending,
         tax_left,
+        held: p.held,
     };
     let last_refund: Option<RefundOutcome> = refund::latest_outcome(pool, p.id, user.id).await?;
     Ok(Some(OrderDetail {
@@ -122,6 +124,7 @@ pub async fn find_order(
         idempotency_key: uuid::Uuid::new_v4().to_string(),
         last_refund,
         tax_fields: user.is_admin() && tax_left.is_some(),
+        held: p.held,
         tax,
     }))
 }

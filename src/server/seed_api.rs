@@ -104,6 +104,21 @@ pub async fn refund(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 AppError::Gateway(o.message.unwrap_or_default()).to_string(),
             ),
+            // beyond the shop's approval policy: accepted, and waiting for an admin
+            RefundOutcomeStatus::Requested => (
+                StatusCode::ACCEPTED,
+                Json(json!({"status": "requested", "refund_id": o.refund_id,
+                            "message": crate::model::REQUESTED_EXPLANATION})),
+            )
+                .into_response(),
+            // a replayed request that has since been decided
+            RefundOutcomeStatus::Withdrawn => {
+                message(StatusCode::CONFLICT, "철회한 환불 요청입니다.")
+            }
+            RefundOutcomeStatus::Rejected => message(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("환불 요청이 거절되었습니다. 사유: {}", o.message.unwrap_or_default()),
+            ),
         },
         Err(e) => error_response(e),
     }

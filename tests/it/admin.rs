@@ -5,7 +5,9 @@ use crate::common::*;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use chrono_tz::Asia::Seoul;
 use leptos::server_fn::ServerFn;
-use portone_refund::api::admin::{AdminRefunds, AdminReview, AdminSync, AdminTimeline};
+use portone_refund::api::admin::{
+    AdminRefunds, AdminReview, AdminSync, AdminTimeline, RefundPolicy,
+};
 use portone_refund::error::AppError;
 use portone_refund::model::admin::{RefundPage, RefundQuery};
 use portone_refund::model::RefundStatus;
@@ -64,8 +66,9 @@ async fn admin_functions_and_routes_are_for_admins_only(pool: PgPool) {
     let anonymous = app.browser();
     let minsu = app.signed_in(MINSU).await;
     let admin = app.signed_in(ADMIN).await;
-    let calls: [(&str, Vec<(&str, &str)>); 3] = [
+    let calls: [(&str, Vec<(&str, &str)>); 4] = [
         (AdminRefunds::PATH, vec![]),
+        (RefundPolicy::PATH, vec![]),
         (AdminTimeline::PATH, vec![("merchant_uid", p.merchant_uid.as_str())]),
         (AdminSync::PATH, vec![("merchant_uid", p.merchant_uid.as_str())]),
     ];
@@ -78,6 +81,7 @@ async fn admin_functions_and_routes_are_for_admins_only(pool: PgPool) {
     }
     for route in [
         "/admin/refunds",
+        "/admin/settings",
         &format!("/admin/payments/{}", p.merchant_uid),
         "/admin/refunds.csv",
         "/admin/find?q=x",

@@ -5,6 +5,7 @@
 mod common;
 
 mod admin;
+mod approval;
 mod exactly_once;
 mod foundation;
 mod fuzz;

@@ -73,6 +73,7 @@ proptest! {
         method in prop::sample::select(vec!["card", "trans", "vbank", "phone", "kakaopay"]),
         holder in proptest::option::of(".{0,20}"), bank in proptest::option::of("[0-9A-Z]{0,5}"), account in proptest::option::of(".{0,30}"),
         tax_free_share in 0u8..=100, typed_tax_free in proptest::option::of("[0-9]{0,7}"),
+        held_share in 0u8..=100,
     ) {
         let cancel_amount = amount * i64::from(cancelled_share) / 100;
         let left = amount - cancel_amount;
@@ -83,13 +84,15 @@ proptest! {
             pay_method: method.into(), pg_provider: "html5_inicis".into(), status: "paid".into(),
             amount, cancel_amount, paid_at: Some(now - chrono::Duration::hours(1)), refund_pending: false,
             tax_left: Some(tax_left),
+            // what waiting requests hold
+            held: left * i64::from(held_share) / 100,
         };
         let form = RefundForm {
             amount: Some(typed), reason, refund_holder: holder, refund_bank: bank, refund_account: account,
             tax_free: typed_tax_free, ..Default::default()
         };
         if let Ok(valid) = rules::validate(&facts, &form, now) {
-            prop_assert!(valid.amount >= 1 && valid.amount <= amount - cancel_amount);
+            prop_assert!(valid.amount >= 1 && valid.amount <= left - facts.held);
             prop_assert!((1..=200).contains(&valid.reason.chars().count()));
             // the tax-free part and VAT fit in the refund and in what remains of them, and
             // what stays still holds what stays of them

@@ -109,6 +109,8 @@ struct Stats {
     cancels_applied: AtomicU64,
     /// faults fired, by kind
     faults: std::sync::Mutex<std::collections::BTreeMap<&'static str, u64>>,
+    /// applied cancels by `extra.requester` (`none` when it was not sent)
+    requesters: std::sync::Mutex<std::collections::BTreeMap<String, u64>>,
 }
 
 pub struct Simulator {
@@ -444,6 +446,12 @@ async fn apply_cancel_request(sim: Sim, headers: HeaderMap, body: Bytes) -> Resp
             Err(message) => return refusal(message),
         };
     drop(held);
+    *sim.stats
+        .requesters
+        .lock()
+        .expect("requester counters")
+        .entry(req.requester.clone().unwrap_or_else(|| "none".into()))
+        .or_default() += 1;
     if req.enable_webhook {
         let sim = sim.clone();
         let notice = cancelled_notice(&payment, &entry);
@@ -884,6 +892,7 @@ async fn control_stats(State(sim): State<Sim>) -> Json<Value> {
         "cancel_calls": s.cancel_calls.load(Ordering::Relaxed),
         "cancels_applied": s.cancels_applied.load(Ordering::Relaxed),
         "faults": *s.faults.lock().expect("fault counters"),
+        "requesters": *s.requesters.lock().expect("requester counters"),
     }))
 }
 

@@ -6,9 +6,11 @@
 //! the refund stays `pending` under a lease, and the reconciler decides from evidence
 //! (`decide.rs`) once the lease has run out.
 
+pub mod approval;
 pub mod decide;
 pub mod observe;
 pub mod reconcile;
+mod reserve;
 pub mod review;
 pub mod rules;
 pub mod settle;
@@ -175,17 +177,19 @@ async fn refund_once(
     let deadline = tokio::time::Instant::now() + settings.pending_wait;
     let mut waiting: Option<waiters::Waiter> = None;
     let reserved = loop {
-        match store::reserve(pool, &payment, user, &cmd, &fingerprint, settings.lease).await? {
-            store::Reservation::Reserved(r) => break r,
-            store::Reservation::Replay(outcome) => return Ok(Answer { outcome, payment: None }),
-            store::Reservation::KeyReused => return Err(ServerError::KeyReused),
-            store::Reservation::Rejected(message) => {
+        match reserve::reserve(pool, &payment, user, &cmd, &fingerprint, settings.lease).await? {
+            reserve::Reservation::Reserved(r) => break r,
+            reserve::Reservation::Requested(outcome) | reserve::Reservation::Replay(outcome) => {
+                return Ok(Answer { outcome, payment: None })
+            }
+            reserve::Reservation::KeyReused => return Err(ServerError::KeyReused),
+            reserve::Reservation::Rejected(message) => {
                 return Err(rejected(pool, payment.id, &actor, message).await?);
             }
             // Another refund of this payment is in flight: wait for it (it usually takes
             // milliseconds) outside any transaction, then validate again against the new
             // balance. Only a few requests per payment wait; the rest are told at once.
-            store::Reservation::Busy => {
+            reserve::Reservation::Busy => {
                 if waiting.is_none() {
                     waiting = waiters::Waiter::join(payment.id);
                 }
@@ -198,13 +202,26 @@ async fn refund_once(
         }
     };
 
+    send(pool, portone, settings, reserved, user).await
+}
+
+/// A reserved refund's cancel at PortOne (no transaction open) and tx2, on behalf of `by`:
+/// the requester, or the admin who approved a request.
+async fn send(
+    pool: &PgPool,
+    portone: &PortOneClient,
+    settings: &PipelineSettings,
+    reserved: store::Reserved,
+    by: &CurrentUser,
+) -> Result<Answer, ServerError> {
     tracing::Span::current().record("refund_id", tracing::field::display(reserved.id));
     let result = portone.cancel(&settle::cancel_request(&reserved)).await;
+    let actor = store::actor(by);
     let outcome = settle::settle(pool, portone, &reserved, &result, &actor, settings.lease).await?;
     metrics::counter!(
         "refund_outcomes_total",
         "status" => outcome.status.as_str(),
-        "role" => user.role.as_str(),
+        "role" => by.role.as_str(),
         "pay_method" => reserved.pay_method.as_str().to_string()
     )
     .increment(1);

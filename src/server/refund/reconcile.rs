@@ -101,7 +101,11 @@ async fn reconcile_pass(
                     match settle::resend(pool, portone, &r, lease, ACTOR).await?.status {
                         RefundOutcomeStatus::Succeeded => Step::Resent(Some(Settled::Succeeded)),
                         RefundOutcomeStatus::Failed => Step::Resent(Some(Settled::Failed)),
-                        RefundOutcomeStatus::Pending => Step::Resent(None),
+                        // (the reconciler takes pending refunds only: never a request)
+                        RefundOutcomeStatus::Pending
+                        | RefundOutcomeStatus::Requested
+                        | RefundOutcomeStatus::Withdrawn
+                        | RefundOutcomeStatus::Rejected => Step::Resent(None),
                     },
                 ),
                 other => Ok(Step::Decided(other)),

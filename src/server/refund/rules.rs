@@ -11,6 +11,8 @@ use portone_v1::AccountNumber;
 
 pub const ALREADY_FULLY_REFUNDED: &str = "이미 전액환불된 주문입니다.";
 pub const REFUND_IN_PROGRESS: &str = "처리 중인 환불이 있습니다. 잠시 후 다시 확인해 주세요.";
+pub const REQUESTS_HOLD_THE_REST: &str =
+    "남은 금액은 모두 검토 중인 환불 요청에 묶여 있습니다. 요청이 처리된 뒤 다시 확인해 주세요.";
 
 /// What the rules need to know about a payment (from our database, never from the browser).
 #[derive(Clone, Debug)]
@@ -24,11 +26,19 @@ pub struct PaymentFacts {
     pub refund_pending: bool,
     /// what remains of the tax-free part and VAT, when PortOne's balance told us
     pub tax_left: Option<TaxLeft>,
+    /// what waiting refund requests (환불 요청) hold of the balance
+    pub held: i64,
 }
 
 impl PaymentFacts {
-    pub fn cancellable(&self) -> i64 {
+    /// What PortOne would still cancel: the `checksum` a cancel carries.
+    pub fn portone_balance(&self) -> i64 {
         self.amount - self.cancel_amount
+    }
+
+    /// What a new refund may take: PortOne's balance less what waiting requests hold.
+    pub fn cancellable(&self) -> i64 {
+        self.portone_balance() - self.held
     }
 }
 
@@ -122,8 +132,11 @@ pub fn why_not_refundable(facts: &PaymentFacts, now: DateTime<Utc>) -> Option<St
     if facts.status != "paid" && facts.status != "cancelled" {
         return Some("결제가 완료되지 않은 주문은 환불할 수 없습니다.".into());
     }
-    if facts.cancellable() <= 0 {
+    if facts.portone_balance() <= 0 {
         return Some(ALREADY_FULLY_REFUNDED.into());
+    }
+    if facts.cancellable() <= 0 {
+        return Some(REQUESTS_HOLD_THE_REST.into());
     }
     if facts.refund_pending {
         return Some(REFUND_IN_PROGRESS.into());
@@ -202,7 +215,7 @@ pub fn validate(
         typed(&form.tax_free, "면세 금액")?.flatten(),
         typed(&form.vat_amount, "부가세 금액")?.flatten(),
     );
-    let tax = tax::explicit(facts.tax_left, amount, cancellable, typed_parts)?;
+    let tax = tax::explicit(facts.tax_left, amount, facts.portone_balance(), typed_parts)?;
     let account =
         if refund_account_needed(facts, now) { Some(validate_account(facts, form)?) } else { None };
     Ok(ValidRefund { amount, reason: reason.to_string(), account, tax })
@@ -256,6 +269,7 @@ mod tests {
             paid_at: Some(Utc.with_ymd_and_hms(2026, 11, 3, 1, 0, 0).unwrap()),
             refund_pending: false,
             tax_left: None,
+            held: 0,
         }
     }
 
@@ -299,6 +313,17 @@ mod tests {
         let mut ready = facts("vbank", "kcp", 5000, 0);
         ready.status = "ready".into();
         assert!(validate(&ready, &form("", "x"), now()).is_err());
+    }
+
+    #[test]
+    fn waiting_requests_hold_their_amounts() {
+        let mut f = facts("card", "kcp", 10_000, 2_000);
+        f.held = 5_000;
+        let refused = validate(&f, &form("3001", "x"), now()).unwrap_err();
+        assert_eq!(refused, "환불 금액이 환불 가능 금액(3,000원)을 넘습니다.");
+        assert_eq!(validate(&f, &form("", "x"), now()).unwrap().amount, 3_000);
+        f.held = 8_000;
+        assert_eq!(validate(&f, &form("", "x"), now()).unwrap_err(), REQUESTS_HOLD_THE_REST);
     }
 
     #[test]

@@ -8,10 +8,8 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::decide::{self, Identified, RefundStatus};
-use super::{rules, RefundCommand};
+use super::rules;
 use crate::model::{CurrentUser, PayMethod, RefundOutcome, Role};
-use crate::server::error::ServerError;
-use crate::server::payments::PaymentRow;
 use portone_v1::{CancelHistoryEntry, Payment};
 
 pub fn actor(user: &CurrentUser) -> String {
@@ -69,9 +67,6 @@ pub(crate) async fn commit_without_waiting(tx: &mut PgConnection) -> Result<(), 
     Ok(())
 }
 
-/// Postgres's SQLSTATE for `for update nowait` finding the row locked.
-const LOCK_NOT_AVAILABLE: &str = "55P03";
-
 /// A refund reserved in tx1 and not yet settled.
 #[derive(Clone, Debug)]
 pub struct Reserved {
@@ -104,159 +99,6 @@ impl Reserved {
             attempts: self.attempts,
         }
     }
-}
-
-pub enum Reservation {
-    Reserved(Reserved),
-    Replay(RefundOutcome),
-    KeyReused,
-    Rejected(String),
-    Busy,
-}
-
-/// tx1: lock the payment row, check the key, the pending refund and every rule against the
-/// locked balance, and insert the refund as `pending` with checksum = cancellable.
-pub async fn reserve(
-    pool: &PgPool,
-    payment: &PaymentRow,
-    user: &CurrentUser,
-    cmd: &RefundCommand,
-    fingerprint: &str,
-    lease: Duration,
-) -> Result<Reservation, ServerError> {
-    // A replayed key is answered without waiting for the payment's lock.
-    if let Some(known) =
-        replay(&mut *pool.acquire().await?, payment.id, cmd.idempotency_key, fingerprint).await?
-    {
-        return Ok(known);
-    }
-    let mut tx = pool.begin().await?;
-    // `nowait`: a request never holds a pool connection while it waits for another refund of
-    // the same payment; it is told "busy" and waits outside any transaction.
-    let locked = sqlx::query!(
-        r#"select pay_method as "pay_method: PayMethod", pg_provider, status, amount, cancel_amount, paid_at as "paid_at: DateTime<Utc>",
-                  case when balance_cancel_amount = cancel_amount then tax_free_remaining end as tax_free_left,
-                  case when balance_cancel_amount = cancel_amount then vat_remaining end as vat_left
-           from payments where id = $1 for update nowait"#,
-        payment.id
-    )
-    .fetch_one(&mut *tx)
-    .await;
-    let p = match locked {
-        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some(LOCK_NOT_AVAILABLE) => {
-            return Ok(Reservation::Busy)
-        }
-        other => other?,
-    };
-    if let Some(known) = replay(&mut tx, payment.id, cmd.idempotency_key, fingerprint).await? {
-        return Ok(known);
-    }
-    // A statement of its own, after the lock: its snapshot then includes a refund that the
-    // lock's previous holder committed (checked in the locking statement itself, it would not).
-    let pending = sqlx::query_scalar!(
-        r#"select exists (select 1 from refunds where payment_id = $1 and status = 'pending') as "e!""#,
-        payment.id
-    )
-    .fetch_one(&mut *tx)
-    .await?;
-    if pending {
-        return Ok(Reservation::Busy);
-    }
-    let facts = rules::PaymentFacts {
-        pay_method: p.pay_method.clone(),
-        pg_provider: p.pg_provider.clone(),
-        status: p.status,
-        amount: p.amount,
-        cancel_amount: p.cancel_amount,
-        paid_at: p.paid_at,
-        refund_pending: false,
-        tax_left: p
-            .tax_free_left
-            .zip(p.vat_left)
-            .map(|(tax_free, vat)| super::tax::TaxLeft { tax_free, vat }),
-    };
-    let valid = match rules::validate(&facts, &cmd.form, Utc::now()) {
-        Ok(v) => v,
-        Err(message) => return Ok(Reservation::Rejected(message)),
-    };
-    let id = Uuid::new_v4();
-    let checksum = facts.cancellable();
-    let account = valid.account.as_ref();
-    sqlx::query!(
-        r#"insert into refunds (id, payment_id, idempotency_key, request_fingerprint, amount, checksum, reason,
-                                requester_role, requester_id, refund_holder, refund_bank, refund_account_masked,
-                                status, attempts, lease_until, tax_free, vat_amount)
-           values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'pending', 1, now() + make_interval(secs => $13), $14, $15)"#,
-        id,
-        payment.id,
-        cmd.idempotency_key,
-        fingerprint,
-        valid.amount,
-        checksum,
-        valid.reason,
-        user.role.as_str(),
-        user.id,
-        account.map(|a| a.holder.clone()),
-        account.map(|a| a.bank.clone()),
-        account.map(|a| a.number.masked()),
-        lease.as_secs_f64(),
-        valid.tax.map(|t| t.tax_free),
-        valid.tax.map(|t| t.vat),
-    )
-    .execute(&mut *tx)
-    .await?;
-    audit(
-        &mut *tx,
-        Some(id),
-        Some(payment.id),
-        "reserved",
-        &actor(user),
-        serde_json::json!({"amount": valid.amount, "checksum": checksum, "reason": valid.reason,
-                           "reference": decide::reference(id),
-                           "tax_free": valid.tax.map(|t| t.tax_free), "vat_amount": valid.tax.map(|t| t.vat)}),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(Reservation::Reserved(Reserved {
-        id,
-        payment_id: payment.id,
-        imp_uid: payment.imp_uid.clone(),
-        pay_method: p.pay_method,
-        pg_provider: p.pg_provider,
-        amount: valid.amount,
-        checksum,
-        reason: valid.reason,
-        tax: valid.tax,
-        account_given: valid.account.is_some(),
-        account: valid.account,
-        requester: user.role,
-        attempts: 1,
-    }))
-}
-
-/// The stored answer for an idempotency key used before: its outcome for the same input,
-/// `KeyReused` for other input.
-async fn replay(
-    conn: &mut PgConnection,
-    payment_id: i64,
-    key: Uuid,
-    fingerprint: &str,
-) -> Result<Option<Reservation>, sqlx::Error> {
-    let Some(existing) = sqlx::query!(
-        "select id, request_fingerprint from refunds where payment_id = $1 and idempotency_key = $2",
-        payment_id,
-        key
-    )
-    .fetch_optional(&mut *conn)
-    .await?
-    else {
-        return Ok(None);
-    };
-    Ok(Some(if existing.request_fingerprint == fingerprint {
-        Reservation::Replay(outcome_of(conn, existing.id).await?)
-    } else {
-        Reservation::KeyReused
-    }))
 }
 
 /// tx2 of a success: sync PortOne's payment, link the entry that carries the refund's
@@ -597,7 +439,7 @@ pub async fn outcome_of(
 ) -> Result<RefundOutcome, sqlx::Error> {
     let r = sqlx::query!(
         r#"select id, status as "status: RefundStatus", amount, created_at as "created_at: DateTime<Utc>", finished_at as "finished_at: DateTime<Utc>",
-                  portone_message, receipt_url
+                  coalesce(decision_note, portone_message) as message, receipt_url
            from refunds where id = $1"#,
         refund_id
     )
@@ -609,7 +451,8 @@ pub async fn outcome_of(
         amount: r.amount,
         requested_at: r.created_at,
         finished_at: r.finished_at,
-        message: r.portone_message,
+        // a rejected request's reason, or PortOne's message
+        message: r.message,
         receipt_url: r.receipt_url,
     })
 }

@@ -1,0 +1,257 @@
+//! The shop's refund approval policy (환불 요청): refunds up to N원 requested within D days of
+//! payment go straight to PortOne; a customer's other refunds wait as requests, which an
+//! admin approves (the pipeline then runs as for an admin's refund, the customer still its
+//! requester) or rejects with a reason, and which the customer may withdraw. Every step is an
+//! audit event; a request holds its amount of the balance while it waits (`reserve.rs`).
+
+use chrono::{DateTime, Duration, Utc};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::reserve::{self, Approval};
+use super::store::{actor, audit};
+use super::{observe, rules, send, Answer, PipelineSettings};
+use crate::model::{CurrentUser, RefundPolicyView, RefundStatus};
+use crate::server::error::ServerError;
+use portone_v1::PortOneClient;
+
+/// The policy in force. `None` is "no limit": the default sends every refund straight on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Policy {
+    pub auto_max_amount: Option<i64>,
+    pub auto_within_days: Option<i32>,
+}
+
+impl Policy {
+    /// Whether a customer's refund of `amount` on a payment made at `paid_at` goes straight
+    /// to PortOne at `now`.
+    pub fn goes_straight(
+        &self,
+        amount: i64,
+        paid_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> bool {
+        let small = self.auto_max_amount.is_none_or(|max| amount <= max);
+        let recent = self.auto_within_days.is_none_or(|days| {
+            paid_at.is_some_and(|paid| now - paid <= Duration::days(i64::from(days)))
+        });
+        small && recent
+    }
+
+    /// `50,000원 이하 · 결제 후 7일 이내` — how 환불 정책 and its audit trail say it.
+    pub fn describe(&self) -> String {
+        let amount = self
+            .auto_max_amount
+            .map(|m| format!("{} 이하", crate::model::format_won(m)))
+            .unwrap_or_else(|| "금액 제한 없음".into());
+        let days = self
+            .auto_within_days
+            .map(|d| format!("결제 후 {d}일 이내"))
+            .unwrap_or_else(|| "기간 제한 없음".into());
+        format!("{amount} · {days}")
+    }
+}
+
+pub const NOT_WAITING: &str = "이미 처리되었거나 철회된 환불 요청입니다.";
+
+/// 환불 정책 as the settings page shows it, with its recent changes.
+pub async fn view(pool: &PgPool) -> Result<RefundPolicyView, sqlx::Error> {
+    let p = sqlx::query!(
+        r#"select auto_max_amount, auto_within_days, updated_at as "updated_at: DateTime<Utc>", u.display_name as "updated_by?"
+           from refund_policy left join users u on u.id = updated_by"#
+    )
+    .fetch_one(pool)
+    .await?;
+    let changes = sqlx::query!(
+        r#"select e.created_at as "at: DateTime<Utc>", coalesce(u.display_name, e.actor) as "actor!", e.detail->>'after' as after
+           from refund_events e left join users u on e.actor = 'admin:' || u.id
+           where e.kind = 'policy_changed' order by e.id desc limit 20"#
+    )
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .map(|c| crate::model::PolicyChange { at: c.at, actor: c.actor, after: c.after.unwrap_or_default() })
+    .collect();
+    let policy =
+        Policy { auto_max_amount: p.auto_max_amount, auto_within_days: p.auto_within_days };
+    Ok(RefundPolicyView {
+        auto_max_amount: p.auto_max_amount,
+        auto_within_days: p.auto_within_days,
+        summary: policy.describe(),
+        updated_at: p.updated_at,
+        updated_by: p.updated_by,
+        changes,
+    })
+}
+
+/// What an admin typed on 환불 정책: blank is "no limit".
+pub fn parse_policy(max_amount: &str, within_days: &str) -> Result<Policy, String> {
+    let auto_max_amount = rules::parse_won(max_amount)
+        .map_err(|_| "자동 환불 한도는 원 단위의 숫자로 입력해 주세요.".to_string())?;
+    let days = within_days.trim().trim_end_matches('일').trim();
+    let auto_within_days = if days.is_empty() {
+        None
+    } else {
+        match days.parse::<i32>() {
+            Ok(d) if (0..=3650).contains(&d) => Some(d),
+            _ => return Err("기간은 0~3650 사이의 일 수로 입력해 주세요.".into()),
+        }
+    };
+    Ok(Policy { auto_max_amount, auto_within_days })
+}
+
+/// Stores a new policy and audits the change (before and after).
+pub async fn save(pool: &PgPool, admin: &CurrentUser, policy: Policy) -> Result<(), ServerError> {
+    let mut tx = pool.begin().await?;
+    let before =
+        sqlx::query!("select auto_max_amount, auto_within_days from refund_policy for update")
+            .fetch_one(&mut *tx)
+            .await?;
+    let before = Policy {
+        auto_max_amount: before.auto_max_amount,
+        auto_within_days: before.auto_within_days,
+    };
+    sqlx::query!(
+        "update refund_policy set auto_max_amount = $1, auto_within_days = $2, updated_at = now(), updated_by = $3",
+        policy.auto_max_amount,
+        policy.auto_within_days,
+        admin.id
+    )
+    .execute(&mut *tx)
+    .await?;
+    audit(
+        &mut *tx,
+        None,
+        None,
+        "policy_changed",
+        &actor(admin),
+        serde_json::json!({"before": before.describe(), "after": policy.describe(),
+                           "auto_max_amount": policy.auto_max_amount, "auto_within_days": policy.auto_within_days}),
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(admin = admin.id, policy = %policy.describe(), "refund approval policy changed");
+    Ok(())
+}
+
+/// 승인: PortOne's payment is read again (its balance may have moved since the request), the
+/// request is checked against it, and the refund runs as an admin's would.
+pub async fn approve(
+    pool: &PgPool,
+    portone: &PortOneClient,
+    settings: &PipelineSettings,
+    admin: &CurrentUser,
+    refund_id: Uuid,
+) -> Result<Answer, ServerError> {
+    let Some(payment) = sqlx::query!(
+        "select p.id, p.imp_uid from refunds r join payments p on p.id = r.payment_id where r.id = $1 and r.status = 'requested'",
+        refund_id
+    )
+    .fetch_optional(pool)
+    .await?
+    else {
+        return Err(ServerError::Rejected(NOT_WAITING.into()));
+    };
+    observe::refresh(pool, portone, payment.id, &payment.imp_uid).await?;
+    match reserve::approve_request(pool, refund_id, admin, settings.lease).await? {
+        Approval::Reserved(r) => send(pool, portone, settings, *r, admin).await,
+        Approval::NotWaiting => Err(ServerError::Rejected(NOT_WAITING.into())),
+        Approval::Busy => Err(ServerError::Rejected(rules::REFUND_IN_PROGRESS.into())),
+        Approval::Refused(why) => {
+            audit(
+                pool,
+                Some(refund_id),
+                Some(payment.id),
+                "approval_refused",
+                &actor(admin),
+                serde_json::json!({"reason": why}),
+            )
+            .await?;
+            Err(ServerError::Rejected(format!("지금은 승인할 수 없습니다: {why}")))
+        }
+    }
+}
+
+/// 거절: the request ends with a reason the customer sees; its hold on the balance goes.
+pub async fn reject(
+    pool: &PgPool,
+    admin: &CurrentUser,
+    refund_id: Uuid,
+    reason: &str,
+) -> Result<(), ServerError> {
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > 200 {
+        return Err(ServerError::Rejected("거절 사유를 200자 이내로 입력해 주세요.".into()));
+    }
+    end_request(pool, refund_id, None, RefundStatus::Rejected, reason, &actor(admin)).await
+}
+
+/// 요청 철회: the customer takes back their own request while it waits.
+pub async fn withdraw(
+    pool: &PgPool,
+    customer: &CurrentUser,
+    refund_id: Uuid,
+) -> Result<(), ServerError> {
+    end_request(pool, refund_id, Some(customer.id), RefundStatus::Withdrawn, "", &actor(customer))
+        .await
+}
+
+/// Ends a waiting request as `withdrawn` (by its requester) or `rejected` (with a note).
+async fn end_request(
+    pool: &PgPool,
+    refund_id: Uuid,
+    requester: Option<i64>,
+    status: RefundStatus,
+    note: &str,
+    actor: &str,
+) -> Result<(), ServerError> {
+    let mut tx = pool.begin().await?;
+    let ended = sqlx::query_scalar!(
+        r#"update refunds set status = $2, decision_note = nullif($3, ''), finished_at = now(), updated_at = now()
+           where id = $1 and status = 'requested' and ($4::bigint is null or requester_id = $4)
+           returning payment_id"#,
+        refund_id,
+        status.as_str(),
+        note,
+        requester
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(payment_id) = ended else {
+        return Err(ServerError::Rejected(NOT_WAITING.into()));
+    };
+    let detail = serde_json::json!({"reason": (!note.is_empty()).then_some(note)});
+    audit(&mut *tx, Some(refund_id), Some(payment_id), status.as_str(), actor, detail).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn small_recent_refunds_go_straight_and_the_default_sends_all() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 26, 3, 0, 0).unwrap();
+        let paid = |days: i64| Some(now - Duration::days(days) - Duration::minutes(1));
+        assert!(Policy::default().goes_straight(10_000_000, paid(400), now));
+        let p = Policy { auto_max_amount: Some(50_000), auto_within_days: Some(7) };
+        assert!(p.goes_straight(50_000, paid(6), now));
+        assert!(!p.goes_straight(50_001, paid(6), now));
+        assert!(!p.goes_straight(1_000, paid(7), now));
+        assert!(!p.goes_straight(1_000, None, now));
+        assert_eq!(p.describe(), "50,000원 이하 · 결제 후 7일 이내");
+    }
+
+    #[test]
+    fn the_policy_form_takes_blank_as_no_limit() {
+        assert_eq!(parse_policy(" ", ""), Ok(Policy::default()));
+        assert_eq!(
+            parse_policy("50,000원", "7일"),
+            Ok(Policy { auto_max_amount: Some(50_000), auto_within_days: Some(7) })
+        );
+        assert!(parse_policy("5만", "").is_err());
+        assert!(parse_policy("", "-1").is_err());
+    }
+}

@@ -1,0 +1,318 @@
+//! tx1: the reservation. Under the payment's row lock: the idempotency key, the refund in
+//! flight, what waiting requests hold, every rule and the shop's approval policy, then the
+//! refund row — `pending` (it goes to PortOne now) or `requested` (it waits for an admin).
+//! An admin's approval turns a request into a reservation under the same lock and rules.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use super::approval::Policy;
+use super::decide::{self, RefundStatus};
+use super::store::{actor, audit, outcome_of, Reserved};
+use super::tax::TaxLeft;
+use super::{rules, RefundCommand};
+use crate::model::{CurrentUser, PayMethod, RefundOutcome, RefundOutcomeStatus, Role};
+use crate::server::error::ServerError;
+use crate::server::payments::PaymentRow;
+
+/// Postgres's SQLSTATE for `for update nowait` finding the row locked.
+const LOCK_NOT_AVAILABLE: &str = "55P03";
+
+pub enum Reservation {
+    Reserved(Reserved),
+    /// beyond the approval policy: stored as a request for an admin
+    Requested(RefundOutcome),
+    Replay(RefundOutcome),
+    KeyReused,
+    Rejected(String),
+    Busy,
+}
+
+/// A payment under its row lock, as the rules see it, and the policy in force.
+struct Locked {
+    facts: rules::PaymentFacts,
+    imp_uid: String,
+    policy: Policy,
+}
+
+/// Locks the payment row (`nowait`: a request never holds a connection while another refund
+/// of the payment runs) and reads its facts. `None`: busy — locked, or a refund in flight.
+/// With `count_holds`, waiting requests hold their amounts (a new refund or request fits in
+/// what they leave); an approval passes `false`: PortOne's balance is what counts then, and
+/// the admin chooses which waiting request gets it (the others are checked at their own).
+async fn lock(
+    tx: &mut PgConnection,
+    payment_id: i64,
+    count_holds: bool,
+) -> Result<Option<Locked>, ServerError> {
+    let locked = sqlx::query!(
+        r#"select imp_uid, pay_method as "pay_method: PayMethod", pg_provider, status, amount, cancel_amount,
+                  paid_at as "paid_at: DateTime<Utc>",
+                  case when balance_cancel_amount = cancel_amount then tax_free_remaining end as tax_free_left,
+                  case when balance_cancel_amount = cancel_amount then vat_remaining end as vat_left,
+                  (select auto_max_amount from refund_policy) as auto_max_amount,
+                  (select auto_within_days from refund_policy) as auto_within_days
+           from payments where id = $1 for update nowait"#,
+        payment_id
+    )
+    .fetch_one(&mut *tx)
+    .await;
+    let p = match locked {
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some(LOCK_NOT_AVAILABLE) => {
+            return Ok(None)
+        }
+        other => other?,
+    };
+    // A statement of its own, after the lock: its snapshot then includes a refund that the
+    // lock's previous holder committed (checked in the locking statement itself, it would not).
+    let waiting = sqlx::query!(
+        r#"select coalesce(bool_or(status = 'pending'), false) as "pending!",
+                  coalesce(sum(amount) filter (where status = 'requested' and $2), 0)::bigint as "held!"
+           from refunds where payment_id = $1 and status in ('pending', 'requested')"#,
+        payment_id,
+        count_holds
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    if waiting.pending {
+        return Ok(None);
+    }
+    Ok(Some(Locked {
+        facts: rules::PaymentFacts {
+            pay_method: p.pay_method,
+            pg_provider: p.pg_provider,
+            status: p.status,
+            amount: p.amount,
+            cancel_amount: p.cancel_amount,
+            paid_at: p.paid_at,
+            refund_pending: false,
+            tax_left: p
+                .tax_free_left
+                .zip(p.vat_left)
+                .map(|(tax_free, vat)| TaxLeft { tax_free, vat }),
+            held: waiting.held,
+        },
+        imp_uid: p.imp_uid,
+        policy: Policy { auto_max_amount: p.auto_max_amount, auto_within_days: p.auto_within_days },
+    }))
+}
+
+/// tx1: lock the payment row, check the key, the pending refund and every rule against the
+/// locked balance, and insert the refund: `pending` with checksum = PortOne's balance, or
+/// `requested` when the approval policy wants an admin to look first.
+pub async fn reserve(
+    pool: &PgPool,
+    payment: &PaymentRow,
+    user: &CurrentUser,
+    cmd: &RefundCommand,
+    fingerprint: &str,
+    lease: Duration,
+) -> Result<Reservation, ServerError> {
+    // A replayed key is answered without waiting for the payment's lock.
+    if let Some(known) =
+        replay(&mut *pool.acquire().await?, payment.id, cmd.idempotency_key, fingerprint).await?
+    {
+        return Ok(known);
+    }
+    let mut tx = pool.begin().await?;
+    let Some(Locked { facts, policy, .. }) = lock(&mut tx, payment.id, true).await? else {
+        return Ok(Reservation::Busy);
+    };
+    if let Some(known) = replay(&mut tx, payment.id, cmd.idempotency_key, fingerprint).await? {
+        return Ok(known);
+    }
+    let now = Utc::now();
+    let valid = match rules::validate(&facts, &cmd.form, now) {
+        Ok(v) => v,
+        Err(message) => return Ok(Reservation::Rejected(message)),
+    };
+    // A refund paid to an account the customer types cannot wait: its number is never stored.
+    let requested = user.role == Role::Customer
+        && valid.account.is_none()
+        && !policy.goes_straight(valid.amount, facts.paid_at, now);
+    let id = Uuid::new_v4();
+    let checksum = facts.portone_balance();
+    let account = valid.account.as_ref();
+    let status = if requested { RefundStatus::Requested } else { RefundStatus::Pending };
+    sqlx::query!(
+        r#"insert into refunds (id, payment_id, idempotency_key, request_fingerprint, amount, checksum, reason,
+                                requester_role, requester_id, refund_holder, refund_bank, refund_account_masked,
+                                status, attempts, lease_until, tax_free, vat_amount)
+           values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
+                   case when $13 = 'pending' then 1 else 0 end, now() + make_interval(secs => $14), $15, $16)"#,
+        id,
+        payment.id,
+        cmd.idempotency_key,
+        fingerprint,
+        valid.amount,
+        checksum,
+        valid.reason,
+        user.role.as_str(),
+        user.id,
+        account.map(|a| a.holder.clone()),
+        account.map(|a| a.bank.clone()),
+        account.map(|a| a.number.masked()),
+        status.as_str(),
+        lease.as_secs_f64(),
+        valid.tax.map(|t| t.tax_free),
+        valid.tax.map(|t| t.vat),
+    )
+    .execute(&mut *tx)
+    .await?;
+    audit(
+        &mut *tx,
+        Some(id),
+        Some(payment.id),
+        if requested { "requested" } else { "reserved" },
+        &actor(user),
+        serde_json::json!({"amount": valid.amount, "checksum": checksum, "reason": valid.reason,
+                           "reference": decide::reference(id),
+                           "tax_free": valid.tax.map(|t| t.tax_free), "vat_amount": valid.tax.map(|t| t.vat)}),
+    )
+    .await?;
+    tx.commit().await?;
+    if requested {
+        return Ok(Reservation::Requested(RefundOutcome {
+            refund_id: id.to_string(),
+            status: RefundOutcomeStatus::Requested,
+            amount: valid.amount,
+            requested_at: now,
+            finished_at: None,
+            message: None,
+            receipt_url: None,
+        }));
+    }
+    Ok(Reservation::Reserved(Reserved {
+        id,
+        payment_id: payment.id,
+        imp_uid: payment.imp_uid.clone(),
+        pay_method: facts.pay_method,
+        pg_provider: facts.pg_provider,
+        amount: valid.amount,
+        checksum,
+        reason: valid.reason,
+        tax: valid.tax,
+        account_given: valid.account.is_some(),
+        account: valid.account,
+        requester: user.role,
+        attempts: 1,
+    }))
+}
+
+/// What an admin's approval of a request came to.
+pub enum Approval {
+    Reserved(Box<Reserved>),
+    /// the request is no longer waiting (withdrawn, decided, or approved by another click)
+    NotWaiting,
+    /// the rules refuse it now (PortOne's balance moved since): it stays a request
+    Refused(String),
+    Busy,
+}
+
+/// tx1 of an approval: under the payment's lock, the request is checked against every rule
+/// and PortOne's balance as it is now, and becomes `pending` with a new checksum and tax
+/// split. The customer stays its requester (PortOne's `extra.requester`).
+pub async fn approve_request(
+    pool: &PgPool,
+    refund_id: Uuid,
+    admin: &CurrentUser,
+    lease: Duration,
+) -> Result<Approval, ServerError> {
+    let mut tx = pool.begin().await?;
+    let Some(request) = sqlx::query!(
+        r#"select payment_id, amount, reason, status as "status: RefundStatus", requester_role as "requester_role: Role"
+           from refunds where id = $1"#,
+        refund_id
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    else {
+        return Ok(Approval::NotWaiting);
+    };
+    if request.status != RefundStatus::Requested {
+        return Ok(Approval::NotWaiting);
+    }
+    let Some(Locked { facts, imp_uid, .. }) = lock(&mut tx, request.payment_id, false).await?
+    else {
+        return Ok(Approval::Busy);
+    };
+    let form = rules::RefundForm {
+        amount: Some(request.amount.to_string()),
+        reason: request.reason,
+        ..Default::default()
+    };
+    let valid = match rules::validate(&facts, &form, Utc::now()) {
+        Ok(v) => v,
+        Err(message) => return Ok(Approval::Refused(message)),
+    };
+    let checksum = facts.portone_balance();
+    let approved = sqlx::query!(
+        r#"update refunds set status = 'pending', checksum = $2, attempts = 1, lease_until = now() + make_interval(secs => $3),
+                  tax_free = $4, vat_amount = $5, updated_at = now()
+           where id = $1 and status = 'requested'"#,
+        refund_id,
+        checksum,
+        lease.as_secs_f64(),
+        valid.tax.map(|t| t.tax_free),
+        valid.tax.map(|t| t.vat),
+    )
+    .execute(&mut *tx)
+    .await?;
+    if approved.rows_affected() != 1 {
+        return Ok(Approval::NotWaiting);
+    }
+    audit(
+        &mut *tx,
+        Some(refund_id),
+        Some(request.payment_id),
+        "approved",
+        &actor(admin),
+        serde_json::json!({"amount": valid.amount, "checksum": checksum, "reference": decide::reference(refund_id),
+                           "tax_free": valid.tax.map(|t| t.tax_free), "vat_amount": valid.tax.map(|t| t.vat)}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Approval::Reserved(Box::new(Reserved {
+        id: refund_id,
+        payment_id: request.payment_id,
+        imp_uid,
+        pay_method: facts.pay_method,
+        pg_provider: facts.pg_provider,
+        amount: valid.amount,
+        checksum,
+        reason: valid.reason,
+        tax: valid.tax,
+        account: None,
+        account_given: false,
+        requester: request.requester_role,
+        attempts: 1,
+    })))
+}
+
+/// The stored answer for an idempotency key used before: its outcome for the same input,
+/// `KeyReused` for other input.
+async fn replay(
+    conn: &mut PgConnection,
+    payment_id: i64,
+    key: Uuid,
+    fingerprint: &str,
+) -> Result<Option<Reservation>, sqlx::Error> {
+    let Some(existing) = sqlx::query!(
+        "select id, request_fingerprint from refunds where payment_id = $1 and idempotency_key = $2",
+        payment_id,
+        key
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(if existing.request_fingerprint == fingerprint {
+        Reservation::Replay(outcome_of(conn, existing.id).await?)
+    } else {
+        Reservation::KeyReused
+    }))
+}
