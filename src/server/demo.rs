@@ -208,6 +208,27 @@ const ORDERS: &[DemoOrder] = &[
         refunded: None,
         tax_free: 30_000,
     },
+    // larger orders of 민수's, for refunds an approval policy holds for review
+    DemoOrder {
+        buyer: 0,
+        name: "기계식 블루투스 키보드",
+        pay_method: "card",
+        pg_provider: "html5_inicis",
+        amount: 89_000,
+        hours_ago: Some(60),
+        refunded: None,
+        tax_free: 0,
+    },
+    DemoOrder {
+        buyer: 0,
+        name: "LED 스탠드 조명",
+        pay_method: "card",
+        pg_provider: "kcp",
+        amount: 45_000,
+        hours_ago: Some(40),
+        refunded: None,
+        tax_free: 0,
+    },
 ];
 
 /// Seeds accounts and orders unless they exist. Returns whether anything was written.

@@ -4,8 +4,13 @@
 
 use crate::common::*;
 use leptos::server_fn::ServerFn;
-use portone_refund::api::admin::{AdminRefunds, AdminReview, AdminSync, AdminTimeline};
-use portone_refund::api::{GetCurrentUser, GetOrderDetail, Login, MyOrders, RequestRefund};
+use portone_refund::api::admin::{
+    AdminApproveRequest, AdminRefunds, AdminRejectRequest, AdminReview, AdminSync, AdminTimeline,
+    RefundPolicy, SaveRefundPolicy,
+};
+use portone_refund::api::{
+    GetCurrentUser, GetOrderDetail, Login, MyOrders, RequestRefund, WithdrawRefundRequest,
+};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
@@ -24,6 +29,11 @@ fn server_fns() -> Vec<&'static str> {
         AdminTimeline::PATH,
         AdminSync::PATH,
         AdminReview::PATH,
+        WithdrawRefundRequest::PATH,
+        AdminApproveRequest::PATH,
+        AdminRejectRequest::PATH,
+        RefundPolicy::PATH,
+        SaveRefundPolicy::PATH,
     ]
 }
 
@@ -37,6 +47,11 @@ const FIELDS: &[&str] = &[
     "refund_holder",
     "refund_bank",
     "refund_account",
+    "refund_tel",
+    "tax_free",
+    "vat_amount",
+    "auto_max_amount",
+    "auto_within_days",
     "refund_id",
     "decision",
     "entry_key",
@@ -124,6 +139,7 @@ async fn random_and_malformed_requests_never_fault_and_write_nothing(pool: PgPoo
         "/admin/payments/",
         "/admin/refunds.csv",
         "/admin/find",
+        "/admin/settings",
     ];
     let mut rng = StdRng::seed_from_u64(20_261_126);
     let (mut by_status, mut faults) = (std::collections::BTreeMap::<u16, usize>::new(), Vec::new());

@@ -9,6 +9,7 @@
 pub mod approval;
 pub mod decide;
 pub mod observe;
+pub mod policy;
 pub mod reconcile;
 mod reserve;
 pub mod review;

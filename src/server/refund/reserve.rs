@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use super::approval::Policy;
 use super::decide::{self, RefundStatus};
+use super::policy::Policy;
 use super::store::{actor, audit, outcome_of, Reserved};
 use super::tax::TaxLeft;
 use super::{rules, RefundCommand};
