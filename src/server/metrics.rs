@@ -5,8 +5,9 @@
 //! Series (all names in the README's "Operating it"):
 //! - `refund_requests_total{role}`, `refund_outcomes_total{status, role, pay_method}`
 //! - `portone_request_duration_seconds{endpoint, outcome}` (recorded by `portone-v1`)
-//! - `refunds_pending`, `refunds_needs_review`, `refund_oldest_pending_age_seconds` (read from
-//!   Postgres at each scrape)
+//! - `refunds_pending`, `refunds_needs_review`, `refund_oldest_pending_age_seconds`,
+//!   `refund_requests_waiting`, `refund_oldest_request_age_seconds` (read from Postgres at each
+//!   scrape)
 //! - `reconciler_actions_total{action}`, `sign_in_total{result}`, `webhooks_total{result}`
 //! - `http_request_duration_seconds{route, method, status}`
 
@@ -64,14 +65,17 @@ async fn render(State(scrape): State<Scrape>) -> String {
     scrape.handle.render()
 }
 
-/// The refunds waiting for PortOne or for an admin, read at scrape time (two partial indexes).
+/// The refunds waiting for PortOne or for an admin, read at scrape time (partial indexes).
 async fn record_backlog(pool: &PgPool) {
     let backlog = sqlx::query!(
         r#"select count(*) filter (where status = 'pending') as "pending!",
                   count(*) filter (where status = 'needs_review') as "needs_review!",
                   coalesce(extract(epoch from now() - min(created_at) filter (where status = 'pending')), 0)::float8
-                      as "oldest_pending_secs!"
-           from refunds where status in ('pending', 'needs_review')"#
+                      as "oldest_pending_secs!",
+                  count(*) filter (where status = 'requested') as "requested!",
+                  coalesce(extract(epoch from now() - min(created_at) filter (where status = 'requested')), 0)::float8
+                      as "oldest_request_secs!"
+           from refunds where status in ('pending', 'needs_review', 'requested')"#
     )
     .fetch_one(pool)
     .await;
@@ -80,6 +84,8 @@ async fn record_backlog(pool: &PgPool) {
             metrics::gauge!("refunds_pending").set(b.pending as f64);
             metrics::gauge!("refunds_needs_review").set(b.needs_review as f64);
             metrics::gauge!("refund_oldest_pending_age_seconds").set(b.oldest_pending_secs);
+            metrics::gauge!("refund_requests_waiting").set(b.requested as f64);
+            metrics::gauge!("refund_oldest_request_age_seconds").set(b.oldest_request_secs);
         }
         Err(error) => tracing::warn!(%error, "could not read the refund backlog for /metrics"),
     }

@@ -105,6 +105,23 @@ async fn metrics_move_as_refunds_happen(pool: PgPool) {
     let later = scrape(&url).await;
     assert!(series(&later, "reconciler_actions_total", &[]) >= 1.0, "{later}");
     assert_eq!(series(&later, "refunds_pending ", &[]), 0.0);
+
+    // a refund beyond the approval policy waits: 승인 대기 shows in the backlog
+    let policy = portone_refund::server::refund::approval::Policy {
+        auto_max_amount: Some(0),
+        auto_within_days: None,
+    };
+    portone_refund::server::refund::approval::save(&app.pool, &app.users.admin, policy)
+        .await
+        .unwrap();
+    let key = Uuid::new_v4().to_string();
+    let res = app
+        .server_fn(&minsu, RequestRefund::PATH, &refund_form(&q.merchant_uid, &key, "1000"))
+        .await;
+    let outcome: RefundOutcome = res.json().await.unwrap();
+    assert_eq!(outcome.status, RefundOutcomeStatus::Requested);
+    let waiting = scrape(&url).await;
+    assert_eq!(series(&waiting, "refund_requests_waiting", &[]), 1.0, "{waiting}");
 }
 
 #[sqlx::test]
