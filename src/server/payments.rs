@@ -155,7 +155,9 @@ pub async fn store_balance(
 }
 
 /// Takes a refund's tax-free part and VAT off what remains, when the balance we hold was
-/// the one the refund was computed from (`checksum`, the cancellable amount before it).
+/// the one the refund was computed from (`checksum`, the cancellable amount before it). A
+/// payment PortOne keeps no balance for stays without one (null less anything is null), and
+/// its mark moves on too, so the next refund does not ask PortOne again.
 pub async fn book_tax_parts(
     conn: &mut PgConnection,
     payment_id: i64,
@@ -167,7 +169,7 @@ pub async fn book_tax_parts(
     sqlx::query!(
         r#"update payments set tax_free_remaining = tax_free_remaining - $4, vat_remaining = vat_remaining - $5,
                   balance_cancel_amount = balance_cancel_amount + $3
-           where id = $1 and balance_cancel_amount = amount - $2 and tax_free_remaining is not null"#,
+           where id = $1 and balance_cancel_amount = amount - $2"#,
         payment_id,
         checksum,
         amount,

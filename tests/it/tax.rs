@@ -202,3 +202,20 @@ async fn a_console_cancel_is_read_back_from_portones_balance_before_the_next_spl
     assert_eq!(ours(&app, &p).await.0[1], (4_000, Some(tax_free_left), Some(vat_left)));
     assert_eq!(portone_left(&app, &p).await, (0, 0));
 }
+
+#[sqlx::test]
+async fn a_payment_portone_keeps_no_balance_for_is_asked_once(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    // PortOne answers the balance of this payment with a refusal (it serves PAYCO's only)
+    app.faults(json!([{"endpoint": "balance", "kind": "pg_reject", "message": "지원하지 않는 PG사입니다.", "count": 1}]))
+        .await;
+    let p = app.paid_order(&app.users.minsu, 10_000, "card", "tosspayments").await;
+    for amount in ["1000", "2000"] {
+        let o = refund_with(&app, &app.users.minsu, &p, self::amount(amount)).await.unwrap();
+        assert_eq!(o.status, RefundOutcomeStatus::Succeeded);
+    }
+    // the refusal was taken as "no split": the second refund did not ask again (it would have
+    // had an answer now), and both went without parts
+    assert_eq!(ours(&app, &p).await, (vec![(1_000, None, None), (2_000, None, None)], None, None));
+    assert_eq!(app.sim_stats().await["faults"]["pg_reject"], json!(1));
+}

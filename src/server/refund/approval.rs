@@ -84,6 +84,7 @@ pub async fn save(pool: &PgPool, admin: &CurrentUser, policy: Policy) -> Result<
 
 /// 승인: PortOne's payment is read again (its balance may have moved since the request), the
 /// request is checked against it, and the refund runs as an admin's would.
+#[tracing::instrument(skip_all, fields(refund_id = %refund_id, admin = admin.id))]
 pub async fn approve(
     pool: &PgPool,
     portone: &PortOneClient,

@@ -86,17 +86,16 @@ pub async fn settle(
             store::commit_without_waiting(&mut tx).await?;
             observe::record(&mut tx, r.payment_id, payment).await?;
             store::finish_succeeded(&mut tx, r, payment, actor).await?;
-            if let Some(t) = r.tax {
-                payments::book_tax_parts(
-                    &mut tx,
-                    r.payment_id,
-                    r.checksum,
-                    r.amount,
-                    t.tax_free,
-                    t.vat,
-                )
-                .await?;
-            }
+            let t = r.tax.unwrap_or_default();
+            payments::book_tax_parts(
+                &mut tx,
+                r.payment_id,
+                r.checksum,
+                r.amount,
+                t.tax_free,
+                t.vat,
+            )
+            .await?;
             tx.commit().await?;
             // A tax-free payment's parts as PortOne booked them (the PG may round the VAT
             // otherwise than we did), for the next refund's split.
