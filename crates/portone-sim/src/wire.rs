@@ -84,8 +84,9 @@ pub struct SimPayment {
     pub vbank_holder: Option<String>,
     #[serde(default, deserialize_with = "null_as_default")]
     pub vbank_date: i64,
-    /// The simulator's own: the payment's tax parts (not a V1 Payment field; `to_v1` drops it).
-    #[serde(default, rename = "sim_tax")]
+    /// The simulator's own: the payment's tax parts. Read from a payments file; never sent
+    /// (not a V1 Payment field, and a long history of them would weigh on every answer).
+    #[serde(default, rename = "sim_tax", skip_serializing)]
     pub tax: crate::tax::TaxState,
 }
 
@@ -117,9 +118,6 @@ impl SimPayment {
     /// as PortOne may send them.
     pub fn to_v1(&self, null_optionals: bool) -> Value {
         let mut value = serde_json::to_value(self).expect("a payment serializes");
-        if let Value::Object(map) = &mut value {
-            map.remove("sim_tax");
-        }
         if null_optionals {
             if let Value::Object(map) = &mut value {
                 for (key, field) in map.iter_mut() {
