@@ -49,7 +49,7 @@ pub async fn lock(conn: &mut PgConnection, payment_id: i64) -> Result<(), sqlx::
 
 /// Overwrites our copy of a payment with PortOne's and adds new cancel_history entries.
 /// An older snapshot never moves `cancel_amount` backwards: it loses. Returns the entries
-/// that were new.
+/// that were new, and whether our copy of PortOne's balance is now out of date.
 ///
 /// PortOne's history only grows. When it starts with what we already hold (the same number of
 /// entries up to the same last one), only the entries after that are written, in one
@@ -60,7 +60,7 @@ pub async fn sync(
     conn: &mut PgConnection,
     payment_id: i64,
     p: &Payment,
-) -> Result<Vec<CancelHistoryEntry>, sqlx::Error> {
+) -> Result<Synced, sqlx::Error> {
     let held = sqlx::query!(
         "select history_len, history_tail_key from payments where id = $1",
         payment_id
@@ -80,11 +80,12 @@ pub async fn sync(
         }
         _ => (None, None),
     };
-    sqlx::query!(
+    let balance_stale = sqlx::query_scalar!(
         r#"update payments set status = $2, cancel_amount = $3, cancelled_at = $4, receipt_url = coalesce($5, receipt_url),
                   history_len = coalesce($6, history_len), history_tail_key = coalesce($7, history_tail_key),
                   synced_at = now()
-           where id = $1 and cancel_amount <= $3"#,
+           where id = $1 and cancel_amount <= $3
+           returning balance_cancel_amount is distinct from cancel_amount as "stale!""#,
         payment_id,
         p.status.as_str(),
         p.cancel_amount,
@@ -93,10 +94,11 @@ pub async fn sync(
         mark_len,
         mark_tail,
     )
-    .execute(&mut *conn)
-    .await?;
+    .fetch_optional(&mut *conn)
+    .await?
+    .unwrap_or(false);
     if fresh.is_empty() {
-        return Ok(Vec::new());
+        return Ok(Synced { added: Vec::new(), balance_stale });
     }
     let keys: Vec<String> = fresh.iter().map(CancelHistoryEntry::entry_key).collect();
     let column =
@@ -120,12 +122,22 @@ pub async fn sync(
     .fetch_all(&mut *conn)
     .await?;
     let inserted: std::collections::HashSet<String> = inserted.into_iter().collect();
-    Ok(fresh
+    let added = fresh
         .iter()
         .zip(&keys)
         .filter(|(_, k)| inserted.contains(*k))
         .map(|(e, _)| e.clone())
-        .collect())
+        .collect();
+    Ok(Synced { added, balance_stale })
+}
+
+/// What a sync changed.
+#[derive(Debug, Default)]
+pub struct Synced {
+    /// the cancel_history entries that were new to us
+    pub added: Vec<CancelHistoryEntry>,
+    /// a cancel moved `cancel_amount` past the balance we hold (`store_balance` is due)
+    pub balance_stale: bool,
 }
 
 /// Stores PortOne's balance of a payment: its tax-free part and VAT and what remains of them;

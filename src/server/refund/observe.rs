@@ -10,26 +10,30 @@ use crate::server::error::ServerError;
 use crate::server::payments;
 use portone_v1::{CancelHistoryEntry, Payment, PortOneClient, PortOneError};
 
-/// Stores PortOne's payment and explains its new entries. Returns how many were new.
+/// Stores PortOne's payment and explains its new entries.
 pub async fn record(
     conn: &mut PgConnection,
     payment_id: i64,
     p: &Payment,
-) -> Result<u64, sqlx::Error> {
-    let added = payments::sync(&mut *conn, payment_id, p).await?;
-    for e in &added {
+) -> Result<payments::Synced, sqlx::Error> {
+    let synced = payments::sync(&mut *conn, payment_id, p).await?;
+    for e in &synced.added {
         explain_new_entry(&mut *conn, payment_id, e).await?;
     }
-    Ok(added.len() as u64)
+    Ok(synced)
 }
 
 /// `record` in its own transaction, under the payment's row lock.
-pub async fn record_by_id(pool: &PgPool, payment_id: i64, p: &Payment) -> Result<u64, sqlx::Error> {
+pub async fn record_by_id(
+    pool: &PgPool,
+    payment_id: i64,
+    p: &Payment,
+) -> Result<payments::Synced, sqlx::Error> {
     let mut tx = pool.begin().await?;
     payments::lock(&mut tx, payment_id).await?;
-    let added = record(&mut tx, payment_id, p).await?;
+    let synced = record(&mut tx, payment_id, p).await?;
     tx.commit().await?;
-    Ok(added)
+    Ok(synced)
 }
 
 /// PortOne's payment as just read, and how many of its cancel_history entries were new to us.
@@ -49,17 +53,19 @@ pub async fn refresh(
     imp_uid: &str,
 ) -> Result<Refreshed, ServerError> {
     let payment = portone.payment(imp_uid, true).await?;
-    let added = record_by_id(pool, payment_id, &payment).await?;
-    let stale = sqlx::query_scalar!(
-        r#"select balance_cancel_amount is distinct from cancel_amount as "stale!" from payments where id = $1"#,
-        payment_id
-    )
-    .fetch_one(pool)
-    .await?;
-    if stale {
+    let synced = record_by_id(pool, payment_id, &payment).await?;
+    // A cancel we did not make moved the balance: read PortOne's split again. Entries that
+    // all carry our references are our refunds, whose parts their tx2 books (this sync can
+    // run just before it does).
+    let ours_only = !synced.added.is_empty()
+        && synced
+            .added
+            .iter()
+            .all(|e| e.reason.as_deref().and_then(decide::reference_in).is_some());
+    if synced.balance_stale && !ours_only {
         refresh_balance(pool, portone, payment_id, imp_uid).await;
     }
-    Ok(Refreshed { payment, new_entries: added })
+    Ok(Refreshed { payment, new_entries: synced.added.len() as u64 })
 }
 
 /// Best effort: reads PortOne's balance of a payment (its tax-free part and VAT and what
