@@ -68,10 +68,11 @@ async fn lock(
     };
     // A statement of its own, after the lock: its snapshot then includes a refund that the
     // lock's previous holder committed (checked in the locking statement itself, it would not).
+    // Two lookups by payment on the partial indexes of pending and of requested refunds.
     let waiting = sqlx::query!(
-        r#"select coalesce(bool_or(status = 'pending'), false) as "pending!",
-                  coalesce(sum(amount) filter (where status = 'requested' and $2), 0)::bigint as "held!"
-           from refunds where payment_id = $1 and status in ('pending', 'requested')"#,
+        r#"select exists (select 1 from refunds where payment_id = $1 and status = 'pending') as "pending!",
+                  coalesce((select sum(amount) from refunds where payment_id = $1 and status = 'requested' and $2), 0)::bigint
+                      as "held!""#,
         payment_id,
         count_holds
     )
