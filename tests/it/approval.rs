@@ -278,14 +278,7 @@ async fn policy_changes_are_admin_only_and_audited(pool: PgPool) {
     assert_eq!(view.changes.len(), 1);
     assert_eq!(view.changes[0].after, "50,000원 이하 · 결제 후 7일 이내");
     assert_eq!(view.changes[0].actor, app.users.admin.display_name);
-    let page = admin
-        .get(format!("{}/admin/settings", app.base_url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.page(&admin, "/admin/settings").await;
     assert!(page.contains("50,000원 이하 · 결제 후 7일 이내"), "{page}");
 }
 

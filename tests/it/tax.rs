@@ -85,16 +85,8 @@ async fn a_partial_refund_takes_the_tax_free_part_and_vat_in_proportion_and_the_
     assert_eq!(portone_left(&app, &p).await, (4_500, 682));
 
     // the order page shows the split and what remains of it
-    let page = app
-        .signed_in(MINSU)
-        .await
-        .get(format!("{}/orders/{}", app.base_url, p.merchant_uid))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let minsu = app.signed_in(MINSU).await;
+    let page = app.page(&minsu, &format!("/orders/{}", p.merchant_uid)).await;
     assert!(page.contains("과세 9,091원 · 면세 6,000원 · 부가세 909원"), "{page}");
     assert!(page.contains("과세 6,818원 · 면세 4,500원 · 부가세 682원"), "{page}");
 
@@ -171,16 +163,8 @@ async fn an_admin_names_the_parts_and_the_rules_refuse_more_than_remains(pool: P
     assert_eq!(ours(&app, &p).await.0[1], (2_000, Some(333), Some(152)));
 
     // the CSV carries 과세 / 면세 / 부가세 per refund
-    let csv = app
-        .signed_in(ADMIN)
-        .await
-        .get(format!("{}/admin/refunds.csv?q={}", app.base_url, p.merchant_uid))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let admin = app.signed_in(ADMIN).await;
+    let csv = app.page(&admin, &format!("/admin/refunds.csv?q={}", p.merchant_uid)).await;
     assert!(csv.contains("요청 금액,과세 금액,면세 금액,부가세,"), "{csv}");
     assert!(csv.contains(",4000,0,4000,0,"), "{csv}");
     assert!(csv.contains(",2000,1515,333,152,"), "{csv}");

@@ -182,6 +182,12 @@ impl TestApp {
             .unwrap()
     }
 
+    /// A page of the app (`path` from the root) as `client` sees it.
+    pub async fn page(&self, client: &reqwest::Client, path: &str) -> String {
+        let res = client.get(format!("{}{path}", self.base_url)).send().await.unwrap();
+        res.text().await.unwrap()
+    }
+
     pub async fn signed_in(&self, user: (&str, &str)) -> reqwest::Client {
         self.signed_in_at(&self.base_url, user).await
     }
