@@ -34,6 +34,8 @@ test('a refund beyond the policy waits as a request until an admin approves it',
   await expect(page.getByTestId('refund-requested')).toContainText('환불 요청이 접수되었습니다 — 검토 후 처리됩니다');
   await expect(page.getByTestId('held')).toHaveText('89,000원');
   await expect(page.getByTestId('cancel-amount')).toHaveText('0원');
+  await page.goto('/orders');
+  await expect(page.locator('tr', { hasText: '기계식 블루투스 키보드' })).toContainText('환불 검토 중');
 
   const admin = await adminOpens(browser, 'imp_demo0016');
   await expect(admin.getByRole('heading', { name: '기계식 블루투스 키보드' })).toBeVisible();

@@ -193,13 +193,19 @@ pub enum OrderState {
     PartlyRefunded,
     FullyRefunded,
     RefundInProgress,
+    /// a 환불 요청 waits for the shop's review
+    RefundRequested,
     Other,
 }
 
 impl OrderState {
-    pub fn derive(status: &str, amount: i64, cancel_amount: i64, refund_pending: bool) -> Self {
+    /// `waiting`: a refund in flight at PortOne, and a request waiting for review.
+    pub fn derive(status: &str, amount: i64, cancel_amount: i64, waiting: (bool, bool)) -> Self {
+        let (refund_pending, request_waiting) = waiting;
         if refund_pending {
             OrderState::RefundInProgress
+        } else if request_waiting {
+            OrderState::RefundRequested
         } else if status != "paid" && status != "cancelled" {
             OrderState::Other
         } else if cancel_amount <= 0 {
@@ -217,6 +223,7 @@ impl OrderState {
             OrderState::PartlyRefunded => "부분환불",
             OrderState::FullyRefunded => "환불완료",
             OrderState::RefundInProgress => "환불 처리 중",
+            OrderState::RefundRequested => "환불 검토 중",
             OrderState::Other => "결제 미완료",
         }
     }
@@ -226,7 +233,7 @@ impl OrderState {
             OrderState::Paid => "badge badge-paid",
             OrderState::PartlyRefunded => "badge badge-partial",
             OrderState::FullyRefunded => "badge badge-refunded",
-            OrderState::RefundInProgress => "badge badge-pending",
+            OrderState::RefundInProgress | OrderState::RefundRequested => "badge badge-pending",
             OrderState::Other => "badge",
         }
     }
@@ -535,9 +542,14 @@ mod tests {
 
     #[test]
     fn order_state_follows_amounts_not_status() {
-        assert_eq!(OrderState::derive("paid", 100, 0, false), OrderState::Paid);
-        assert_eq!(OrderState::derive("cancelled", 100, 40, false), OrderState::PartlyRefunded);
-        assert_eq!(OrderState::derive("cancelled", 100, 100, false), OrderState::FullyRefunded);
-        assert_eq!(OrderState::derive("paid", 100, 0, true), OrderState::RefundInProgress);
+        let idle = (false, false);
+        assert_eq!(OrderState::derive("paid", 100, 0, idle), OrderState::Paid);
+        assert_eq!(OrderState::derive("cancelled", 100, 40, idle), OrderState::PartlyRefunded);
+        assert_eq!(OrderState::derive("cancelled", 100, 100, idle), OrderState::FullyRefunded);
+        assert_eq!(OrderState::derive("paid", 100, 0, (true, true)), OrderState::RefundInProgress);
+        assert_eq!(
+            OrderState::derive("cancelled", 100, 40, (false, true)),
+            OrderState::RefundRequested
+        );
     }
 }

@@ -19,7 +19,8 @@ pub async fn list_orders(
 ) -> Result<Vec<OrderSummary>, sqlx::Error> {
     let rows = sqlx::query!(
         r#"select p.merchant_uid, p.order_name, p.pay_method as "pay_method: PayMethod", p.paid_at as "paid_at: DateTime<Utc>", p.amount, p.cancel_amount, p.status,
-                  exists (select 1 from refunds r where r.payment_id = p.id and r.status = 'pending') as "refund_pending!"
+                  exists (select 1 from refunds r where r.payment_id = p.id and r.status = 'pending') as "refund_pending!",
+                  exists (select 1 from refunds r where r.payment_id = p.id and r.status = 'requested') as "request_waiting!"
            from payments p
            where p.customer_id = $1
            order by p.paid_at desc nulls last, p.id desc"#,
@@ -30,7 +31,12 @@ pub async fn list_orders(
     Ok(rows
         .into_iter()
         .map(|r| OrderSummary {
-            state: OrderState::derive(&r.status, r.amount, r.cancel_amount, r.refund_pending),
+            state: OrderState::derive(
+                &r.status,
+                r.amount,
+                r.cancel_amount,
+                (r.refund_pending, r.request_waiting),
+            ),
             merchant_uid: r.merchant_uid,
             order_name: r.order_name,
             pay_method: r.pay_method,
@@ -100,7 +106,12 @@ pub async fn find_order(
     let last_refund: Option<RefundOutcome> = refund::latest_outcome(pool, p.id, user.id).await?;
     Ok(Some(OrderDetail {
         summary: OrderSummary {
-            state: OrderState::derive(&p.status, p.amount, p.cancel_amount, p.refund_pending),
+            state: OrderState::derive(
+                &p.status,
+                p.amount,
+                p.cancel_amount,
+                (p.refund_pending, p.held > 0),
+            ),
             merchant_uid: p.merchant_uid,
             order_name: p.order_name,
             pay_method: p.pay_method.clone(),
