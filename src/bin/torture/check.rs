@@ -145,6 +145,9 @@ fn check_payment(
         let entries = entries_of.get(&r.id).map(Vec::as_slice).unwrap_or_default();
         match r.status.as_str() {
             "pending" => violation(format!("refund {} is still pending", r.id)),
+            "requested" => {
+                violation(format!("refund request {} still waits after the drain", r.id))
+            }
             "succeeded" => match entries {
                 [key]
                     if links.get(&(p.imp_uid.clone(), key.clone())).copied().flatten()

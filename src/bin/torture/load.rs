@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use leptos::server_fn::ServerFn;
+use portone_refund::api::admin::{AdminApproveRequest, AdminRejectRequest};
 use portone_refund::api::{Login, RequestRefund};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -45,6 +46,9 @@ pub struct Counters {
     pub gave_up: AtomicU64,
     pub server_errors: AtomicU64,
     pub console_cancels: AtomicU64,
+    /// 환불 요청 decisions the admin sent
+    pub approvals: AtomicU64,
+    pub rejections: AtomicU64,
 }
 
 pub struct Shopper {
@@ -89,11 +93,9 @@ impl Load {
     /// One request, resent with the same idempotency key to the other instance while the
     /// connection fails (an instance being killed), as a browser retry or a load balancer would.
     async fn send(&self, client: &reqwest::Client, ask: &Ask, rng: &mut StdRng) {
-        let mut app = rng.gen_range(0..self.apps.len());
-        for attempt in 0..20 {
+        self.with_failover(rng, |base| {
             self.counters.requests.fetch_add(1, Ordering::Relaxed);
-            let base = &self.apps[app];
-            let request = match ask.door {
+            match ask.door {
                 Door::Form | Door::ServerFn => {
                     let amount = ask.amount.map(|a| a.to_string()).unwrap_or_default();
                     let key = ask.key.to_string();
@@ -111,8 +113,21 @@ impl Load {
                     .header("origin", base)
                     .json(&json!({"merchant_uid": ask.merchant_uid, "cancel_request_amount": ask.amount,
                                   "reason": ask.reason, "idempotency_key": ask.key})),
-            };
-            match request.send().await {
+            }
+        })
+        .await;
+    }
+
+    /// Sends the request `build` makes for an instance's base URL, to the other instance while
+    /// the connection fails; counts 5xx answers and requests given up.
+    async fn with_failover(
+        &self,
+        rng: &mut StdRng,
+        build: impl Fn(&str) -> reqwest::RequestBuilder,
+    ) {
+        let mut app = rng.gen_range(0..self.apps.len());
+        for attempt in 0..20 {
+            match build(&self.apps[app]).send().await {
                 Ok(res) => {
                     if res.status().is_server_error() {
                         self.counters.server_errors.fetch_add(1, Ordering::Relaxed);
@@ -130,6 +145,50 @@ impl Load {
             }
         }
         self.counters.gave_up.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The admin's 승인 or 거절 of a waiting 환불 요청. A decision resent after a kill is told
+    /// the request is no longer waiting.
+    pub async fn decide(
+        &self,
+        client: &reqwest::Client,
+        refund_id: &str,
+        approve: bool,
+        rng: &mut StdRng,
+    ) {
+        let (path, counter) = if approve {
+            (AdminApproveRequest::PATH, &self.counters.approvals)
+        } else {
+            (AdminRejectRequest::PATH, &self.counters.rejections)
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        let form = [("refund_id", refund_id), ("reason", "고문 시험: 검토 후 거절")];
+        self.with_failover(rng, |base| {
+            client
+                .post(format!("{base}{path}"))
+                .header("origin", base)
+                .header("accept", "application/json")
+                .form(&form)
+        })
+        .await;
+    }
+
+    /// The admin looking at 승인 대기 now and then: mostly 승인, sometimes 거절.
+    pub async fn reviewer(
+        self: Arc<Self>,
+        seed: u64,
+        client: reqwest::Client,
+        pool: sqlx::PgPool,
+        every: Duration,
+    ) {
+        let mut rng = StdRng::seed_from_u64(seed);
+        while !self.stop.load(Ordering::Relaxed) {
+            tokio::time::sleep(every).await;
+            for id in waiting_requests(&pool, 3).await {
+                let approve = rng.gen_bool(0.8);
+                self.decide(&client, &id, approve, &mut rng).await;
+            }
+        }
     }
 
     /// One shopper (or the admin) asking again and again until told to stop.
@@ -215,4 +274,15 @@ impl Load {
             }
         }
     }
+}
+
+/// The oldest 환불 요청 still waiting, at most `limit`.
+pub async fn waiting_requests(pool: &sqlx::PgPool, limit: i64) -> Vec<String> {
+    sqlx::query_scalar!(
+        r#"select id::text as "id!" from refunds where status = 'requested' order by created_at limit $1"#,
+        limit
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap_or_default()
 }

@@ -16,8 +16,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use portone_refund::model::Role;
+use portone_refund::model::{CurrentUser, Role};
 use portone_refund::server::payments::import_payment;
+use portone_refund::server::refund::approval::{self, Policy};
 use portone_refund::server::{auth, db};
 use portone_v1::Payment;
 use rand::rngs::StdRng;
@@ -47,6 +48,12 @@ struct Args {
     workers_per_shopper: usize,
     #[arg(long, default_value_t = 80)]
     console_every_ms: u64,
+    /// 환불 정책: customers' refunds above this many won wait as 환불 요청 for the admin,
+    /// who decides a few every `review_every_ms`.
+    #[arg(long, default_value_t = 3000)]
+    auto_max_amount: i64,
+    #[arg(long, default_value_t = 500)]
+    review_every_ms: u64,
     /// How long to wait for pending refunds to be finished at the end.
     #[arg(long, default_value_t = 120)]
     drain_secs: u64,
@@ -155,9 +162,17 @@ async fn run(args: &Args, seed: u64) -> Result<usize, String> {
         password: "torture-admin-pass".into(),
         merchant_uids: Vec::new(),
     };
-    auth::create_user(&pool, &admin.email, "관리자", &admin.password, Role::Admin)
+    let admin_id = auth::create_user(&pool, &admin.email, "관리자", &admin.password, Role::Admin)
         .await
         .map_err(|e| e.to_string())?;
+    let policy = Policy { auto_max_amount: Some(args.auto_max_amount), auto_within_days: None };
+    let admin_user = CurrentUser {
+        id: admin_id,
+        email: admin.email.clone(),
+        display_name: "관리자".into(),
+        role: Role::Admin,
+    };
+    approval::save(&pool, &admin_user, policy).await.map_err(|e| e.to_string())?;
     let methods =
         [("card", "html5_inicis"), ("card", "kcp"), ("trans", "tosspayments"), ("card", "nice_v2")];
     let mut imp_uids = Vec::new();
@@ -215,7 +230,20 @@ async fn run(args: &Args, seed: u64) -> Result<usize, String> {
         }
     }
     let admin_client = load.sign_in(&admin).await?;
-    tasks.push(tokio::spawn(load.clone().worker(rng.gen(), admin_client, all_orders, true)));
+    // the admin reviews 환불 요청 in a browser tab of their own (a session of its own)
+    let reviewer_client = load.sign_in(&admin).await?;
+    tasks.push(tokio::spawn(load.clone().reviewer(
+        rng.gen(),
+        reviewer_client.clone(),
+        pool.clone(),
+        Duration::from_millis(args.review_every_ms),
+    )));
+    tasks.push(tokio::spawn(load.clone().worker(
+        rng.gen(),
+        admin_client.clone(),
+        all_orders,
+        true,
+    )));
     tasks.push(tokio::spawn(load.clone().console(
         rng.gen(),
         sim.url.clone(),
@@ -247,9 +275,19 @@ async fn run(args: &Args, seed: u64) -> Result<usize, String> {
     }
     let load_secs = started.elapsed().as_secs();
 
-    // Drain: PortOne behaves again; the reconcilers finish whatever is pending.
+    // Drain: PortOne behaves again; the admin closes what still waits for review (a decision
+    // lost with a killed instance is sent again); the reconcilers finish whatever is pending.
     http.delete(format!("{}/__sim/faults", sim.url)).send().await.map_err(|e| e.to_string())?;
     let drain_started = Instant::now();
+    for _ in 0..20 {
+        let waiting = load::waiting_requests(&pool, 1000).await;
+        if waiting.is_empty() {
+            break;
+        }
+        for id in waiting {
+            load.decide(&reviewer_client, &id, false, &mut rng).await;
+        }
+    }
     loop {
         let pending =
             sqlx::query_scalar!(r#"select count(*) as "n!" from refunds where status = 'pending'"#)
@@ -301,7 +339,7 @@ async fn run(args: &Args, seed: u64) -> Result<usize, String> {
     println!(
         "torture: seed={seed} requests={} (double_submits={} replays={} by_admin={} resent_after_kill={} gave_up={} http_5xx={}) \
          refunds: {} console_cancels={} faults: {} kills={kills} portone_mode_switches={mode_switches} \
-         needs_review_console_ambiguity={} violations={} load={load_secs}s drain={}s",
+         requests_approved={} requests_rejected={} needs_review_console_ambiguity={} violations={} load={load_secs}s drain={}s",
         c.requests.load(Ordering::Relaxed),
         c.double_submits.load(Ordering::Relaxed),
         c.replays.load(Ordering::Relaxed),
@@ -312,6 +350,8 @@ async fn run(args: &Args, seed: u64) -> Result<usize, String> {
         statuses.join(" "),
         verdict.console_entries,
         faults.join(" "),
+        c.approvals.load(Ordering::Relaxed),
+        c.rejections.load(Ordering::Relaxed),
         verdict.review_console_ambiguity,
         verdict.violations.len(),
         drain_started.elapsed().as_secs(),
