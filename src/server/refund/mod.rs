@@ -62,8 +62,8 @@ impl Default for PipelineSettings {
 }
 
 /// What the request asked for, hashed: a replay must ask for exactly the same. Of the refund
-/// account (and the holder's phone) only the last four digits enter — what the row keeps in the open anyway — so the
-/// full number cannot be recovered from the hash by trying candidates.
+/// account and the holder's phone only the last four digits enter — what the row keeps in the
+/// open anyway — so the full number cannot be recovered from the hash by trying candidates.
 fn fingerprint(user: &CurrentUser, cmd: &RefundCommand) -> String {
     let f = &cmd.form;
     let amount = f.amount.as_deref().map(|a| match rules::parse_won(a) {

@@ -85,7 +85,7 @@ pub async fn refresh_balance(
             return;
         }
     };
-    match crate::server::payments::store_balance(pool, payment_id, balance.as_ref()).await {
+    match payments::store_balance(pool, payment_id, balance.as_ref()).await {
         Ok(true) => {}
         Ok(false) => tracing::info!(
             imp_uid,

@@ -186,10 +186,32 @@ pub async fn reserve(
             receipt_url: None,
         }));
     }
-    Ok(Reservation::Reserved(Reserved {
+    Ok(Reservation::Reserved(first_attempt(
         id,
-        payment_id: payment.id,
-        imp_uid: payment.imp_uid.clone(),
+        payment.id,
+        payment.imp_uid.clone(),
+        facts,
+        valid,
+        checksum,
+        user.role,
+    )))
+}
+
+/// A refund tx1 has just made `pending`, as its first cancel is sent. The account (when the
+/// refund needs one) lives only as long as this request; an approved request has none.
+fn first_attempt(
+    id: Uuid,
+    payment_id: i64,
+    imp_uid: String,
+    facts: rules::PaymentFacts,
+    valid: rules::ValidRefund,
+    checksum: i64,
+    requester: Role,
+) -> Reserved {
+    Reserved {
+        id,
+        payment_id,
+        imp_uid,
         pay_method: facts.pay_method,
         pg_provider: facts.pg_provider,
         amount: valid.amount,
@@ -198,9 +220,9 @@ pub async fn reserve(
         tax: valid.tax,
         account_given: valid.account.is_some(),
         account: valid.account,
-        requester: user.role,
+        requester,
         attempts: 1,
-    }))
+    }
 }
 
 /// What an admin's approval of a request came to.
@@ -276,21 +298,16 @@ pub async fn approve_request(
     )
     .await?;
     tx.commit().await?;
-    Ok(Approval::Reserved(Box::new(Reserved {
-        id: refund_id,
-        payment_id: request.payment_id,
+    // (the request's form has no account: a refund that needs one was refused above)
+    Ok(Approval::Reserved(Box::new(first_attempt(
+        refund_id,
+        request.payment_id,
         imp_uid,
-        pay_method: facts.pay_method,
-        pg_provider: facts.pg_provider,
-        amount: valid.amount,
+        facts,
+        valid,
         checksum,
-        reason: valid.reason,
-        tax: valid.tax,
-        account: None,
-        account_given: false,
-        requester: request.requester_role,
-        attempts: 1,
-    })))
+        request.requester_role,
+    ))))
 }
 
 /// The stored answer for an idempotency key used before: its outcome for the same input,
