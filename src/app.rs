@@ -7,6 +7,8 @@ use leptos_router::{path, SsrMode};
 
 use crate::api::{get_current_user, Logout};
 use crate::pages::admin::{AdminPaymentPage, AdminRefundsPage};
+use crate::pages::admins::{AdminsPage, InvitePage};
+use crate::pages::integration::IntegrationPage;
 use crate::pages::settings::AdminSettingsPage;
 use crate::pages::{login::LoginPage, not_found::NotFound, order::OrderPage, orders::OrdersPage};
 
@@ -77,6 +79,9 @@ fn Layout() -> impl IntoView {
                 <Route path=path!("/admin/refunds") view=AdminRefundsPage ssr=SsrMode::Async/>
                 <Route path=path!("/admin/payments/:merchant_uid") view=AdminPaymentPage ssr=SsrMode::Async/>
                 <Route path=path!("/admin/settings") view=AdminSettingsPage ssr=SsrMode::Async/>
+                <Route path=path!("/admin/integration") view=IntegrationPage ssr=SsrMode::Async/>
+                <Route path=path!("/admin/admins") view=AdminsPage ssr=SsrMode::Async/>
+                <Route path=path!("/admin/invite") view=InvitePage ssr=SsrMode::Async/>
             </Routes>
         </main>
     }
@@ -117,6 +122,8 @@ fn Header() -> impl IntoView {
                             Ok(Some(u)) if u.is_admin() => view! {
                                 <A href="/admin/refunds">"환불 내역"</A>
                                 <A href="/admin/settings">"환불 정책"</A>
+                                <A href="/admin/integration">"연동"</A>
+                                <A href="/admin/admins">"관리자"</A>
                                 <form method="get" action="/admin/find" class="inline search" role="search">
                                     <label for="admin-find" class="sr-only">"주문 찾기"</label>
                                     <input id="admin-find" type="search" name="q" placeholder="주문번호 또는 imp_uid" required/>

@@ -1,12 +1,15 @@
-//! The refund service's server: `portone-refund` serves the app;
-//! `portone-refund seed-demo <simulator-payments.json>` writes the demo data.
+//! The refund service's server: `portone-refund` serves the app. Commands for operators:
+//! `portone-refund api-key create <name>` prints a new shop API key (once);
+//! `portone-refund admin create <email>` prints a one-time link (24 h) to become an admin.
+//! The demo's own: `seed-demo <simulator-payments.json>` writes the demo data and
+//! `demo-shop` prints a demo API key, the shop-login secret and a link for 김민수.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use leptos::prelude::get_configuration;
 use portone_refund::server::{
-    config::Settings, db, demo, health, metrics, refund, router, telemetry, AppState,
+    admins, config::Settings, db, demo, health, metrics, refund, router, shop, telemetry, AppState,
 };
 use portone_v1::PortOneClient;
 
@@ -26,14 +29,49 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     db::MIGRATOR.run(&pool).await?;
 
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some("seed-demo") {
-        let written = demo::seed(&pool).await?;
-        let payments = demo::simulator_payments(&pool).await?;
-        if let Some(path) = args.get(1) {
-            tokio::fs::write(path, serde_json::to_vec_pretty(&payments)?).await?;
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let base_url = settings.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+    match args.as_slice() {
+        [] => {}
+        ["seed-demo", rest @ ..] => {
+            let written = demo::seed(&pool).await?;
+            let payments = demo::simulator_payments(&pool).await?;
+            if let Some(path) = rest.first() {
+                tokio::fs::write(path, serde_json::to_vec_pretty(&payments)?).await?;
+            }
+            tracing::info!(seeded = written, payments = payments.len(), "demo data ready");
+            return Ok(());
         }
-        tracing::info!(seeded = written, payments = payments.len(), "demo data ready");
-        return Ok(());
+        ["demo-shop"] if settings.development => {
+            let key = shop::keys::create(&pool, "데모 쇼핑몰", true, "system:demo").await?;
+            println!("SHOP_API_KEY={}", key.key);
+            if let Some(secret) = &settings.shop_login_secret {
+                println!("SHOP_LOGIN_SECRET={}", secret.0);
+                println!("{}", demo::minsu_login_link(&base_url, secret.0.as_bytes()));
+            }
+            return Ok(());
+        }
+        ["api-key", "create", name] => {
+            let key = shop::keys::create(&pool, name, settings.development, "cli").await?;
+            println!("{}", key.key);
+            eprintln!("API 키가 만들어졌습니다 (#{}). 이 키는 다시 보여 드리지 않습니다.", key.id);
+            return Ok(());
+        }
+        ["admin", "create", email] => {
+            let invite = admins::invite(&pool, email, "cli").await?;
+            println!("{base_url}{}", invite.path());
+            eprintln!(
+                "{email} 님의 관리자 초대 링크입니다. {}시간 동안 한 번 쓸 수 있습니다.",
+                admins::INVITE_HOURS
+            );
+            return Ok(());
+        }
+        _ => {
+            eprintln!(
+                "usage: portone-refund [api-key create <name> | admin create <email> | seed-demo <file>]"
+            );
+            std::process::exit(2);
+        }
     }
 
     // Expired sessions are deleted hourly.

@@ -6,6 +6,7 @@
 #![allow(clippy::too_many_arguments)]
 
 pub mod admin;
+pub mod shop;
 
 use leptos::prelude::*;
 
@@ -75,10 +76,20 @@ pub async fn get_current_user() -> Result<Option<CurrentUser>, AppError> {
 
 /// Signs in with e-mail and password, then goes to 내 주문 (admins: 환불 내역).
 #[server]
-pub async fn login(email: String, password: String) -> Result<(), AppError> {
+pub async fn login(
+    email: String,
+    password: String,
+    code: Option<String>,
+) -> Result<(), AppError> {
+    use crate::server::auth::{Credentials, SignInRules};
     let state = ctx::state()?;
     let ip = ctx::client_ip().await;
-    let user = crate::server::auth::sign_in(&state.pool, &email, &password, &ip).await?;
+    let credentials = Credentials { email: &email, password: &password, code: code.as_deref() };
+    let rules = SignInRules {
+        development: state.settings.development,
+        customer_password_login: state.settings.customer_password_login,
+    };
+    let user = crate::server::auth::sign_in(&state.pool, &credentials, rules, &ip).await?;
     crate::server::auth::start_session(&ctx::session().await?, &user).await?;
     leptos_axum::redirect(if user.is_admin() { "/admin/refunds" } else { "/orders" });
     Ok(())

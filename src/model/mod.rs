@@ -1,6 +1,7 @@
 //! Types and formatting shared by the server and the browser.
 
 pub mod admin;
+pub mod shop;
 #[cfg(feature = "ssr")]
 mod sql;
 
@@ -144,6 +145,8 @@ impl From<PayMethod> for String {
 pub enum Role {
     Customer,
     Admin,
+    /// The shop's server, through an API key (it never signs in).
+    Shop,
 }
 
 impl Role {
@@ -151,6 +154,7 @@ impl Role {
         match self {
             Role::Customer => "customer",
             Role::Admin => "admin",
+            Role::Shop => "shop",
         }
     }
 
@@ -158,6 +162,7 @@ impl Role {
         match s {
             "customer" => Some(Role::Customer),
             "admin" => Some(Role::Admin),
+            "shop" => Some(Role::Shop),
             _ => None,
         }
     }
@@ -167,6 +172,7 @@ impl Role {
         match self {
             Role::Customer => "고객",
             Role::Admin => "관리자",
+            Role::Shop => "쇼핑몰",
         }
     }
 }
@@ -183,6 +189,11 @@ pub struct CurrentUser {
 impl CurrentUser {
     pub fn is_admin(&self) -> bool {
         self.role == Role::Admin
+    }
+
+    /// Admins and the shop's server act on every order; a customer only on their own.
+    pub fn sees_every_order(&self) -> bool {
+        matches!(self.role, Role::Admin | Role::Shop)
     }
 }
 

@@ -89,7 +89,7 @@ fn FilterForm(current: RefundQuery) -> impl IntoView {
             <FilterSelect id="f-pay" name="pay_method" label="결제수단" current=current.pay_method.clone()
                 options={PayMethod::FILTERABLE.iter().map(|m| (m.as_str(), m.label())).collect::<Vec<_>>()}/>
             <FilterSelect id="f-requester" name="requester" label="요청자" current=current.requester.clone()
-                options=[Role::Customer, Role::Admin].map(|r| (r.as_str(), r.label())).to_vec()/>
+                options=[Role::Customer, Role::Admin, Role::Shop].map(|r| (r.as_str(), r.label())).to_vec()/>
             <div>
                 <label for="f-q">"검색"</label>
                 <input id="f-q" type="search" name="q" placeholder="주문번호, imp_uid, 고객 이메일·이름" value=current.q.clone().unwrap_or_default()/>

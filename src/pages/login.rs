@@ -17,6 +17,10 @@ pub fn LoginPage() -> impl IntoView {
                 <label for="email">"이메일"</label>
                 <input id="email" name="email" type="email" autocomplete="username" required autofocus/>
                 <PasswordField/>
+                <label for="code">"관리자 인증 코드"</label>
+                <input id="code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code"
+                    maxlength="11" aria-describedby="code-help"/>
+                <p id="code-help" class="help">"관리자만: 인증 앱의 6자리 코드 또는 복구 코드. 고객은 비워 두세요."</p>
                 {move || error().map(|e| view! { <p class="error" role="alert">{e}</p> })}
                 <button type="submit" disabled=move || login.pending().get()>
                     {move || if login.pending().get() { "로그인 중…" } else { "로그인" }}

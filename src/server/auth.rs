@@ -57,14 +57,15 @@ pub fn normalize_email(email: &str) -> String {
 #[instrument(skip_all, fields(ip = %ip))]
 pub async fn sign_in(
     pool: &PgPool,
-    email: &str,
-    password: &str,
+    credentials: &Credentials<'_>,
+    rules: SignInRules,
     ip: &str,
 ) -> Result<CurrentUser, ServerError> {
-    let result = check_credentials(pool, email, password, ip).await;
+    let result = check_credentials(pool, credentials, rules, ip).await;
     let counted = match &result {
         Ok(_) => "success",
         Err(ServerError::InvalidCredentials) => "invalid",
+        Err(ServerError::SecondFactor) => "second_factor",
         Err(ServerError::TooManyAttempts) => "limited",
         Err(_) => "error",
     };
@@ -72,13 +73,31 @@ pub async fn sign_in(
     result
 }
 
+/// What a sign-in form sends.
+#[derive(Debug)]
+pub struct Credentials<'a> {
+    pub email: &'a str,
+    pub password: &'a str,
+    /// an admin's authenticator code or recovery code
+    pub code: Option<&'a str>,
+}
+
+/// Who may sign in with a password.
+#[derive(Clone, Copy, Debug)]
+pub struct SignInRules {
+    /// `DEV_MODE`: an admin without an authenticator may sign in (the demo's admin)
+    pub development: bool,
+    /// `CUSTOMER_PASSWORD_LOGIN`: customers may sign in with a password here at all
+    pub customer_password_login: bool,
+}
+
 async fn check_credentials(
     pool: &PgPool,
-    email: &str,
-    password: &str,
+    credentials: &Credentials<'_>,
+    rules: SignInRules,
     ip: &str,
 ) -> Result<CurrentUser, ServerError> {
-    let email = normalize_email(email);
+    let (email, password) = (normalize_email(credentials.email), credentials.password);
     let attempt = sqlx::query_scalar!(
         "insert into sign_in_attempts (email, ip, succeeded) values ($1, $2, false) returning id",
         email,
@@ -115,7 +134,8 @@ async fn check_credentials(
     };
 
     let user = sqlx::query!(
-        r#"select id, email, display_name, password_hash, role as "role: Role" from users where email = $1"#,
+        r#"select id, email, display_name, password_hash as "password_hash!", role as "role: Role", totp_secret
+           from users where email = $1 and password_hash is not null and revoked_at is null"#,
         email
     )
     .fetch_optional(pool)
@@ -126,13 +146,33 @@ async fn check_credentials(
     let password = password.to_string();
     let matches = tokio::task::spawn_blocking(move || verify_password(&hash, &password)).await?;
     drop(slot);
+    let mut refusal = ServerError::InvalidCredentials;
     let signed_in = match user {
-        Some(u) if matches => Some(CurrentUser {
-            id: u.id,
-            email: u.email,
-            display_name: u.display_name,
-            role: u.role,
-        }),
+        Some(u) if matches => {
+            let allowed = match (u.role, u.totp_secret.as_deref()) {
+                (Role::Customer, _) => rules.customer_password_login,
+                (Role::Admin, Some(secret)) => {
+                    refusal = ServerError::SecondFactor;
+                    let code = credentials.code.unwrap_or_default();
+                    !code.trim().is_empty()
+                        && crate::server::admins::second_factor(pool, u.id, secret, &u.email, code)
+                            .await?
+                }
+                (Role::Admin, None) => {
+                    refusal = ServerError::Rejected(
+                        "인증 앱을 등록하지 않은 관리자 계정입니다. 새 초대 링크로 등록해 주세요.".into(),
+                    );
+                    rules.development
+                }
+                (Role::Shop, _) => false,
+            };
+            allowed.then_some(CurrentUser {
+                id: u.id,
+                email: u.email,
+                display_name: u.display_name,
+                role: u.role,
+            })
+        }
         _ => None,
     };
 
@@ -144,7 +184,7 @@ async fn check_credentials(
     .execute(pool)
     .await?;
 
-    signed_in.ok_or(ServerError::InvalidCredentials)
+    signed_in.ok_or(refusal)
 }
 
 /// A refused attempt checked nothing: it does not count against anyone later.
@@ -173,7 +213,7 @@ pub async fn session_user(
         return Ok(None);
     };
     let Some(now) = sqlx::query!(
-        r#"select id, email, display_name, role as "role: Role" from users where id = $1"#,
+        r#"select id, email, display_name, role as "role: Role" from users where id = $1 and revoked_at is null"#,
         signed_in.id
     )
     .fetch_optional(pool)
@@ -187,6 +227,16 @@ pub async fn session_user(
         display_name: now.display_name,
         role: now.role,
     }))
+}
+
+/// Gives an account a password (the demo's shop customers, who also sign in with one).
+pub async fn set_password(pool: &PgPool, user_id: i64, password: &str) -> Result<(), ServerError> {
+    let password = password.to_string();
+    let hash = tokio::task::spawn_blocking(move || hash_password(&password)).await?;
+    sqlx::query!("update users set password_hash = $2 where id = $1", user_id, hash)
+        .execute(pool)
+        .await?;
+    Ok(())
 }
 
 /// Creates an account (demo data and tests). Returns the user's id.

@@ -36,6 +36,27 @@ pub struct Settings {
     pub metrics_addr: Option<std::net::SocketAddr>,
     /// After SIGTERM, how long in-flight requests may take before the process exits anyway.
     pub shutdown_grace: Duration,
+    /// `OWNER_FROM_BUYER_EMAIL=1`: a payment no order registration names goes to the account
+    /// whose e-mail the payer typed (on under `DEV_MODE`, for the demo; off otherwise: what a
+    /// payer types proves nothing).
+    pub owner_from_buyer_email: bool,
+    /// `SHOP_LOGIN_SECRET`: the HS256 key the shop signs `/shop-login` tokens with; without
+    /// it, `/shop-login` refuses every token.
+    pub shop_login_secret: Option<ShopLoginSecret>,
+    /// `CUSTOMER_PASSWORD_LOGIN=off`: customers sign in only through the shop.
+    pub customer_password_login: bool,
+    /// Requests one API key may make per minute (`API_REQUESTS_PER_MINUTE`).
+    pub api_requests_per_minute: i64,
+}
+
+/// The shop-login key: never printed.
+#[derive(Clone)]
+pub struct ShopLoginSecret(pub String);
+
+impl std::fmt::Debug for ShopLoginSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ShopLoginSecret(…)")
+    }
 }
 
 /// Never prints the database URL (it may hold a password) or the PortOne secret.
@@ -176,7 +197,30 @@ impl Settings {
             })?),
             None => Some(std::net::SocketAddr::from(([127, 0, 0, 1], 9464))),
         };
+        let shop_login_secret = match var("SHOP_LOGIN_SECRET") {
+            None => None,
+            // HS256's key should carry at least the hash's 256 bits
+            Some(secret) if secret.len() < 32 => {
+                return Err(ConfigError("SHOP_LOGIN_SECRET must be at least 32 characters".into()))
+            }
+            Some(secret) => Some(ShopLoginSecret(secret)),
+        };
+        let customer_password_login = match var("CUSTOMER_PASSWORD_LOGIN").as_deref() {
+            None | Some("on" | "1" | "true") => true,
+            Some("off" | "0" | "false") => false,
+            Some(_) => return Err(ConfigError("CUSTOMER_PASSWORD_LOGIN must be on or off".into())),
+        };
+        let api_requests_per_minute = match var("API_REQUESTS_PER_MINUTE") {
+            None => 600,
+            Some(v) => v.parse().map_err(|_| {
+                ConfigError("API_REQUESTS_PER_MINUTE must be a whole number".into())
+            })?,
+        };
         Ok(Settings {
+            owner_from_buyer_email: flag("OWNER_FROM_BUYER_EMAIL")?.unwrap_or(development),
+            shop_login_secret,
+            customer_password_login,
+            api_requests_per_minute,
             database_url,
             portone,
             development,

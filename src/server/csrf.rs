@@ -13,6 +13,9 @@ use axum::response::{IntoResponse, Response};
 use crate::server::AppState;
 
 pub const WEBHOOK_PATH: &str = "/portone/webhook";
+/// The shop's server API: authenticated by its `Authorization` header alone, never by a
+/// cookie, so a request from another site carries nothing that would let it act.
+pub const SHOP_API_PREFIX: &str = "/api/v1/";
 
 pub async fn reject_cross_site(
     State(state): State<AppState>,
@@ -22,6 +25,7 @@ pub async fn reject_cross_site(
     let public_origin = state.settings.public_url.as_deref();
     if is_safe_method(request.method())
         || request.uri().path() == WEBHOOK_PATH
+        || request.uri().path().starts_with(SHOP_API_PREFIX)
         || same_site(&request, public_origin)
     {
         return next.run(request).await;

@@ -9,11 +9,14 @@ use sqlx::PgPool;
 use crate::model::{PayMethod, RefundStatus, Role};
 use crate::server::auth;
 use crate::server::payments::import_payment;
+use crate::server::shop::orders::{self, OrderRegistration, ShopCustomer};
 use crate::server::refund::{insert_recorded, RecordedRefund};
 use portone_v1::CancelHistoryEntry;
 use portone_v1::Payment;
 
 pub struct DemoAccount {
+    /// the demo shop's own id for a customer (admins have none)
+    pub shop_id: Option<&'static str>,
     pub email: &'static str,
     pub password: &'static str,
     pub name: &'static str,
@@ -22,18 +25,21 @@ pub struct DemoAccount {
 
 pub const ACCOUNTS: &[DemoAccount] = &[
     DemoAccount {
+        shop_id: Some("C-1001"),
         email: "minsu@example.com",
         password: "minsu-pass-1234",
         name: "김민수",
         role: Role::Customer,
     },
     DemoAccount {
+        shop_id: Some("C-1002"),
         email: "jiwoo@example.com",
         password: "jiwoo-pass-1234",
         name: "이지우",
         role: Role::Customer,
     },
     DemoAccount {
+        shop_id: None,
         email: "admin@example.com",
         password: "admin-pass-1234",
         name: "관리자",
@@ -240,7 +246,9 @@ pub async fn seed(pool: &PgPool) -> Result<bool, Box<dyn std::error::Error + Sen
     if exists.unwrap_or(0) > 0 {
         return Ok(false);
     }
-    for a in ACCOUNTS {
+    // The admin is created here; the customers come from the demo shop's order registrations
+    // below (the API's own code path) and get their demo passwords afterwards.
+    for a in ACCOUNTS.iter().filter(|a| a.shop_id.is_none()) {
         auth::create_user(pool, a.email, a.name, a.password, a.role).await?;
     }
     let now = Utc::now();
@@ -276,11 +284,62 @@ pub async fn seed(pool: &PgPool) -> Result<bool, Box<dyn std::error::Error + Sen
                 (paid_at + Duration::hours(6)).timestamp(),
             );
         }
-        import_payment(pool, &payment).await?;
+        register(pool, &payment, buyer.shop_id.unwrap_or_default(), buyer.email, buyer.name)
+            .await?;
+        import_payment(pool, &payment, false).await?;
         store_demo_balance(pool, &payment, o.tax_free).await?;
+    }
+    for a in ACCOUNTS {
+        if let Some(shop_id) = a.shop_id {
+            let id = customer_id(pool, shop_id).await?;
+            auth::set_password(pool, id, a.password).await?;
+        }
     }
     seed_refund_history(pool, now).await?;
     Ok(true)
+}
+
+/// Registers a demo payment's order as the demo shop would through `PUT /api/v1/orders/…`.
+async fn register(
+    pool: &PgPool,
+    payment: &Payment,
+    shop_id: &str,
+    email: &str,
+    name: &str,
+) -> Result<(), crate::server::error::ServerError> {
+    let registration = OrderRegistration {
+        customer: ShopCustomer { id: shop_id.into(), email: email.into(), name: name.into() },
+        amount: payment.amount,
+        name: payment.name.clone().unwrap_or_else(|| payment.merchant_uid.clone()),
+    };
+    orders::register(pool, &payment.merchant_uid, &registration, None, "system:demo").await?;
+    Ok(())
+}
+
+async fn customer_id(pool: &PgPool, shop_id: &str) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar!("select id from users where shop_customer_id = $1", shop_id)
+        .fetch_one(pool)
+        .await
+}
+
+/// The demo shop's customer id for 김민수: the demo's `/shop-login` link signs him in.
+pub const MINSU_SHOP_ID: &str = "C-1001";
+
+/// A `/shop-login` link for 김민수 valid for ten minutes, signed with `secret`.
+pub fn minsu_login_link(base_url: &str, secret: &[u8]) -> String {
+    let now = Utc::now().timestamp();
+    let minsu = &ACCOUNTS[0];
+    let claims = crate::server::shop::login::ShopLoginClaims {
+        sub: MINSU_SHOP_ID.into(),
+        email: minsu.email.into(),
+        name: minsu.name.into(),
+        iat: now,
+        exp: now + crate::server::shop::login::MAX_LIFETIME_SECS,
+        jti: uuid::Uuid::new_v4().to_string(),
+        next: None,
+    };
+    let token = crate::server::shop::login::sign(secret, &claims);
+    format!("{base_url}/shop-login?token={token}")
 }
 
 /// The balance PortOne keeps for a demo payment (nothing cancelled yet, or the demo's console
@@ -311,7 +370,8 @@ async fn store_demo_balance(
     Ok(())
 }
 
-/// Shoppers who own the refund history (they cannot sign in: their passwords are random).
+/// Shoppers who own the refund history (they have no password: they could sign in only from
+/// the shop).
 const HISTORY_CUSTOMERS: &[(&str, &str)] = &[
     ("seojun.park@example.com", "박서준"),
     ("yerin.choi@example.com", "최예린"),
@@ -356,27 +416,24 @@ async fn seed_refund_history(
     pool: &PgPool,
     now: chrono::DateTime<Utc>,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    for (email, name) in HISTORY_CUSTOMERS {
-        auth::create_user(pool, email, name, &uuid::Uuid::new_v4().to_string(), Role::Customer)
-            .await?;
-    }
-    let ids = sqlx::query!("select id, email, display_name, role from users order by id")
-        .fetch_all(pool)
+    let admin = sqlx::query_scalar!("select id from users where role = 'admin' order by id limit 1")
+        .fetch_one(pool)
         .await?;
-    let customers: Vec<_> =
-        ids.iter().filter(|u| HISTORY_CUSTOMERS.iter().any(|(e, _)| *e == u.email)).collect();
-    let admin = ids.iter().find(|u| u.role == "admin").expect("demo admin");
     for i in 0..120usize {
         let (product, price) = HISTORY_PRODUCTS[i % HISTORY_PRODUCTS.len()];
         let (pay_method, pg) = HISTORY_METHODS[(i / 3) % HISTORY_METHODS.len()];
-        let buyer = customers[i % customers.len()];
+        let buyer_n = i % HISTORY_CUSTOMERS.len();
+        let (buyer_email, buyer_name) = HISTORY_CUSTOMERS[buyer_n];
+        let buyer_shop_id = format!("C-{}", 2001 + buyer_n);
         let paid_at = now - Duration::hours(12 + ((i * 37) % (29 * 24)) as i64);
         let mut payment = paid_payment(serde_json::json!({
             "imp_uid": format!("imp_hist{:04}", i + 1),
             "merchant_uid": format!("ORD{}-H{:03}", paid_at.with_timezone(&Seoul).format("%Y%m%d"), i + 1),
             "amount": price, "pay_method": pay_method, "pg_provider": pg, "name": product,
-            "buyer_name": buyer.display_name, "buyer_email": buyer.email, "paid_at": paid_at.timestamp(),
+            "buyer_name": buyer_name, "buyer_email": buyer_email, "paid_at": paid_at.timestamp(),
         }))?;
+        register(pool, &payment, &buyer_shop_id, buyer_email, buyer_name).await?;
+        let buyer = customer_id(pool, &buyer_shop_id).await?;
         // 1–4 refunds per order, a third of the price each at most
         let mut planned = Vec::new();
         for j in 0..(1 + i % 4) {
@@ -391,7 +448,7 @@ async fn seed_refund_history(
                 (!failed).then(|| console_cancel(&mut payment, amount, reason, at.timestamp()));
             planned.push((amount, at, failed, by_admin, reason, entry));
         }
-        import_payment(pool, &payment).await?;
+        import_payment(pool, &payment, false).await?;
         let payment_id =
             sqlx::query_scalar!("select id from payments where imp_uid = $1", payment.imp_uid)
                 .fetch_one(pool)
@@ -399,7 +456,7 @@ async fn seed_refund_history(
         let mut cancelled = 0;
         for (n, (amount, at, failed, by_admin, reason, entry)) in planned.into_iter().enumerate() {
             let refund_id = uuid::Uuid::new_v4();
-            let requester = if by_admin { admin.id } else { buyer.id };
+            let requester = if by_admin { admin } else { buyer };
             let message = failed.then(|| HISTORY_FAILURES[(i + n) % HISTORY_FAILURES.len()]);
             let recorded = RecordedRefund {
                 id: refund_id,

@@ -25,6 +25,9 @@ pub enum ServerError {
     NotSignedIn,
     #[error("wrong e-mail or password")]
     InvalidCredentials,
+    /// An admin's password was right but the authenticator or recovery code was not.
+    #[error("second factor missing or wrong")]
+    SecondFactor,
     #[error("too many sign-in attempts")]
     TooManyAttempts,
     #[error("database: {0}")]
@@ -67,7 +70,9 @@ impl ServerError {
             ServerError::RateLimited | ServerError::TooManyAttempts => {
                 StatusCode::TOO_MANY_REQUESTS
             }
-            ServerError::NotSignedIn | ServerError::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            ServerError::NotSignedIn
+            | ServerError::InvalidCredentials
+            | ServerError::SecondFactor => StatusCode::UNAUTHORIZED,
             ServerError::PortOne(_) => StatusCode::BAD_GATEWAY,
             ServerError::Database(_)
             | ServerError::Session(_)
@@ -88,6 +93,7 @@ impl From<ServerError> for AppError {
             ServerError::RateLimited => AppError::RateLimited,
             ServerError::NotSignedIn => AppError::NotSignedIn,
             ServerError::InvalidCredentials => AppError::InvalidCredentials,
+            ServerError::SecondFactor => AppError::SecondFactor,
             ServerError::TooManyAttempts => AppError::TooManyAttempts,
             ServerError::PortOne(source) => {
                 tracing::warn!(error = %source, "PortOne could not be asked");

@@ -17,7 +17,9 @@ const MAX_ERROR_BODY: usize = 16 * 1024;
 
 pub fn status_of(e: &AppError) -> StatusCode {
     match e {
-        AppError::NotSignedIn | AppError::InvalidCredentials => StatusCode::UNAUTHORIZED,
+        AppError::NotSignedIn | AppError::InvalidCredentials | AppError::SecondFactor => {
+            StatusCode::UNAUTHORIZED
+        }
         AppError::NotFound => StatusCode::NOT_FOUND,
         AppError::TooManyAttempts | AppError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         AppError::Rejected(_) => StatusCode::BAD_REQUEST,

@@ -1,6 +1,7 @@
 //! Everything that only runs on the server. Nothing in here reaches the WASM bundle.
 
 pub mod admin;
+pub mod admins;
 pub mod auth;
 pub mod banks;
 pub mod config;
@@ -17,6 +18,7 @@ pub mod payments;
 pub mod refund;
 pub mod router;
 pub mod seed_api;
+pub mod shop;
 pub mod state;
 pub mod telemetry;
 pub mod webhook;

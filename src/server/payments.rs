@@ -33,7 +33,7 @@ pub async fn payment_for(
            from payments where merchant_uid = $1 and (customer_id = $2 or $3)"#,
         merchant_uid,
         user.id,
-        user.is_admin()
+        user.sees_every_order()
     )
     .fetch_optional(pool)
     .await
@@ -193,27 +193,24 @@ pub async fn book_tax_parts(
     Ok(())
 }
 
-/// Stores a payment we learn about from PortOne (webhook import, demo data). The owner is
-/// the user whose e-mail equals the buyer's. Idempotent on imp_uid. Returns the owner.
-pub async fn import_payment(pool: &PgPool, p: &Payment) -> Result<Option<i64>, sqlx::Error> {
+/// Stores a payment we learn about from PortOne (webhook import, demo data). Its owner is
+/// decided by `owner_of`. Idempotent on imp_uid. Returns the owner.
+pub async fn import_payment(
+    pool: &PgPool,
+    p: &Payment,
+    owner_from_buyer_email: bool,
+) -> Result<Option<i64>, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let owner = match p.buyer_email.as_deref() {
-        Some(email) => {
-            sqlx::query_scalar!(
-                "select id from users where email = $1",
-                email.trim().to_lowercase()
-            )
-            .fetch_optional(&mut *tx)
-            .await?
-        }
-        None => None,
-    };
+    let (owner, registered_amount) =
+        owner_of(&mut tx, &p.merchant_uid, p.buyer_email.as_deref(), owner_from_buyer_email)
+            .await?;
     let raw = serde_json::to_value(p).unwrap_or_default();
     let id = sqlx::query_scalar!(
         r#"insert into payments (imp_uid, merchant_uid, customer_id, order_name, pay_method, pg_provider, currency,
                                  amount, cancel_amount, status, buyer_name, buyer_email, paid_at, cancelled_at,
-                                 receipt_url, vbank_code, vbank_name, vbank_num, vbank_holder, portone_raw, synced_at)
-           values ($1, $2, $3, $4, $5, $6, $7, $8, 0, 'paid', $9, $10, $11, null, $12, $13, $14, $15, $16, $17, now())
+                                 receipt_url, vbank_code, vbank_name, vbank_num, vbank_holder, portone_raw, synced_at,
+                                 registered_amount)
+           values ($1, $2, $3, $4, $5, $6, $7, $8, 0, 'paid', $9, $10, $11, null, $12, $13, $14, $15, $16, $17, now(), $18)
            on conflict (imp_uid) do nothing
            returning id"#,
         p.imp_uid,
@@ -232,7 +229,8 @@ pub async fn import_payment(pool: &PgPool, p: &Payment) -> Result<Option<i64>, s
         p.vbank_name,
         p.vbank_num,
         p.vbank_holder,
-        raw
+        raw,
+        registered_amount
     )
     .fetch_optional(&mut *tx)
     .await?;
@@ -240,5 +238,48 @@ pub async fn import_payment(pool: &PgPool, p: &Payment) -> Result<Option<i64>, s
         sync(&mut tx, id, p).await?;
     }
     tx.commit().await?;
+    if id.is_some() && registered_amount.is_some_and(|registered| registered != p.amount) {
+        tracing::warn!(merchant_uid = %p.merchant_uid, paid = p.amount, registered = ?registered_amount,
+                       "paid amount differs from the registered order");
+        count_mismatch();
+    }
     Ok(owner)
+}
+
+/// Who owns a payment arriving from PortOne, and the amount the shop registered for it: the
+/// order's registration (`shop::orders`); without one, the account whose e-mail the payer
+/// typed, only where the shop asked for that (`OWNER_FROM_BUYER_EMAIL`); otherwise nobody
+/// (unassigned: admins only).
+async fn owner_of(
+    conn: &mut PgConnection,
+    merchant_uid: &str,
+    buyer_email: Option<&str>,
+    owner_from_buyer_email: bool,
+) -> Result<(Option<i64>, Option<i64>), sqlx::Error> {
+    if let Some(order) = sqlx::query!(
+        "select customer_id, amount from shop_orders where merchant_uid = $1",
+        merchant_uid
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    {
+        return Ok((Some(order.customer_id), Some(order.amount)));
+    }
+    let Some(email) = buyer_email.filter(|_| owner_from_buyer_email) else {
+        return Ok((None, None));
+    };
+    let owner = sqlx::query_scalar!(
+        "select id from users where email = $1 and role = 'customer' and revoked_at is null
+         order by password_hash is not null desc, id limit 1",
+        email.trim().to_lowercase()
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok((owner, None))
+}
+
+/// `payment_amount_mismatch_total`: a payment whose paid amount is not what the shop
+/// registered (PortOne's guide tells every shop to check exactly this).
+pub fn count_mismatch() {
+    metrics::counter!("payment_amount_mismatch_total").increment(1);
 }

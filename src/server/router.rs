@@ -48,6 +48,8 @@ pub fn build(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/admin/refunds.csv", get(refunds_csv))
         .route("/admin/find", get(find_order))
+        .route("/shop-login", get(crate::server::shop::login::handle))
+        .merge(crate::server::shop::api::routes())
         .leptos_routes_with_context(
             &state,
             routes,

@@ -47,7 +47,7 @@ pub async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Byt
         counted("bad_request");
         return StatusCode::BAD_REQUEST;
     }
-    match process(&state.pool, &state.portone, &notice, state.settings.allow_test_payments).await {
+    match process(&state.pool, &state.portone, &notice, &ImportRules::of(&state.settings)).await {
         Ok(effect) => {
             tracing::info!(imp_uid = %notice.imp_uid, ?effect, "webhook processed");
             counted(match effect {
@@ -70,6 +70,24 @@ pub async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Byt
     }
 }
 
+/// What a payment PortOne tells us of may become here.
+#[derive(Clone, Copy, Debug)]
+pub struct ImportRules {
+    /// import PortOne's test-mode payments (the demo's setting)
+    pub allow_test_payments: bool,
+    /// without an order registration, the owner is the account with the payer's e-mail
+    pub owner_from_buyer_email: bool,
+}
+
+impl ImportRules {
+    pub fn of(settings: &crate::server::config::Settings) -> ImportRules {
+        ImportRules {
+            allow_test_payments: settings.allow_test_payments,
+            owner_from_buyer_email: settings.owner_from_buyer_email,
+        }
+    }
+}
+
 /// Test-mode payments are imported only with `allow_test_payments` (the demo's setting), and
 /// only KRW payments at all: amounts here are whole won.
 #[instrument(skip_all, fields(imp_uid = %notice.imp_uid))]
@@ -77,8 +95,9 @@ pub async fn process(
     pool: &PgPool,
     portone: &PortOneClient,
     notice: &WebhookNotice,
-    allow_test_payments: bool,
+    rules: &ImportRules,
 ) -> Result<WebhookEffect, ServerError> {
+    let allow_test_payments = rules.allow_test_payments;
     let known = sqlx::query_scalar!("select id from payments where imp_uid = $1", notice.imp_uid)
         .fetch_optional(pool)
         .await?;
@@ -97,7 +116,7 @@ pub async fn process(
     if !matches!(payment.status.as_str(), "paid" | "cancelled") {
         return Ok(WebhookEffect::Ignored);
     }
-    let owner = import_payment(pool, &payment).await?;
+    let owner = import_payment(pool, &payment, rules.owner_from_buyer_email).await?;
     if let Some(id) =
         sqlx::query_scalar!("select id from payments where imp_uid = $1", payment.imp_uid)
             .fetch_optional(pool)

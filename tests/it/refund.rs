@@ -419,7 +419,7 @@ async fn webhooks_import_payments_and_sync_console_cancels_idempotently(pool: Pg
         cancellation_id: None,
     };
     for _ in 0..3 {
-        webhook::process(&app.pool, &app.portone, &notice, false).await.unwrap();
+        webhook::process(&app.pool, &app.portone, &notice, &rules(false)).await.unwrap();
     }
     let rows = sqlx::query_scalar!("select count(*) from payment_cancellations")
         .fetch_one(&app.pool)
@@ -531,7 +531,7 @@ async fn the_webhook_imports_only_real_krw_payments(pool: PgPool) {
         });
     }
     let effects: Vec<_> = futures::future::join_all(
-        notices.iter().map(|n| webhook::process(&app.pool, &app.portone, n, false)),
+        notices.iter().map(|n| webhook::process(&app.pool, &app.portone, n, &NO_TEST_PAYMENTS)),
     )
     .await;
     assert_eq!(
@@ -544,11 +544,11 @@ async fn the_webhook_imports_only_real_krw_payments(pool: PgPool) {
     );
     // the demo's setting imports test-mode payments, still never another currency
     assert_eq!(
-        webhook::process(&app.pool, &app.portone, &notices[0], true).await.unwrap(),
+        webhook::process(&app.pool, &app.portone, &notices[0], &rules(true)).await.unwrap(),
         webhook::WebhookEffect::Imported { owner_found: true }
     );
     assert_eq!(
-        webhook::process(&app.pool, &app.portone, &notices[1], true).await.unwrap(),
+        webhook::process(&app.pool, &app.portone, &notices[1], &rules(true)).await.unwrap(),
         webhook::WebhookEffect::Ignored
     );
 }
@@ -599,4 +599,12 @@ async fn one_customers_burst_never_starves_everyone_else(pool: PgPool) {
     .await
     .unwrap();
     assert_eq!(app.sim_payment(&p.imp_uid).await.cancel_amount, ours.unwrap());
+}
+
+const NO_TEST_PAYMENTS: webhook::ImportRules =
+    webhook::ImportRules { allow_test_payments: false, owner_from_buyer_email: true };
+
+/// The webhook's import rules with the demo's owner matching by the payer's e-mail.
+fn rules(allow_test_payments: bool) -> webhook::ImportRules {
+    webhook::ImportRules { allow_test_payments, owner_from_buyer_email: true }
 }

@@ -30,6 +30,7 @@ use crate::model::{CurrentUser, RefundOutcome, RefundOutcomeStatus, Role};
 use crate::server::error::ServerError;
 use portone_v1::{Payment, PortOneClient};
 pub use store::{insert_recorded, latest_outcome, RecordedRefund};
+pub(crate) use store::{audit, count_request};
 
 /// A refund request as the pipeline receives it.
 #[derive(Clone, Debug)]

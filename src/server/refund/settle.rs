@@ -31,10 +31,11 @@ pub fn cancel_request(r: &Reserved) -> CancelRequest {
         tax_free: r.tax.map(|t| t.tax_free),
         vat_amount: r.tax.filter(|_| super::tax::vat_sent(&r.pg_provider)).map(|t| t.vat),
         extra: Some(CancelExtra {
-            requester: Some(if r.requester == Role::Admin {
-                Requester::Admin
-            } else {
+            // the shop's own back office is the merchant's side, as an admin is
+            requester: Some(if r.requester == Role::Customer {
                 Requester::Customer
+            } else {
+                Requester::Admin
             }),
         }),
         enable_webhook: Some(true),

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use leptos::prelude::LeptosOptions;
 use portone_refund::model::{CurrentUser, Role};
-use portone_refund::server::config::Settings;
+use portone_refund::server::config::{Settings, ShopLoginSecret};
 use portone_refund::server::payments::import_payment;
 use portone_refund::server::refund::reconcile::{self, ReconcileReport};
 use portone_refund::server::refund::PipelineSettings;
@@ -24,6 +24,9 @@ use sqlx::PgPool;
 pub const MINSU: (&str, &str) = ("minsu@example.com", "minsu-pass-1234");
 pub const JIWOO: (&str, &str) = ("jiwoo@example.com", "jiwoo-pass-1234");
 pub const ADMIN: (&str, &str) = ("admin@example.com", "admin-pass-1234");
+
+/// The key the tests' shop signs its sign-in tokens with.
+pub const TEST_SHOP_LOGIN_SECRET: &str = "test-shop-login-secret-of-32-bytes-or-more";
 
 /// The attempt lease in tests: longer than the test client's deadline (3 s).
 pub const TEST_LEASE: Duration = Duration::from_secs(5);
@@ -118,6 +121,10 @@ pub fn serve_app(listener: tokio::net::TcpListener, pool: PgPool, portone: Arc<P
         pending_alert_after: Duration::from_secs(600),
         metrics_addr: None,
         shutdown_grace: Duration::from_secs(30),
+        owner_from_buyer_email: true,
+        shop_login_secret: Some(ShopLoginSecret(TEST_SHOP_LOGIN_SECRET.into())),
+        customer_password_login: true,
+        api_requests_per_minute: 600,
     };
     let state = AppState::new(leptos_options, pool, portone, settings);
     portone_refund::server::health::spawn_probe(state.pool.clone(), state.db_health.clone());
@@ -241,7 +248,7 @@ impl TestApp {
             .json()
             .await
             .unwrap();
-        import_payment(&self.pool, &payment).await.unwrap();
+        import_payment(&self.pool, &payment, true).await.unwrap();
         payment
     }
 

@@ -1,0 +1,319 @@
+//! Admin accounts: invited by a one-time link (the CLI's `admin create` or page 관리자), where
+//! the new admin sets a password and enrolls a TOTP authenticator (RFC 6238) and gets ten
+//! single-use recovery codes; listed and revoked on 관리자. The last admin can never be
+//! revoked. Sign-in's second factor is checked here too.
+
+use chrono::{DateTime, Duration, Utc};
+use sqlx::PgPool;
+use totp_rs::{Builder, Secret, Totp};
+
+use crate::model::{CurrentUser, Role};
+use crate::server::error::ServerError;
+use crate::server::shop::keys::{random_token, token_hash};
+
+/// How long an invitation link works.
+pub const INVITE_HOURS: i64 = 24;
+const RECOVERY_CODES: usize = 10;
+/// The issuer authenticator apps show beside the account.
+const ISSUER: &str = "PortOne 환불";
+
+/// An invitation just made: the link's token exists only here and in the link.
+#[derive(Debug)]
+pub struct Invite {
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl Invite {
+    /// The link's path on this site.
+    pub fn path(&self) -> String {
+        format!("/admin/invite?token={}", self.token)
+    }
+}
+
+/// Invites `email` to become an admin (a new link each time; earlier links keep working
+/// until used or expired).
+pub async fn invite(pool: &PgPool, email: &str, created_by: &str) -> Result<Invite, ServerError> {
+    let email = crate::server::auth::normalize_email(email);
+    let (local, domain) = email.split_once('@').unwrap_or_default();
+    if local.is_empty() || domain.is_empty() || email.chars().count() > 254 {
+        return Err(ServerError::Rejected("올바른 이메일 주소를 입력해 주세요.".into()));
+    }
+    let token = random_token(40);
+    let expires_at = Utc::now() + Duration::hours(INVITE_HOURS);
+    let mut tx = pool.begin().await?;
+    sqlx::query!(
+        "insert into admin_invites (email, token_hash, created_by, expires_at) values ($1, $2, $3, $4)",
+        email,
+        token_hash(&token),
+        created_by,
+        expires_at as _
+    )
+    .execute(&mut *tx)
+    .await?;
+    crate::server::refund::audit(
+        &mut *tx,
+        None,
+        None,
+        "admin_invited",
+        created_by,
+        serde_json::json!({"email": email}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Invite { token, expires_at })
+}
+
+/// The e-mail a live invitation is for.
+pub async fn invited_email(pool: &PgPool, token: &str) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "select email from admin_invites where token_hash = $1 and used_at is null and expires_at > now()",
+        token_hash(token)
+    )
+    .fetch_optional(pool)
+    .await
+}
+
+/// A TOTP for `secret` (base32) and `account`; `None` if the secret is not one we made.
+pub fn totp(secret: &str, account: &str) -> Option<Totp> {
+    Builder::new()
+        .with_secret(Secret::try_from_base32(secret).ok()?)
+        .with_account_name(account.to_string())
+        .with_issuer(Some(ISSUER.to_string()))
+        .build()
+        .ok()
+}
+
+/// A new authenticator secret (160 bits, base32) and its `otpauth://` URL.
+pub fn new_totp_secret(account: &str) -> (String, String) {
+    let secret = Secret::generate().to_base32();
+    let url = totp(&secret, account).and_then(|t| t.to_url().ok()).unwrap_or_default();
+    (secret, url)
+}
+
+/// The `otpauth://` URL as a QR code in SVG, for authenticator apps to scan.
+pub fn qr_svg(url: &str) -> String {
+    qrcode::QrCode::new(url.as_bytes())
+        .map(|code| {
+            code.render::<qrcode::render::svg::Color>().min_dimensions(200, 200).quiet_zone(true).build()
+        })
+        .unwrap_or_default()
+}
+
+/// What accepting an invitation needs.
+#[derive(Debug)]
+pub struct Enrollment<'a> {
+    pub token: &'a str,
+    pub name: &'a str,
+    pub password: &'a str,
+    pub totp_secret: &'a str,
+    pub code: &'a str,
+}
+
+/// A new admin and their recovery codes (shown once).
+#[derive(Debug)]
+pub struct Enrolled {
+    pub admin: CurrentUser,
+    pub recovery_codes: Vec<String>,
+}
+
+/// Accepts an invitation: checks the code the new authenticator shows, creates the admin,
+/// spends the link, and returns the ten recovery codes.
+pub async fn accept(pool: &PgPool, e: &Enrollment<'_>) -> Result<Enrolled, ServerError> {
+    let rejected = |m: &str| ServerError::Rejected(m.to_string());
+    if !(1..=100).contains(&e.name.trim().chars().count()) {
+        return Err(rejected("이름을 1–100자로 입력해 주세요."));
+    }
+    if e.password.chars().count() < 12 || e.password.len() > 200 {
+        return Err(rejected("비밀번호는 12자 이상이어야 합니다."));
+    }
+    let Some(email) = invited_email(pool, e.token).await? else {
+        return Err(rejected("초대 링크가 만료되었거나 이미 사용되었습니다."));
+    };
+    let Some(totp) = totp(e.totp_secret, &email) else {
+        return Err(rejected("인증 앱 등록 정보가 올바르지 않습니다. 페이지를 새로고침해 주세요."));
+    };
+    let Some(step) = totp.check(e.code.trim(), Utc::now().timestamp().max(0) as u64) else {
+        return Err(rejected("인증 코드가 맞지 않습니다. 인증 앱에 지금 보이는 6자리를 입력해 주세요."));
+    };
+    let password = e.password.to_string();
+    let hash = tokio::task::spawn_blocking(move || crate::server::auth::hash_password(&password))
+        .await?;
+    let mut tx = pool.begin().await?;
+    let invite = sqlx::query_scalar!(
+        "select id from admin_invites where token_hash = $1 and used_at is null and expires_at > now() for update",
+        token_hash(e.token)
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(invite) = invite else {
+        return Err(rejected("초대 링크가 만료되었거나 이미 사용되었습니다."));
+    };
+    let taken = sqlx::query_scalar!(
+        r#"select exists (select 1 from users where email = $1 and password_hash is not null) as "taken!""#,
+        email
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    if taken {
+        return Err(rejected("이 이메일로 이미 로그인할 수 있는 계정이 있습니다."));
+    }
+    let user_id = sqlx::query_scalar!(
+        "insert into users (email, display_name, password_hash, role, totp_secret, totp_last_step)
+         values ($1, $2, $3, 'admin', $4, $5) returning id",
+        email,
+        e.name.trim(),
+        hash,
+        e.totp_secret,
+        step as i64
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    sqlx::query!(
+        "update admin_invites set used_at = now(), user_id = $2 where id = $1",
+        invite,
+        user_id
+    )
+    .execute(&mut *tx)
+    .await?;
+    let codes = recovery_codes();
+    let hashes: Vec<String> = codes.iter().map(|c| token_hash(c)).collect();
+    sqlx::query!(
+        "insert into admin_recovery_codes (user_id, code_hash) select $1, unnest($2::text[])",
+        user_id,
+        &hashes
+    )
+    .execute(&mut *tx)
+    .await?;
+    crate::server::refund::audit(
+        &mut *tx,
+        None,
+        None,
+        "admin_enrolled",
+        &format!("admin:{user_id}"),
+        serde_json::json!({"email": email}),
+    )
+    .await?;
+    tx.commit().await?;
+    let admin = CurrentUser { id: user_id, email, display_name: e.name.trim().to_string(), role: Role::Admin };
+    Ok(Enrolled { admin, recovery_codes: codes })
+}
+
+/// Ten codes like `k3v9q-7xw2m`: lowercase letters and digits, about 51 bits each.
+fn recovery_codes() -> Vec<String> {
+    (0..RECOVERY_CODES)
+        .map(|_| {
+            let raw = random_token(10).to_lowercase();
+            format!("{}-{}", &raw[..5], &raw[5..])
+        })
+        .collect()
+}
+
+/// Checks an admin's second factor: a TOTP code not used before (each time step is accepted
+/// once), or an unused recovery code (then spent). The check and the spending are one
+/// statement each, so two sign-ins cannot both use one code.
+pub async fn second_factor(
+    pool: &PgPool,
+    user_id: i64,
+    secret: &str,
+    email: &str,
+    code: &str,
+) -> Result<bool, sqlx::Error> {
+    let code = code.trim();
+    if code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()) {
+        let Some(step) = totp(secret, email)
+            .and_then(|t| t.check(code, Utc::now().timestamp().max(0) as u64))
+        else {
+            return Ok(false);
+        };
+        let used = sqlx::query!(
+            "update users set totp_last_step = $2 where id = $1 and coalesce(totp_last_step, -1) < $2",
+            user_id,
+            step as i64
+        )
+        .execute(pool)
+        .await?;
+        return Ok(used.rows_affected() == 1);
+    }
+    let spent = sqlx::query!(
+        "update admin_recovery_codes set used_at = now() where user_id = $1 and code_hash = $2 and used_at is null",
+        user_id,
+        token_hash(&code.to_lowercase())
+    )
+    .execute(pool)
+    .await?;
+    if spent.rows_affected() == 1 {
+        tracing::warn!(user_id, "an admin signed in with a recovery code");
+    }
+    Ok(spent.rows_affected() == 1)
+}
+
+/// An admin as 관리자 lists them.
+#[derive(Debug)]
+pub struct AdminRow {
+    pub id: i64,
+    pub email: String,
+    pub display_name: String,
+    pub totp: bool,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// A pending invitation.
+#[derive(Debug)]
+pub struct InviteRow {
+    pub email: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+pub async fn list(pool: &PgPool) -> Result<(Vec<AdminRow>, Vec<InviteRow>), sqlx::Error> {
+    let admins = sqlx::query_as!(
+        AdminRow,
+        r#"select id, email, display_name, totp_secret is not null as "totp!", created_at as "created_at: DateTime<Utc>",
+                  revoked_at as "revoked_at: DateTime<Utc>"
+           from users where role = 'admin' order by revoked_at is not null, created_at"#
+    )
+    .fetch_all(pool)
+    .await?;
+    let invites = sqlx::query_as!(
+        InviteRow,
+        r#"select email, created_at as "created_at: DateTime<Utc>", expires_at as "expires_at: DateTime<Utc>" from admin_invites
+           where used_at is null and expires_at > now() order by created_at desc"#
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok((admins, invites))
+}
+
+/// Revokes an admin: every session of theirs ends at its next request (the session re-reads
+/// the account) and they can no longer sign in. The last admin cannot be revoked: the live
+/// admins are locked first, so two admins revoking each other at once leave one.
+pub async fn revoke(pool: &PgPool, admin_id: i64, by: &str) -> Result<(), ServerError> {
+    let mut tx = pool.begin().await?;
+    let live = sqlx::query_scalar!(
+        "select id from users where role = 'admin' and revoked_at is null order by id for update"
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    if !live.contains(&admin_id) {
+        return Err(ServerError::NotFound);
+    }
+    if live.len() <= 1 {
+        return Err(ServerError::Rejected("마지막 관리자는 해제할 수 없습니다.".into()));
+    }
+    sqlx::query!("update users set revoked_at = now() where id = $1", admin_id)
+        .execute(&mut *tx)
+        .await?;
+    crate::server::refund::audit(
+        &mut *tx,
+        None,
+        None,
+        "admin_revoked",
+        by,
+        serde_json::json!({"admin_id": admin_id}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
