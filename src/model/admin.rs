@@ -146,6 +146,10 @@ pub struct AdminRefundRow {
     pub tax: Option<super::TaxAmounts>,
     /// Seconds pending, when longer than the alert age (shown as 지연).
     pub delayed_secs: Option<i64>,
+    /// the paid amount is not what the shop registered (금액 불일치)
+    pub amount_mismatch: bool,
+    /// no order registration names the payment (주문 미등록)
+    pub unassigned: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -208,6 +212,10 @@ pub struct PaymentTimeline {
     pub refunds: Vec<TimelineRefund>,
     /// 과세 / 면세 / 부가세 at payment and what remains, when PortOne's balance gave them
     pub tax: Option<super::TaxSplit>,
+    /// the amount the shop registered for the order; `None` when it did not register it
+    pub registered_amount: Option<i64>,
+    /// no customer owns the payment (주문 미등록): an admin may assign it
+    pub unassigned: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -9,6 +9,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use crate::api::admin::{
     admin_refunds, admin_timeline, AdminApproveRequest, AdminRejectRequest, AdminReview, AdminSync,
 };
+use crate::api::shop::AssignPayment;
 use crate::api::{get_order_detail, RequestRefund};
 use crate::model::admin::*;
 use crate::model::{
@@ -258,7 +259,11 @@ fn RefundTable(rows: Vec<AdminRefundRow>) -> impl IntoView {
                             <tr data-refund-id=r.id.clone()>
                                 <td>{format_kst(r.requested_at)}</td>
                                 <td><A href=href>{uid}</A></td>
-                                <td>{r.customer_name.clone().unwrap_or_else(|| "(비회원)".into())}<br/><small>{r.customer_email.clone().unwrap_or_default()}</small></td>
+                                <td>
+                                    {r.customer_name.clone().unwrap_or_else(|| "(비회원)".into())}<br/><small>{r.customer_email.clone().unwrap_or_default()}</small>
+                                    {r.unassigned.then(|| view! { <br/><span class="badge badge-review">"주문 미등록"</span> })}
+                                    {r.amount_mismatch.then(|| view! { <br/><span class="badge badge-failed">"금액 불일치"</span> })}
+                                </td>
                                 <td>{r.order_name.clone()}</td>
                                 <td>{r.pay_method.label().to_string()}</td>
                                 <td class="num">{format_won(r.amount)}</td>
@@ -289,13 +294,14 @@ pub fn AdminPaymentPage() -> impl IntoView {
     let review = ServerAction::<AdminReview>::new();
     let approve = ServerAction::<AdminApproveRequest>::new();
     let reject = ServerAction::<AdminRejectRequest>::new();
+    let assign = ServerAction::<AssignPayment>::new();
     let key = move || {
         (
             merchant_uid(),
             refund.version().get(),
             sync.version().get(),
             review.version().get(),
-            (approve.version().get(), reject.version().get()),
+            (approve.version().get(), reject.version().get(), assign.version().get()),
         )
     };
     let timeline = Resource::new(key, |(m, ..)| admin_timeline(m));
@@ -308,7 +314,7 @@ pub fn AdminPaymentPage() -> impl IntoView {
         <Suspense fallback=|| view! { <p>"불러오는 중…"</p> }>
             {move || Suspend::new(async move {
                 match (timeline.await, detail.await) {
-                    (Ok(t), Ok(d)) => view! {
+                    (Ok(t), Ok(d)) => { let unassigned = t.unassigned.then(|| t.merchant_uid.clone()); view! {
                         <Timeline t=t.clone() review decisions=(approve, reject)/>
                         <section class="card" aria-labelledby="admin-actions">
                             <h2 id="admin-actions">"조치"</h2>
@@ -320,10 +326,21 @@ pub fn AdminPaymentPage() -> impl IntoView {
                                 Some(Err(e)) => Some(view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any()),
                                 _ => synced().map(|sentence| view! { <p class="result success" role="status">{sentence}</p> }.into_any()),
                             }}
+                            {unassigned.map(|uid| view! {
+                                <h3>"고객 지정"</h3>
+                                <p class="help">"쇼핑몰이 등록하지 않은 주문입니다. 고객에게는 보이지 않습니다. 쇼핑몰의 고객 ID나 이메일로 주인을 지정하세요."</p>
+                                <ActionForm action=assign attr:class="form inline-form">
+                                    <input type="hidden" name="merchant_uid" value=uid/>
+                                    <label for="assign-customer">"고객 ID 또는 이메일"</label>
+                                    <input id="assign-customer" name="customer" type="text" required maxlength="254"/>
+                                    <button type="submit" disabled=move || assign.pending().get()>"지정"</button>
+                                </ActionForm>
+                            })}
+                            {move || assign.value().get().and_then(|r| r.err()).map(|e| view! { <p class="error" role="alert">{e.to_string()}</p> })}
                             <h3>"고객 대신 환불"</h3>
                             <RefundSection detail=d refund/>
                         </section>
-                    }.into_any(),
+                    }.into_any() }
                     (Err(e), _) | (_, Err(e)) => load_error(e),
                 }
             })}
@@ -347,7 +364,16 @@ fn Timeline(
             <dl class="facts">
                 <dt>"주문번호"</dt><dd>{t.merchant_uid.clone()}</dd>
                 <dt>"imp_uid"</dt><dd>{t.imp_uid.clone()}</dd>
-                <dt>"고객"</dt><dd>{t.customer_name.clone().unwrap_or_else(|| "(연결된 계정 없음)".into())} " · " {t.buyer_email.clone().unwrap_or_default()}</dd>
+                <dt>"고객"</dt><dd data-testid="admin-customer">
+                    {t.customer_name.clone().unwrap_or_else(|| "(연결된 계정 없음)".into())} " · 구매자 입력 " {t.buyer_email.clone().unwrap_or_default()}
+                    {t.unassigned.then(|| view! { " " <span class="badge badge-review">"주문 미등록"</span> })}
+                </dd>
+                {t.registered_amount.map(|registered| view! {
+                    <dt>"등록된 주문 금액"</dt>
+                    <dd>{format_won(registered)}
+                        {(registered != t.amount).then(|| view! { " " <span class="badge badge-failed" data-testid="amount-mismatch">"금액 불일치"</span> })}
+                    </dd>
+                })}
                 <dt>"결제수단 / PG"</dt><dd>{format!("{} / {}", t.pay_method.label(), t.pg_provider)}</dd>
                 <dt>"결제일시"</dt><dd>{t.paid_at.map(format_kst).unwrap_or_default()}</dd>
                 <dt>"결제금액"</dt><dd>{format_won(t.amount)}</dd>

@@ -68,6 +68,8 @@ struct Row {
     receipt_url: Option<String>,
     tax_free: Option<i64>,
     vat_amount: Option<i64>,
+    amount_mismatch: bool,
+    unassigned: bool,
 }
 
 impl From<Row> for AdminRefundRow {
@@ -90,6 +92,8 @@ impl From<Row> for AdminRefundRow {
             receipt_url: r.receipt_url,
             tax: TaxAmounts::from_columns(r.tax_free, r.vat_amount),
             delayed_secs: None,
+            amount_mismatch: r.amount_mismatch,
+            unassigned: r.unassigned,
         }
     }
 }
@@ -129,7 +133,8 @@ fn page_query<'a>(
                   imp_uid as "imp_uid!", customer_name, customer_email, order_name as "order_name!",
                   pay_method as "pay_method!: PayMethod", amount as "amount!", status as "status!: RefundStatus",
                   requester_role as "requester_role!: Role", requester_name as "requester_name!",
-                  reason as "reason!", portone_message, receipt_url, tax_free, vat_amount
+                  reason as "reason!", portone_message, receipt_url, tax_free, vat_amount,
+                  amount_mismatch as "amount_mismatch!", unassigned as "unassigned!"
            from refund_list_page($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"#,
         p.status,
         p.from as _,
@@ -344,7 +349,8 @@ pub async fn timeline(
         r#"select p.id, p.merchant_uid, p.imp_uid, p.order_name, p.pay_method as "pay_method: PayMethod", p.pg_provider, p.status, p.amount,
                   p.cancel_amount, p.buyer_name, p.buyer_email, u.display_name as "customer_name?",
                   p.paid_at as "paid_at: DateTime<Utc>", p.synced_at as "synced_at: DateTime<Utc>",
-                  p.tax_free_amount, p.vat_amount, p.tax_free_remaining, p.vat_remaining
+                  p.tax_free_amount, p.vat_amount, p.tax_free_remaining, p.vat_remaining,
+                  p.registered_amount, p.customer_id is null as "unassigned!"
            from payments p left join users u on u.id = p.customer_id
            where p.merchant_uid = $1"#,
         merchant_uid
@@ -415,6 +421,8 @@ pub async fn timeline(
             [p.tax_free_amount, p.vat_amount],
             [p.tax_free_remaining, p.vat_remaining],
         ),
+        registered_amount: p.registered_amount,
+        unassigned: p.unassigned,
     }))
 }
 

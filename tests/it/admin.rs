@@ -66,8 +66,12 @@ async fn admin_functions_and_routes_are_for_admins_only(pool: PgPool) {
     let anonymous = app.browser();
     let minsu = app.signed_in(MINSU).await;
     let admin = app.signed_in(ADMIN).await;
-    let calls: [(&str, Vec<(&str, &str)>); 4] = [
+    let calls: [(&str, Vec<(&str, &str)>); 8] = [
         (AdminRefunds::PATH, vec![]),
+        (portone_refund::api::shop::Integration::PATH, vec![]),
+        (portone_refund::api::shop::Admins::PATH, vec![]),
+        (portone_refund::api::shop::CreateApiKey::PATH, vec![("name", "k")]),
+        (portone_refund::api::shop::InviteAdmin::PATH, vec![("email", "x@shop.example")]),
         (RefundPolicy::PATH, vec![]),
         (AdminTimeline::PATH, vec![("merchant_uid", p.merchant_uid.as_str())]),
         (AdminSync::PATH, vec![("merchant_uid", p.merchant_uid.as_str())]),
@@ -82,6 +86,8 @@ async fn admin_functions_and_routes_are_for_admins_only(pool: PgPool) {
     for route in [
         "/admin/refunds",
         "/admin/settings",
+        "/admin/integration",
+        "/admin/admins",
         &format!("/admin/payments/{}", p.merchant_uid),
         "/admin/refunds.csv",
         "/admin/find?q=x",

@@ -13,4 +13,5 @@ mod operations;
 mod parsers;
 mod portone;
 mod refund;
+mod shop;
 mod tax;
