@@ -29,6 +29,15 @@ else
   echo "[]" > target/demo/sim-payments.json
 fi
 
+# The demo shop: its sign-in secret (new each run unless given), an API key for its server,
+# and a ready /shop-login link for 김민수 (valid for 10 minutes).
+SHOP_LOGIN_SECRET="${SHOP_LOGIN_SECRET:-$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')}"
+export SHOP_LOGIN_SECRET
+shop_lines=""
+if [ "$seed_demo" = 1 ]; then
+  shop_lines="$(DEV_MODE=1 LEPTOS_SITE_ADDR="$SITE_ADDR" RUST_LOG=warn target/debug/portone-refund demo-shop | grep -E '^(SHOP_API_KEY=|SHOP_LOGIN_SECRET=|http)')"
+fi
+
 target/debug/portone-sim --addr "$SIM_ADDR" --payments target/demo/sim-payments.json \
   --webhook-url "http://$SITE_ADDR/portone/webhook" &
 sim_pid=$!
@@ -43,6 +52,14 @@ cat <<INFO
     김민수  minsu@example.com / minsu-pass-1234
     이지우  jiwoo@example.com / jiwoo-pass-1234
     관리자  admin@example.com / admin-pass-1234
+
+  The demo shop (see "Connecting your shop" in the README):
+INFO
+if [ -n "$shop_lines" ]; then
+  printf '%s\n' "$shop_lines"
+  echo "  (the link signs 김민수 in from the shop; it works once, for 10 minutes)"
+fi
+cat <<INFO
 
   Ctrl-C stops both.
 INFO
