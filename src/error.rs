@@ -13,7 +13,9 @@ pub enum AppError {
     NotFound,
     #[error("이메일 또는 비밀번호가 올바르지 않습니다.")]
     InvalidCredentials,
-    #[error("관리자 인증 코드가 올바르지 않습니다. 인증 앱의 6자리 코드나 복구 코드를 입력해 주세요.")]
+    #[error(
+        "관리자 인증 코드가 올바르지 않습니다. 인증 앱의 6자리 코드나 복구 코드를 입력해 주세요."
+    )]
     SecondFactor,
     #[error("로그인 시도가 너무 많습니다. 잠시 후 다시 시도해 주세요.")]
     TooManyAttempts,

@@ -76,11 +76,7 @@ pub async fn get_current_user() -> Result<Option<CurrentUser>, AppError> {
 
 /// Signs in with e-mail and password, then goes to 내 주문 (admins: 환불 내역).
 #[server]
-pub async fn login(
-    email: String,
-    password: String,
-    code: Option<String>,
-) -> Result<(), AppError> {
+pub async fn login(email: String, password: String, code: Option<String>) -> Result<(), AppError> {
     use crate::server::auth::{Credentials, SignInRules};
     let state = ctx::state()?;
     let ip = ctx::client_ip().await;

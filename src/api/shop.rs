@@ -163,9 +163,11 @@ pub async fn invitation(token: String) -> Result<InvitationView, AppError> {
     let email = crate::server::admins::invited_email(&state.pool, &token)
         .await
         .map_err(ServerError::from)?
-        .ok_or_else(|| AppError::Rejected("초대 링크가 만료되었거나 이미 사용되었습니다.".into()))?;
-    let (totp_secret, url) = crate::server::admins::new_totp_secret(&email);
-    Ok(InvitationView { email, totp_secret, qr_svg: crate::server::admins::qr_svg(&url) })
+        .ok_or_else(|| {
+            AppError::Rejected("초대 링크가 만료되었거나 이미 사용되었습니다.".into())
+        })?;
+    let (totp_secret, url) = crate::server::totp::new_totp_secret(&email);
+    Ok(InvitationView { email, totp_secret, qr_svg: crate::server::totp::qr_svg(&url) })
 }
 
 /// 등록: password and authenticator set, the new admin is signed in and sees their recovery

@@ -15,7 +15,8 @@ use crate::pages::load_error;
 pub fn AdminsPage() -> impl IntoView {
     let invite = ServerAction::<InviteAdmin>::new();
     let revoke = ServerAction::<RevokeAdmin>::new();
-    let data = Resource::new(move || (invite.version().get(), revoke.version().get()), |_| admins());
+    let data =
+        Resource::new(move || (invite.version().get(), revoke.version().get()), |_| admins());
     view! {
         <section class="card">
             <h1>"관리자"</h1>

@@ -5,17 +5,15 @@
 
 use chrono::{DateTime, Duration, Utc};
 use sqlx::PgPool;
-use totp_rs::{Builder, Secret, Totp};
 
 use crate::model::{CurrentUser, Role};
 use crate::server::error::ServerError;
-use crate::server::shop::keys::{random_token, token_hash};
+use crate::server::tokens::{random_token, token_hash};
+use crate::server::totp::totp;
 
 /// How long an invitation link works.
 pub const INVITE_HOURS: i64 = 24;
 const RECOVERY_CODES: usize = 10;
-/// The issuer authenticator apps show beside the account.
-const ISSUER: &str = "PortOne 환불";
 
 /// An invitation just made: the link's token exists only here and in the link.
 #[derive(Debug)]
@@ -74,32 +72,6 @@ pub async fn invited_email(pool: &PgPool, token: &str) -> Result<Option<String>,
     .await
 }
 
-/// A TOTP for `secret` (base32) and `account`; `None` if the secret is not one we made.
-pub fn totp(secret: &str, account: &str) -> Option<Totp> {
-    Builder::new()
-        .with_secret(Secret::try_from_base32(secret).ok()?)
-        .with_account_name(account.to_string())
-        .with_issuer(Some(ISSUER.to_string()))
-        .build()
-        .ok()
-}
-
-/// A new authenticator secret (160 bits, base32) and its `otpauth://` URL.
-pub fn new_totp_secret(account: &str) -> (String, String) {
-    let secret = Secret::generate().to_base32();
-    let url = totp(&secret, account).and_then(|t| t.to_url().ok()).unwrap_or_default();
-    (secret, url)
-}
-
-/// The `otpauth://` URL as a QR code in SVG, for authenticator apps to scan.
-pub fn qr_svg(url: &str) -> String {
-    qrcode::QrCode::new(url.as_bytes())
-        .map(|code| {
-            code.render::<qrcode::render::svg::Color>().min_dimensions(200, 200).quiet_zone(true).build()
-        })
-        .unwrap_or_default()
-}
-
 /// What accepting an invitation needs.
 #[derive(Debug)]
 pub struct Enrollment<'a> {
@@ -134,11 +106,13 @@ pub async fn accept(pool: &PgPool, e: &Enrollment<'_>) -> Result<Enrolled, Serve
         return Err(rejected("인증 앱 등록 정보가 올바르지 않습니다. 페이지를 새로고침해 주세요."));
     };
     let Some(step) = totp.check(e.code.trim(), Utc::now().timestamp().max(0) as u64) else {
-        return Err(rejected("인증 코드가 맞지 않습니다. 인증 앱에 지금 보이는 6자리를 입력해 주세요."));
+        return Err(rejected(
+            "인증 코드가 맞지 않습니다. 인증 앱에 지금 보이는 6자리를 입력해 주세요.",
+        ));
     };
     let password = e.password.to_string();
-    let hash = tokio::task::spawn_blocking(move || crate::server::auth::hash_password(&password))
-        .await?;
+    let hash =
+        tokio::task::spawn_blocking(move || crate::server::auth::hash_password(&password)).await?;
     let mut tx = pool.begin().await?;
     let invite = sqlx::query_scalar!(
         "select id from admin_invites where token_hash = $1 and used_at is null and expires_at > now() for update",
@@ -195,7 +169,12 @@ pub async fn accept(pool: &PgPool, e: &Enrollment<'_>) -> Result<Enrolled, Serve
     )
     .await?;
     tx.commit().await?;
-    let admin = CurrentUser { id: user_id, email, display_name: e.name.trim().to_string(), role: Role::Admin };
+    let admin = CurrentUser {
+        id: user_id,
+        email,
+        display_name: e.name.trim().to_string(),
+        role: Role::Admin,
+    };
     Ok(Enrolled { admin, recovery_codes: codes })
 }
 
@@ -207,45 +186,6 @@ fn recovery_codes() -> Vec<String> {
             format!("{}-{}", &raw[..5], &raw[5..])
         })
         .collect()
-}
-
-/// Checks an admin's second factor: a TOTP code not used before (each time step is accepted
-/// once), or an unused recovery code (then spent). The check and the spending are one
-/// statement each, so two sign-ins cannot both use one code.
-pub async fn second_factor(
-    pool: &PgPool,
-    user_id: i64,
-    secret: &str,
-    email: &str,
-    code: &str,
-) -> Result<bool, sqlx::Error> {
-    let code = code.trim();
-    if code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()) {
-        let Some(step) = totp(secret, email)
-            .and_then(|t| t.check(code, Utc::now().timestamp().max(0) as u64))
-        else {
-            return Ok(false);
-        };
-        let used = sqlx::query!(
-            "update users set totp_last_step = $2 where id = $1 and coalesce(totp_last_step, -1) < $2",
-            user_id,
-            step as i64
-        )
-        .execute(pool)
-        .await?;
-        return Ok(used.rows_affected() == 1);
-    }
-    let spent = sqlx::query!(
-        "update admin_recovery_codes set used_at = now() where user_id = $1 and code_hash = $2 and used_at is null",
-        user_id,
-        token_hash(&code.to_lowercase())
-    )
-    .execute(pool)
-    .await?;
-    if spent.rows_affected() == 1 {
-        tracing::warn!(user_id, "an admin signed in with a recovery code");
-    }
-    Ok(spent.rows_affected() == 1)
 }
 
 /// An admin as 관리자 lists them.

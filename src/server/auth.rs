@@ -155,12 +155,13 @@ async fn check_credentials(
                     refusal = ServerError::SecondFactor;
                     let code = credentials.code.unwrap_or_default();
                     !code.trim().is_empty()
-                        && crate::server::admins::second_factor(pool, u.id, secret, &u.email, code)
+                        && crate::server::totp::second_factor(pool, u.id, secret, &u.email, code)
                             .await?
                 }
                 (Role::Admin, None) => {
                     refusal = ServerError::Rejected(
-                        "인증 앱을 등록하지 않은 관리자 계정입니다. 새 초대 링크로 등록해 주세요.".into(),
+                        "인증 앱을 등록하지 않은 관리자 계정입니다. 새 초대 링크로 등록해 주세요."
+                            .into(),
                     );
                     rules.development
                 }

@@ -9,8 +9,8 @@ use sqlx::PgPool;
 use crate::model::{PayMethod, RefundStatus, Role};
 use crate::server::auth;
 use crate::server::payments::import_payment;
-use crate::server::shop::orders::{self, OrderRegistration, ShopCustomer};
 use crate::server::refund::{insert_recorded, RecordedRefund};
+use crate::server::shop::orders::{self, OrderRegistration, ShopCustomer};
 use portone_v1::CancelHistoryEntry;
 use portone_v1::Payment;
 
@@ -416,9 +416,10 @@ async fn seed_refund_history(
     pool: &PgPool,
     now: chrono::DateTime<Utc>,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let admin = sqlx::query_scalar!("select id from users where role = 'admin' order by id limit 1")
-        .fetch_one(pool)
-        .await?;
+    let admin =
+        sqlx::query_scalar!("select id from users where role = 'admin' order by id limit 1")
+            .fetch_one(pool)
+            .await?;
     for i in 0..120usize {
         let (product, price) = HISTORY_PRODUCTS[i % HISTORY_PRODUCTS.len()];
         let (pay_method, pg) = HISTORY_METHODS[(i / 3) % HISTORY_METHODS.len()];

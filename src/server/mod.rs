@@ -21,6 +21,8 @@ pub mod seed_api;
 pub mod shop;
 pub mod state;
 pub mod telemetry;
+pub mod tokens;
+pub mod totp;
 pub mod webhook;
 
 pub use state::AppState;

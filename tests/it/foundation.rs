@@ -167,7 +167,9 @@ async fn forty_parallel_wrong_passwords_reach_the_hash_at_most_five_times(pool: 
     let app = spawn_app(pool).await;
     let attempts = (0..40).map(|_| {
         let pool = app.pool.clone();
-        tokio::spawn(async move { auth::sign_in(&pool, &password(MINSU.0, "wrong"), DEV_RULES, "203.0.113.7").await })
+        tokio::spawn(async move {
+            auth::sign_in(&pool, &password(MINSU.0, "wrong"), DEV_RULES, "203.0.113.7").await
+        })
     });
     for r in futures::future::join_all(attempts).await {
         assert!(matches!(
@@ -184,7 +186,8 @@ async fn forty_parallel_wrong_passwords_reach_the_hash_at_most_five_times(pool: 
     // refused attempts checked nothing and count for nothing; checked failures lock the
     // account for the window, from the attacker's address …
     for _ in 0..auth::MAX_FAILURES_PER_ACCOUNT {
-        let _ = auth::sign_in(&app.pool, &password(MINSU.0, "wrong"), DEV_RULES, "203.0.113.7").await;
+        let _ =
+            auth::sign_in(&app.pool, &password(MINSU.0, "wrong"), DEV_RULES, "203.0.113.7").await;
     }
     assert!(matches!(
         auth::sign_in(&app.pool, &password(MINSU.0, MINSU.1), DEV_RULES, "203.0.113.7").await,
@@ -192,7 +195,10 @@ async fn forty_parallel_wrong_passwords_reach_the_hash_at_most_five_times(pool: 
     ));
     // … but nobody can lock its owner out from elsewhere
     assert_eq!(
-        auth::sign_in(&app.pool, &password(MINSU.0, MINSU.1), DEV_RULES, "198.51.100.2").await.unwrap().email,
+        auth::sign_in(&app.pool, &password(MINSU.0, MINSU.1), DEV_RULES, "198.51.100.2")
+            .await
+            .unwrap()
+            .email,
         MINSU.0
     );
 }
@@ -337,7 +343,10 @@ async fn an_error_message_in_a_link_from_elsewhere_is_not_shown(pool: PgPool) {
 }
 
 /// A sign-in with a password only.
-fn password<'a>(email: &'a str, password: &'a str) -> portone_refund::server::auth::Credentials<'a> {
+fn password<'a>(
+    email: &'a str,
+    password: &'a str,
+) -> portone_refund::server::auth::Credentials<'a> {
     portone_refund::server::auth::Credentials { email, password, code: None }
 }
 

@@ -22,7 +22,12 @@ fn order(customer_id: &str, email: &str, amount: i64) -> Value {
     json!({"customer": {"id": customer_id, "email": email, "name": "박고객"}, "amount": amount, "name": "테스트 주문"})
 }
 
-async fn put_order(app: &TestApp, key: &str, merchant_uid: &str, body: &Value) -> reqwest::Response {
+async fn put_order(
+    app: &TestApp,
+    key: &str,
+    merchant_uid: &str,
+    body: &Value,
+) -> reqwest::Response {
     reqwest::Client::new()
         .put(format!("{}/api/v1/orders/{merchant_uid}", app.base_url))
         .bearer_auth(key)
@@ -61,7 +66,8 @@ async fn missing_unknown_and_revoked_keys_are_refused_alike(pool: PgPool) {
     let http = reqwest::Client::new();
     let url = format!("{}/api/v1/orders/ORD-K-1", app.base_url);
     let missing = http.put(&url).json(&body).send().await.unwrap();
-    let unknown = put_order(&app, "rk_test_0000000000000000000000000000000a", "ORD-K-1", &body).await;
+    let unknown =
+        put_order(&app, "rk_test_0000000000000000000000000000000a", "ORD-K-1", &body).await;
     let (ms, us) = (missing.status(), unknown.status());
     let (mb, ub): (Value, Value) = (missing.json().await.unwrap(), unknown.json().await.unwrap());
     assert_eq!((ms.as_u16(), us.as_u16()), (401, 401));
@@ -71,12 +77,16 @@ async fn missing_unknown_and_revoked_keys_are_refused_alike(pool: PgPool) {
     assert_eq!(put_order(&app, &key, "ORD-K-1", &body).await.status(), 201);
     assert_eq!(put_order(&app, &key, "ORD-K-1", &body).await.status(), 200, "idempotent update");
     // only the hash is stored, and the use is attributed to the key
-    let stored = sqlx::query!("select key_hash, last_used_at from api_keys").fetch_one(&app.pool).await.unwrap();
-    assert!(!stored.key_hash.contains(&key[8..]) && stored.last_used_at.is_some());
-    let actors = sqlx::query_scalar!("select actor from refund_events where kind = 'order_registered'")
-        .fetch_all(&app.pool)
+    let stored = sqlx::query!("select key_hash, last_used_at from api_keys")
+        .fetch_one(&app.pool)
         .await
         .unwrap();
+    assert!(!stored.key_hash.contains(&key[8..]) && stored.last_used_at.is_some());
+    let actors =
+        sqlx::query_scalar!("select actor from refund_events where kind = 'order_registered'")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
     assert_eq!(actors.len(), 2);
     assert!(actors.iter().all(|a| a.starts_with("api_key:")));
 
@@ -92,7 +102,10 @@ async fn the_registration_decides_the_owner_whatever_the_payer_typed(pool: PgPoo
     let app = spawn_app(pool).await;
     let key = api_key(&app).await;
     // before payment: the shop says the order is its customer C-77's
-    assert_eq!(put_order(&app, &key, "ORD-R-1", &order("C-77", "real@shop.example", 100)).await.status(), 201);
+    assert_eq!(
+        put_order(&app, &key, "ORD-R-1", &order("C-77", "real@shop.example", 100)).await.status(),
+        201
+    );
     // a stranger pays typing minsu's e-mail: the registration wins
     paid_at_sim(&app, "ORD-R-1", 100, app.users.minsu.email.as_str()).await;
     let c77 = sqlx::query_scalar!("select id from users where shop_customer_id = 'C-77'")
@@ -107,7 +120,8 @@ async fn the_registration_decides_the_owner_whatever_the_payer_typed(pool: PgPoo
     // after payment: a registration moves an already imported payment to its customer
     let p = app.paid_order(&app.users.jiwoo, 5000, "card", "kcp").await;
     assert_eq!(owner_of(&app, &p.merchant_uid).await, Some(app.users.jiwoo.id));
-    let res = put_order(&app, &key, &p.merchant_uid, &order("C-77", "real@shop.example", 5000)).await;
+    let res =
+        put_order(&app, &key, &p.merchant_uid, &order("C-77", "real@shop.example", 5000)).await;
     assert_eq!(res.json::<Value>().await.unwrap()["paid"], true);
     assert_eq!(owner_of(&app, &p.merchant_uid).await, Some(c77));
 }
@@ -147,11 +161,19 @@ async fn an_unregistered_payment_is_for_admins_only_until_assigned(pool: PgPool)
 
     // the admin assigns it by e-mail; then it is minsu's
     let assign = portone_refund::api::shop::AssignPayment::PATH;
-    let res = app.server_fn(&admin, assign, &[("merchant_uid", "ORD-U-1"), ("customer", "nobody@x.y")]).await;
+    let res = app
+        .server_fn(&admin, assign, &[("merchant_uid", "ORD-U-1"), ("customer", "nobody@x.y")])
+        .await;
     assert!(matches!(res.json::<AppError>().await.unwrap(), AppError::Rejected(_)));
-    let res = app.server_fn(&minsu, assign, &[("merchant_uid", "ORD-U-1"), ("customer", MINSU.0)]).await;
-    assert_eq!(res.json::<AppError>().await.unwrap(), AppError::NotFound, "customers cannot assign");
-    let res = app.server_fn(&admin, assign, &[("merchant_uid", "ORD-U-1"), ("customer", MINSU.0)]).await;
+    let res =
+        app.server_fn(&minsu, assign, &[("merchant_uid", "ORD-U-1"), ("customer", MINSU.0)]).await;
+    assert_eq!(
+        res.json::<AppError>().await.unwrap(),
+        AppError::NotFound,
+        "customers cannot assign"
+    );
+    let res =
+        app.server_fn(&admin, assign, &[("merchant_uid", "ORD-U-1"), ("customer", MINSU.0)]).await;
     assert!(res.status().is_success());
     assert_eq!(owner_of(&app, "ORD-U-1").await, Some(app.users.minsu.id));
     assert!(app.page(&minsu, "/orders/ORD-U-1").await.contains("미등록 주문"));
@@ -200,7 +222,8 @@ async fn the_shops_refund_goes_through_the_pipeline_once_per_idempotency_key(poo
     };
     let body = json!({"amount": 10_000, "reason": "쇼핑몰 고객센터 취소"});
     // the same key three times at once: one refund, one answer
-    let answers = futures::future::join_all((0..3).map(|_| send(Some("order-s-1-a"), body.clone()))).await;
+    let answers =
+        futures::future::join_all((0..3).map(|_| send(Some("order-s-1-a"), body.clone()))).await;
     let mut ids = Vec::new();
     for res in answers {
         let res = res.unwrap();
@@ -234,15 +257,8 @@ async fn the_shops_refund_goes_through_the_pipeline_once_per_idempotency_key(poo
     let huge = send(Some("k3"), json!({"amount": 1, "reason": "가".repeat(20_000)})).await.unwrap();
     assert_eq!(huge.status(), 413);
     // the order's refunds, with who asked
-    let listed: Value = shop
-        .get(&url)
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed: Value =
+        shop.get(&url).bearer_auth(&key).send().await.unwrap().json().await.unwrap();
     let refunds = listed["refunds"].as_array().unwrap();
     assert_eq!(refunds.len(), 1, "{listed}");
     assert_eq!(refunds[0]["status"], "succeeded");
@@ -251,7 +267,12 @@ async fn the_shops_refund_goes_through_the_pipeline_once_per_idempotency_key(poo
     assert!(refunds[0]["reference"].as_str().unwrap().starts_with("R-"));
     let admin = app.signed_in(ADMIN).await;
     assert!(app.page(&admin, "/admin/payments/ORD-S-1").await.contains("쇼핑몰"));
-    let unknown_order = shop.get(format!("{}/api/v1/orders/ORD-NONE/refunds", app.base_url)).bearer_auth(&key).send().await.unwrap();
+    let unknown_order = shop
+        .get(format!("{}/api/v1/orders/ORD-NONE/refunds", app.base_url))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(unknown_order.status(), 404);
 }
 
@@ -294,9 +315,20 @@ async fn the_shops_token_signs_its_customer_in_once_and_nothing_else_does(pool: 
         c
     };
     let refused = [
-        ("another key", sign(b"not-the-shops-secret-but-32-bytes-long", &claims("C-42", 600, None))),
+        (
+            "another key",
+            sign(b"not-the-shops-secret-but-32-bytes-long", &claims("C-42", 600, None)),
+        ),
         ("alg none", format!("{}.{body}.", b64(&json!({"alg": "none", "typ": "JWT"})))),
-        ("HS384", jsonwebtoken::encode(&jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS384), &claims("C-42", 600, None), &jsonwebtoken::EncodingKey::from_secret(secret)).unwrap()),
+        (
+            "HS384",
+            jsonwebtoken::encode(
+                &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS384),
+                &claims("C-42", 600, None),
+                &jsonwebtoken::EncodingKey::from_secret(secret),
+            )
+            .unwrap(),
+        ),
         ("expired", sign(secret, &expired)),
         ("future", sign(secret, &future)),
         ("living too long", sign(secret, &claims("C-42", 3600, None))),
@@ -332,8 +364,8 @@ async fn an_invited_admin_enrolls_signs_in_with_totp_and_loses_access_when_revok
     use portone_refund::api::shop::{AcceptInvitation, Admins, RevokeAdmin};
     let app = spawn_app(pool).await;
     let invite = admins::invite(&app.pool, "New.Admin@Shop.Example", "test").await.unwrap();
-    let (secret, _) = admins::new_totp_secret("new.admin@shop.example");
-    let totp = admins::totp(&secret, "new.admin@shop.example").unwrap();
+    let (secret, _) = portone_refund::server::totp::new_totp_secret("new.admin@shop.example");
+    let totp = portone_refund::server::totp::totp(&secret, "new.admin@shop.example").unwrap();
     let now = chrono::Utc::now().timestamp() as u64;
     let newcomer = app.browser();
     let accept = |code: String| {
@@ -344,7 +376,11 @@ async fn an_invited_admin_enrolls_signs_in_with_totp_and_loses_access_when_revok
             ("totp_secret", secret.clone()),
             ("code", code),
         ];
-        newcomer.post(format!("{}{}", app.base_url, AcceptInvitation::PATH)).header("accept", "application/json").form(&form).send()
+        newcomer
+            .post(format!("{}{}", app.base_url, AcceptInvitation::PATH))
+            .header("accept", "application/json")
+            .form(&form)
+            .send()
     };
     let wrong = accept("000000".into()).await.unwrap();
     assert!(matches!(wrong.json::<AppError>().await.unwrap(), AppError::Rejected(_)));
@@ -364,11 +400,20 @@ async fn an_invited_admin_enrolls_signs_in_with_totp_and_loses_access_when_revok
         let client = app.browser();
         let base_url = base_url.clone();
         async move {
-            let mut form = vec![("email", "new.admin@shop.example".to_string()), ("password", "a-long-admin-password".to_string())];
+            let mut form = vec![
+                ("email", "new.admin@shop.example".to_string()),
+                ("password", "a-long-admin-password".to_string()),
+            ];
             if let Some(code) = code {
                 form.push(("code", code));
             }
-            let res = client.post(format!("{base_url}{}", Login::PATH)).header("accept", "application/json").form(&form).send().await.unwrap();
+            let res = client
+                .post(format!("{base_url}{}", Login::PATH))
+                .header("accept", "application/json")
+                .form(&form)
+                .send()
+                .await
+                .unwrap();
             (res.status().is_success(), client)
         }
     };
@@ -382,10 +427,12 @@ async fn an_invited_admin_enrolls_signs_in_with_totp_and_loses_access_when_revok
 
     // the first admin revokes the new one: the new one's session ends at once
     let first = app.signed_in(ADMIN).await;
-    let id = sqlx::query_scalar!("select id from users where email = 'new.admin@shop.example' and role = 'admin'")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let id = sqlx::query_scalar!(
+        "select id from users where email = 'new.admin@shop.example' and role = 'admin'"
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
     assert!(app.server_fn(&second, Admins::PATH, &[]).await.status().is_success());
     let res = app.server_fn(&first, RevokeAdmin::PATH, &[("id", &id.to_string())]).await;
     assert!(res.status().is_success());
@@ -393,8 +440,11 @@ async fn an_invited_admin_enrolls_signs_in_with_totp_and_loses_access_when_revok
     assert_eq!(e, AppError::NotSignedIn);
     assert!(!login(Some(codes[1].clone())).await.0, "a revoked admin cannot sign in");
     // and the last admin cannot be revoked
-    let res = app.server_fn(&first, RevokeAdmin::PATH, &[("id", &app.users.admin.id.to_string())]).await;
-    assert!(matches!(res.json::<AppError>().await.unwrap(), AppError::Rejected(m) if m.contains("마지막")));
+    let res =
+        app.server_fn(&first, RevokeAdmin::PATH, &[("id", &app.users.admin.id.to_string())]).await;
+    assert!(
+        matches!(res.json::<AppError>().await.unwrap(), AppError::Rejected(m) if m.contains("마지막"))
+    );
 }
 
 #[sqlx::test]

@@ -29,8 +29,8 @@ use uuid::Uuid;
 use crate::model::{CurrentUser, RefundOutcome, RefundOutcomeStatus, Role};
 use crate::server::error::ServerError;
 use portone_v1::{Payment, PortOneClient};
-pub use store::{insert_recorded, latest_outcome, RecordedRefund};
 pub(crate) use store::{audit, count_request};
+pub use store::{insert_recorded, latest_outcome, RecordedRefund};
 
 /// A refund request as the pipeline receives it.
 #[derive(Clone, Debug)]

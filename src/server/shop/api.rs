@@ -34,60 +34,80 @@ pub fn routes() -> Router<AppState> {
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
 }
 
-fn message(status: StatusCode, text: impl Into<String>) -> Response {
-    (status, Json(json!({"message": text.into()}))).into_response()
+/// The API's one error: a status and a Korean sentence, answered as `{"message"}`.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
 }
 
-fn server_error(e: ServerError) -> Response {
-    let status = match &e {
-        ServerError::Rejected(_) => StatusCode::UNPROCESSABLE_ENTITY,
-        other => other.status(),
-    };
-    message(status, AppError::from(e).to_string())
+impl ApiError {
+    fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError { status, message: message.into() }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(json!({"message": self.message}))).into_response()
+    }
+}
+
+/// The cause is logged by the conversion to `AppError`; the shop gets its sentence.
+impl From<ServerError> for ApiError {
+    fn from(e: ServerError) -> ApiError {
+        let status = match &e {
+            ServerError::Rejected(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            other => other.status(),
+        };
+        ApiError::new(status, AppError::from(e).to_string())
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> ApiError {
+        ServerError::from(e).into()
+    }
 }
 
 /// The key's caller, or the answer to give: 401 for a missing, unknown or revoked key (the
 /// same words for each), 429 past the key's per-minute budget.
-async fn caller(state: &AppState, headers: &HeaderMap) -> Result<ShopCaller, Response> {
-    let unauthorized = || message(StatusCode::UNAUTHORIZED, "API 키가 올바르지 않습니다.");
+async fn caller(state: &AppState, headers: &HeaderMap) -> Result<ShopCaller, ApiError> {
+    let unauthorized = || ApiError::new(StatusCode::UNAUTHORIZED, "API 키가 올바르지 않습니다.");
     let presented = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
     let Some(presented) = presented else { return Err(unauthorized()) };
-    let caller = match keys::authenticate(&state.pool, presented).await {
-        Ok(Some(caller)) => caller,
-        Ok(None) => {
-            metrics::counter!("api_requests_total", "answer" => "unauthorized").increment(1);
-            return Err(unauthorized());
-        }
-        Err(e) => return Err(server_error(e.into())),
+    let Some(caller) = keys::authenticate(&state.pool, presented).await? else {
+        metrics::counter!("api_requests_total", "answer" => "unauthorized").increment(1);
+        return Err(unauthorized());
     };
-    match refund::count_request(&state.pool, &caller.actor()).await {
-        Ok(n) if n > state.settings.api_requests_per_minute => {
-            tracing::warn!(api_key_id = caller.api_key_id, "API key rate limited");
-            metrics::counter!("api_requests_total", "answer" => "rate_limited").increment(1);
-            Err(message(StatusCode::TOO_MANY_REQUESTS, AppError::RateLimited.to_string()))
-        }
-        Ok(_) => {
-            metrics::counter!("api_requests_total", "answer" => "accepted").increment(1);
-            tracing::info!(api_key_id = caller.api_key_id, "API request");
-            Ok(caller)
-        }
-        Err(e) => Err(server_error(e.into())),
+    if refund::count_request(&state.pool, &caller.actor()).await?
+        > state.settings.api_requests_per_minute
+    {
+        tracing::warn!(api_key_id = caller.api_key_id, "API key rate limited");
+        metrics::counter!("api_requests_total", "answer" => "rate_limited").increment(1);
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            AppError::RateLimited.to_string(),
+        ));
     }
+    metrics::counter!("api_requests_total", "answer" => "accepted").increment(1);
+    tracing::info!(api_key_id = caller.api_key_id, "API request");
+    Ok(caller)
 }
 
 /// A JSON body of type `T`: 413 past the limit, 422 naming the field that is wrong, unknown
 /// or missing.
-fn body<T: DeserializeOwned>(bytes: Result<Bytes, BytesRejection>) -> Result<T, Response> {
+fn body<T: DeserializeOwned>(bytes: Result<Bytes, BytesRejection>) -> Result<T, ApiError> {
     let bytes = bytes.map_err(|rejection| {
         let status = rejection.status();
         if status == StatusCode::PAYLOAD_TOO_LARGE {
-            message(status, format!("요청 본문은 {}바이트를 넘을 수 없습니다.", MAX_BODY_BYTES))
+            ApiError::new(status, format!("요청 본문은 {MAX_BODY_BYTES}바이트를 넘을 수 없습니다."))
         } else {
-            message(StatusCode::BAD_REQUEST, "요청 본문을 읽지 못했습니다.")
+            ApiError::new(StatusCode::BAD_REQUEST, "요청 본문을 읽지 못했습니다.")
         }
     })?;
     let de = &mut serde_json::Deserializer::from_slice(&bytes);
@@ -97,18 +117,20 @@ fn body<T: DeserializeOwned>(bytes: Result<Bytes, BytesRejection>) -> Result<T, 
         let text = inner.to_string();
         let said = if let Some(field) = text.strip_prefix("unknown field `") {
             let field = field.split('`').next().unwrap_or_default();
-            let at = if path == "." || path.is_empty() { String::new() } else { format!("{path}.") };
+            let at =
+                if path == "." || path.is_empty() { String::new() } else { format!("{path}.") };
             format!("알 수 없는 필드입니다: {at}{field}")
         } else if let Some(field) = text.strip_prefix("missing field `") {
             let field = field.split('`').next().unwrap_or_default();
-            let at = if path == "." || path.is_empty() { String::new() } else { format!("{path}.") };
+            let at =
+                if path == "." || path.is_empty() { String::new() } else { format!("{path}.") };
             format!("{at}{field} 필드가 필요합니다.")
         } else if inner.is_syntax() || inner.is_eof() {
             "JSON 형식이 올바르지 않습니다.".to_string()
         } else {
             format!("{path} 값이 올바르지 않습니다.")
         };
-        message(StatusCode::UNPROCESSABLE_ENTITY, said)
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, said)
     })
 }
 
@@ -118,37 +140,28 @@ async fn register_order(
     Path(merchant_uid): Path<String>,
     headers: HeaderMap,
     bytes: Result<Bytes, BytesRejection>,
-) -> Response {
-    let caller = match caller(&state, &headers).await {
-        Ok(caller) => caller,
-        Err(response) => return response,
-    };
-    let registration: OrderRegistration = match body(bytes) {
-        Ok(r) => r,
-        Err(response) => return response,
-    };
-    let registered = orders::register(
+) -> Result<Response, ApiError> {
+    let caller = caller(&state, &headers).await?;
+    let registration: OrderRegistration = body(bytes)?;
+    let r = orders::register(
         &state.pool,
         &merchant_uid,
         &registration,
         Some(caller.api_key_id),
         &caller.actor(),
     )
-    .await;
-    match registered {
-        Ok(r) => (
-            if r.created { StatusCode::CREATED } else { StatusCode::OK },
-            Json(json!({
-                "merchant_uid": merchant_uid,
-                "customer_id": registration.customer.id.trim(),
-                "amount": registration.amount,
-                "paid": r.payment_assigned,
-                "amount_mismatch": r.amount_mismatch,
-            })),
-        )
-            .into_response(),
-        Err(e) => server_error(e),
-    }
+    .await?;
+    Ok((
+        if r.created { StatusCode::CREATED } else { StatusCode::OK },
+        Json(json!({
+            "merchant_uid": merchant_uid,
+            "customer_id": registration.customer.id.trim(),
+            "amount": registration.amount,
+            "paid": r.payment_assigned,
+            "amount_mismatch": r.amount_mismatch,
+        })),
+    )
+        .into_response())
 }
 
 /// One refund of an order, as the shop's server reads it.
@@ -174,20 +187,13 @@ async fn list_refunds(
     State(state): State<AppState>,
     Path(merchant_uid): Path<String>,
     headers: HeaderMap,
-) -> Response {
-    if let Err(response) = caller(&state, &headers).await {
-        return response;
-    }
+) -> Result<Response, ApiError> {
+    caller(&state, &headers).await?;
     if !crate::model::valid_merchant_uid(&merchant_uid) {
-        return server_error(ServerError::NotFound);
+        return Err(ServerError::NotFound.into());
     }
-    match order_refunds(&state.pool, &merchant_uid).await {
-        Ok(Some(refunds)) => {
-            Json(json!({"merchant_uid": merchant_uid, "refunds": refunds})).into_response()
-        }
-        Ok(None) => server_error(ServerError::NotFound),
-        Err(e) => server_error(e.into()),
-    }
+    let refunds = order_refunds(&state.pool, &merchant_uid).await?.ok_or(ServerError::NotFound)?;
+    Ok(Json(json!({"merchant_uid": merchant_uid, "refunds": refunds})).into_response())
 }
 
 /// The order's refunds; `None` when neither a registration nor a payment has that number.
@@ -262,22 +268,16 @@ async fn refund_order(
     Path(merchant_uid): Path<String>,
     headers: HeaderMap,
     bytes: Result<Bytes, BytesRejection>,
-) -> Response {
-    let caller = match caller(&state, &headers).await {
-        Ok(caller) => caller,
-        Err(response) => return response,
-    };
+) -> Result<Response, ApiError> {
+    let caller = caller(&state, &headers).await?;
     let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::trim);
     let Some(key) = key.filter(|k| (1..=255).contains(&k.len())) else {
-        return message(
+        return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "Idempotency-Key 헤더(1–255자)가 필요합니다.",
-        );
+        ));
     };
-    let request: ApiRefundRequest = match body(bytes) {
-        Ok(r) => r,
-        Err(response) => return response,
-    };
+    let request: ApiRefundRequest = body(bytes)?;
     let cmd = RefundCommand {
         merchant_uid,
         form: RefundForm {
@@ -296,12 +296,12 @@ async fn refund_order(
     )
     .await;
     match answer {
-        Ok(refund::Answer { outcome, .. }) => outcome_response(outcome),
-        Err(ServerError::KeyReused) => message(
+        Ok(refund::Answer { outcome, .. }) => Ok(outcome_response(outcome)),
+        Err(ServerError::KeyReused) => Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "이 Idempotency-Key는 다른 내용의 환불 요청에 이미 쓰였습니다.",
-        ),
-        Err(e) => server_error(e),
+        )),
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -3,28 +3,16 @@
 //! in), so what a key does is attributed to it like any user's act.
 
 use chrono::{DateTime, Utc};
-use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 
 use crate::model::{CurrentUser, Role};
 use crate::server::error::ServerError;
+use crate::server::tokens::{random_token, token_hash};
 
 /// The characters after `rk_live_` / `rk_test_`: 32 of 62 letters and digits, about 190 bits.
 const KEY_RANDOM_CHARS: usize = 32;
 /// How much of a key admins see again: its kind and the first four random characters.
 const SHOWN_PREFIX_CHARS: usize = 12;
-
-/// A random string of letters and digits from the operating system's generator.
-pub fn random_token(len: usize) -> String {
-    use rand::distributions::Alphanumeric;
-    use rand::Rng;
-    rand::rngs::OsRng.sample_iter(&Alphanumeric).take(len).map(char::from).collect()
-}
-
-/// SHA-256 in hex: enough for secrets of many random bits (never for passwords).
-pub fn token_hash(token: &str) -> String {
-    format!("{:x}", Sha256::digest(token.as_bytes()))
-}
 
 /// A key just created: the only time its whole text exists outside the shop.
 #[derive(Debug)]
@@ -45,11 +33,8 @@ pub async fn create(
     if !(1..=100).contains(&name.chars().count()) {
         return Err(ServerError::Rejected("키 이름은 1–100자로 입력해 주세요.".into()));
     }
-    let key = format!(
-        "{}{}",
-        if test { "rk_test_" } else { "rk_live_" },
-        random_token(KEY_RANDOM_CHARS)
-    );
+    let key =
+        format!("{}{}", if test { "rk_test_" } else { "rk_live_" }, random_token(KEY_RANDOM_CHARS));
     let prefix: String = key.chars().take(SHOWN_PREFIX_CHARS).collect();
     let mut tx = pool.begin().await?;
     // the principal's e-mail only satisfies the column; `.invalid` never delivers

@@ -227,14 +227,19 @@ mod tests {
         let ok = sign(SECRET, &claims(now, now + 600, Some("/orders/ORD-1")));
         assert_eq!(verify(SECRET, &ok, now).unwrap().sub, "C-1");
         // signed with another key
-        assert_eq!(verify(b"another-secret-of-thirty-two-bytes!!", &ok, now), Err(Refusal::Invalid));
+        assert_eq!(
+            verify(b"another-secret-of-thirty-two-bytes!!", &ok, now),
+            Err(Refusal::Invalid)
+        );
         // expired, from the future, living too long
         let t = |iat, exp| sign(SECRET, &claims(iat, exp, None));
         assert_eq!(verify(SECRET, &t(now - 700, now - 100), now), Err(Refusal::Expired));
         assert_eq!(verify(SECRET, &t(now + 300, now + 600), now), Err(Refusal::NotYetValid));
         assert_eq!(verify(SECRET, &t(now, now + 601), now), Err(Refusal::Invalid));
         // next must stay on this site
-        for next in ["//evil.example/x", "https://evil.example", "/\\evil.example", "orders", "/a b"] {
+        for next in
+            ["//evil.example/x", "https://evil.example", "/\\evil.example", "orders", "/a b"]
+        {
             let token = sign(SECRET, &claims(now, now + 60, Some(next)));
             assert_eq!(verify(SECRET, &token, now), Err(Refusal::ForeignNext), "{next}");
         }

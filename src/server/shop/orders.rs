@@ -136,11 +136,7 @@ pub async fn register(
     if mismatch {
         crate::server::payments::count_mismatch();
     }
-    Ok(Registered {
-        created,
-        payment_assigned: payment.is_some(),
-        amount_mismatch: mismatch,
-    })
+    Ok(Registered { created, payment_assigned: payment.is_some(), amount_mismatch: mismatch })
 }
 
 /// An admin assigns an unregistered payment to a customer named by the shop's id or by
