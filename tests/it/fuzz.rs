@@ -9,7 +9,7 @@ use portone_refund::api::admin::{
     RefundPolicy, SaveRefundPolicy,
 };
 use portone_refund::api::{
-    GetCurrentUser, GetOrderDetail, Login, MyOrders, RequestRefund, WithdrawRefundRequest,
+    shop, GetCurrentUser, GetOrderDetail, Login, MyOrders, RequestRefund, WithdrawRefundRequest,
 };
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -34,6 +34,15 @@ fn server_fns() -> Vec<&'static str> {
         AdminRejectRequest::PATH,
         RefundPolicy::PATH,
         SaveRefundPolicy::PATH,
+        shop::Integration::PATH,
+        shop::CreateApiKey::PATH,
+        shop::RevokeApiKey::PATH,
+        shop::AssignPayment::PATH,
+        shop::Admins::PATH,
+        shop::InviteAdmin::PATH,
+        shop::RevokeAdmin::PATH,
+        shop::Invitation::PATH,
+        shop::AcceptInvitation::PATH,
     ]
 }
 
@@ -66,6 +75,12 @@ const FIELDS: &[&str] = &[
     "status",
     "cancel_request_amount",
     "__err",
+    "name",
+    "code",
+    "token",
+    "totp_secret",
+    "customer",
+    "id",
 ];
 
 fn nasty(rng: &mut StdRng) -> String {
@@ -140,12 +155,21 @@ async fn random_and_malformed_requests_never_fault_and_write_nothing(pool: PgPoo
         "/admin/refunds.csv",
         "/admin/find",
         "/admin/settings",
+        "/admin/integration",
+        "/admin/admins",
+        "/admin/invite",
+        "/shop-login",
+        "/api/v1/orders/",
     ];
+    let key = portone_refund::server::shop::keys::create(&app.pool, "fuzz", true, "test")
+        .await
+        .unwrap()
+        .key;
     let mut rng = StdRng::seed_from_u64(20_261_126);
     let (mut by_status, mut faults) = (std::collections::BTreeMap::<u16, usize>::new(), Vec::new());
     for case in 0..CASES {
         let client = &clients[rng.gen_range(0..clients.len())];
-        let request = match rng.gen_range(0..5) {
+        let request = match rng.gen_range(0..6) {
             // a server function, form-encoded or JSON, with or without asking for JSON back
             0 | 1 => {
                 let path = server_fns()[rng.gen_range(0..server_fns().len())];
@@ -190,6 +214,29 @@ async fn random_and_malformed_requests_never_fault_and_write_nothing(pool: PgPoo
                     r.header("content-type", "application/x-www-form-urlencoded")
                         .body(random_form(&mut rng))
                 }
+            }
+            // the shop's API, with its key or anything else as the bearer, any body
+            4 => {
+                let path = format!(
+                    "{}/api/v1/orders/{}{}",
+                    app.base_url,
+                    portone_refund::model::percent_encode(&nasty(&mut rng)),
+                    if rng.gen() { "/refunds" } else { "" }
+                );
+                // what a header can carry of it
+                let header_text = |rng: &mut StdRng| {
+                    nasty(rng).chars().filter(|c| (' '..='~').contains(c)).collect::<String>()
+                };
+                let bearer = if rng.gen() { key.clone() } else { header_text(&mut rng) };
+                let r = match rng.gen_range(0..3) {
+                    0 => reqwest::Client::new().put(path),
+                    1 => reqwest::Client::new()
+                        .post(path)
+                        .header("idempotency-key", header_text(&mut rng)),
+                    _ => reqwest::Client::new().get(path),
+                };
+                r.header("authorization", format!("Bearer {bearer}"))
+                    .json(&random_json(&mut rng, 0))
             }
             // pages and exports with random paths and query strings
             _ => {
