@@ -99,6 +99,8 @@ test('an invited admin enrolls an authenticator and signs in with TOTP', async (
   await page.getByLabel('비밀번호', { exact: true }).fill('a-long-admin-password');
   await page.getByRole('button', { name: '로그인' }).click();
   await expect(page.getByRole('alert')).toContainText('관리자 인증 코드가 올바르지 않습니다');
+  // (without WebAssembly yet, the refused form came back as a new page: fill it again)
+  await page.getByLabel('이메일').fill(email);
   await page.getByLabel('비밀번호', { exact: true }).fill('a-long-admin-password');
   await page.getByLabel('관리자 인증 코드').fill(totp(secret, Date.now() / 1000 + 30));
   await page.getByRole('button', { name: '로그인' }).click();

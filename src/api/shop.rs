@@ -19,6 +19,10 @@ const FLASH_KEY: &str = "flash_new_api_key";
 const FLASH_INVITE: &str = "flash_invite_link";
 #[cfg(feature = "ssr")]
 const FLASH_CODES: &str = "flash_recovery_codes";
+/// The authenticator secret the invitation page showed this session: enrollment proves a
+/// code of this one, never of a secret the form would name.
+#[cfg(feature = "ssr")]
+const ENROLLING_SECRET: &str = "enrolling_totp_secret";
 
 /// A value this session was given once, taken out as it is read.
 #[cfg(feature = "ssr")]
@@ -29,35 +33,15 @@ async fn take_flash<T: serde::de::DeserializeOwned>(key: &str) -> Result<Option<
 /// 연동: the keys, a key just created, and the newest unassigned payments.
 #[server]
 pub async fn integration() -> Result<IntegrationView, AppError> {
-    use crate::model::shop::{ApiKeyView, UnassignedView};
     use crate::server::shop::{keys, orders};
     ctx::require_admin().await?;
     let state = ctx::state()?;
     let keys = keys::list(&state.pool).await.map_err(ServerError::from)?;
     let unassigned = orders::unassigned(&state.pool, 50).await.map_err(ServerError::from)?;
     Ok(IntegrationView {
-        keys: keys
-            .into_iter()
-            .map(|k| ApiKeyView {
-                id: k.id,
-                name: k.name,
-                prefix: k.prefix,
-                created_at: k.created_at,
-                last_used_at: k.last_used_at,
-                revoked_at: k.revoked_at,
-            })
-            .collect(),
+        keys,
         new_key: take_flash(FLASH_KEY).await?,
-        unassigned: unassigned
-            .into_iter()
-            .map(|u| UnassignedView {
-                merchant_uid: u.merchant_uid,
-                order_name: u.order_name,
-                amount: u.amount,
-                buyer_name: u.buyer_name,
-                paid_at: u.paid_at,
-            })
-            .collect(),
+        unassigned,
         shop_login: state.settings.shop_login_secret.is_some(),
     })
 }
@@ -104,28 +88,14 @@ pub async fn assign_payment(merchant_uid: String, customer: String) -> Result<St
 /// 관리자: admins, pending invitations, and what this session was just given once.
 #[server]
 pub async fn admins() -> Result<AdminsView, AppError> {
-    use crate::model::shop::{AdminView, InviteView};
     let me = ctx::require_admin().await?;
     let state = ctx::state()?;
     let (admins, invites) =
         crate::server::admins::list(&state.pool).await.map_err(ServerError::from)?;
     Ok(AdminsView {
         me: me.id,
-        admins: admins
-            .into_iter()
-            .map(|a| AdminView {
-                id: a.id,
-                email: a.email,
-                display_name: a.display_name,
-                totp: a.totp,
-                created_at: a.created_at,
-                revoked_at: a.revoked_at,
-            })
-            .collect(),
-        invites: invites
-            .into_iter()
-            .map(|i| InviteView { email: i.email, expires_at: i.expires_at })
-            .collect(),
+        admins,
+        invites,
         new_invite_link: take_flash(FLASH_INVITE).await?,
         recovery_codes: take_flash(FLASH_CODES).await?.unwrap_or_default(),
     })
@@ -166,7 +136,21 @@ pub async fn invitation(token: String) -> Result<InvitationView, AppError> {
         .ok_or_else(|| {
             AppError::Rejected("초대 링크가 만료되었거나 이미 사용되었습니다.".into())
         })?;
-    let (totp_secret, url) = crate::server::totp::new_totp_secret(&email);
+    // the same secret on every showing of this invitation in this session (a reload after a
+    // mistyped code must not replace what the authenticator already holds)
+    let session = ctx::session().await?;
+    let link = crate::server::tokens::token_hash(&token);
+    let held: Option<(String, String)> =
+        session.get(ENROLLING_SECRET).await.map_err(ServerError::from)?;
+    let totp_secret = match held {
+        Some((for_link, secret)) if for_link == link => secret,
+        _ => {
+            let secret = crate::server::totp::new_totp_secret();
+            session.insert(ENROLLING_SECRET, (link, &secret)).await.map_err(ServerError::from)?;
+            secret
+        }
+    };
+    let url = crate::server::totp::otpauth_url(&totp_secret, &email);
     Ok(InvitationView { email, totp_secret, qr_svg: crate::server::totp::qr_svg(&url) })
 }
 
@@ -177,11 +161,19 @@ pub async fn accept_invitation(
     token: String,
     name: String,
     password: String,
-    totp_secret: String,
     code: String,
 ) -> Result<(), AppError> {
     use crate::server::admins::{accept, Enrollment};
     let state = ctx::state()?;
+    let session = ctx::session().await?;
+    let held: Option<(String, String)> =
+        session.get(ENROLLING_SECRET).await.map_err(ServerError::from)?;
+    let totp_secret = held
+        .filter(|(for_link, _)| *for_link == crate::server::tokens::token_hash(&token))
+        .map(|(_, secret)| secret)
+        .ok_or_else(|| {
+            AppError::Rejected("인증 앱 등록 정보가 없습니다. 초대 링크를 다시 열어 주세요.".into())
+        })?;
     let enrollment = Enrollment {
         token: &token,
         name: &name,
@@ -190,8 +182,8 @@ pub async fn accept_invitation(
         code: &code,
     };
     let enrolled = accept(&state.pool, &enrollment).await?;
-    let session = ctx::session().await?;
     crate::server::auth::start_session(&session, &enrolled.admin).await?;
+    session.remove::<(String, String)>(ENROLLING_SECRET).await.map_err(ServerError::from)?;
     session.insert(FLASH_CODES, enrolled.recovery_codes).await.map_err(ServerError::from)?;
     leptos_axum::redirect("/admin/admins");
     Ok(())

@@ -121,7 +121,6 @@ pub fn InvitePage() -> impl IntoView {
                             <p>{v.email.clone()} " 님을 관리자로 초대했습니다."</p>
                             <ActionForm action=accept attr:class="form">
                                 <input type="hidden" name="token" value=token()/>
-                                <input type="hidden" name="totp_secret" value=v.totp_secret.clone()/>
                                 <label for="admin-name">"이름"</label>
                                 <input id="admin-name" name="name" type="text" maxlength="100" required autocomplete="name"/>
                                 <PasswordField/>

@@ -6,6 +6,7 @@
 use chrono::{DateTime, Duration, Utc};
 use sqlx::PgPool;
 
+use crate::model::shop::{AdminView, InviteView};
 use crate::model::{CurrentUser, Role};
 use crate::server::error::ServerError;
 use crate::server::tokens::{random_token, token_hash};
@@ -49,10 +50,8 @@ pub async fn invite(pool: &PgPool, email: &str, created_by: &str) -> Result<Invi
     )
     .execute(&mut *tx)
     .await?;
-    crate::server::refund::audit(
+    crate::server::refund::audit_event(
         &mut *tx,
-        None,
-        None,
         "admin_invited",
         created_by,
         serde_json::json!({"email": email}),
@@ -159,10 +158,8 @@ pub async fn accept(pool: &PgPool, e: &Enrollment<'_>) -> Result<Enrolled, Serve
     )
     .execute(&mut *tx)
     .await?;
-    crate::server::refund::audit(
+    crate::server::refund::audit_event(
         &mut *tx,
-        None,
-        None,
         "admin_enrolled",
         &format!("admin:{user_id}"),
         serde_json::json!({"email": email}),
@@ -188,28 +185,10 @@ fn recovery_codes() -> Vec<String> {
         .collect()
 }
 
-/// An admin as 관리자 lists them.
-#[derive(Debug)]
-pub struct AdminRow {
-    pub id: i64,
-    pub email: String,
-    pub display_name: String,
-    pub totp: bool,
-    pub created_at: DateTime<Utc>,
-    pub revoked_at: Option<DateTime<Utc>>,
-}
-
-/// A pending invitation.
-#[derive(Debug)]
-pub struct InviteRow {
-    pub email: String,
-    pub created_at: DateTime<Utc>,
-    pub expires_at: DateTime<Utc>,
-}
-
-pub async fn list(pool: &PgPool) -> Result<(Vec<AdminRow>, Vec<InviteRow>), sqlx::Error> {
+/// Every admin (live ones first) and the invitations still waiting.
+pub async fn list(pool: &PgPool) -> Result<(Vec<AdminView>, Vec<InviteView>), sqlx::Error> {
     let admins = sqlx::query_as!(
-        AdminRow,
+        AdminView,
         r#"select id, email, display_name, totp_secret is not null as "totp!", created_at as "created_at: DateTime<Utc>",
                   revoked_at as "revoked_at: DateTime<Utc>"
            from users where role = 'admin' order by revoked_at is not null, created_at"#
@@ -217,8 +196,8 @@ pub async fn list(pool: &PgPool) -> Result<(Vec<AdminRow>, Vec<InviteRow>), sqlx
     .fetch_all(pool)
     .await?;
     let invites = sqlx::query_as!(
-        InviteRow,
-        r#"select email, created_at as "created_at: DateTime<Utc>", expires_at as "expires_at: DateTime<Utc>" from admin_invites
+        InviteView,
+        r#"select email, expires_at as "expires_at: DateTime<Utc>" from admin_invites
            where used_at is null and expires_at > now() order by created_at desc"#
     )
     .fetch_all(pool)
@@ -245,10 +224,8 @@ pub async fn revoke(pool: &PgPool, admin_id: i64, by: &str) -> Result<(), Server
     sqlx::query!("update users set revoked_at = now() where id = $1", admin_id)
         .execute(&mut *tx)
         .await?;
-    crate::server::refund::audit(
+    crate::server::refund::audit_event(
         &mut *tx,
-        None,
-        None,
         "admin_revoked",
         by,
         serde_json::json!({"admin_id": admin_id}),

@@ -20,11 +20,14 @@ pub fn totp(secret: &str, account: &str) -> Option<Totp> {
         .ok()
 }
 
-/// A new authenticator secret (160 bits, base32) and its `otpauth://` URL.
-pub fn new_totp_secret(account: &str) -> (String, String) {
-    let secret = Secret::generate().to_base32();
-    let url = totp(&secret, account).and_then(|t| t.to_url().ok()).unwrap_or_default();
-    (secret, url)
+/// A new authenticator secret: 160 random bits, base32.
+pub fn new_totp_secret() -> String {
+    Secret::generate().to_base32()
+}
+
+/// The `otpauth://` URL authenticator apps take (as a QR code).
+pub fn otpauth_url(secret: &str, account: &str) -> String {
+    totp(secret, account).and_then(|t| t.to_url().ok()).unwrap_or_default()
 }
 
 /// The `otpauth://` URL as a QR code in SVG, for authenticator apps to scan.

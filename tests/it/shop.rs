@@ -129,16 +129,10 @@ async fn the_registration_decides_the_owner_whatever_the_payer_typed(pool: PgPoo
 #[sqlx::test]
 async fn an_unregistered_payment_is_for_admins_only_until_assigned(pool: PgPool) {
     let app = spawn_app(pool).await;
-    let created: Payment = reqwest::Client::new()
-        .post(format!("{}/__sim/payments", app.sim_url))
-        .json(&json!({"merchant_uid": "ORD-U-1", "amount": 3000, "pay_method": "card", "pg_provider": "kcp",
-                      "name": "미등록 주문", "buyer_email": app.users.minsu.email}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let created = app
+        .sim_create_payment(&json!({"merchant_uid": "ORD-U-1", "amount": 3000, "pay_method": "card",
+                                    "pg_provider": "kcp", "name": "미등록 주문", "buyer_email": app.users.minsu.email}))
+        .await;
     let notice = portone_v1::WebhookNotice {
         imp_uid: created.imp_uid.clone(),
         merchant_uid: None,
@@ -361,19 +355,37 @@ async fn the_shops_token_signs_its_customer_in_once_and_nothing_else_does(pool: 
 
 #[sqlx::test]
 async fn an_invited_admin_enrolls_signs_in_with_totp_and_loses_access_when_revoked(pool: PgPool) {
-    use portone_refund::api::shop::{AcceptInvitation, Admins, RevokeAdmin};
+    use portone_refund::api::shop::{AcceptInvitation, Admins, Invitation, RevokeAdmin};
     let app = spawn_app(pool).await;
     let invite = admins::invite(&app.pool, "New.Admin@Shop.Example", "test").await.unwrap();
-    let (secret, _) = portone_refund::server::totp::new_totp_secret("new.admin@shop.example");
+    let newcomer = app.browser();
+    // the invitation page shows this session its authenticator's secret
+    let shown: Value = app
+        .server_fn(&newcomer, Invitation::PATH, &[("token", &invite.token)])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(shown["email"], "new.admin@shop.example");
+    assert!(
+        shown["qr_svg"].as_str().unwrap().starts_with("<?xml")
+            || shown["qr_svg"].as_str().unwrap().contains("<svg")
+    );
+    let secret = shown["totp_secret"].as_str().unwrap().to_string();
+    let again: Value = app
+        .server_fn(&newcomer, Invitation::PATH, &[("token", &invite.token)])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again["totp_secret"], secret.as_str(), "a reload keeps the secret being enrolled");
     let totp = portone_refund::server::totp::totp(&secret, "new.admin@shop.example").unwrap();
     let now = chrono::Utc::now().timestamp() as u64;
-    let newcomer = app.browser();
     let accept = |code: String| {
         let form = [
             ("token", invite.token.clone()),
             ("name", "새 관리자".to_string()),
             ("password", "a-long-admin-password".to_string()),
-            ("totp_secret", secret.clone()),
             ("code", code),
         ];
         newcomer

@@ -29,7 +29,7 @@ use uuid::Uuid;
 use crate::model::{CurrentUser, RefundOutcome, RefundOutcomeStatus, Role};
 use crate::server::error::ServerError;
 use portone_v1::{Payment, PortOneClient};
-pub(crate) use store::{audit, count_request};
+pub(crate) use store::{audit, audit_event, count_request};
 pub use store::{insert_recorded, latest_outcome, RecordedRefund};
 
 /// A refund request as the pipeline receives it.

@@ -16,6 +16,16 @@ pub fn actor(user: &CurrentUser) -> String {
     format!("{}:{}", user.role.as_str(), user.id)
 }
 
+/// An audit event of no one refund or payment: accounts, keys, registrations.
+pub async fn audit_event(
+    conn: impl sqlx::PgExecutor<'_>,
+    kind: &str,
+    actor: &str,
+    detail: serde_json::Value,
+) -> Result<(), sqlx::Error> {
+    audit(conn, None, None, kind, actor, detail).await
+}
+
 pub async fn audit(
     conn: impl sqlx::PgExecutor<'_>,
     refund_id: Option<Uuid>,

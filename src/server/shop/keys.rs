@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
+use crate::model::shop::ApiKeyView;
 use crate::model::{CurrentUser, Role};
 use crate::server::error::ServerError;
 use crate::server::tokens::{random_token, token_hash};
@@ -55,10 +56,8 @@ pub async fn create(
     )
     .fetch_one(&mut *tx)
     .await?;
-    crate::server::refund::audit(
+    crate::server::refund::audit_event(
         &mut *tx,
-        None,
-        None,
         "api_key_created",
         created_by,
         serde_json::json!({"api_key_id": id, "name": name, "prefix": prefix}),
@@ -69,20 +68,10 @@ pub async fn create(
     Ok(NewKey { id, key })
 }
 
-/// A key as the 연동 page lists it.
-#[derive(Debug)]
-pub struct KeyRow {
-    pub id: i64,
-    pub name: String,
-    pub prefix: String,
-    pub created_at: DateTime<Utc>,
-    pub last_used_at: Option<DateTime<Utc>>,
-    pub revoked_at: Option<DateTime<Utc>>,
-}
-
-pub async fn list(pool: &PgPool) -> Result<Vec<KeyRow>, sqlx::Error> {
+/// Every key, live ones first, as 연동 lists them (never the key itself).
+pub async fn list(pool: &PgPool) -> Result<Vec<ApiKeyView>, sqlx::Error> {
     sqlx::query_as!(
-        KeyRow,
+        ApiKeyView,
         r#"select id, name, prefix, created_at as "created_at: DateTime<Utc>", last_used_at as "last_used_at: DateTime<Utc>",
                   revoked_at as "revoked_at: DateTime<Utc>"
            from api_keys order by revoked_at is not null, created_at desc"#
@@ -103,10 +92,8 @@ pub async fn revoke(pool: &PgPool, id: i64, by: &str) -> Result<bool, ServerErro
     .rows_affected()
         == 1;
     if revoked {
-        crate::server::refund::audit(
+        crate::server::refund::audit_event(
             &mut *tx,
-            None,
-            None,
             "api_key_revoked",
             by,
             serde_json::json!({"api_key_id": id}),

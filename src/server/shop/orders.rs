@@ -5,6 +5,7 @@
 
 use sqlx::{PgConnection, PgPool};
 
+use crate::model::shop::UnassignedView;
 use crate::server::error::ServerError;
 
 /// A customer as the shop knows them: its own id, e-mail and name.
@@ -185,20 +186,10 @@ pub async fn assign(
     Ok(found.display_name)
 }
 
-/// A payment nobody registered, as the 연동 page lists it.
-#[derive(Debug)]
-pub struct Unassigned {
-    pub merchant_uid: String,
-    pub order_name: String,
-    pub amount: i64,
-    pub buyer_name: Option<String>,
-    pub paid_at: Option<chrono::DateTime<chrono::Utc>>,
-}
-
 /// The newest unassigned payments (at most `limit`).
-pub async fn unassigned(pool: &PgPool, limit: i64) -> Result<Vec<Unassigned>, sqlx::Error> {
+pub async fn unassigned(pool: &PgPool, limit: i64) -> Result<Vec<UnassignedView>, sqlx::Error> {
     sqlx::query_as!(
-        Unassigned,
+        UnassignedView,
         r#"select merchant_uid, order_name, amount, buyer_name, paid_at as "paid_at: chrono::DateTime<chrono::Utc>" from payments
            where customer_id is null order by created_at desc limit $1"#,
         limit

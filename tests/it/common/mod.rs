@@ -239,17 +239,22 @@ impl TestApp {
         if let (Some(fields), Value::Object(more)) = (fields.as_object_mut(), more) {
             fields.extend(more);
         }
-        let payment: Payment = reqwest::Client::new()
+        let payment = self.sim_create_payment(&fields).await;
+        import_payment(&self.pool, &payment, true).await.unwrap();
+        payment
+    }
+
+    /// A payment made at the simulator (imported here only if `fields` asks it to `notify`).
+    pub async fn sim_create_payment(&self, fields: &Value) -> Payment {
+        reqwest::Client::new()
             .post(format!("{}/__sim/payments", self.sim_url))
-            .json(&fields)
+            .json(fields)
             .send()
             .await
             .unwrap()
             .json()
             .await
-            .unwrap();
-        import_payment(&self.pool, &payment, true).await.unwrap();
-        payment
+            .unwrap()
     }
 
     pub async fn sim_payment(&self, imp_uid: &str) -> Payment {
