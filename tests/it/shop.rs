@@ -91,6 +91,22 @@ async fn missing_unknown_and_revoked_keys_are_refused_alike(pool: PgPool) {
     assert!(actors.iter().all(|a| a.starts_with("api_key:")));
 
     let id = sqlx::query_scalar!("select id from api_keys").fetch_one(&app.pool).await.unwrap();
+    // the key's budget for this minute spent (600 by default): told to wait, nothing done
+    sqlx::query!(
+        "update refund_request_windows set requests = 600 where actor = $1",
+        format!("api_key:{id}")
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let limited = put_order(&app, &key, "ORD-K-2", &body).await;
+    assert_eq!(limited.status(), 429);
+    let registered =
+        sqlx::query_scalar!("select count(*) from shop_orders where merchant_uid = 'ORD-K-2'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(registered, Some(0));
     assert!(keys::revoke(&app.pool, id, "test").await.unwrap());
     let revoked = put_order(&app, &key, "ORD-K-1", &body).await;
     assert_eq!(revoked.status(), 401);
