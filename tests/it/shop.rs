@@ -277,6 +277,13 @@ async fn the_shops_refund_goes_through_the_pipeline_once_per_idempotency_key(poo
     assert!(refunds[0]["reference"].as_str().unwrap().starts_with("R-"));
     let admin = app.signed_in(ADMIN).await;
     assert!(app.page(&admin, "/admin/payments/ORD-S-1").await.contains("쇼핑몰"));
+    let reads = sqlx::query_scalar!(
+        "select count(*) from refund_events where kind = 'api_refunds_read' and actor like 'api_key:%'"
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(reads, Some(1), "the read is attributed to the key");
     let unknown_order = shop
         .get(format!("{}/api/v1/orders/ORD-NONE/refunds", app.base_url))
         .bearer_auth(&key)

@@ -182,17 +182,20 @@ pub struct ApiRefund {
     pub finished_at: Option<DateTime<Utc>>,
 }
 
-/// `GET /api/v1/orders/{merchant_uid}/refunds`: every refund of the order, oldest first.
+/// `GET /api/v1/orders/{merchant_uid}/refunds`: every refund of the order, oldest first. The
+/// read is in the audit trail too: every use of a key is attributable.
 async fn list_refunds(
     State(state): State<AppState>,
     Path(merchant_uid): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    caller(&state, &headers).await?;
+    let caller = caller(&state, &headers).await?;
     if !crate::model::valid_merchant_uid(&merchant_uid) {
         return Err(ServerError::NotFound.into());
     }
     let refunds = order_refunds(&state.pool, &merchant_uid).await?.ok_or(ServerError::NotFound)?;
+    let detail = json!({"merchant_uid": merchant_uid, "refunds": refunds.len()});
+    refund::audit_event(&state.pool, "api_refunds_read", &caller.actor(), detail).await?;
     Ok(Json(json!({"merchant_uid": merchant_uid, "refunds": refunds})).into_response())
 }
 
