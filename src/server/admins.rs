@@ -33,11 +33,9 @@ impl Invite {
 /// Invites `email` to become an admin (a new link each time; earlier links keep working
 /// until used or expired).
 pub async fn invite(pool: &PgPool, email: &str, created_by: &str) -> Result<Invite, ServerError> {
-    let email = crate::server::auth::normalize_email(email);
-    let (local, domain) = email.split_once('@').unwrap_or_default();
-    if local.is_empty() || domain.is_empty() || email.chars().count() > 254 {
+    let Some(email) = crate::server::auth::plausible_email(email) else {
         return Err(ServerError::Rejected("올바른 이메일 주소를 입력해 주세요.".into()));
-    }
+    };
     let token = random_token(40);
     let expires_at = Utc::now() + Duration::hours(INVITE_HOURS);
     let mut tx = pool.begin().await?;
@@ -104,14 +102,12 @@ pub async fn accept(pool: &PgPool, e: &Enrollment<'_>) -> Result<Enrolled, Serve
     let Some(totp) = totp(e.totp_secret, &email) else {
         return Err(rejected("인증 앱 등록 정보가 올바르지 않습니다. 페이지를 새로고침해 주세요."));
     };
-    let Some(step) = totp.check(e.code.trim(), Utc::now().timestamp().max(0) as u64) else {
+    let Some(step) = totp.check_current(e.code.trim()) else {
         return Err(rejected(
             "인증 코드가 맞지 않습니다. 인증 앱에 지금 보이는 6자리를 입력해 주세요.",
         ));
     };
-    let password = e.password.to_string();
-    let hash =
-        tokio::task::spawn_blocking(move || crate::server::auth::hash_password(&password)).await?;
+    let hash = crate::server::auth::hash_password_off_thread(e.password).await?;
     let mut tx = pool.begin().await?;
     let invite = sqlx::query_scalar!(
         "select id from admin_invites where token_hash = $1 and used_at is null and expires_at > now() for update",

@@ -28,6 +28,12 @@ const CHECK_SLOT_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 static PASSWORD_CHECKS: tokio::sync::Semaphore =
     tokio::sync::Semaphore::const_new(CONCURRENT_PASSWORD_CHECKS);
 
+/// `hash_password` on a blocking thread: argon2id takes tens of milliseconds of CPU.
+pub async fn hash_password_off_thread(password: &str) -> Result<String, tokio::task::JoinError> {
+    let password = password.to_string();
+    tokio::task::spawn_blocking(move || hash_password(&password)).await
+}
+
 pub fn hash_password(password: &str) -> String {
     let salt = SaltString::generate(&mut OsRng);
     Argon2::default().hash_password(password.as_bytes(), &salt).expect("argon2 hashing").to_string()
@@ -47,6 +53,14 @@ fn decoy_hash() -> &'static str {
 
 pub fn normalize_email(email: &str) -> String {
     email.trim().to_lowercase()
+}
+
+/// An e-mail address as we store it (`normalize_email`), if it looks like one: something
+/// before and after an `@`, at most 254 characters.
+pub fn plausible_email(email: &str) -> Option<String> {
+    let email = normalize_email(email);
+    let (local, domain) = email.split_once('@')?;
+    (!local.is_empty() && !domain.is_empty() && email.chars().count() <= 254).then_some(email)
 }
 
 /// Checks credentials and rate limits. Unknown email and wrong password fail alike.
@@ -232,8 +246,7 @@ pub async fn session_user(
 
 /// Gives an account a password (the demo's shop customers, who also sign in with one).
 pub async fn set_password(pool: &PgPool, user_id: i64, password: &str) -> Result<(), ServerError> {
-    let password = password.to_string();
-    let hash = tokio::task::spawn_blocking(move || hash_password(&password)).await?;
+    let hash = hash_password_off_thread(password).await?;
     sqlx::query!("update users set password_hash = $2 where id = $1", user_id, hash)
         .execute(pool)
         .await?;
@@ -248,9 +261,7 @@ pub async fn create_user(
     password: &str,
     role: Role,
 ) -> Result<i64, sqlx::Error> {
-    let password = password.to_string();
-    let hash =
-        tokio::task::spawn_blocking(move || hash_password(&password)).await.expect("hashing task");
+    let hash = hash_password_off_thread(password).await.expect("hashing task");
     sqlx::query_scalar!(
         "insert into users (email, display_name, password_hash, role) values ($1, $2, $3, $4) returning id",
         normalize_email(email),

@@ -259,6 +259,8 @@ pub async fn seed(pool: &PgPool) -> Result<bool, Box<dyn std::error::Error + Sen
         .expect("noon exists")
         .with_timezone(&Utc)
         - Duration::days(4);
+    // our user id of each demo account the orders named
+    let mut customers = std::collections::BTreeMap::new();
     for (i, o) in ORDERS.iter().enumerate() {
         let mut paid_at = o.hours_ago.map(|h| now - Duration::hours(h)).unwrap_or(last_month);
         // keep "this month" orders in this KST month, whatever day the demo runs
@@ -284,53 +286,46 @@ pub async fn seed(pool: &PgPool) -> Result<bool, Box<dyn std::error::Error + Sen
                 (paid_at + Duration::hours(6)).timestamp(),
             );
         }
-        register(pool, &payment, buyer.shop_id.unwrap_or_default(), buyer.email, buyer.name)
-            .await?;
+        let customer =
+            register(pool, &payment, buyer.shop_id.unwrap_or_default(), buyer.email, buyer.name)
+                .await?;
+        customers.insert(o.buyer, customer);
         import_payment(pool, &payment, false).await?;
         store_demo_balance(pool, &payment, o.tax_free).await?;
     }
-    for a in ACCOUNTS {
-        if let Some(shop_id) = a.shop_id {
-            let id = customer_id(pool, shop_id).await?;
-            auth::set_password(pool, id, a.password).await?;
-        }
+    for (buyer, customer) in customers {
+        auth::set_password(pool, customer, ACCOUNTS[buyer].password).await?;
     }
     seed_refund_history(pool, now).await?;
     Ok(true)
 }
 
-/// Registers a demo payment's order as the demo shop would through `PUT /api/v1/orders/…`.
+/// Registers a demo payment's order as the demo shop would through `PUT /api/v1/orders/…`;
+/// returns the customer's user id.
 async fn register(
     pool: &PgPool,
     payment: &Payment,
     shop_id: &str,
     email: &str,
     name: &str,
-) -> Result<(), crate::server::error::ServerError> {
+) -> Result<i64, crate::server::error::ServerError> {
     let registration = OrderRegistration {
         customer: ShopCustomer { id: shop_id.into(), email: email.into(), name: name.into() },
         amount: payment.amount,
         name: payment.name.clone().unwrap_or_else(|| payment.merchant_uid.clone()),
     };
-    orders::register(pool, &payment.merchant_uid, &registration, None, "system:demo").await?;
-    Ok(())
+    let registered =
+        orders::register(pool, &payment.merchant_uid, &registration, None, "system:demo").await?;
+    Ok(registered.customer_id)
 }
 
-async fn customer_id(pool: &PgPool, shop_id: &str) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar!("select id from users where shop_customer_id = $1", shop_id)
-        .fetch_one(pool)
-        .await
-}
-
-/// The demo shop's customer id for 김민수: the demo's `/shop-login` link signs him in.
-pub const MINSU_SHOP_ID: &str = "C-1001";
-
-/// A `/shop-login` link for 김민수 valid for ten minutes, signed with `secret`.
+/// A `/shop-login` link for 김민수 (the demo shop's `C-1001`) valid for ten minutes, signed
+/// with `secret`.
 pub fn minsu_login_link(base_url: &str, secret: &[u8]) -> String {
     let now = Utc::now().timestamp();
     let minsu = &ACCOUNTS[0];
     let claims = crate::server::shop::login::ShopLoginClaims {
-        sub: MINSU_SHOP_ID.into(),
+        sub: minsu.shop_id.unwrap_or_default().into(),
         email: minsu.email.into(),
         name: minsu.name.into(),
         iat: now,
@@ -433,8 +428,7 @@ async fn seed_refund_history(
             "amount": price, "pay_method": pay_method, "pg_provider": pg, "name": product,
             "buyer_name": buyer_name, "buyer_email": buyer_email, "paid_at": paid_at.timestamp(),
         }))?;
-        register(pool, &payment, &buyer_shop_id, buyer_email, buyer_name).await?;
-        let buyer = customer_id(pool, &buyer_shop_id).await?;
+        let buyer = register(pool, &payment, &buyer_shop_id, buyer_email, buyer_name).await?;
         // 1–4 refunds per order, a third of the price each at most
         let mut planned = Vec::new();
         for j in 0..(1 + i % 4) {

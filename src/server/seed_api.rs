@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use tower_sessions::Session;
 
 use crate::error::AppError;
-use crate::model::RefundOutcomeStatus;
+use crate::model::{RefundOutcome, RefundOutcomeStatus};
 use crate::server::error::ServerError;
 use crate::server::refund::{self, rules::RefundForm, RefundCommand};
 use crate::server::{auth, AppState};
@@ -88,38 +88,54 @@ pub async fn refund(
     let answer =
         refund::answer_refund(&state.pool, &state.portone, &state.settings.pipeline, &user, cmd)
             .await;
-    match answer {
-        Ok(refund::Answer { outcome: o, payment }) => match o.status {
-            // PortOne's payment as it answered our cancel; a replayed request has none at hand
-            RefundOutcomeStatus::Succeeded => match payment {
-                Some(payment) => (StatusCode::OK, Json(payment)).into_response(),
-                None => message(StatusCode::OK, "환불되었습니다."),
-            },
-            RefundOutcomeStatus::Pending => (
-                StatusCode::ACCEPTED,
-                Json(json!({"status": "pending", "message": crate::model::PENDING_EXPLANATION})),
-            )
-                .into_response(),
-            RefundOutcomeStatus::Failed => message(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                AppError::Gateway(o.message.unwrap_or_default()).to_string(),
-            ),
-            // beyond the shop's approval policy: accepted, and waiting for an admin
-            RefundOutcomeStatus::Requested => (
-                StatusCode::ACCEPTED,
-                Json(json!({"status": "requested", "refund_id": o.refund_id,
-                            "message": crate::model::REQUESTED_EXPLANATION})),
-            )
-                .into_response(),
-            // a replayed request that has since been decided
-            RefundOutcomeStatus::Withdrawn => {
-                message(StatusCode::CONFLICT, "철회한 환불 요청입니다.")
-            }
-            RefundOutcomeStatus::Rejected => message(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                format!("환불 요청이 거절되었습니다. 사유: {}", o.message.unwrap_or_default()),
-            ),
+    let refund::Answer { outcome: o, payment } = match answer {
+        Ok(answer) => answer,
+        Err(e) => return error_response(e),
+    };
+    let (status, said) = outcome_answer(&o);
+    match o.status {
+        // PortOne's payment as it answered our cancel; a replayed request has none at hand
+        RefundOutcomeStatus::Succeeded => match payment {
+            Some(payment) => (status, Json(payment)).into_response(),
+            None => message(status, said),
         },
-        Err(e) => error_response(e),
+        RefundOutcomeStatus::Pending => {
+            (status, Json(json!({"status": "pending", "message": said}))).into_response()
+        }
+        // beyond the shop's approval policy: accepted, and waiting for an admin
+        RefundOutcomeStatus::Requested => (
+            status,
+            Json(json!({"status": "requested", "refund_id": o.refund_id, "message": said})),
+        )
+            .into_response(),
+        // failed at PortOne, or a replayed request that has since been decided
+        RefundOutcomeStatus::Failed
+        | RefundOutcomeStatus::Withdrawn
+        | RefundOutcomeStatus::Rejected => message(status, said),
+    }
+}
+
+/// A recorded outcome as a JSON caller is answered (this endpoint and the shop's API): the
+/// HTTP status and the Korean sentence.
+pub fn outcome_answer(o: &RefundOutcome) -> (StatusCode, String) {
+    let reason = || o.message.clone().unwrap_or_default();
+    match o.status {
+        RefundOutcomeStatus::Succeeded => (StatusCode::OK, "환불되었습니다.".to_string()),
+        RefundOutcomeStatus::Pending => {
+            (StatusCode::ACCEPTED, crate::model::PENDING_EXPLANATION.to_string())
+        }
+        RefundOutcomeStatus::Requested => {
+            (StatusCode::ACCEPTED, crate::model::REQUESTED_EXPLANATION.to_string())
+        }
+        RefundOutcomeStatus::Failed => {
+            (StatusCode::UNPROCESSABLE_ENTITY, AppError::Gateway(reason()).to_string())
+        }
+        RefundOutcomeStatus::Withdrawn => {
+            (StatusCode::CONFLICT, "철회한 환불 요청입니다.".to_string())
+        }
+        RefundOutcomeStatus::Rejected => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("환불 요청이 거절되었습니다. 사유: {}", reason()),
+        ),
     }
 }

@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use super::keys::{self, ShopCaller};
 use super::orders::{self, OrderRegistration};
 use crate::error::AppError;
-use crate::model::{RefundOutcome, RefundOutcomeStatus, Role};
+use crate::model::{RefundOutcome, Role};
 use crate::server::error::ServerError;
 use crate::server::refund::{self, rules::RefundForm, RefundCommand};
 use crate::server::AppState;
@@ -115,16 +115,17 @@ fn body<T: DeserializeOwned>(bytes: Result<Bytes, BytesRejection>) -> Result<T, 
         let path = e.path().to_string();
         let inner = e.into_inner();
         let text = inner.to_string();
-        let said = if let Some(field) = text.strip_prefix("unknown field `") {
-            let field = field.split('`').next().unwrap_or_default();
+        // a field named in serde's message, with where it sits (`customer.` or nothing)
+        let named = |prefix: &str| {
+            let field = text.strip_prefix(prefix)?.split('`').next().unwrap_or_default();
             let at =
                 if path == "." || path.is_empty() { String::new() } else { format!("{path}.") };
-            format!("알 수 없는 필드입니다: {at}{field}")
-        } else if let Some(field) = text.strip_prefix("missing field `") {
-            let field = field.split('`').next().unwrap_or_default();
-            let at =
-                if path == "." || path.is_empty() { String::new() } else { format!("{path}.") };
-            format!("{at}{field} 필드가 필요합니다.")
+            Some(format!("{at}{field}"))
+        };
+        let said = if let Some(field) = named("unknown field `") {
+            format!("알 수 없는 필드입니다: {field}")
+        } else if let Some(field) = named("missing field `") {
+            format!("{field} 필드가 필요합니다.")
         } else if inner.is_syntax() || inner.is_eof() {
             "JSON 형식이 올바르지 않습니다.".to_string()
         } else {
@@ -309,26 +310,7 @@ async fn refund_order(
 }
 
 fn outcome_response(o: RefundOutcome) -> Response {
-    let status = match o.status {
-        RefundOutcomeStatus::Succeeded => StatusCode::OK,
-        RefundOutcomeStatus::Pending | RefundOutcomeStatus::Requested => StatusCode::ACCEPTED,
-        RefundOutcomeStatus::Failed | RefundOutcomeStatus::Rejected => {
-            StatusCode::UNPROCESSABLE_ENTITY
-        }
-        RefundOutcomeStatus::Withdrawn => StatusCode::CONFLICT,
-    };
-    let said = match o.status {
-        RefundOutcomeStatus::Succeeded => "환불되었습니다.".to_string(),
-        RefundOutcomeStatus::Pending => crate::model::PENDING_EXPLANATION.to_string(),
-        RefundOutcomeStatus::Requested => crate::model::REQUESTED_EXPLANATION.to_string(),
-        RefundOutcomeStatus::Failed => {
-            AppError::Gateway(o.message.clone().unwrap_or_default()).to_string()
-        }
-        RefundOutcomeStatus::Rejected => {
-            format!("환불 요청이 거절되었습니다. 사유: {}", o.message.clone().unwrap_or_default())
-        }
-        RefundOutcomeStatus::Withdrawn => "철회한 환불 요청입니다.".to_string(),
-    };
+    let (status, said) = crate::server::seed_api::outcome_answer(&o);
     (
         status,
         Json(json!({

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 
 use super::orders::{upsert_customer, validate_customer, ShopCustomer};
-use crate::model::{CurrentUser, Role};
+use crate::model::CurrentUser;
 use crate::server::error::ServerError;
 
 /// A token lives at most this long (`exp − iat`).
@@ -129,15 +129,9 @@ pub async fn sign_in(
     if !fresh {
         return Ok(Err(Refusal::Reused));
     }
-    let id = upsert_customer(&mut tx, &claims.customer()).await?;
-    let user = sqlx::query!(
-        r#"select email, display_name, role as "role: Role" from users where id = $1"#,
-        id
-    )
-    .fetch_one(&mut *tx)
-    .await?;
+    let customer = upsert_customer(&mut tx, &claims.customer()).await?;
     tx.commit().await?;
-    Ok(Ok(CurrentUser { id, email: user.email, display_name: user.display_name, role: user.role }))
+    Ok(Ok(customer))
 }
 
 #[derive(Debug, Deserialize)]
@@ -189,8 +183,7 @@ fn error_page(e: ServerError) -> axum::response::Response {
     page
 }
 
-/// A plain Korean page saying why; it links to the sign-in page only where customers may
-/// still use it.
+/// A plain Korean page saying why, with a link to the sign-in page.
 fn refusal_page(said: &str) -> axum::response::Response {
     use axum::response::IntoResponse;
     let escaped = said.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");

@@ -6,6 +6,7 @@
 use sqlx::{PgConnection, PgPool};
 
 use crate::model::shop::UnassignedView;
+use crate::model::{CurrentUser, Role};
 use crate::server::error::ServerError;
 
 /// A customer as the shop knows them: its own id, e-mail and name.
@@ -47,9 +48,7 @@ pub fn validate_customer(c: &ShopCustomer) -> Result<(), String> {
     if id.is_empty() || id.chars().count() > 100 || id.chars().any(char::is_control) {
         return Err("customer.id는 1–100자여야 합니다.".into());
     }
-    let email = crate::server::auth::normalize_email(&c.email);
-    let (local, domain) = email.split_once('@').unwrap_or_default();
-    if local.is_empty() || domain.is_empty() || email.chars().count() > 254 {
+    if crate::server::auth::plausible_email(&c.email).is_none() {
         return Err("customer.email이 올바른 이메일 주소가 아닙니다.".into());
     }
     if !(1..=100).contains(&c.name.trim().chars().count()) {
@@ -58,17 +57,18 @@ pub fn validate_customer(c: &ShopCustomer) -> Result<(), String> {
     Ok(())
 }
 
-/// Creates or updates the customer the shop calls `customer.id`; returns our user id. Shop
-/// customers sign in only through the shop (they have no password here).
+/// Creates or updates the customer the shop calls `customer.id`; returns them as a session
+/// knows them. Shop customers sign in only through the shop (they have no password here).
 pub async fn upsert_customer(
     conn: &mut PgConnection,
     c: &ShopCustomer,
-) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar!(
-        "insert into users (email, display_name, password_hash, role, shop_customer_id)
-         values ($1, $2, null, 'customer', $3)
-         on conflict (shop_customer_id) do update set email = excluded.email, display_name = excluded.display_name
-         returning id",
+) -> Result<CurrentUser, sqlx::Error> {
+    sqlx::query_as!(
+        CurrentUser,
+        r#"insert into users (email, display_name, password_hash, role, shop_customer_id)
+           values ($1, $2, null, 'customer', $3)
+           on conflict (shop_customer_id) do update set email = excluded.email, display_name = excluded.display_name
+           returning id, email, display_name, role as "role: Role""#,
         crate::server::auth::normalize_email(&c.email),
         c.name.trim(),
         c.id.trim()
@@ -80,6 +80,8 @@ pub async fn upsert_customer(
 /// What a registration changed.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Registered {
+    /// our user id for the order's customer
+    pub customer_id: i64,
     /// the order was new (201) or updated (200)
     pub created: bool,
     /// PortOne's payment for it had already arrived, and now belongs to the customer
@@ -99,7 +101,7 @@ pub async fn register(
 ) -> Result<Registered, ServerError> {
     validate(merchant_uid, r).map_err(ServerError::Rejected)?;
     let mut tx = pool.begin().await?;
-    let customer_id = upsert_customer(&mut tx, &r.customer).await?;
+    let customer_id = upsert_customer(&mut tx, &r.customer).await?.id;
     let created = sqlx::query_scalar!(
         r#"insert into shop_orders (merchant_uid, customer_id, amount, name, api_key_id) values ($1, $2, $3, $4, $5)
            on conflict (merchant_uid) do update set customer_id = excluded.customer_id, amount = excluded.amount,
@@ -137,7 +139,12 @@ pub async fn register(
     if mismatch {
         crate::server::payments::count_mismatch();
     }
-    Ok(Registered { created, payment_assigned: payment.is_some(), amount_mismatch: mismatch })
+    Ok(Registered {
+        customer_id,
+        created,
+        payment_assigned: payment.is_some(),
+        amount_mismatch: mismatch,
+    })
 }
 
 /// An admin assigns an unregistered payment to a customer named by the shop's id or by
