@@ -42,6 +42,12 @@ impl FromServerFnError for AppError {
             ServerFnErrorErr::Args(_) | ServerFnErrorErr::MissingArg(_) => {
                 AppError::Rejected("입력값을 확인해 주세요.".into())
             }
+            // On the server this is a request body that could not be read as text (invalid
+            // UTF-8, a broken upload): the sender's fault, a 400. In the browser it is an
+            // answer the page could not read, which is no fault of what was typed.
+            ServerFnErrorErr::Deserialization(_) if cfg!(feature = "ssr") => {
+                AppError::Rejected("입력값을 확인해 주세요.".into())
+            }
             _ => AppError::Internal,
         }
     }

@@ -53,9 +53,9 @@ pub async fn drop_foreign_errors(
     }
     let kept: Vec<&str> =
         query.split('&').filter(|pair| pair.split('=').next() != Some("__err")).collect();
-    let path = request.uri().path();
-    let target =
-        if kept.is_empty() { path.to_string() } else { format!("{path}?{}", kept.join("&")) };
+    // `//evil.example/` is a path here; sent back as it is, a browser would leave the site
+    let path = crate::server::headers::collapse_leading_slashes(request.uri().path());
+    let target = if kept.is_empty() { path } else { format!("{path}?{}", kept.join("&")) };
     axum::response::Redirect::to(&target).into_response()
 }
 

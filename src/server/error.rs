@@ -104,12 +104,49 @@ impl From<ServerError> for AppError {
             }
             unavailable if unavailable.unavailable() => {
                 tracing::warn!(error = %unavailable, "database unavailable");
+                mark_the_answer(StatusCode::SERVICE_UNAVAILABLE);
                 AppError::Unavailable
             }
             internal => {
                 tracing::error!(error = %internal, "internal error");
+                mark_the_answer(StatusCode::INTERNAL_SERVER_ERROR);
                 AppError::Internal
             }
         }
+    }
+}
+
+/// A page rendered around a failed read would otherwise go out as a 200 with the sentence
+/// inside: its status says what happened, and the outage gate (`src/server/health.rs`) turns
+/// it into the one 503 page. Outside a render or a server function there is nothing to mark.
+fn mark_the_answer(status: StatusCode) {
+    if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(status);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use leptos::prelude::{provide_context, Owner};
+
+    #[test]
+    fn a_render_that_meets_an_outage_answers_503_not_200() {
+        let owner = Owner::new();
+        owner.with(|| {
+            let response = leptos_axum::ResponseOptions::default();
+            provide_context(response.clone());
+            let e = AppError::from(ServerError::Database(sqlx::Error::PoolTimedOut));
+            assert_eq!(e, AppError::Unavailable);
+            assert_eq!(response.0.read().unwrap().status, Some(StatusCode::SERVICE_UNAVAILABLE));
+            let e = AppError::from(ServerError::Broken("x"));
+            assert_eq!(e, AppError::Internal);
+            assert_eq!(response.0.read().unwrap().status, Some(StatusCode::INTERNAL_SERVER_ERROR));
+            // what a user did wrong leaves the answer alone
+            let response = leptos_axum::ResponseOptions::default();
+            provide_context(response.clone());
+            let _ = AppError::from(ServerError::NotFound);
+            assert_eq!(response.0.read().unwrap().status, None);
+        });
     }
 }

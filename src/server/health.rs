@@ -125,6 +125,14 @@ pub async fn gate(State(state): State<AppState>, request: Request, next: Next) -
         state.db_health.set(false);
         return unavailable(html);
     }
+    // A page whose render met the outage (`src/server/error.rs` marks it 503): the same page
+    // as any other request gets, not the render with an error inside. A server function's
+    // 503 already says when to retry and keeps its own body.
+    if response.status() == StatusCode::SERVICE_UNAVAILABLE
+        && !response.headers().contains_key(header::RETRY_AFTER)
+    {
+        return unavailable(html);
+    }
     response
 }
 

@@ -58,12 +58,13 @@ pub fn build(state: AppState) -> Router {
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(axum::middleware::from_fn(fn_status::with_error_status))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), headers::security_headers))
         .layer(axum::middleware::from_fn_with_state(state.clone(), csrf::reject_cross_site))
         .layer(axum::middleware::from_fn_with_state(state.clone(), csrf::drop_foreign_errors))
         .layer(session_layer)
         .layer(axum::middleware::from_fn_with_state(state.clone(), health::gate))
         .layer(axum::middleware::from_fn(metrics::track_http))
+        // around every answer, those the middlewares above write themselves included
+        .layer(axum::middleware::from_fn_with_state(state.clone(), headers::security_headers))
         // HTML and JSON compressed for whoever accepts it (brotli or gzip); the static files
         // are served already compressed (cargo leptos build --release --precompress). The CSV
         // export is left alone: it streams row by row to a download, which Chromium cancels

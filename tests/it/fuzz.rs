@@ -1,6 +1,7 @@
-//! HTTP fuzzing: random and malformed bodies, headers and query strings against every server
-//! function, route and the webhook, as a visitor, a customer and an admin. Nothing may panic,
-//! nothing may answer 5xx (a 5xx means a server fault), and nothing may be written.
+//! HTTP fuzzing: random and malformed bodies (raw bytes too), headers and query strings against
+//! every server function, route and the webhook, as a visitor, a customer and an admin.
+//! Nothing may panic, nothing may answer 5xx (a 5xx means a server fault), every answer carries
+//! the security headers, no redirect leaves the site, and nothing may be written.
 
 use crate::common::*;
 use leptos::server_fn::ServerFn;
@@ -159,6 +160,7 @@ async fn random_and_malformed_requests_never_fault_and_write_nothing(pool: PgPoo
         "/admin/admins",
         "/admin/invite",
         "/shop-login",
+        "//",
         "/api/v1/orders/",
     ];
     let key = portone_refund::server::shop::keys::create(&app.pool, "fuzz", true, "test")
@@ -174,11 +176,23 @@ async fn random_and_malformed_requests_never_fault_and_write_nothing(pool: PgPoo
             0 | 1 => {
                 let path = server_fns()[rng.gen_range(0..server_fns().len())];
                 let r = client.post(format!("{}{path}", app.base_url));
-                let r = if rng.gen() {
-                    r.header("content-type", "application/x-www-form-urlencoded")
-                        .body(random_form(&mut rng))
-                } else {
-                    r.json(&random_json(&mut rng, 0))
+                let r = match rng.gen_range(0..3) {
+                    0 => r
+                        .header("content-type", "application/x-www-form-urlencoded")
+                        .body(random_form(&mut rng)),
+                    1 => r.json(&random_json(&mut rng, 0)),
+                    // raw bytes (invalid UTF-8 as often as not) under any content type
+                    _ => r
+                        .header(
+                            "content-type",
+                            [
+                                "application/x-www-form-urlencoded",
+                                "application/json",
+                                "text/plain",
+                                "multipart/form-data; boundary=b",
+                            ][rng.gen_range(0..4)],
+                        )
+                        .body((0..rng.gen_range(0..300)).map(|_| rng.gen()).collect::<Vec<u8>>()),
                 };
                 if rng.gen() {
                     r.header("accept", "application/json")
@@ -262,6 +276,16 @@ async fn random_and_malformed_requests_never_fault_and_write_nothing(pool: PgPoo
         let response = sent.unwrap();
         let status = response.status().as_u16();
         *by_status.entry(status).or_default() += 1;
+        if response.headers().get("x-content-type-options").is_none() {
+            faults.push(format!("case {case}: {status} without the security headers"));
+        }
+        if let Some(location) = response.headers().get("location") {
+            let location = location.to_str().unwrap_or_default();
+            let own = location.strip_prefix(app.base_url.as_str()).unwrap_or(location);
+            if !portone_refund::server::headers::is_local(own) {
+                faults.push(format!("case {case}: {described} sent to {location}"));
+            }
+        }
         if status >= 500 {
             faults.push(format!(
                 "case {case}: {status} {}",

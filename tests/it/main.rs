@@ -9,6 +9,7 @@ mod approval;
 mod exactly_once;
 mod foundation;
 mod fuzz;
+mod hardening;
 mod operations;
 mod parsers;
 mod portone;

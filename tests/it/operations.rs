@@ -202,6 +202,7 @@ async fn a_database_outage_answers_503_and_loses_nothing(pool: PgPool) {
         minsu.get(format!("{base}/orders")).header("accept", "text/html").send().await.unwrap();
     assert_eq!(page.status().as_u16(), 503);
     assert!(page.headers().get("retry-after").is_some());
+    assert_eq!(page.headers()["x-content-type-options"], "nosniff");
     assert!(page.text().await.unwrap().contains("잠시 후 다시 시도해 주세요"));
     assert_eq!(reqwest::get(format!("{base}/readyz")).await.unwrap().status().as_u16(), 503);
     assert_eq!(reqwest::get(format!("{base}/healthz")).await.unwrap().status().as_u16(), 200);

@@ -92,9 +92,7 @@ impl ShopLoginClaims {
 /// `/\evil.example` (browsers read `\` as `/`), `https://…` or anything with control
 /// characters.
 pub fn local_path(next: &str) -> bool {
-    next.starts_with('/')
-        && !next.starts_with("//")
-        && !next.contains('\\')
+    crate::server::headers::is_local(next)
         && next.len() <= 500
         && !next.chars().any(|c| c.is_control() || c.is_whitespace())
 }
