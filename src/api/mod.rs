@@ -163,6 +163,7 @@ pub async fn request_refund(
             vat_amount,
         },
         idempotency_key,
+        keyless_within: None,
     };
     Ok(refund::request_refund(&state.pool, &state.portone, &settings, &user, cmd).await?)
 }

@@ -264,6 +264,28 @@ pub struct TimelineEvent {
     pub detail: String,
 }
 
+impl TimelineEvent {
+    /// What the timeline calls the event; a kind it does not know is shown as stored.
+    pub fn label(&self) -> &str {
+        match self.kind.as_str() {
+            "requested" => "환불 요청",
+            "reserved" => "환불 접수",
+            "approved" => "승인",
+            "rejected" => "거절",
+            "withdrawn" => "요청 철회",
+            "resent" => "재전송",
+            "outcome_unknown" => "응답 없음",
+            "succeeded" => "환불 완료",
+            "failed" => "환불 실패",
+            "needs_review" => "검토 필요",
+            "duplicate_suspected" => "중복 환불 의심",
+            "review_succeeded" => "검토: 환불됨",
+            "review_failed" => "검토: 환불 안 됨",
+            other => other,
+        }
+    }
+}
+
 /// What a re-sync with PortOne changed.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SyncReport {

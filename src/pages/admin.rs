@@ -443,7 +443,7 @@ fn Timeline(
                         })}
                         <ol class="events">
                             {r.events.iter().map(|e| view! {
-                                <li><time>{format_kst_seconds(e.at)}</time>" " <code>{e.kind.clone()}</code>" · " {e.actor.clone()} " " <small>{e.detail.clone()}</small></li>
+                                <li><time>{format_kst_seconds(e.at)}</time>" " <strong class="event-kind" data-kind=e.kind.clone()>{e.label().to_string()}</strong>" · " {e.actor.clone()} " " <small>{e.detail.clone()}</small></li>
                             }).collect_view()}
                         </ol>
                     </li>

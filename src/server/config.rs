@@ -139,12 +139,16 @@ impl Settings {
         };
         // The lease must outlast an attempt's deadline plus the time PortOne may still take to
         // apply a cancel we stopped waiting for; otherwise the reconciler could resend while
-        // the first cancel is still being applied.
+        // the first cancel is still being applied, and both could go through. Against the
+        // real PortOne that margin is at least LEASE_MARGIN; the simulator applies within the
+        // delays its faults are given, so development may run tighter.
         let lease = secs("REFUND_LEASE_SECS", portone.deadline.as_secs_f64() + 50.0)?;
-        if lease <= portone.deadline {
-            return Err(ConfigError(
-                "REFUND_LEASE_SECS must be longer than PORTONE_DEADLINE_SECS".into(),
-            ));
+        let margin = if development { Duration::ZERO } else { LEASE_MARGIN };
+        if lease <= portone.deadline || lease < portone.deadline + margin {
+            return Err(ConfigError(format!(
+                "REFUND_LEASE_SECS must be at least PORTONE_DEADLINE_SECS + {} s",
+                margin.as_secs()
+            )));
         }
         let customer_requests_per_minute = match var("REFUND_REQUESTS_PER_MINUTE") {
             None => PipelineSettings::default().customer_requests_per_minute,
@@ -241,6 +245,11 @@ impl Settings {
     }
 }
 
+/// How much longer than a PortOne call's deadline an attempt owns its refund, at least,
+/// against the real PortOne: what PortOne and the PG may still take to apply a cancel after we
+/// stopped waiting (README, "Sizing the lease").
+pub const LEASE_MARGIN: Duration = Duration::from_secs(30);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -280,6 +289,34 @@ mod tests {
         insecure.push(("COOKIE_SECURE", "false"));
         assert!(settings(&insecure).is_err());
         assert!(!format!("{s:?}").contains("postgres://") && !format!("{s:?}").contains("\"s\""));
+    }
+
+    #[test]
+    fn a_lease_shorter_than_the_deadline_plus_thirty_seconds_stops_the_app() {
+        let real = [
+            DB,
+            ("PORTONE_API_URL", "https://api.iamport.kr"),
+            ("PORTONE_IMP_KEY", "k"),
+            ("PORTONE_IMP_SECRET", "s"),
+            ("PORTONE_DEADLINE_SECS", "70"),
+        ];
+        let with = |lease: &str| {
+            let mut vars = real.to_vec();
+            vars.push(("REFUND_LEASE_SECS", lease));
+            settings(&vars)
+        };
+        let e = with("99").unwrap_err().to_string();
+        assert!(e.contains("PORTONE_DEADLINE_SECS + 30"), "{e}");
+        assert_eq!(with("100").unwrap().pipeline.lease, Duration::from_secs(100));
+        // the default: the deadline plus 50 s
+        assert_eq!(settings(&real).unwrap().pipeline.lease, Duration::from_secs(120));
+        // the simulator's own delays are the margin in development; never below the deadline
+        let dev = [DB, ("DEV_MODE", "1"), ("PORTONE_DEADLINE_SECS", "3")];
+        let mut tight = dev.to_vec();
+        tight.push(("REFUND_LEASE_SECS", "5"));
+        assert!(settings(&tight).is_ok());
+        tight.push(("REFUND_LEASE_SECS", "3"));
+        assert!(settings(&tight).is_err());
     }
 
     #[test]

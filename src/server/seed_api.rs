@@ -84,6 +84,9 @@ pub async fn refund(
             ..Default::default()
         },
         idempotency_key: req.idempotency_key.unwrap_or_else(uuid::Uuid::new_v4),
+        // the guide's snippet sends no key: a retry of the same request is recognised by what
+        // it asks for
+        keyless_within: req.idempotency_key.is_none().then_some(refund::KEYLESS_RETRY_WINDOW),
     };
     let answer =
         refund::answer_refund(&state.pool, &state.portone, &state.settings.pipeline, &user, cmd)

@@ -317,6 +317,7 @@ async fn the_timeline_orders_events_and_marks_cancels_made_outside(pool: PgPool)
             ..Default::default()
         },
         idempotency_key: Uuid::new_v4(),
+        keyless_within: None,
     };
     portone_refund::server::refund::request_refund(
         &app.pool,

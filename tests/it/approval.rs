@@ -27,6 +27,7 @@ async fn refund_as(
             ..Default::default()
         },
         idempotency_key: Uuid::new_v4(),
+        keyless_within: None,
     };
     refund::request_refund(&app.pool, &app.portone, &PipelineSettings::default(), user, cmd).await
 }

@@ -16,7 +16,7 @@ use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-async fn refund(app: &TestApp, p: &Payment, amount: i64) -> RefundOutcome {
+pub(crate) async fn refund(app: &TestApp, p: &Payment, amount: i64) -> RefundOutcome {
     let form = RefundForm {
         amount: Some(amount.to_string()),
         reason: "단순 변심".into(),
@@ -26,12 +26,13 @@ async fn refund(app: &TestApp, p: &Payment, amount: i64) -> RefundOutcome {
         merchant_uid: p.merchant_uid.clone(),
         form,
         idempotency_key: Uuid::new_v4(),
+        keyless_within: None,
     };
     let settings = PipelineSettings { lease: TEST_LEASE, ..Default::default() };
     refund::request_refund(&app.pool, &app.portone, &settings, &app.users.minsu, cmd).await.unwrap()
 }
 
-async fn status(app: &TestApp, refund_id: &str) -> String {
+pub(crate) async fn status(app: &TestApp, refund_id: &str) -> String {
     sqlx::query_scalar!(
         "select status from refunds where id = $1",
         Uuid::parse_str(refund_id).unwrap()
@@ -52,7 +53,7 @@ async fn console_cancel(app: &TestApp, p: &Payment, amount: i64) {
 }
 
 /// The entries at PortOne that carry this refund's reference.
-async fn entries_of(app: &TestApp, p: &Payment, refund_id: &str) -> usize {
+pub(crate) async fn entries_of(app: &TestApp, p: &Payment, refund_id: &str) -> usize {
     let reference = decide::reference(Uuid::parse_str(refund_id).unwrap());
     app.sim_payment(&p.imp_uid)
         .await
@@ -62,7 +63,7 @@ async fn entries_of(app: &TestApp, p: &Payment, refund_id: &str) -> usize {
         .count()
 }
 
-async fn linked_to(app: &TestApp, refund_id: &str) -> i64 {
+pub(crate) async fn linked_to(app: &TestApp, refund_id: &str) -> i64 {
     sqlx::query_scalar!(
         r#"select count(*) as "n!" from payment_cancellations where refund_id = $1"#,
         Uuid::parse_str(refund_id).unwrap()

@@ -10,6 +10,7 @@ mod exactly_once;
 mod foundation;
 mod fuzz;
 mod hardening;
+mod ledger;
 mod operations;
 mod parsers;
 mod portone;

@@ -29,7 +29,12 @@ async fn refund_as(
     form: RefundForm,
     key: Uuid,
 ) -> Result<RefundOutcome, ServerError> {
-    let cmd = RefundCommand { merchant_uid: p.merchant_uid.clone(), form, idempotency_key: key };
+    let cmd = RefundCommand {
+        merchant_uid: p.merchant_uid.clone(),
+        form,
+        idempotency_key: key,
+        keyless_within: None,
+    };
     refund::request_refund(&app.pool, &app.portone, &PipelineSettings::default(), user, cmd).await
 }
 
@@ -488,6 +493,7 @@ async fn customers_are_rate_limited_but_admins_are_not(pool: PgPool) {
             merchant_uid: p.merchant_uid.clone(),
             form: form("100", "x"),
             idempotency_key: Uuid::new_v4(),
+            keyless_within: None,
         };
         let (pool, portone, settings) = (app.pool.clone(), app.portone.clone(), settings.clone());
         async move { refund::request_refund(&pool, &portone, &settings, &user, cmd).await }

@@ -23,6 +23,7 @@ async fn refund_with(
         merchant_uid: p.merchant_uid.clone(),
         form,
         idempotency_key: Uuid::new_v4(),
+        keyless_within: None,
     };
     refund::request_refund(&app.pool, &app.portone, &PipelineSettings::default(), user, cmd).await
 }

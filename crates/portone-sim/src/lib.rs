@@ -10,7 +10,7 @@ mod wire;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -105,6 +105,8 @@ impl Ledger {
 struct Stats {
     get_token_calls: AtomicU64,
     tokens_issued: AtomicU64,
+    /// reads of payments (by imp_uid, by imp_uids, by merchant_uid)
+    payment_reads: AtomicU64,
     cancel_calls: AtomicU64,
     cancels_applied: AtomicU64,
     /// faults fired, by kind
@@ -120,6 +122,11 @@ pub struct Simulator {
     /// One gate per payment: held from check to apply while cancels are serialised.
     gates: std::sync::Mutex<HashMap<String, Arc<Mutex<()>>>>,
     serialize_cancels: AtomicBool,
+    /// The bytes of a cancel reason the PG keeps (0: all of it), as a PG whose field is
+    /// narrower than PortOne's cuts it. Set through `/__sim/config`.
+    reason_byte_limit: AtomicUsize,
+    /// Webhooks are not delivered (PortOne sends each once; a network can lose it).
+    drop_webhooks: AtomicBool,
     /// Seconds added to the real clock (`POST /__sim/clock`).
     clock_offset: AtomicI64,
     faults: Mutex<Vec<FaultRule>>,
@@ -148,6 +155,8 @@ impl Simulator {
         };
         Arc::new(Simulator {
             serialize_cancels: AtomicBool::new(config.serialize_cancels),
+            reason_byte_limit: AtomicUsize::new(0),
+            drop_webhooks: AtomicBool::new(false),
             config,
             ledger: Mutex::new(ledger),
             gates: std::sync::Mutex::new(HashMap::new()),
@@ -216,11 +225,24 @@ impl Simulator {
             ));
         }
         let now = self.now();
+        let reason = keep_bytes(reason, self.reason_byte_limit.load(Ordering::Relaxed));
         let entry =
             ledger::record_cancel(payment, parts, reason, now, &mut *self.rng.lock().expect("rng"));
         self.stats.cancels_applied.fetch_add(1, Ordering::Relaxed);
         Ok((payment.clone(), entry))
     }
+}
+
+/// The first `limit` bytes of `text` (0: all), never half a character.
+fn keep_bytes(mut text: String, limit: usize) -> String {
+    if limit > 0 && text.len() > limit {
+        let mut end = limit;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+    text
 }
 
 pub fn router(sim: Sim) -> Router {
@@ -482,6 +504,9 @@ async fn lookup_at(
     headers: &HeaderMap,
     find: impl FnOnce(&Ledger, bool) -> Response,
 ) -> Response {
+    if endpoint == FaultEndpoint::Payment {
+        sim.stats.payment_reads.fetch_add(1, Ordering::Relaxed);
+    }
     let fired = sim.fire(endpoint).await;
     if let Some(status) = fired.error_before {
         return bare_status(status);
@@ -802,6 +827,9 @@ async fn send_webhook(sim: &Sim, notice: Value) -> Value {
     let Some(url) = sim.config.webhook_url.as_deref() else {
         return json!({"sent": false, "reason": "no webhook URL configured"});
     };
+    if sim.drop_webhooks.load(Ordering::Relaxed) {
+        return json!({"sent": false, "reason": "dropped"});
+    }
     match sim.http.post(url).json(&notice).send().await {
         Ok(r) => json!({"sent": true, "status": r.status().as_u16()}),
         Err(e) => {
@@ -856,6 +884,10 @@ async fn control_clock(State(sim): State<Sim>) -> Json<Value> {
 struct ConfigChange {
     #[serde(default)]
     serialize_cancels: Option<bool>,
+    #[serde(default)]
+    reason_byte_limit: Option<usize>,
+    #[serde(default)]
+    drop_webhooks: Option<bool>,
 }
 
 async fn control_set_config(
@@ -865,11 +897,21 @@ async fn control_set_config(
     if let Some(serialize) = change.serialize_cancels {
         sim.serialize_cancels.store(serialize, Ordering::Relaxed);
     }
+    if let Some(limit) = change.reason_byte_limit {
+        sim.reason_byte_limit.store(limit, Ordering::Relaxed);
+    }
+    if let Some(drop) = change.drop_webhooks {
+        sim.drop_webhooks.store(drop, Ordering::Relaxed);
+    }
     control_config(State(sim)).await
 }
 
 async fn control_config(State(sim): State<Sim>) -> Json<Value> {
-    Json(json!({"serialize_cancels": sim.serialize_cancels.load(Ordering::Relaxed)}))
+    Json(json!({
+        "serialize_cancels": sim.serialize_cancels.load(Ordering::Relaxed),
+        "reason_byte_limit": sim.reason_byte_limit.load(Ordering::Relaxed),
+        "drop_webhooks": sim.drop_webhooks.load(Ordering::Relaxed),
+    }))
 }
 
 async fn control_reset(State(sim): State<Sim>) -> StatusCode {
@@ -881,6 +923,8 @@ async fn control_reset(State(sim): State<Sim>) -> StatusCode {
     sim.faults.lock().await.clear();
     sim.clock_offset.store(0, Ordering::Relaxed);
     sim.serialize_cancels.store(sim.config.serialize_cancels, Ordering::Relaxed);
+    sim.reason_byte_limit.store(0, Ordering::Relaxed);
+    sim.drop_webhooks.store(false, Ordering::Relaxed);
     StatusCode::NO_CONTENT
 }
 
@@ -889,6 +933,7 @@ async fn control_stats(State(sim): State<Sim>) -> Json<Value> {
     Json(json!({
         "get_token_calls": s.get_token_calls.load(Ordering::Relaxed),
         "tokens_issued": s.tokens_issued.load(Ordering::Relaxed),
+        "payment_reads": s.payment_reads.load(Ordering::Relaxed),
         "cancel_calls": s.cancel_calls.load(Ordering::Relaxed),
         "cancels_applied": s.cancels_applied.load(Ordering::Relaxed),
         "faults": *s.faults.lock().expect("fault counters"),

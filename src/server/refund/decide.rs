@@ -1,8 +1,9 @@
 //! What PortOne's payment proves about one of our refunds — pure functions, no I/O.
 //!
 //! A refund is identified by evidence of its own, never by a coincidence of amounts: every
-//! cancel we send carries a short reference (`환불번호 R-7F3A2C1D`) inside `reason`, and
-//! PortOne keeps that reason in `cancel_history`. The reference is drawn from the refund's
+//! cancel we send carries a short reference at the start of its `reason`
+//! (`[R-7F3A2C1D] 단순 변심`), and PortOne keeps that reason in `cancel_history`. First, so a
+//! PG that keeps fewer bytes than PortOne cuts the customer's words, never the reference. The reference is drawn from the refund's
 //! fresh id at reservation, so an entry carrying it can only have been made after that —
 //! "new since the reservation" needs no stored list of the entries known then.
 
@@ -13,8 +14,13 @@ use portone_v1::{CancelHistoryEntry, Payment};
 /// Resends with the same checksum before a refund that PortOne never applied is failed.
 pub const MAX_ATTEMPTS: i32 = 3;
 
-/// The word before the reference in a cancel reason, shown on receipts and in PortOne's console.
-const REFERENCE_LABEL: &str = "환불번호 ";
+/// How references were written before they went first (`단순 변심 (환불번호 R-…)`): still read
+/// in cancels sent then, never written.
+const LEGACY_LABEL: &str = "환불번호 ";
+
+/// The bytes of `reason` we send: the narrowest cancel-reason field we design for, so the PG
+/// keeps all of it (PortOne itself takes 256 characters). The reference takes 13 of them.
+pub const REASON_BYTES: usize = 100;
 
 pub use crate::model::RefundStatus;
 
@@ -23,17 +29,44 @@ pub fn reference(refund_id: Uuid) -> String {
     format!("R-{}", &refund_id.simple().to_string()[..8].to_uppercase())
 }
 
-/// The `reason` sent to PortOne: the customer's reason and the refund's reference.
+/// The `reason` sent to PortOne: the refund's reference, then the customer's reason with
+/// anything that reads as a reference neutralised, cut to `REASON_BYTES` (on a character
+/// boundary; the whole reason stays with us).
 pub fn reason_for_portone(reason: &str, refund_id: Uuid) -> String {
-    format!("{reason} ({REFERENCE_LABEL}{})", reference(refund_id))
+    let mut sent = format!("[{}] {}", reference(refund_id), neutralised(reason.trim()));
+    if sent.len() > REASON_BYTES {
+        let mut end = REASON_BYTES;
+        while !sent.is_char_boundary(end) {
+            end -= 1;
+        }
+        sent.truncate(end);
+    }
+    sent
 }
 
-/// The reference a cancel reason carries, if any (the last one, as we append ours).
+/// A customer's words cannot name a refund: `[R-` and the old label lose the shape
+/// `reference_in` reads, wherever they stand.
+fn neutralised(reason: &str) -> String {
+    reason.replace('[', "(").replace(']', ")").replace(LEGACY_LABEL.trim_end(), "환불 번호")
+}
+
+fn is_reference(candidate: &str) -> bool {
+    candidate.len() == 10
+        && candidate.strip_prefix("R-").is_some_and(|hex| {
+            hex.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_lowercase())
+        })
+}
+
+/// The reference a cancel reason carries, if any: at its start (`[R-…] `), or, in a cancel
+/// sent before references went first, after the old label at its end.
 pub fn reference_in(reason: &str) -> Option<&str> {
-    let start = reason.rfind(REFERENCE_LABEL)? + REFERENCE_LABEL.len();
+    if let Some(rest) = reason.strip_prefix('[') {
+        let candidate = rest.get(..10)?;
+        return (is_reference(candidate) && rest[10..].starts_with(']')).then_some(candidate);
+    }
+    let start = reason.rfind(LEGACY_LABEL)? + LEGACY_LABEL.len();
     let candidate = reason.get(start..start + 10)?;
-    let hex = candidate.strip_prefix("R-")?;
-    hex.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_lowercase()).then_some(candidate)
+    is_reference(candidate).then_some(candidate)
 }
 
 /// The `id::text like …` pattern that finds the refund a reference names.
@@ -56,10 +89,34 @@ pub fn carrying(reference: &str, history: &[CancelHistoryEntry]) -> Vec<String> 
 pub enum Identified<'a> {
     One(&'a CancelHistoryEntry),
     None,
-    /// Several entries carry the reference, or one does with another amount.
-    Ambiguous {
-        entries: usize,
-    },
+    /// Several entries carry the reference, or one does with another amount: money may have
+    /// moved twice.
+    Duplicate(Vec<Carrying>),
+}
+
+/// An entry carrying a refund's reference, as the admin who reviews a suspected duplicate
+/// sees it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Carrying {
+    pub entry_key: String,
+    pub amount: i64,
+}
+
+impl From<&CancelHistoryEntry> for Carrying {
+    fn from(e: &CancelHistoryEntry) -> Self {
+        Carrying { entry_key: e.entry_key(), amount: e.amount }
+    }
+}
+
+/// The sentence a suspected duplicate is shown with (검토 필요).
+pub fn duplicate_why(reference: &str, amount: i64, entries: &[Carrying]) -> String {
+    let total: i64 = entries.iter().map(|e| e.amount).sum();
+    format!(
+        "중복 환불 의심: 환불번호 {reference}가 붙은 PortOne 취소가 {}건, 합계 {}입니다. 이 환불은 {}입니다.",
+        entries.len(),
+        crate::model::format_won(total),
+        crate::model::format_won(amount)
+    )
 }
 
 /// The entry carrying `reference`, skipping entries already explained by other refunds.
@@ -69,15 +126,14 @@ pub fn identify<'a>(
     history: &'a [CancelHistoryEntry],
     linked_elsewhere: &[String],
 ) -> Identified<'a> {
-    let mut found = history
+    let found: Vec<&CancelHistoryEntry> = history
         .iter()
-        .filter(|e| carries(e, reference) && !linked_elsewhere.contains(&e.entry_key()));
-    match (found.next(), found.next()) {
-        (None, _) => Identified::None,
-        (Some(e), None) if e.amount == amount => Identified::One(e),
-        (Some(_), second) => {
-            Identified::Ambiguous { entries: 1 + usize::from(second.is_some()) + found.count() }
-        }
+        .filter(|e| carries(e, reference) && !linked_elsewhere.contains(&e.entry_key()))
+        .collect();
+    match found.as_slice() {
+        [] => Identified::None,
+        [e] if e.amount == amount => Identified::One(e),
+        _ => Identified::Duplicate(found.into_iter().map(Carrying::from).collect()),
     }
 }
 
@@ -104,6 +160,9 @@ pub enum Decision {
     Fail { message: String },
     /// The evidence neither proves nor rules out our cancel: an admin decides.
     NeedsReview { why: String },
+    /// More than one entry carries our reference, or one with another amount: an admin
+    /// decides, told it is a suspected double refund.
+    Duplicate { entries: Vec<Carrying> },
     /// PortOne left out the history this time (an optional field may be null): ask again later.
     LookAgain,
 }
@@ -116,9 +175,7 @@ pub fn decide(r: &PendingRefund, payment: &Payment, linked_elsewhere: &[String])
     };
     match identify(r.amount, &reference(r.id), history, linked_elsewhere) {
         Identified::One(e) => Decision::Succeeded { entry_key: e.entry_key() },
-        Identified::Ambiguous { entries } => Decision::NeedsReview {
-            why: format!("이 환불의 환불번호가 붙은 취소가 {entries}건이거나 금액이 다릅니다."),
-        },
+        Identified::Duplicate(entries) => Decision::Duplicate { entries },
         Identified::None if cancellable == r.checksum => resend_or_fail(r),
         Identified::None => Decision::NeedsReview {
             why: format!(
@@ -164,11 +221,41 @@ mod tests {
     fn references_round_trip_through_a_reason() {
         assert_eq!(reference(ID), "R-7F3A2C1D");
         let sent = reason_for_portone("단순 변심", ID);
-        assert_eq!(sent, "단순 변심 (환불번호 R-7F3A2C1D)");
+        assert_eq!(sent, "[R-7F3A2C1D] 단순 변심");
         assert_eq!(reference_in(&sent), Some("R-7F3A2C1D"));
         assert_eq!(reference_in("관리자 콘솔 취소"), None);
         assert_eq!(reference_in("환불번호 R-7f3a2c1d"), None);
+        assert_eq!(reference_in("[R-7f3a2c1d] x"), None);
+        assert_eq!(reference_in("[R-7F3A2C1D x"), None);
+        // a cancel sent before references went first
+        assert_eq!(reference_in("단순 변심 (환불번호 R-7F3A2C1D)"), Some("R-7F3A2C1D"));
         assert_eq!(id_prefix_pattern("R-7F3A2C1D").as_deref(), Some("7f3a2c1d%"));
+    }
+
+    #[test]
+    fn the_reference_survives_any_cut_and_no_customer_text_can_imitate_it() {
+        let long = "배송이 너무 늦어서 환불을 요청합니다. ".repeat(10);
+        let sent = reason_for_portone(&long, ID);
+        assert!(sent.len() <= REASON_BYTES, "{}", sent.len());
+        assert!(sent.starts_with("[R-7F3A2C1D] 배송이"));
+        assert!(std::str::from_utf8(sent.as_bytes()).is_ok());
+        // whatever a PG keeps of it, down to the reference itself
+        for keep in 12..=sent.len() {
+            let kept = String::from_utf8_lossy(&sent.as_bytes()[..keep]);
+            assert_eq!(reference_in(&kept), Some("R-7F3A2C1D"), "{keep} bytes");
+        }
+        for forged in [
+            "[R-ABCDEF12] 환불",
+            "환불 (환불번호 R-ABCDEF12)",
+            "]] [R-ABCDEF12]",
+            "환불번호 R-ABCDEF12",
+        ] {
+            let sent = reason_for_portone(forged, ID);
+            assert_eq!(reference_in(&sent), Some("R-7F3A2C1D"), "{forged}");
+            assert!(!sent[12..].contains("[R-") && !sent.contains("환불번호"), "{sent}");
+            // nor on its own, as a console cancel would carry it
+            assert_eq!(reference_in(&sent[13..]), None, "{sent}");
+        }
     }
 
     /// Every row of the reconciliation rules, the two console-cancel cases included.
@@ -182,6 +269,7 @@ mod tests {
         let r = |amount, checksum, attempts| PendingRefund { id: ID, amount, checksum, attempts };
         let linked = vec!["c_other".to_string()];
         let review = |why: &str| Decision::NeedsReview { why: why.into() };
+        let carrying = |key: &str, amount| Carrying { entry_key: key.into(), amount };
         let moved = |from: &str, to: &str| {
             review(&format!("PortOne의 환불 가능 금액이 {from}에서 {to}(으)로 바뀌었지만, 이 환불의 환불번호가 붙은 취소가 없습니다."))
         };
@@ -233,16 +321,16 @@ mod tests {
                 moved("10,000원", "8,000원"),
             ),
             (
-                "our reference on an entry of another amount: review",
+                "our reference on an entry of another amount: a suspected duplicate",
                 r(1000, 10_000, 1),
                 payment(10_000, Some(&[(2000, &ours, "c4")])),
-                review("이 환불의 환불번호가 붙은 취소가 1건이거나 금액이 다릅니다."),
+                Decision::Duplicate { entries: vec![carrying("c4", 2000)] },
             ),
             (
-                "our reference on two entries: review",
+                "our reference on two entries: a suspected duplicate",
                 r(1000, 10_000, 2),
                 payment(10_000, Some(&[(1000, &ours, "c5"), (1000, &ours, "c6")])),
-                review("이 환불의 환불번호가 붙은 취소가 2건이거나 금액이 다릅니다."),
+                Decision::Duplicate { entries: vec![carrying("c5", 1000), carrying("c6", 1000)] },
             ),
             (
                 "history left out, balance unmoved: resend",

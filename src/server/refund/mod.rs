@@ -38,7 +38,13 @@ pub struct RefundCommand {
     pub merchant_uid: String,
     pub form: rules::RefundForm,
     pub idempotency_key: Uuid,
+    /// A caller that sent no key of its own (the seed guide's snippet): the same request by the
+    /// same requester within this window is a retry, answered with the first refund.
+    pub keyless_within: Option<Duration>,
 }
+
+/// How long a keyless retry of the seed endpoint is recognised as one (README).
+pub const KEYLESS_RETRY_WINDOW: Duration = Duration::from_secs(60);
 
 /// Tunables; tests shorten them.
 #[derive(Clone, Debug)]
@@ -259,6 +265,7 @@ mod tests {
                 ..Default::default()
             },
             idempotency_key: Uuid::nil(),
+            keyless_within: None,
         }
     }
 

@@ -121,6 +121,13 @@ async fn explain_new_entry(
         RefundStatus::Succeeded if !r.has_entry && r.amount == e.amount => {
             store::link_late_entry(conn, payment_id, r.id, &ProvingEntry::from(e)).await?;
         }
+        // a second entry carrying a succeeded refund's reference, or one of another amount:
+        // an earlier attempt applied late next to a resend, say
+        RefundStatus::Succeeded => {
+            let reference = decide::reference(r.id);
+            let entries = store::stored_carrying(&mut *conn, payment_id, &reference).await?;
+            store::suspect_duplicate(conn, payment_id, r.id, r.amount, &entries, "system").await?;
+        }
         RefundStatus::Failed => {
             tracing::error!(refund_id = %r.id, entry_key = %e.entry_key(), "money moved for a refund recorded as failed");
             store::reopen_failed(conn, payment_id, r.id, &e.entry_key()).await?;

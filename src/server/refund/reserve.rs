@@ -125,6 +125,12 @@ pub async fn reserve(
     if let Some(known) = replay(&mut tx, payment.id, cmd.idempotency_key, fingerprint).await? {
         return Ok(known);
     }
+    // Under the lock, so two keyless copies sent at once are one refund and one replay.
+    if let Some(window) = cmd.keyless_within {
+        if let Some(known) = same_request(&mut tx, payment.id, user, fingerprint, window).await? {
+            return Ok(known);
+        }
+    }
     let now = Utc::now();
     let valid = match rules::validate(&facts, &cmd.form, now) {
         Ok(v) => v,
@@ -333,4 +339,31 @@ async fn replay(
     } else {
         Reservation::KeyReused
     }))
+}
+
+/// The newest refund of this payment that `user` asked for with the same fingerprint within
+/// `window`: a keyless retry is answered with it.
+async fn same_request(
+    conn: &mut PgConnection,
+    payment_id: i64,
+    user: &CurrentUser,
+    fingerprint: &str,
+    window: Duration,
+) -> Result<Option<Reservation>, sqlx::Error> {
+    let found = sqlx::query_scalar!(
+        r#"select id from refunds
+           where payment_id = $1 and requester_id = $2 and request_fingerprint = $3
+             and created_at > now() - make_interval(secs => $4)
+           order by created_at desc limit 1"#,
+        payment_id,
+        user.id,
+        fingerprint,
+        window.as_secs_f64()
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    match found {
+        Some(id) => Ok(Some(Reservation::Replay(outcome_of(conn, id).await?))),
+        None => Ok(None),
+    }
 }

@@ -114,7 +114,7 @@ pub async fn settle(
         }
         CancelOutcome::Failed { code, message } => {
             let mut tx = pool.begin().await?;
-            store::finish_failed(&mut tx, r.id, r.payment_id, code, &message, actor).await?;
+            store::finish_failed(&mut tx, r, code, &message, actor).await?;
             tx.commit().await?;
             // A refusal may mean our balance is stale (checksum mismatch): resync so the next
             // request computes the checksum PortOne expects.
@@ -190,6 +190,12 @@ pub async fn settle_by_lookup(
             store::finish_succeeded(&mut tx, r, &payment, actor).await?;
             Settled::Succeeded
         }
+        Decision::Duplicate { entries } => {
+            observe::record(&mut tx, r.payment_id, &payment).await?;
+            store::suspect_duplicate(&mut tx, r.payment_id, r.id, r.amount, &entries, actor)
+                .await?;
+            Settled::NeedsReview
+        }
         Decision::NeedsReview { why } => {
             observe::record(&mut tx, r.payment_id, &payment).await?;
             store::finish_needs_review(&mut tx, r, &why, actor).await?;
@@ -199,20 +205,20 @@ pub async fn settle_by_lookup(
         Decision::Resend if refusal.is_none() && r.account.is_none() && r.account_given => {
             let message = "계좌로 받는 환불은 계좌정보를 보관하지 않아 자동 재시도할 수 없습니다. 다시 요청해 주세요.";
             observe::record(&mut tx, r.payment_id, &payment).await?;
-            store::finish_failed(&mut tx, r.id, r.payment_id, None, message, actor).await?;
+            store::finish_failed(&mut tx, r, None, message, actor).await?;
             Settled::Failed
         }
         Decision::Resend => match refusal {
             Some(Refusal { code, message }) => {
                 observe::record(&mut tx, r.payment_id, &payment).await?;
-                store::finish_failed(&mut tx, r.id, r.payment_id, code, &message, actor).await?;
+                store::finish_failed(&mut tx, r, code, &message, actor).await?;
                 Settled::Failed
             }
             None => Settled::Resend,
         },
         Decision::Fail { message } => {
             observe::record(&mut tx, r.payment_id, &payment).await?;
-            store::finish_failed(&mut tx, r.id, r.payment_id, None, &message, actor).await?;
+            store::finish_failed(&mut tx, r, None, &message, actor).await?;
             Settled::Failed
         }
     };

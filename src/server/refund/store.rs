@@ -131,8 +131,14 @@ pub(crate) async fn finish_succeeded(
         Identified::None if payment.cancel_history.is_none() => {
             stored_entry(&mut *tx, r, &reference).await?
         }
-        other => {
-            tracing::warn!(refund_id = %r.id, identified = ?other, "PortOne confirmed the cancel; its entry is not identifiable yet");
+        // PortOne's code 0 proves our cancel, not that it was the only one: an earlier
+        // attempt may have been applied late. Never a quiet success over money moved twice.
+        Identified::Duplicate(entries) => {
+            suspect_duplicate(&mut *tx, r.payment_id, r.id, r.amount, &entries, actor).await?;
+            return Ok(());
+        }
+        Identified::None => {
+            tracing::warn!(refund_id = %r.id, "PortOne confirmed the cancel; its entry is not in the history yet");
             None
         }
     };
@@ -208,7 +214,7 @@ async fn stored_entry(
     reference: &str,
 ) -> Result<Option<ProvingEntry>, sqlx::Error> {
     let rows = sqlx::query!(
-        r#"select entry_key, pg_tid, receipt_url, cancellation_id
+        r#"select entry_key, pg_tid, receipt_url, cancellation_id, reason
            from payment_cancellations
            where payment_id = $1 and refund_id is null and amount = $2 and reason like '%' || $3 || '%'"#,
         r.payment_id,
@@ -217,7 +223,10 @@ async fn stored_entry(
     )
     .fetch_all(conn)
     .await?;
-    let mut entries = rows.into_iter().map(|e| ProvingEntry {
+    let carrying = |reason: &Option<String>| {
+        reason.as_deref().and_then(decide::reference_in) == Some(reference)
+    };
+    let mut entries = rows.into_iter().filter(|e| carrying(&e.reason)).map(|e| ProvingEntry {
         key: e.entry_key,
         pg_tid: e.pg_tid,
         receipt_url: e.receipt_url,
@@ -297,6 +306,20 @@ pub(crate) async fn reopen_failed(
     entry_key: &str,
 ) -> Result<(), sqlx::Error> {
     let why = "실패로 기록된 환불의 환불번호가 붙은 취소가 PortOne에 있습니다.";
+    let detail = serde_json::json!({"why": why, "entry_key": entry_key});
+    to_review(conn, payment_id, refund_id, why, detail, "system").await
+}
+
+/// Puts a refund in front of an admin (검토 필요) whatever it was: evidence found after the
+/// fact outranks what was recorded.
+async fn to_review(
+    conn: &mut PgConnection,
+    payment_id: i64,
+    refund_id: Uuid,
+    why: &str,
+    detail: serde_json::Value,
+    actor: &str,
+) -> Result<(), sqlx::Error> {
     sqlx::query!(
         "update refunds set status = 'needs_review', finished_at = null, portone_message = $2, updated_at = now() where id = $1",
         refund_id,
@@ -304,15 +327,55 @@ pub(crate) async fn reopen_failed(
     )
     .execute(&mut *conn)
     .await?;
-    audit(
-        conn,
-        Some(refund_id),
-        Some(payment_id),
-        "needs_review",
-        "system",
-        serde_json::json!({"why": why, "entry_key": entry_key}),
+    audit(conn, Some(refund_id), Some(payment_id), "needs_review", actor, detail).await
+}
+
+/// More than one PortOne entry carries this refund's reference, or one with another amount:
+/// PortOne may have moved its money twice. Whatever the refund was, it goes to review with
+/// every such entry unlinked, so the review form offers each; the timeline, the metrics
+/// (`refund_duplicates_suspected_total`) and the log say so.
+pub(crate) async fn suspect_duplicate(
+    conn: &mut PgConnection,
+    payment_id: i64,
+    refund_id: Uuid,
+    amount: i64,
+    entries: &[decide::Carrying],
+    actor: &str,
+) -> Result<(), sqlx::Error> {
+    let why = decide::duplicate_why(&decide::reference(refund_id), amount, entries);
+    tracing::error!(%refund_id, ?entries, "suspected double refund: more than our amount carries this refund's reference");
+    metrics::counter!("refund_duplicates_suspected_total").increment(1);
+    sqlx::query!(
+        "update payment_cancellations set refund_id = null where payment_id = $1 and refund_id = $2",
+        payment_id,
+        refund_id
     )
-    .await
+    .execute(&mut *conn)
+    .await?;
+    let detail = serde_json::json!({"why": why, "entries": entries});
+    to_review(&mut *conn, payment_id, refund_id, &why, detail.clone(), actor).await?;
+    audit(conn, Some(refund_id), Some(payment_id), "duplicate_suspected", actor, detail).await
+}
+
+/// The entries of a payment we hold that carry `reference`.
+pub(crate) async fn stored_carrying(
+    conn: &mut PgConnection,
+    payment_id: i64,
+    reference: &str,
+) -> Result<Vec<decide::Carrying>, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"select entry_key, amount, reason from payment_cancellations
+           where payment_id = $1 and reason like '%' || $2 || '%' order by cancelled_at, entry_key"#,
+        payment_id,
+        reference
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter(|e| e.reason.as_deref().and_then(decide::reference_in) == Some(reference))
+        .map(|e| decide::Carrying { entry_key: e.entry_key, amount: e.amount })
+        .collect())
 }
 
 /// The evidence neither proves nor rules out the refund's cancel: leave it to an admin.
@@ -391,23 +454,30 @@ pub(crate) async fn start_resend(
     Ok(updated.rows_affected() == 1)
 }
 
+/// Records PortOne's refusal of attempt `r.attempts`. Only the current attempt's: a refusal
+/// of attempt 1 arriving after attempt 2 was sent says nothing of attempt 2, which may yet
+/// go through.
 pub(crate) async fn finish_failed(
     tx: &mut PgConnection,
-    refund_id: Uuid,
-    payment_id: i64,
+    r: &Reserved,
     code: Option<i64>,
     message: &str,
     actor: &str,
 ) -> Result<(), sqlx::Error> {
+    let (refund_id, payment_id) = (r.id, r.payment_id);
     let updated = sqlx::query!(
         r#"update refunds set status = 'failed', portone_code = $2, portone_message = $3, updated_at = now(), finished_at = now()
-           where id = $1 and status in ('pending', 'needs_review')"#,
+           where id = $1 and status in ('pending', 'needs_review') and attempts = $4"#,
         refund_id,
         code.map(|c| c as i32),
-        message
+        message,
+        r.attempts
     )
     .execute(&mut *tx)
     .await?;
+    if updated.rows_affected() == 0 {
+        tracing::info!(%refund_id, attempt = r.attempts, "a refusal of an earlier attempt, or of a finished refund: not recorded");
+    }
     if updated.rows_affected() == 1 {
         audit(
             &mut *tx,

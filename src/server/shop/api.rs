@@ -290,6 +290,7 @@ async fn refund_order(
             ..Default::default()
         },
         idempotency_key: pipeline_key(caller.api_key_id, key),
+        keyless_within: None,
     };
     let answer = refund::answer_refund(
         &state.pool,
