@@ -98,6 +98,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         portone.clone(),
         settings.reconcile_interval,
         settings.pipeline.lease,
+        settings.sweep.clone(),
         stop_rx.clone(),
     );
     let grace = settings.shutdown_grace;

@@ -56,15 +56,16 @@ pub(crate) mod ctx {
         }
     }
 
-    /// The client's address (see `auth::client_address` for proxies).
+    /// The client's address as sign-in limits count it (see `auth::client_address` for
+    /// proxies, `auth::limit_key` for IPv6).
     pub async fn client_ip() -> String {
         let Ok(ConnectInfo(peer)) = leptos_axum::extract::<ConnectInfo<SocketAddr>>().await else {
             return "unknown".into();
         };
         let headers = leptos_axum::extract::<axum::http::HeaderMap>().await.unwrap_or_default();
-        let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
+        let forwarded = auth::forwarded_for(&headers);
         let trusted = state().map(|s| s.settings.trusted_proxies.clone()).unwrap_or_default();
-        auth::client_address(peer.ip(), forwarded, &trusted).to_string()
+        auth::limit_key(auth::client_address(peer.ip(), Some(&forwarded), &trusted))
     }
 }
 

@@ -20,6 +20,26 @@ const SESSION_USER: &str = "user";
 pub const MAX_FAILURES_PER_ACCOUNT: i64 = 5;
 pub const MAX_FAILURES_PER_IP: i64 = 20;
 pub const FAILURE_WINDOW_MINUTES: i32 = 15;
+/// Failed attempts on one account from anywhere within the window before each further
+/// attempt must wait: 1 s after the next, then 2, 4, … up to `MAX_ACCOUNT_BACKOFF_SECS` after
+/// the account's previous attempt. Many addresses cannot guess faster than one address could;
+/// the owner, signing in between the attacker's guesses, waits at most that long.
+pub const FREE_FAILURES_PER_ACCOUNT: i64 = 10;
+pub const MAX_ACCOUNT_BACKOFF_SECS: i64 = 300;
+/// What a sign-in form may carry: an e-mail address is at most 254 characters (RFC 5321),
+/// and no password needs more than this many bytes (argon2 would hash any length).
+pub const MAX_EMAIL_CHARS: usize = 254;
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+
+/// How long an account's next attempt waits after `previous` failed attempts on it within the
+/// window (this one not counted).
+pub fn account_backoff_secs(previous: i64) -> i64 {
+    if previous < FREE_FAILURES_PER_ACCOUNT {
+        return 0;
+    }
+    let doublings = (previous - FREE_FAILURES_PER_ACCOUNT).min(20) as u32;
+    (1_i64 << doublings).min(MAX_ACCOUNT_BACKOFF_SECS)
+}
 
 /// Password checks (argon2id, ~19 MiB each) running at once in this process; a caller that
 /// cannot get a slot within `CHECK_SLOT_WAIT` is told to try again.
@@ -112,6 +132,9 @@ async fn check_credentials(
     ip: &str,
 ) -> Result<CurrentUser, ServerError> {
     let (email, password) = (normalize_email(credentials.email), credentials.password);
+    if email.chars().count() > MAX_EMAIL_CHARS || password.len() > MAX_PASSWORD_BYTES {
+        return Err(ServerError::InvalidCredentials);
+    }
     let attempt = sqlx::query_scalar!(
         "insert into sign_in_attempts (email, ip, succeeded) values ($1, $2, false) returning id",
         email,
@@ -119,22 +142,33 @@ async fn check_credentials(
     )
     .fetch_one(pool)
     .await?;
+    // Attempts still being checked count too, so parallel guesses cannot slip between.
     let failures = sqlx::query!(
         r#"select
              count(*) filter (where email = $1 and ip = $2) as "by_account!",
-             count(*) filter (where ip = $2) as "by_ip!"
+             count(*) filter (where ip = $2) as "by_ip!",
+             count(*) filter (where email = $1 and id <> $4) as "account_elsewhere!",
+             coalesce(extract(epoch from now() - max(attempted_at) filter (where email = $1 and id <> $4)), 1e9)::float8
+                 as "since_previous!"
            from sign_in_attempts
-           where not succeeded and attempted_at > now() - make_interval(mins => $3) and ip = $2"#,
+           where not succeeded and attempted_at > now() - make_interval(mins => $3) and (ip = $2 or email = $1)"#,
         email,
         ip,
         FAILURE_WINDOW_MINUTES,
+        attempt,
     )
     .fetch_one(pool)
     .await?;
-    if failures.by_account > MAX_FAILURES_PER_ACCOUNT || failures.by_ip > MAX_FAILURES_PER_IP {
+    let backoff = account_backoff_secs(failures.account_elsewhere);
+    if failures.by_account > MAX_FAILURES_PER_ACCOUNT
+        || failures.by_ip > MAX_FAILURES_PER_IP
+        || failures.since_previous < backoff as f64
+    {
         tracing::warn!(
             by_account = failures.by_account,
             by_ip = failures.by_ip,
+            account_anywhere = failures.account_elsewhere,
+            backoff,
             "sign-in rate limited"
         );
         forget_attempt(pool, attempt).await?;
@@ -273,6 +307,31 @@ pub async fn create_user(
     .await
 }
 
+/// Every `X-Forwarded-For` line as one list, in order: a proxy may add a line of its own
+/// rather than extend the client's, and then the client's forged line must not be the last
+/// word.
+pub fn forwarded_for(headers: &axum::http::HeaderMap) -> String {
+    headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// What sign-in limits count by: an IPv4 address, or an IPv6 address's /64 (one household or
+/// server holds a whole /64, and would otherwise have 2^64 addresses to rotate through).
+pub fn limit_key(ip: std::net::IpAddr) -> String {
+    match ip {
+        std::net::IpAddr::V6(v6) if v6.to_ipv4_mapped().is_none() => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().expect("mapped").to_string(),
+        v4 => v4.to_string(),
+    }
+}
+
 /// The client's address: the socket's peer, or — when the peer is a trusted proxy — the
 /// nearest address in `X-Forwarded-For` that is not one of our proxies. An address a client
 /// writes itself into the header is never believed past an untrusted hop.
@@ -301,7 +360,38 @@ pub fn client_address(
 
 #[cfg(test)]
 mod tests {
-    use super::client_address;
+    use super::{account_backoff_secs, client_address, forwarded_for, limit_key};
+
+    #[test]
+    fn a_forged_first_line_is_not_the_client_behind_a_proxy_that_adds_a_line() {
+        let mut headers = axum::http::HeaderMap::new();
+        headers.append("x-forwarded-for", "6.6.6.6".parse().unwrap());
+        headers.append("x-forwarded-for", "198.51.100.7".parse().unwrap());
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        let all = forwarded_for(&headers);
+        assert_eq!(all, "6.6.6.6,198.51.100.7");
+        assert_eq!(
+            client_address(ip("10.0.0.2"), Some(&all), &[ip("10.0.0.2")]),
+            ip("198.51.100.7")
+        );
+    }
+
+    #[test]
+    fn ipv6_clients_are_counted_per_64() {
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        assert_eq!(limit_key(ip("2001:db8:1:2::1")), "2001:db8:1:2::/64");
+        assert_eq!(limit_key(ip("2001:db8:1:2:ffff:1:2:3")), "2001:db8:1:2::/64");
+        assert_ne!(limit_key(ip("2001:db8:1:3::1")), limit_key(ip("2001:db8:1:2::1")));
+        assert_eq!(limit_key(ip("::ffff:203.0.113.9")), "203.0.113.9");
+        assert_eq!(limit_key(ip("203.0.113.9")), "203.0.113.9");
+    }
+
+    #[test]
+    fn an_account_guessed_from_many_addresses_slows_down_exponentially() {
+        let waits: Vec<i64> = (8..=22).map(account_backoff_secs).collect();
+        assert_eq!(waits, [0, 0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300, 300, 300]);
+        assert_eq!(account_backoff_secs(i64::MAX), 300);
+    }
 
     #[test]
     fn forwarded_addresses_count_only_behind_a_trusted_proxy() {

@@ -47,6 +47,32 @@ pub struct Settings {
     pub customer_password_login: bool,
     /// Requests one API key may make per minute (`API_REQUESTS_PER_MINUTE`).
     pub api_requests_per_minute: i64,
+    /// `PORTONE_WEBHOOK_ALLOW`: the addresses (or networks) the webhook is taken from; empty:
+    /// any (what it says is only a hint, re-read from PortOne).
+    pub webhook_allow: Vec<ipnet::IpNet>,
+    /// The sweep that re-reads payments so nothing depends on one webhook.
+    pub sweep: SweepSettings,
+}
+
+/// Which payments the sweep re-reads, and how many per pass (`src/server/refund/sweep.rs`).
+#[derive(Clone, Debug)]
+pub struct SweepSettings {
+    /// A payment with activity (paid, cancelled, a refund asked for) this recently is re-read.
+    pub recent: Duration,
+    /// How long after its last read a payment is read again.
+    pub every: Duration,
+    /// Payments read per pass at most (each is one PortOne call).
+    pub batch: i64,
+}
+
+impl Default for SweepSettings {
+    fn default() -> Self {
+        SweepSettings {
+            recent: Duration::from_secs(7 * 24 * 3600),
+            every: Duration::from_secs(15 * 60),
+            batch: 50,
+        }
+    }
 }
 
 /// The shop-login key: never printed.
@@ -214,6 +240,34 @@ impl Settings {
             Some("off" | "0" | "false") => false,
             Some(_) => return Err(ConfigError("CUSTOMER_PASSWORD_LOGIN must be on or off".into())),
         };
+        let webhook_allow = match var("PORTONE_WEBHOOK_ALLOW") {
+            None => Vec::new(),
+            Some(list) => list
+                .split(',')
+                .map(str::trim)
+                .filter(|net| !net.is_empty())
+                .map(|net| {
+                    net.parse::<ipnet::IpNet>()
+                        .or_else(|_| net.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                        .map_err(|_| {
+                            ConfigError(format!(
+                                "PORTONE_WEBHOOK_ALLOW: {net:?} is not an address or network"
+                            ))
+                        })
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        let sweep_batch = match var("SWEEP_BATCH") {
+            None => SweepSettings::default().batch,
+            Some(v) => {
+                v.parse().map_err(|_| ConfigError("SWEEP_BATCH must be a whole number".into()))?
+            }
+        };
+        let sweep = SweepSettings {
+            recent: secs("SWEEP_RECENT_SECS", SweepSettings::default().recent.as_secs_f64())?,
+            every: secs("SWEEP_EVERY_SECS", SweepSettings::default().every.as_secs_f64())?,
+            batch: sweep_batch,
+        };
         let api_requests_per_minute = match var("API_REQUESTS_PER_MINUTE") {
             None => 600,
             Some(v) => v.parse().map_err(|_| {
@@ -225,6 +279,8 @@ impl Settings {
             shop_login_secret,
             customer_password_login,
             api_requests_per_minute,
+            webhook_allow,
+            sweep,
             database_url,
             portone,
             development,

@@ -38,6 +38,9 @@ pub enum ServerError {
     Session(#[from] tower_sessions::session::Error),
     #[error("background task: {0}")]
     Task(#[from] tokio::task::JoinError),
+    /// Another writer holds the row for a moment longer than we wait (the payment's lock).
+    #[error("busy")]
+    Busy,
     /// Something this code assumes was not so (a missing context, a row the schema forbids).
     #[error("broken assumption: {0}")]
     Broken(&'static str),
@@ -74,6 +77,7 @@ impl ServerError {
             | ServerError::InvalidCredentials
             | ServerError::SecondFactor => StatusCode::UNAUTHORIZED,
             ServerError::PortOne(_) => StatusCode::BAD_GATEWAY,
+            ServerError::Busy => StatusCode::CONFLICT,
             ServerError::Database(_)
             | ServerError::Session(_)
             | ServerError::Task(_)
@@ -95,6 +99,9 @@ impl From<ServerError> for AppError {
             ServerError::InvalidCredentials => AppError::InvalidCredentials,
             ServerError::SecondFactor => AppError::SecondFactor,
             ServerError::TooManyAttempts => AppError::TooManyAttempts,
+            ServerError::Busy => {
+                AppError::Rejected("다른 처리가 진행 중입니다. 잠시 후 다시 시도해 주세요.".into())
+            }
             ServerError::PortOne(source) => {
                 tracing::warn!(error = %source, "PortOne could not be asked");
                 AppError::Rejected(

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod admins;
 pub mod auth;
 pub mod banks;
+pub mod coalesce;
 pub mod config;
 pub mod csrf;
 pub mod db;

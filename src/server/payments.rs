@@ -39,13 +39,25 @@ pub async fn payment_for(
     .await
 }
 
-/// Locks the payment row for the rest of the transaction.
-pub async fn lock(conn: &mut PgConnection, payment_id: i64) -> Result<(), sqlx::Error> {
-    sqlx::query!("select id from payments where id = $1 for update", payment_id)
-        .fetch_one(conn)
-        .await?;
-    Ok(())
+/// Locks the payment row for the rest of the transaction, if no one else holds it: a sync
+/// never queues behind a refund's transaction (or behind a thousand other syncs). False when
+/// it is held.
+pub async fn lock_nowait(conn: &mut PgConnection, payment_id: i64) -> Result<bool, sqlx::Error> {
+    let locked =
+        sqlx::query!("select id from payments where id = $1 for update nowait", payment_id)
+            .fetch_one(conn)
+            .await;
+    match locked {
+        Ok(_) => Ok(true),
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some(LOCK_NOT_AVAILABLE) => {
+            Ok(false)
+        }
+        Err(e) => Err(e),
+    }
 }
+
+/// Postgres's SQLSTATE for `for update nowait` finding the row locked.
+pub const LOCK_NOT_AVAILABLE: &str = "55P03";
 
 /// Overwrites our copy of a payment with PortOne's and adds new cancel_history entries.
 /// An older snapshot never moves `cancel_amount` backwards: it loses. Returns the entries

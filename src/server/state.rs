@@ -6,6 +6,7 @@ use sqlx::PgPool;
 
 use portone_v1::PortOneClient;
 
+use crate::server::coalesce::ReadCoalescer;
 use crate::server::config::Settings;
 use crate::server::health::DbHealth;
 
@@ -18,6 +19,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Whether Postgres answers (`health::spawn_probe` keeps it current).
     pub db_health: Arc<DbHealth>,
+    /// Webhook hints for one payment share PortOne reads (`coalesce.rs`).
+    pub webhook_reads: Arc<ReadCoalescer>,
 }
 
 impl AppState {
@@ -33,6 +36,7 @@ impl AppState {
             portone,
             settings: Arc::new(settings),
             db_health: Arc::default(),
+            webhook_reads: Arc::new(ReadCoalescer::new(crate::server::webhook::MIN_READ_GAP)),
         }
     }
 }

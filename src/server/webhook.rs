@@ -1,6 +1,13 @@
 //! `POST /portone/webhook`: PortOne's V1 notification. The body is only a hint of which
 //! payment changed; everything stored is re-derived from PortOne's own answer, so a forged
-//! or repeated webhook changes nothing wrong.
+//! or repeated webhook changes nothing wrong. Hints for one payment share PortOne reads
+//! (`coalesce.rs`), so a flood of them is no flood at PortOne; with `PORTONE_WEBHOOK_ALLOW`
+//! only PortOne's own addresses are heard at all.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::extract::ConnectInfo;
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -8,6 +15,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use sqlx::PgPool;
 use tracing::instrument;
 
+use crate::server::coalesce::Turned;
 use crate::server::error::ServerError;
 use crate::server::payments::import_payment;
 use crate::server::refund::observe::refresh;
@@ -22,9 +30,27 @@ pub enum WebhookEffect {
     Synced { new_cancellations: u64 },
     /// PortOne does not know the payment (or it is not paid): nothing to do.
     Ignored,
+    /// A read of the payment that began after this hint arrived already answered it.
+    Covered,
 }
 
-pub async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> StatusCode {
+/// The least time between two PortOne reads of one payment on behalf of webhooks.
+pub const MIN_READ_GAP: Duration = Duration::from_millis(250);
+
+pub async fn handle(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
+    let settings = &state.settings;
+    if let Err(from) =
+        sender_allowed(&settings.webhook_allow, peer, &headers, &settings.trusted_proxies)
+    {
+        tracing::warn!(%from, "webhook from an address PORTONE_WEBHOOK_ALLOW does not list");
+        metrics::counter!("webhooks_total", "result" => "refused").increment(1);
+        return StatusCode::FORBIDDEN;
+    }
     let is_form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -47,15 +73,30 @@ pub async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Byt
         counted("bad_request");
         return StatusCode::BAD_REQUEST;
     }
-    match process(&state.pool, &state.portone, &notice, &ImportRules::of(&state.settings)).await {
+    let rules = ImportRules::of(&state.settings);
+    let turn = state
+        .webhook_reads
+        .read(&notice.imp_uid, || process(&state.pool, &state.portone, &notice, &rules))
+        .await;
+    let processed = turn.map(|turn| match turn {
+        Turned::Read(effect) => effect,
+        Turned::Covered => WebhookEffect::Covered,
+    });
+    match processed {
         Ok(effect) => {
             tracing::info!(imp_uid = %notice.imp_uid, ?effect, "webhook processed");
             counted(match effect {
                 WebhookEffect::Imported { .. } => "imported",
                 WebhookEffect::Synced { .. } => "synced",
                 WebhookEffect::Ignored => "ignored",
+                WebhookEffect::Covered => "covered",
             });
             StatusCode::OK
+        }
+        Err(ServerError::Busy) => {
+            tracing::warn!(imp_uid = %notice.imp_uid, "payment busy; the webhook is left to a retry or the sweep");
+            counted("busy");
+            StatusCode::SERVICE_UNAVAILABLE
         }
         Err(e) => {
             tracing::error!(imp_uid = %notice.imp_uid, error = %e, "webhook processing failed");
@@ -67,6 +108,26 @@ pub async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Byt
                 StatusCode::INTERNAL_SERVER_ERROR
             }
         }
+    }
+}
+
+/// Whether the webhook's sender (the client address, through trusted proxies) is one
+/// `PORTONE_WEBHOOK_ALLOW` lists; any sender when it lists none. `Err` names the sender.
+pub fn sender_allowed(
+    allow: &[ipnet::IpNet],
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    trusted_proxies: &[std::net::IpAddr],
+) -> Result<(), std::net::IpAddr> {
+    if allow.is_empty() {
+        return Ok(());
+    }
+    let forwarded = crate::server::auth::forwarded_for(headers);
+    let from = crate::server::auth::client_address(peer.ip(), Some(&forwarded), trusted_proxies);
+    if allow.iter().any(|net| net.contains(&from)) {
+        Ok(())
+    } else {
+        Err(from)
     }
 }
 
@@ -125,4 +186,29 @@ pub async fn process(
         crate::server::refund::observe::refresh_balance(pool, portone, id, &payment.imp_uid).await;
     }
     Ok(WebhookEffect::Imported { owner_found: owner.is_some() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_listed_senders_are_heard_when_a_list_is_given() {
+        let allow: Vec<ipnet::IpNet> = vec![
+            "52.78.100.19/32".parse().unwrap(),
+            "52.78.48.223".parse::<std::net::IpAddr>().unwrap().into(),
+        ];
+        let peer = |ip: &str| SocketAddr::new(ip.parse().unwrap(), 443);
+        let none = HeaderMap::new();
+        assert!(sender_allowed(&allow, peer("52.78.100.19"), &none, &[]).is_ok());
+        assert!(sender_allowed(&allow, peer("52.78.48.223"), &none, &[]).is_ok());
+        assert!(sender_allowed(&allow, peer("203.0.113.5"), &none, &[]).is_err());
+        assert!(sender_allowed(&[], peer("203.0.113.5"), &none, &[]).is_ok());
+        // behind our proxy, the address it saw; a forged header from elsewhere counts for nothing
+        let mut forwarded = HeaderMap::new();
+        forwarded.insert("x-forwarded-for", "52.78.100.19".parse().unwrap());
+        let proxy = ["10.0.0.2".parse().unwrap()];
+        assert!(sender_allowed(&allow, peer("10.0.0.2"), &forwarded, &proxy).is_ok());
+        assert!(sender_allowed(&allow, peer("203.0.113.5"), &forwarded, &proxy).is_err());
+    }
 }

@@ -75,3 +75,56 @@ async fn answers_written_by_the_middlewares_carry_the_security_headers(pool: PgP
         assert_eq!(h["cache-control"], "no-store");
     }
 }
+
+#[sqlx::test]
+async fn many_addresses_cannot_guess_an_admins_password_faster_than_the_back_off(pool: PgPool) {
+    use portone_refund::server::auth::{self, Credentials, SignInRules};
+    use portone_refund::server::error::ServerError;
+    let app = spawn_app(pool).await;
+    let rules = SignInRules { development: true, customer_password_login: true };
+    let guess = |password: &'static str, ip: String| {
+        let pool = app.pool.clone();
+        async move {
+            let credentials = Credentials { email: ADMIN.0, password, code: None };
+            auth::sign_in(&pool, &credentials, rules, &ip).await
+        }
+    };
+    // 40 guesses from 40 addresses, as fast as they go
+    for n in 0..40 {
+        let r = guess("wrong", format!("203.0.113.{n}")).await;
+        assert!(matches!(r, Err(ServerError::InvalidCredentials | ServerError::TooManyAttempts)));
+    }
+    let checked = sqlx::query_scalar!(
+        r#"select count(*) as "n!" from sign_in_attempts where checked and not succeeded"#
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(checked, auth::FREE_FAILURES_PER_ACCOUNT, "then each guess waits its turn");
+    // the owner, right then, is asked to wait too …
+    assert!(matches!(
+        guess(ADMIN.1, "198.51.100.2".into()).await,
+        Err(ServerError::TooManyAttempts)
+    ));
+    // … a moment, not the window
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(guess(ADMIN.1, "198.51.100.2".into()).await.unwrap().email, ADMIN.0);
+}
+
+#[sqlx::test]
+async fn an_overlong_email_or_password_is_refused_before_any_work(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let long_email = format!("{}@example.com", "a".repeat(250));
+    let long_password = "p".repeat(100_000);
+    for (email, password) in [(long_email.as_str(), "x"), (MINSU.0, long_password.as_str())] {
+        let res = app
+            .server_fn(&app.browser(), Login::PATH, &[("email", email), ("password", password)])
+            .await;
+        assert_eq!(res.status(), 401);
+    }
+    let attempts = sqlx::query_scalar!(r#"select count(*) as "n!" from sign_in_attempts"#)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(attempts, 0, "nothing recorded, nothing hashed");
+}

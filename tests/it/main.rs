@@ -17,3 +17,4 @@ mod portone;
 mod refund;
 mod shop;
 mod tax;
+mod webhooks;

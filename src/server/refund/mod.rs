@@ -16,6 +16,7 @@ pub mod review;
 pub mod rules;
 pub mod settle;
 mod store;
+pub mod sweep;
 pub mod tax;
 mod waiters;
 

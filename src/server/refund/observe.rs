@@ -23,17 +23,30 @@ pub async fn record(
     Ok(synced)
 }
 
-/// `record` in its own transaction, under the payment's row lock.
+/// Tries to take a payment's lock: a few times, moments apart (whoever holds it — a refund's
+/// tx1 or tx2, another sync — holds it for milliseconds), never by waiting in Postgres.
+const LOCK_TRIES: u32 = 8;
+const LOCK_PAUSE: std::time::Duration = std::time::Duration::from_millis(25);
+
+/// `record` in its own transaction, under the payment's row lock; `ServerError::Busy` when
+/// the lock stays held (what this sync would have stored, the holder or the next sync will).
 pub async fn record_by_id(
     pool: &PgPool,
     payment_id: i64,
     p: &Payment,
-) -> Result<payments::Synced, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    payments::lock(&mut tx, payment_id).await?;
-    let synced = record(&mut tx, payment_id, p).await?;
-    tx.commit().await?;
-    Ok(synced)
+) -> Result<payments::Synced, ServerError> {
+    for _ in 0..LOCK_TRIES {
+        let mut tx = pool.begin().await?;
+        if payments::lock_nowait(&mut tx, payment_id).await? {
+            let synced = record(&mut tx, payment_id, p).await?;
+            tx.commit().await?;
+            return Ok(synced);
+        }
+        drop(tx);
+        tokio::time::sleep(LOCK_PAUSE).await;
+    }
+    tracing::warn!(payment_id, "the payment stayed locked; this sync is left to the next");
+    Err(ServerError::Busy)
 }
 
 /// PortOne's payment as just read, and how many of its cancel_history entries were new to us.

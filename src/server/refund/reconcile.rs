@@ -157,14 +157,15 @@ enum Step {
     Resent(Option<Settled>),
 }
 
-/// Runs a pass now and then every `interval` until `stop` turns true; a refund being
-/// reconciled is finished first (the next claim is not taken). Await the handle to know it
-/// has stopped.
+/// Runs a pass now and then every `interval` until `stop` turns true, each followed by a
+/// sweep (`sweep.rs`); a refund being reconciled is finished first (the next claim is not
+/// taken). Await the handle to know it has stopped.
 pub fn spawn(
     pool: PgPool,
     portone: std::sync::Arc<PortOneClient>,
     interval: Duration,
     lease: Duration,
+    sweep: crate::server::config::SweepSettings,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
@@ -176,6 +177,15 @@ pub fn spawn(
                 }
                 Ok(_) => {}
                 Err(e) => tracing::error!(error = %e, "reconciler pass failed"),
+            }
+            if !*stop.borrow() {
+                match super::sweep::sweep_once(&pool, &portone, &sweep).await {
+                    Ok(report) if report.new_entries > 0 || report.failed > 0 => {
+                        tracing::info!(?report, "swept payments")
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::error!(error = %e, "sweep failed"),
+                }
             }
             tokio::select! {
                 _ = tokio::time::sleep(interval) => {}

@@ -16,10 +16,7 @@ use super::tax::TaxLeft;
 use super::{rules, RefundCommand};
 use crate::model::{CurrentUser, PayMethod, RefundOutcome, RefundOutcomeStatus, Role};
 use crate::server::error::ServerError;
-use crate::server::payments::PaymentRow;
-
-/// Postgres's SQLSTATE for `for update nowait` finding the row locked.
-const LOCK_NOT_AVAILABLE: &str = "55P03";
+use crate::server::payments::{PaymentRow, LOCK_NOT_AVAILABLE};
 
 pub enum Reservation {
     Reserved(Reserved),

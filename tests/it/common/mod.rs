@@ -125,6 +125,8 @@ pub fn serve_app(listener: tokio::net::TcpListener, pool: PgPool, portone: Arc<P
         shop_login_secret: Some(ShopLoginSecret(TEST_SHOP_LOGIN_SECRET.into())),
         customer_password_login: true,
         api_requests_per_minute: 600,
+        webhook_allow: Vec::new(),
+        sweep: Default::default(),
     };
     let state = AppState::new(leptos_options, pool, portone, settings);
     portone_refund::server::health::spawn_probe(state.pool.clone(), state.db_health.clone());
