@@ -22,6 +22,8 @@ LEPTOS_SITE_ADDR="$site" target/debug/portone-refund seed-demo target/e2e/sim-pa
 # the shop's side for shop.spec.ts: a sign-in secret and an API key, made as a shop makes them
 SHOP_LOGIN_SECRET="$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 export SHOP_LOGIN_SECRET
+REFUND_ACCOUNT_KEY="e2e:$(head -c 32 /dev/urandom | base64)"
+export REFUND_ACCOUNT_KEY
 SHOP_API_KEY="$(LEPTOS_SITE_ADDR="$site" RUST_LOG=warn target/debug/portone-refund api-key create e2e 2>/dev/null | grep '^rk_')"
 export SHOP_API_KEY
 target/debug/portone-sim --addr "$sim" --payments target/e2e/sim-payments.json \

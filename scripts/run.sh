@@ -33,6 +33,13 @@ fi
 # and a ready /shop-login link for 김민수 (valid for 10 minutes).
 SHOP_LOGIN_SECRET="${SHOP_LOGIN_SECRET:-$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')}"
 export SHOP_LOGIN_SECRET
+# customers' typed refund accounts are kept sealed while their refund is open: the demo's key
+# stays with the demo's database (target/demo), so a restart still opens what it sealed
+if [ -z "${REFUND_ACCOUNT_KEY:-}" ]; then
+  [ -s target/demo/refund-account-key ] || echo "demo:$(head -c 32 /dev/urandom | base64)" > target/demo/refund-account-key
+  REFUND_ACCOUNT_KEY="$(cat target/demo/refund-account-key)"
+fi
+export REFUND_ACCOUNT_KEY
 shop_lines=""
 if [ "$seed_demo" = 1 ]; then
   shop_lines="$(DEV_MODE=1 LEPTOS_SITE_ADDR="$SITE_ADDR" RUST_LOG=warn target/debug/portone-refund demo-shop | grep -E '^(SHOP_API_KEY=|SHOP_LOGIN_SECRET=|http)')"

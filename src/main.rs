@@ -97,7 +97,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         pool.clone(),
         portone.clone(),
         settings.reconcile_interval,
-        settings.pipeline.lease,
+        settings.pipeline.clone(),
         settings.sweep.clone(),
         stop_rx.clone(),
     );

@@ -240,6 +240,10 @@ impl Settings {
             Some("off" | "0" | "false") => false,
             Some(_) => return Err(ConfigError("CUSTOMER_PASSWORD_LOGIN must be on or off".into())),
         };
+        let account_keys = var("REFUND_ACCOUNT_KEY")
+            .map(|keys| crate::server::refund::sealed::AccountKeys::parse(&keys))
+            .transpose()
+            .map_err(ConfigError)?;
         let webhook_allow = match var("PORTONE_WEBHOOK_ALLOW") {
             None => Vec::new(),
             Some(list) => list
@@ -292,6 +296,7 @@ impl Settings {
             pipeline: PipelineSettings {
                 lease,
                 customer_requests_per_minute,
+                account_keys,
                 ..PipelineSettings::default()
             },
             pending_alert_after: secs("PENDING_ALERT_SECS", 600.0)?,

@@ -58,6 +58,7 @@ pub async fn find_order(
                   p.cancel_amount, p.status, p.buyer_name, p.receipt_url,
                   p.tax_free_amount, p.vat_amount, p.tax_free_remaining, p.vat_remaining,
                   p.balance_cancel_amount is not distinct from p.cancel_amount as "balance_current!",
+                  p.balance_cancel_amount is not null as "balance_read!",
                   exists (select 1 from refunds r where r.payment_id = p.id and r.status = 'pending') as "refund_pending!",
                   (select coalesce(sum(r.amount), 0) from refunds r where r.payment_id = p.id and r.status = 'requested')::bigint as "held!"
            from payments p
@@ -101,6 +102,8 @@ pub async fn find_order(
         paid_at: p.paid_at,
         refund_pending: p.refund_pending,
         tax_left,
+        tax_split_unread: !p.balance_read
+            || (p.tax_free_amount.is_some_and(|t| t > 0) && !p.balance_current),
         held: p.held,
     };
     let last_refund: Option<RefundOutcome> = refund::latest_outcome(pool, p.id, user.id).await?;

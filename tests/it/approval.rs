@@ -289,3 +289,104 @@ async fn payment_id(app: &TestApp, p: &Payment) -> i64 {
         .await
         .unwrap()
 }
+
+/// What the refund row keeps of its account: (masked number, sealed bytes).
+async fn kept_account(app: &TestApp, refund_id: Uuid) -> (Option<String>, Option<Vec<u8>>) {
+    let r = sqlx::query!(
+        "select refund_account_masked, refund_account_sealed from refunds where id = $1",
+        refund_id
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    (r.refund_account_masked, r.refund_account_sealed)
+}
+
+fn vbank_form(amount: &str) -> RefundForm {
+    RefundForm {
+        amount: Some(amount.into()),
+        reason: "배송 지연".into(),
+        refund_holder: Some("김민수".into()),
+        refund_bank: Some("88".into()),
+        refund_account: Some("562-111-05948400".into()),
+        ..Default::default()
+    }
+}
+
+#[sqlx::test]
+async fn a_large_refund_to_a_typed_account_waits_for_approval_too(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    strict_policy(&app).await;
+    let p = app.paid_order(&app.users.minsu, 54_000, "vbank", "html5_inicis").await;
+    let cmd = RefundCommand {
+        merchant_uid: p.merchant_uid.clone(),
+        form: vbank_form("30000"),
+        idempotency_key: Uuid::new_v4(),
+        keyless_within: None,
+    };
+    let calls = app.sim_stats().await["cancel_calls"].as_i64().unwrap();
+    let request =
+        refund::request_refund(&app.pool, &app.portone, &test_pipeline(), &app.users.minsu, cmd)
+            .await
+            .unwrap();
+    assert_eq!(request.status, RefundOutcomeStatus::Requested, "the riskiest refunds wait too");
+    assert_eq!(app.sim_stats().await["cancel_calls"].as_i64().unwrap(), calls, "nothing sent");
+    // kept sealed: the number is nowhere in the row
+    let (masked, sealed) = kept_account(&app, id(&request)).await;
+    assert_eq!(masked.as_deref(), Some("**********8400"));
+    let sealed = sealed.expect("kept while the request waits");
+    assert!(!String::from_utf8_lossy(&sealed).contains("05948400"));
+    let dump: String = sqlx::query_scalar!(r#"select row_to_json(r)::text as "j!" from refunds r"#)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert!(!dump.contains("05948400") && !dump.contains("562-111"), "{dump}");
+    // approved: the refund goes to PortOne with the account the customer typed
+    let approved = approval::approve(
+        &app.pool,
+        &app.portone,
+        &test_pipeline(),
+        &app.users.admin,
+        id(&request),
+    )
+    .await
+    .unwrap();
+    let approved = approved.outcome;
+    assert_eq!(approved.status, RefundOutcomeStatus::Succeeded, "{:?}", approved.message);
+    assert_eq!(app.sim_payment(&p.imp_uid).await.cancel_amount, 30_000);
+    // final: erased by the database itself
+    assert_eq!(kept_account(&app, id(&request)).await.1, None);
+}
+
+#[sqlx::test]
+async fn the_reconciler_resends_a_typed_account_refund_and_then_forgets_the_account(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let p = app.paid_order(&app.users.minsu, 54_000, "vbank", "html5_inicis").await;
+    // PortOne fails before applying the first attempt
+    app.faults(json!([{"endpoint": "cancel", "kind": "error_before", "status": 500, "count": 1}]))
+        .await;
+    let cmd = RefundCommand {
+        merchant_uid: p.merchant_uid.clone(),
+        form: vbank_form("10000"),
+        idempotency_key: Uuid::new_v4(),
+        keyless_within: None,
+    };
+    let o =
+        refund::request_refund(&app.pool, &app.portone, &test_pipeline(), &app.users.minsu, cmd)
+            .await
+            .unwrap();
+    assert_eq!(o.status, RefundOutcomeStatus::Pending);
+    assert!(kept_account(&app, id(&o)).await.1.is_some());
+    let report = app.reconcile().await;
+    assert_eq!((report.resent, report.succeeded), (1, 1), "{report:?}");
+    assert_eq!(app.sim_payment(&p.imp_uid).await.cancel_amount, 10_000);
+    assert_eq!(kept_account(&app, id(&o)).await.1, None, "erased once final");
+    // a sealed account cannot outlive its refund, whatever writes the row
+    let refused = sqlx::query!(
+        "update refunds set refund_account_sealed = '\\x00', refund_account_key_id = 'test' where id = $1",
+        id(&o)
+    )
+    .execute(&app.pool)
+    .await;
+    assert!(refused.is_err(), "the schema forbids it");
+}

@@ -206,7 +206,8 @@ async fn the_reconciler_leaves_an_attempt_in_flight_alone(pool: PgPool) {
         };
         tokio::time::sleep(Duration::from_millis(300)).await;
         // a reconciler pass while the attempt is in flight: its lease is live
-        let report = reconcile::reconcile_once(&app.pool, &app.portone, TEST_LEASE).await.unwrap();
+        let report =
+            reconcile::reconcile_once(&app.pool, &app.portone, &test_pipeline()).await.unwrap();
         assert_eq!(report, Default::default(), "serialized={serialized}");
         let o = request.await.unwrap();
         assert_eq!(o.status, RefundOutcomeStatus::Succeeded, "serialized={serialized}");

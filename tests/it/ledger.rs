@@ -179,9 +179,13 @@ async fn a_late_refusal_of_attempt_one_cannot_fail_a_refund_whose_attempt_two_is
         let (pool, portone) = (app.pool.clone(), app.portone.clone());
         app.expire_leases().await;
         tokio::spawn(async move {
-            portone_refund::server::refund::reconcile::reconcile_once(&pool, &portone, TEST_LEASE)
-                .await
-                .unwrap()
+            portone_refund::server::refund::reconcile::reconcile_once(
+                &pool,
+                &portone,
+                &test_pipeline(),
+            )
+            .await
+            .unwrap()
         })
     };
     let o = first.await.unwrap();

@@ -84,6 +84,7 @@ proptest! {
             pay_method: method.into(), pg_provider: "html5_inicis".into(), status: "paid".into(),
             amount, cancel_amount, paid_at: Some(now - chrono::Duration::hours(1)), refund_pending: false,
             tax_left: Some(tax_left),
+            tax_split_unread: false,
             // what waiting requests hold
             held: left * i64::from(held_share) / 100,
         };

@@ -122,16 +122,15 @@ async fn the_pg_refuses_a_tax_free_payments_cancel_without_its_tax_free_part(poo
     let too_much = CancelRequest { tax_free: Some(4_001), ..without.clone() };
     assert!(matches!(app.portone.cancel(&too_much).await, Err(PortOneError::Refused { .. })));
 
-    // when PortOne's balance cannot be read, we do not guess: the cancel goes without the
-    // part and the PG's refusal reaches the customer as a failed refund, nothing moved
+    // when PortOne's balance cannot be read, we do not guess: the refund waits for the split
+    // (nothing is sent) rather than going out without the part
     app.faults(json!([{"endpoint": "balance", "kind": "error_before", "status": 500, "count": 5}]))
         .await;
     let p2 = app
         .paid_order_with(&app.users.minsu, 16_000, "card", "kcp", json!({"tax_free": 6_000}))
         .await;
-    let failed = refund_with(&app, &app.users.minsu, &p2, amount("4000")).await.unwrap();
-    assert_eq!(failed.status, RefundOutcomeStatus::Failed);
-    assert!(failed.message.unwrap().contains("tax_free"));
+    let waits = refund_with(&app, &app.users.minsu, &p2, amount("4000")).await;
+    assert!(matches!(waits, Err(ServerError::Rejected(m)) if m == refund::rules::TAX_SPLIT_UNREAD));
     assert_eq!(app.sim_payment(&p2.imp_uid).await.cancel_amount, 0);
 }
 
@@ -203,4 +202,71 @@ async fn a_payment_portone_keeps_no_balance_for_is_asked_once(pool: PgPool) {
     // had an answer now), and both went without parts
     assert_eq!(ours(&app, &p).await, (vec![(1_000, None, None), (2_000, None, None)], None, None));
     assert_eq!(app.sim_stats().await["faults"]["pg_reject"], json!(1));
+}
+
+#[sqlx::test]
+async fn a_tax_free_payment_whose_split_portone_did_not_answer_waits_rather_than_guessing(
+    pool: PgPool,
+) {
+    let app = spawn_app(pool).await;
+    let p = app
+        .paid_order_with(&app.users.minsu, 16_000, "card", "kcp", json!({"tax_free": 6_000}))
+        .await;
+    // PortOne's balance endpoint is down (5xx, no answer): a payment whose split was never
+    // read does not go out as if it had none …
+    app.faults(json!([
+        {"endpoint": "balance", "kind": "error_before", "status": 500},
+    ]))
+    .await;
+    let refused = refund_with(&app, &app.users.minsu, &p, amount("1000")).await;
+    assert!(
+        matches!(&refused, Err(ServerError::Rejected(m)) if m == refund::rules::TAX_SPLIT_UNREAD)
+    );
+    reqwest::Client::new().delete(format!("{}/__sim/faults", app.sim_url)).send().await.unwrap();
+    let first = refund_with(&app, &app.users.minsu, &p, amount("2000")).await.unwrap();
+    assert_eq!(first.status, RefundOutcomeStatus::Succeeded);
+    // … nor one with a tax-free part after a console cancel moved its balance
+    app.faults(json!([
+        {"endpoint": "balance", "kind": "error_before", "status": 500},
+    ]))
+    .await;
+    app.sim_control(&format!("/__sim/payments/{}/cancel", p.imp_uid), json!({"amount": 2_000}))
+        .await;
+    let (_, tax_free_left, _) = ours(&app, &p).await;
+    assert_eq!(tax_free_left, Some(5_250), "a 5xx is not \"this payment has no split\"");
+    let sent_before = app.sim_stats().await["cancel_calls"].as_u64().unwrap();
+    let refused = refund_with(&app, &app.users.minsu, &p, amount("4000")).await;
+    assert!(
+        matches!(&refused, Err(ServerError::Rejected(m)) if m == refund::rules::TAX_SPLIT_UNREAD),
+        "{refused:?}"
+    );
+    assert_eq!(
+        app.sim_stats().await["cancel_calls"].as_u64().unwrap(),
+        sent_before,
+        "nothing sent"
+    );
+    // PortOne answers again: the refund goes, with its parts
+    reqwest::Client::new().delete(format!("{}/__sim/faults", app.sim_url)).send().await.unwrap();
+    let (tax_free, vat) = portone_left(&app, &p).await;
+    let o = refund_with(&app, &app.users.minsu, &p, amount("")).await.unwrap();
+    assert_eq!(o.status, RefundOutcomeStatus::Succeeded, "{:?}", o.message);
+    assert_eq!(ours(&app, &p).await.0[1], (12_000, Some(tax_free), Some(vat)));
+}
+
+#[sqlx::test]
+async fn a_success_the_reconciler_rebuilds_books_its_tax_parts_like_any(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let p = app
+        .paid_order_with(&app.users.minsu, 16_000, "card", "kcp", json!({"tax_free": 6_000}))
+        .await;
+    // applied at PortOne, the answer lost
+    app.faults(json!([{"endpoint": "cancel", "kind": "drop_after", "count": 1}])).await;
+    let o = refund_with(&app, &app.users.minsu, &p, amount("4000")).await.unwrap();
+    assert_eq!(o.status, RefundOutcomeStatus::Pending);
+    let report = app.reconcile().await;
+    assert_eq!(report.succeeded, 1, "{report:?}");
+    let (refunds, tax_free_left, vat_left) = ours(&app, &p).await;
+    assert_eq!(refunds, vec![(4_000, Some(1_500), Some(227))]);
+    // what remains of the parts is what PortOne says remains
+    assert_eq!((tax_free_left.unwrap(), vat_left.unwrap()), portone_left(&app, &p).await);
 }

@@ -102,7 +102,7 @@ pub async fn approve(
         return Err(ServerError::Rejected(NOT_WAITING.into()));
     };
     observe::refresh(pool, portone, payment.id, &payment.imp_uid).await?;
-    match reserve::approve_request(pool, refund_id, admin, settings.lease).await? {
+    match reserve::approve_request(pool, refund_id, admin, settings).await? {
         Approval::Reserved(r) => send(pool, portone, settings, *r, admin).await,
         Approval::NotWaiting => Err(ServerError::Rejected(NOT_WAITING.into())),
         Approval::Busy => Err(ServerError::Rejected(rules::REFUND_IN_PROGRESS.into())),

@@ -14,6 +14,7 @@ pub mod reconcile;
 mod reserve;
 pub mod review;
 pub mod rules;
+pub mod sealed;
 pub mod settle;
 mod store;
 pub mod sweep;
@@ -57,6 +58,10 @@ pub struct PipelineSettings {
     /// How long one attempt owns a pending refund: longer than the PortOne client's deadline
     /// plus the time PortOne may still take to apply a cancel we stopped waiting for.
     pub lease: Duration,
+    /// `REFUND_ACCOUNT_KEY`: with it, a customer's typed refund account is kept sealed until
+    /// its refund is final (`sealed.rs`); without it, never kept (such a refund cannot wait
+    /// for approval nor be resent).
+    pub account_keys: Option<sealed::AccountKeys>,
 }
 
 impl Default for PipelineSettings {
@@ -65,6 +70,7 @@ impl Default for PipelineSettings {
             pending_wait: Duration::from_secs(10),
             customer_requests_per_minute: 60,
             lease: Duration::from_secs(120),
+            account_keys: None,
         }
     }
 }
@@ -186,7 +192,7 @@ async fn refund_once(
     let deadline = tokio::time::Instant::now() + settings.pending_wait;
     let mut waiting: Option<waiters::Waiter> = None;
     let reserved = loop {
-        match reserve::reserve(pool, &payment, user, &cmd, &fingerprint, settings.lease).await? {
+        match reserve::reserve(pool, &payment, user, &cmd, &fingerprint, settings).await? {
             reserve::Reservation::Reserved(r) => break r,
             reserve::Reservation::Requested(outcome) | reserve::Reservation::Replay(outcome) => {
                 return Ok(Answer { outcome, payment: None })

@@ -82,8 +82,9 @@ pub async fn refresh(
 }
 
 /// Best effort: reads PortOne's balance of a payment (its tax-free part and VAT and what
-/// remains of them) and stores it. PortOne answering that it has none is stored as "none";
-/// a failure to ask is logged and leaves what we hold.
+/// remains of them) and stores it. Only PortOne's own refusal (a 4xx with its envelope) or a
+/// 404 is stored as "none"; a 5xx or no answer says nothing of the split, is logged, and
+/// leaves what we hold (a payment with a tax-free part then waits for the next read).
 pub async fn refresh_balance(
     pool: &PgPool,
     portone: &PortOneClient,
@@ -92,7 +93,8 @@ pub async fn refresh_balance(
 ) {
     let balance = match portone.balance(imp_uid).await {
         Ok(b) => Some(b),
-        Err(PortOneError::Refused { .. } | PortOneError::HttpStatus { status: 404 }) => None,
+        Err(PortOneError::Refused { status, .. }) if status < 500 => None,
+        Err(PortOneError::HttpStatus { status: 404 }) => None,
         Err(error) => {
             tracing::warn!(%error, imp_uid, "could not read the payment's balance from PortOne");
             return;

@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use super::settle::{self, Settled};
 use super::store::Reserved;
+use super::PipelineSettings;
 use crate::model::{PayMethod, RefundOutcomeStatus, Role};
 use portone_v1::PortOneClient;
 
@@ -32,9 +33,10 @@ const ACTOR: &str = "reconciler";
 /// and leases it for one PortOne call.
 async fn claim(
     pool: &PgPool,
-    lease: Duration,
+    settings: &PipelineSettings,
     seen: &[Uuid],
 ) -> Result<Option<Reserved>, sqlx::Error> {
+    let lease = settings.lease;
     let row = sqlx::query!(
         r#"update refunds r set lease_until = now() + make_interval(secs => $1), updated_at = now()
            from payments p
@@ -47,13 +49,21 @@ async fn claim(
            returning r.id, r.payment_id, p.imp_uid, p.pay_method as "pay_method: PayMethod", p.pg_provider, r.amount, r.checksum, r.reason,
                      r.tax_free, r.vat_amount,
                      r.attempts, r.requester_role as "requester_role: Role",
-                     r.refund_account_masked is not null as "account_given!""#,
+                     r.refund_account_masked is not null as "account_given!",
+                     r.refund_account_sealed, r.refund_account_key_id"#,
         lease.as_secs_f64(),
         seen
     )
     .fetch_optional(pool)
     .await?;
     Ok(row.map(|r| Reserved {
+        // the account the customer gave, when it was kept sealed: a resend can carry it
+        account: super::sealed::open_stored(
+            settings.account_keys.as_ref(),
+            r.id,
+            r.refund_account_sealed,
+            r.refund_account_key_id,
+        ),
         id: r.id,
         payment_id: r.payment_id,
         imp_uid: r.imp_uid,
@@ -66,8 +76,6 @@ async fn claim(
             .tax_free
             .zip(r.vat_amount)
             .map(|(tax_free, vat)| super::tax::TaxParts { tax_free, vat }),
-        // the full account number is never stored; a vbank resend cannot be rebuilt
-        account: None,
         account_given: r.account_given,
         requester: r.requester_role,
         attempts: r.attempts,
@@ -78,22 +86,23 @@ async fn claim(
 pub async fn reconcile_once(
     pool: &PgPool,
     portone: &PortOneClient,
-    lease: Duration,
+    settings: &PipelineSettings,
 ) -> Result<ReconcileReport, sqlx::Error> {
-    reconcile_pass(pool, portone, lease, || false).await
+    reconcile_pass(pool, portone, settings, || false).await
 }
 
 /// One pass that ends early, between claims, once `stopping()` says so.
 async fn reconcile_pass(
     pool: &PgPool,
     portone: &PortOneClient,
-    lease: Duration,
+    settings: &PipelineSettings,
     stopping: impl Fn() -> bool,
 ) -> Result<ReconcileReport, sqlx::Error> {
+    let lease = settings.lease;
     let mut report = ReconcileReport::default();
     let mut seen: Vec<Uuid> = Vec::new();
     while !stopping() {
-        let Some(r) = claim(pool, lease, &seen).await? else { break };
+        let Some(r) = claim(pool, settings, &seen).await? else { break };
         seen.push(r.id);
         let step = async {
             match settle::settle_by_lookup(pool, portone, &r, ACTOR, None).await? {
@@ -164,14 +173,14 @@ pub fn spawn(
     pool: PgPool,
     portone: std::sync::Arc<PortOneClient>,
     interval: Duration,
-    lease: Duration,
+    settings: PipelineSettings,
     sweep: crate::server::config::SweepSettings,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         while !*stop.borrow() {
             let stopping = || *stop.borrow();
-            match reconcile_pass(&pool, &portone, lease, stopping).await {
+            match reconcile_pass(&pool, &portone, &settings, stopping).await {
                 Ok(report) if report != ReconcileReport::default() => {
                     tracing::info!(?report, "reconciled refunds")
                 }

@@ -13,7 +13,7 @@ use super::decide::{self, RefundStatus};
 use super::policy::Policy;
 use super::store::{actor, audit, outcome_of, Reserved};
 use super::tax::TaxLeft;
-use super::{rules, RefundCommand};
+use super::{rules, PipelineSettings, RefundCommand};
 use crate::model::{CurrentUser, PayMethod, RefundOutcome, RefundOutcomeStatus, Role};
 use crate::server::error::ServerError;
 use crate::server::payments::{PaymentRow, LOCK_NOT_AVAILABLE};
@@ -50,6 +50,9 @@ async fn lock(
                   paid_at as "paid_at: DateTime<Utc>",
                   case when balance_cancel_amount = cancel_amount then tax_free_remaining end as tax_free_left,
                   case when balance_cancel_amount = cancel_amount then vat_remaining end as vat_left,
+                  balance_cancel_amount is null
+                      or (coalesce(tax_free_amount, 0) > 0 and balance_cancel_amount <> cancel_amount)
+                      as "tax_split_unread!",
                   (select auto_max_amount from refund_policy) as auto_max_amount,
                   (select auto_within_days from refund_policy) as auto_within_days
            from payments where id = $1 for update nowait"#,
@@ -91,6 +94,7 @@ async fn lock(
                 .tax_free_left
                 .zip(p.vat_left)
                 .map(|(tax_free, vat)| TaxLeft { tax_free, vat }),
+            tax_split_unread: p.tax_split_unread,
             held: waiting.held,
         },
         imp_uid: p.imp_uid,
@@ -107,8 +111,9 @@ pub async fn reserve(
     user: &CurrentUser,
     cmd: &RefundCommand,
     fingerprint: &str,
-    lease: Duration,
+    settings: &PipelineSettings,
 ) -> Result<Reservation, ServerError> {
+    let lease = settings.lease;
     // A replayed key is answered without waiting for the payment's lock.
     if let Some(known) =
         replay(&mut *pool.acquire().await?, payment.id, cmd.idempotency_key, fingerprint).await?
@@ -133,20 +138,23 @@ pub async fn reserve(
         Ok(v) => v,
         Err(message) => return Ok(Reservation::Rejected(message)),
     };
-    // A refund paid to an account the customer types cannot wait: its number is never stored.
+    // A refund paid to an account the customer types waits like any other when the account
+    // can be kept sealed; without a key it cannot wait (its number would be gone).
+    let keys = settings.account_keys.as_ref();
     let requested = user.role == Role::Customer
-        && valid.account.is_none()
+        && (valid.account.is_none() || keys.is_some())
         && !policy.goes_straight(valid.amount, facts.paid_at, now);
     let id = Uuid::new_v4();
     let checksum = facts.portone_balance();
     let account = valid.account.as_ref();
+    let sealed = account.zip(keys).map(|(a, keys)| keys.seal(id, a));
     let status = if requested { RefundStatus::Requested } else { RefundStatus::Pending };
     sqlx::query!(
         r#"insert into refunds (id, payment_id, idempotency_key, request_fingerprint, amount, checksum, reason,
                                 requester_role, requester_id, refund_holder, refund_bank, refund_account_masked,
-                                status, attempts, lease_until, tax_free, vat_amount)
+                                status, attempts, lease_until, tax_free, vat_amount, refund_account_sealed, refund_account_key_id)
            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
-                   case when $13 = 'pending' then 1 else 0 end, now() + make_interval(secs => $14), $15, $16)"#,
+                   case when $13 = 'pending' then 1 else 0 end, now() + make_interval(secs => $14), $15, $16, $17, $18)"#,
         id,
         payment.id,
         cmd.idempotency_key,
@@ -163,6 +171,8 @@ pub async fn reserve(
         lease.as_secs_f64(),
         valid.tax.map(|t| t.tax_free),
         valid.tax.map(|t| t.vat),
+        sealed.as_ref().map(|s| s.bytes.clone()),
+        sealed.as_ref().map(|s| s.key_id.clone()),
     )
     .execute(&mut *tx)
     .await?;
@@ -245,11 +255,13 @@ pub async fn approve_request(
     pool: &PgPool,
     refund_id: Uuid,
     admin: &CurrentUser,
-    lease: Duration,
+    settings: &PipelineSettings,
 ) -> Result<Approval, ServerError> {
+    let lease = settings.lease;
     let mut tx = pool.begin().await?;
     let Some(request) = sqlx::query!(
-        r#"select payment_id, amount, reason, status as "status: RefundStatus", requester_role as "requester_role: Role"
+        r#"select payment_id, amount, reason, status as "status: RefundStatus", requester_role as "requester_role: Role",
+                  refund_account_sealed, refund_account_key_id
            from refunds where id = $1"#,
         refund_id
     )
@@ -265,10 +277,18 @@ pub async fn approve_request(
     else {
         return Ok(Approval::Busy);
     };
+    // the account the customer gave, sealed while the request waited (none: the rules say
+    // whether the refund needs one)
+    let account = super::sealed::open_stored(
+        settings.account_keys.as_ref(),
+        refund_id,
+        request.refund_account_sealed,
+        request.refund_account_key_id,
+    );
     let form = rules::RefundForm {
         amount: Some(request.amount.to_string()),
         reason: request.reason,
-        ..Default::default()
+        ..rules::RefundForm::with_account(account.as_ref())
     };
     let valid = match rules::validate(&facts, &form, Utc::now()) {
         Ok(v) => v,
@@ -301,7 +321,6 @@ pub async fn approve_request(
     )
     .await?;
     tx.commit().await?;
-    // (the request's form has no account: a refund that needs one was refused above)
     Ok(Approval::Reserved(Box::new(first_attempt(
         refund_id,
         request.payment_id,

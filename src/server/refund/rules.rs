@@ -14,6 +14,9 @@ pub const REFUND_IN_PROGRESS: &str = "처리 중인 환불이 있습니다. 잠�
 pub const REQUESTS_HOLD_THE_REST: &str =
     "남은 금액은 모두 검토 중인 환불 요청에 묶여 있습니다. 요청이 처리된 뒤 다시 확인해 주세요.";
 
+pub const TAX_SPLIT_UNREAD: &str =
+    "면세 금액을 PortOne에서 아직 확인하지 못했습니다. 잠시 후 다시 시도해 주세요.";
+
 /// What the rules need to know about a payment (from our database, never from the browser).
 #[derive(Clone, Debug)]
 pub struct PaymentFacts {
@@ -26,6 +29,10 @@ pub struct PaymentFacts {
     pub refund_pending: bool,
     /// what remains of the tax-free part and VAT, when PortOne's balance told us
     pub tax_left: Option<TaxLeft>,
+    /// PortOne's balance never answered for this payment (whether it has a tax-free part is
+    /// not known), or it has one and what remains of it was not read since the last cancel: a
+    /// refund waits rather than going out without it, which a PG would book as wholly taxable.
+    pub tax_split_unread: bool,
     /// what waiting refund requests (환불 요청) hold of the balance
     pub held: i64,
 }
@@ -55,6 +62,19 @@ pub struct RefundForm {
     /// the tax-free part (면세 금액) and VAT (부가세) an admin names; empty: proportional
     pub tax_free: Option<String>,
     pub vat_amount: Option<String>,
+}
+
+impl RefundForm {
+    /// A form carrying a kept account (an approved request's), as the customer typed it.
+    pub fn with_account(account: Option<&RefundAccount>) -> RefundForm {
+        RefundForm {
+            refund_holder: account.map(|a| a.holder.clone()),
+            refund_bank: account.map(|a| a.bank.clone()),
+            refund_account: account.map(|a| a.number.0.clone()),
+            refund_tel: account.and_then(|a| a.tel.as_ref()).map(|t| t.0.clone()),
+            ..RefundForm::default()
+        }
+    }
 }
 
 /// The account a refund is paid to, validated. The full number and the phone exist only in
@@ -215,6 +235,9 @@ pub fn validate(
         typed(&form.tax_free, "면세 금액")?.flatten(),
         typed(&form.vat_amount, "부가세 금액")?.flatten(),
     );
+    if facts.tax_split_unread {
+        return Err(TAX_SPLIT_UNREAD.into());
+    }
     let tax = tax::explicit(facts.tax_left, amount, facts.portone_balance(), typed_parts)?;
     let account =
         if refund_account_needed(facts, now) { Some(validate_account(facts, form)?) } else { None };
@@ -269,6 +292,7 @@ mod tests {
             paid_at: Some(Utc.with_ymd_and_hms(2026, 11, 3, 1, 0, 0).unwrap()),
             refund_pending: false,
             tax_left: None,
+            tax_split_unread: false,
             held: 0,
         }
     }

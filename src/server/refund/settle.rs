@@ -87,22 +87,9 @@ pub async fn settle(
             store::commit_without_waiting(&mut tx).await?;
             observe::record(&mut tx, r.payment_id, payment).await?;
             store::finish_succeeded(&mut tx, r, payment, actor).await?;
-            let t = r.tax.unwrap_or_default();
-            payments::book_tax_parts(
-                &mut tx,
-                r.payment_id,
-                r.checksum,
-                r.amount,
-                t.tax_free,
-                t.vat,
-            )
-            .await?;
+            book_tax_parts(&mut tx, r).await?;
             tx.commit().await?;
-            // A tax-free payment's parts as PortOne booked them (the PG may round the VAT
-            // otherwise than we did), for the next refund's split.
-            if r.tax.is_some_and(|t| t.tax_free > 0) {
-                observe::refresh_balance(pool, portone, r.payment_id, &r.imp_uid).await;
-            }
+            reread_split(pool, portone, r).await;
         }
         // A resend refused (checksum mismatch, already cancelled) may be explained by our own
         // earlier attempt having gone through: look, then decide.
@@ -188,6 +175,7 @@ pub async fn settle_by_lookup(
         Decision::Succeeded { .. } => {
             observe::record(&mut tx, r.payment_id, &payment).await?;
             store::finish_succeeded(&mut tx, r, &payment, actor).await?;
+            book_tax_parts(&mut tx, r).await?;
             Settled::Succeeded
         }
         Decision::Duplicate { entries } => {
@@ -223,7 +211,25 @@ pub async fn settle_by_lookup(
         }
     };
     tx.commit().await?;
+    if settled == Settled::Succeeded {
+        reread_split(pool, portone, r).await;
+    }
     Ok(settled)
+}
+
+/// A succeeded refund's tax-free part and VAT come off what remains of the payment's, however
+/// its success was learnt (PortOne's answer, or its history).
+async fn book_tax_parts(tx: &mut sqlx::PgConnection, r: &Reserved) -> Result<(), sqlx::Error> {
+    let t = r.tax.unwrap_or_default();
+    payments::book_tax_parts(tx, r.payment_id, r.checksum, r.amount, t.tax_free, t.vat).await
+}
+
+/// A tax-free payment's parts as PortOne booked them (the PG may round the VAT otherwise than
+/// we did), for the next refund's split.
+async fn reread_split(pool: &PgPool, portone: &PortOneClient, r: &Reserved) {
+    if r.tax.is_some_and(|t| t.tax_free > 0) {
+        observe::refresh_balance(pool, portone, r.payment_id, &r.imp_uid).await;
+    }
 }
 
 /// Sends the same cancel again, under a fresh lease, and records the answer.

@@ -31,6 +31,20 @@ pub const TEST_SHOP_LOGIN_SECRET: &str = "test-shop-login-secret-of-32-bytes-or-
 /// The attempt lease in tests: longer than the test client's deadline (3 s).
 pub const TEST_LEASE: Duration = Duration::from_secs(5);
 
+/// The key the tests' customers' refund accounts are sealed with.
+pub const TEST_ACCOUNT_KEY: &str = "test:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+/// The pipeline as the tests' app runs it: the test lease, accounts kept sealed.
+pub fn test_pipeline() -> PipelineSettings {
+    PipelineSettings {
+        lease: TEST_LEASE,
+        account_keys: Some(
+            portone_refund::server::refund::sealed::AccountKeys::parse(TEST_ACCOUNT_KEY).unwrap(),
+        ),
+        ..PipelineSettings::default()
+    }
+}
+
 pub struct TestApp {
     pub base_url: String,
     pub sim_url: String,
@@ -117,7 +131,7 @@ pub fn serve_app(listener: tokio::net::TcpListener, pool: PgPool, portone: Arc<P
         allow_test_payments: true,
         trusted_proxies: Vec::new(),
         reconcile_interval: Duration::from_secs(3600),
-        pipeline: PipelineSettings { lease: TEST_LEASE, ..PipelineSettings::default() },
+        pipeline: test_pipeline(),
         pending_alert_after: Duration::from_secs(600),
         metrics_addr: None,
         shutdown_grace: Duration::from_secs(30),
@@ -286,7 +300,7 @@ impl TestApp {
     /// One reconciler pass once every lease has run out.
     pub async fn reconcile(&self) -> ReconcileReport {
         self.expire_leases().await;
-        reconcile::reconcile_once(&self.pool, &self.portone, TEST_LEASE).await.unwrap()
+        reconcile::reconcile_once(&self.pool, &self.portone, &test_pipeline()).await.unwrap()
     }
 
     /// Sends a control request to the simulator and returns its JSON answer.
