@@ -443,6 +443,9 @@ pub struct PolicyChange {
 pub const REQUESTED_EXPLANATION: &str = "환불 요청이 접수되었습니다 — 검토 후 처리됩니다";
 
 /// What a customer is told while PortOne's answer is unknown (page and JSON endpoint alike).
+/// What a refund PortOne accepted and its PG has yet to apply says (환불 접수됨).
+pub const ACCEPTED_EXPLANATION: &str = "환불 접수됨: 결제대행사가 환불을 접수해 처리하고 있습니다. 반영되면 환불 완료로 바뀝니다. 다시 신청하지 않으셔도 됩니다.";
+
 pub const PENDING_EXPLANATION: &str = "환불 처리 중입니다. 결제대행사(PortOne)의 응답을 확인하고 있으며, 결과가 확정되면 이 주문에 표시됩니다. 같은 환불이 두 번 처리되지는 않으니 다시 신청하지 않으셔도 됩니다.";
 
 /// What happened to a refund request.

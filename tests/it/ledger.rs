@@ -243,3 +243,55 @@ async fn the_seed_endpoint_called_again_without_a_key_answers_the_first_refund(p
     assert_eq!(send(1000, "단순 변심").await, 200);
     assert_eq!(app.sim_payment(&p.imp_uid).await.cancel_amount, 5000);
 }
+
+async fn cancel_calls(app: &TestApp) -> u64 {
+    app.sim_stats().await["cancel_calls"].as_u64().unwrap()
+}
+
+#[sqlx::test]
+async fn a_cancel_the_pg_applies_later_is_accepted_then_succeeded_never_resent(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let p = app.paid_order(&app.users.minsu, 10_000, "card", "kcp").await;
+    app.faults(json!([{"endpoint": "cancel", "kind": "accept_later", "ms": 1500, "count": 1}]))
+        .await;
+    let o = refund(&app, &p, 3000).await;
+    assert_eq!(o.status, RefundOutcomeStatus::Pending, "code 0 without our entry is not 성공");
+    assert_eq!(o.message.as_deref(), Some(portone_refund::model::ACCEPTED_EXPLANATION));
+    assert!(events(&app, &o.refund_id).await.contains(&"accepted".to_string()));
+    // rechecked: not there yet, and never sent again
+    let calls = cancel_calls(&app).await;
+    let report = app.reconcile().await;
+    assert_eq!((report.still_pending, report.resent), (1, 0), "{report:?}");
+    assert_eq!(cancel_calls(&app).await, calls);
+    // the PG applies it: the next check finds the entry
+    tokio::time::sleep(Duration::from_millis(1800)).await;
+    let report = app.reconcile().await;
+    assert_eq!(report.succeeded, 1, "{report:?}");
+    assert_eq!(status(&app, &o.refund_id).await, "succeeded");
+    assert_eq!(linked_to(&app, &o.refund_id).await, 1);
+    assert_eq!(app.sim_payment(&p.imp_uid).await.cancel_amount, 3000, "once");
+}
+
+#[sqlx::test]
+async fn a_cancel_the_pg_accepted_then_dropped_goes_to_an_admin_never_resent(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let p = app.paid_order(&app.users.minsu, 10_000, "card", "kcp").await;
+    app.faults(json!([{"endpoint": "cancel", "kind": "accept_revert", "count": 1}])).await;
+    let o = refund(&app, &p, 3000).await;
+    assert_eq!(o.status, RefundOutcomeStatus::Pending);
+    let calls = cancel_calls(&app).await;
+    for _ in 0..3 {
+        let report = app.reconcile().await;
+        assert_eq!((report.still_pending, report.resent), (1, 0), "{report:?}");
+    }
+    assert_eq!(cancel_calls(&app).await, calls, "never resent: the PG might still apply it");
+    // days later, still nothing at PortOne: an admin decides
+    sqlx::query!("update refunds set accepted_at = now() - interval '3 days 1 minute'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let report = app.reconcile().await;
+    assert_eq!(report.needs_review, 1, "{report:?}");
+    assert_eq!(status(&app, &o.refund_id).await, "needs_review");
+    assert_eq!(app.sim_payment(&p.imp_uid).await.cancel_amount, 0);
+}

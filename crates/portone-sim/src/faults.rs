@@ -38,6 +38,11 @@ pub enum FaultKind {
     DelayApply { ms: u64 },
     /// Answer with `null` in every Payment field the V1 spec does not require.
     NullOptionals,
+    /// A PG that cancels asynchronously: PortOne answers code 0 with the payment as it is (our
+    /// entry not yet in its history), and the cancel is applied this long after.
+    AcceptLater { ms: u64 },
+    /// Answers code 0 as `accept_later` does, and the PG then fails it: nothing is applied.
+    AcceptRevert,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -64,6 +69,10 @@ pub struct Fired {
     pub pg_reject: Option<String>,
     pub delay_apply_ms: u64,
     pub null_optionals: bool,
+    /// Accept a cancel now and apply it this many ms later.
+    pub accept_later_ms: Option<u64>,
+    /// Accept a cancel now and never apply it.
+    pub accept_revert: bool,
     /// The kinds that fired, for the simulator's counters.
     pub kinds: Vec<&'static str>,
 }
@@ -79,6 +88,8 @@ impl FaultKind {
             FaultKind::PgReject { .. } => "pg_reject",
             FaultKind::DelayApply { .. } => "delay_apply",
             FaultKind::NullOptionals => "null_optionals",
+            FaultKind::AcceptLater { .. } => "accept_later",
+            FaultKind::AcceptRevert => "accept_revert",
         }
     }
 }
@@ -117,6 +128,8 @@ pub fn fire(rules: &mut Vec<FaultRule>, endpoint: FaultEndpoint, rng: &mut impl 
             }
             FaultKind::DelayApply { ms } => fired.delay_apply_ms += ms,
             FaultKind::NullOptionals => fired.null_optionals = true,
+            FaultKind::AcceptLater { ms } => fired.accept_later_ms = Some(*ms),
+            FaultKind::AcceptRevert => fired.accept_revert = true,
         }
     }
     rules.retain(|r| r.count != Some(0));

@@ -459,6 +459,27 @@ async fn apply_cancel_request(sim: Sim, headers: HeaderMap, body: Bytes) -> Resp
             Err(message) => return refusal(message),
         }
     };
+    // A PG that cancels asynchronously: accepted (code 0, the payment as it stands), applied
+    // later — or never, when the PG then fails it.
+    if fired.accept_revert || fired.accept_later_ms.is_some() {
+        drop(held);
+        let now = sim.ledger.lock().await.by_imp_uid.get(&imp_uid).cloned();
+        if let (Some(ms), false) = (fired.accept_later_ms, fired.accept_revert) {
+            let (sim, reason) = (sim.clone(), req.reason.clone().unwrap_or_default());
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                if let Ok((payment, entry)) = sim.apply(&imp_uid, parts, reason).await {
+                    if req.enable_webhook {
+                        send_webhook(&sim, cancelled_notice(&payment, &entry)).await;
+                    }
+                }
+            });
+        }
+        return match now {
+            Some(p) => ok_payment(&p, fired.null_optionals),
+            None => refusal(ledger::NOT_FOUND_FOR_CANCEL),
+        };
+    }
     if fired.delay_apply_ms > 0 {
         tokio::time::sleep(Duration::from_millis(fired.delay_apply_ms)).await;
     }

@@ -146,7 +146,13 @@ pub struct PendingRefund {
     pub checksum: i64,
     /// cancels sent so far
     pub attempts: i32,
+    /// Seconds since PortOne accepted the cancel (code 0) without our entry in its history:
+    /// a PG that cancels asynchronously. Such a refund is never resent.
+    pub accepted_secs: Option<i64>,
 }
+
+/// How long an accepted cancel may take to appear before an admin is asked to look.
+pub const ACCEPTED_WAIT_SECS: i64 = 3 * 24 * 3600;
 
 /// What to do with a pending refund, given PortOne's payment.
 #[derive(Clone, Debug, PartialEq)]
@@ -168,6 +174,9 @@ pub enum Decision {
 }
 
 pub fn decide(r: &PendingRefund, payment: &Payment, linked_elsewhere: &[String]) -> Decision {
+    if let Some(secs) = r.accepted_secs {
+        return decide_accepted(r, secs, payment, linked_elsewhere);
+    }
     let cancellable = payment.cancellable();
     let Some(history) = payment.cancel_history.as_deref() else {
         // Without a history, only an unmoved balance is evidence.
@@ -184,6 +193,28 @@ pub fn decide(r: &PendingRefund, payment: &Payment, linked_elsewhere: &[String])
                 crate::model::format_won(cancellable)
             ),
         },
+    }
+}
+
+/// A cancel PortOne accepted: it succeeds when its entry appears, and is never sent again
+/// (the PG may still apply it); an admin looks when it does not appear in time.
+fn decide_accepted(
+    r: &PendingRefund,
+    accepted_secs: i64,
+    payment: &Payment,
+    linked_elsewhere: &[String],
+) -> Decision {
+    let history = payment.cancel_history.as_deref().unwrap_or_default();
+    match identify(r.amount, &reference(r.id), history, linked_elsewhere) {
+        Identified::One(e) => Decision::Succeeded { entry_key: e.entry_key() },
+        Identified::Duplicate(entries) => Decision::Duplicate { entries },
+        Identified::None if accepted_secs >= ACCEPTED_WAIT_SECS => Decision::NeedsReview {
+            why: format!(
+                "PortOne이 접수한 취소가 {}일이 지나도록 반영되지 않았습니다. PG사에 확인해 주세요.",
+                ACCEPTED_WAIT_SECS / 86_400
+            ),
+        },
+        Identified::None => Decision::LookAgain,
     }
 }
 
@@ -266,7 +297,14 @@ mod tests {
             "다른 환불",
             Uuid::from_u128(0xabcdef01_0000_4000_8000_000000000002),
         );
-        let r = |amount, checksum, attempts| PendingRefund { id: ID, amount, checksum, attempts };
+        let r = |amount, checksum, attempts| PendingRefund {
+            id: ID,
+            amount,
+            checksum,
+            attempts,
+            accepted_secs: None,
+        };
+        let accepted = |secs| PendingRefund { accepted_secs: Some(secs), ..r(1000, 10_000, 1) };
         let linked = vec!["c_other".to_string()];
         let review = |why: &str| Decision::NeedsReview { why: why.into() };
         let carrying = |key: &str, amount| Carrying { entry_key: key.into(), amount };
@@ -331,6 +369,30 @@ mod tests {
                 r(1000, 10_000, 2),
                 payment(10_000, Some(&[(1000, &ours, "c5"), (1000, &ours, "c6")])),
                 Decision::Duplicate { entries: vec![carrying("c5", 1000), carrying("c6", 1000)] },
+            ),
+            (
+                "accepted by PortOne, our entry there now: succeeded",
+                accepted(60),
+                payment(10_000, Some(&[(1000, &ours, "c9")])),
+                Decision::Succeeded { entry_key: "c9".into() },
+            ),
+            (
+                "accepted, not applied yet, balance unmoved: never resent, look again",
+                accepted(60),
+                payment(10_000, Some(&[])),
+                Decision::LookAgain,
+            ),
+            (
+                "accepted, history left out: look again",
+                accepted(60),
+                payment(10_000, None),
+                Decision::LookAgain,
+            ),
+            (
+                "accepted and never applied in days: an admin looks",
+                accepted(ACCEPTED_WAIT_SECS),
+                payment(10_000, Some(&[])),
+                review("PortOne이 접수한 취소가 3일이 지나도록 반영되지 않았습니다. PG사에 확인해 주세요."),
             ),
             (
                 "history left out, balance unmoved: resend",

@@ -50,7 +50,8 @@ async fn claim(
                      r.tax_free, r.vat_amount,
                      r.attempts, r.requester_role as "requester_role: Role",
                      r.refund_account_masked is not null as "account_given!",
-                     r.refund_account_sealed, r.refund_account_key_id"#,
+                     r.refund_account_sealed, r.refund_account_key_id,
+                     r.accepted_at as "accepted_at: chrono::DateTime<chrono::Utc>""#,
         lease.as_secs_f64(),
         seen
     )
@@ -79,6 +80,7 @@ async fn claim(
         account_given: r.account_given,
         requester: r.requester_role,
         attempts: r.attempts,
+        accepted_at: r.accepted_at,
     }))
 }
 

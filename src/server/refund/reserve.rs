@@ -235,6 +235,7 @@ fn first_attempt(
         account: valid.account,
         requester,
         attempts: 1,
+        accepted_at: None,
     }
 }
 

@@ -86,8 +86,9 @@ pub async fn settle(
             // own fsync; a refusal, which PortOne keeps no trace of, does.
             store::commit_without_waiting(&mut tx).await?;
             observe::record(&mut tx, r.payment_id, payment).await?;
-            store::finish_succeeded(&mut tx, r, payment, actor).await?;
-            book_tax_parts(&mut tx, r).await?;
+            if store::finish_succeeded(&mut tx, r, payment, actor).await? {
+                book_tax_parts(&mut tx, r).await?;
+            }
             tx.commit().await?;
             reread_split(pool, portone, r).await;
         }
@@ -174,9 +175,12 @@ pub async fn settle_by_lookup(
     let settled = match decision {
         Decision::Succeeded { .. } => {
             observe::record(&mut tx, r.payment_id, &payment).await?;
-            store::finish_succeeded(&mut tx, r, &payment, actor).await?;
-            book_tax_parts(&mut tx, r).await?;
-            Settled::Succeeded
+            if store::finish_succeeded(&mut tx, r, &payment, actor).await? {
+                book_tax_parts(&mut tx, r).await?;
+                Settled::Succeeded
+            } else {
+                Settled::Pending
+            }
         }
         Decision::Duplicate { entries } => {
             observe::record(&mut tx, r.payment_id, &payment).await?;

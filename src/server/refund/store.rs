@@ -98,6 +98,8 @@ pub struct Reserved {
     pub requester: Role,
     /// Cancels sent for this refund, counting the one about to be sent.
     pub attempts: i32,
+    /// When PortOne accepted the cancel without applying it yet (an asynchronous PG).
+    pub accepted_at: Option<DateTime<Utc>>,
 }
 
 impl Reserved {
@@ -107,6 +109,7 @@ impl Reserved {
             amount: self.amount,
             checksum: self.checksum,
             attempts: self.attempts,
+            accepted_secs: self.accepted_at.map(|at| (Utc::now() - at).num_seconds().max(0)),
         }
     }
 }
@@ -114,13 +117,15 @@ impl Reserved {
 /// tx2 of a success: sync PortOne's payment, link the entry that carries the refund's
 /// reference, and mark the refund succeeded. PortOne's code 0 for our own request is the
 /// proof; an entry that cannot be identified (PortOne left the history out) is linked by a
-/// later sync instead.
+/// later sync instead. A history without our entry means PortOne accepted the cancel and its
+/// PG has yet to apply it: the refund is 환불 접수됨 (still pending) until the entry appears.
+/// Returns whether the refund is succeeded now.
 pub(crate) async fn finish_succeeded(
     tx: &mut PgConnection,
     r: &Reserved,
     payment: &Payment,
     actor: &str,
-) -> Result<(), sqlx::Error> {
+) -> Result<bool, sqlx::Error> {
     let reference = decide::reference(r.id);
     let candidates = decide::carrying(&reference, payment.history());
     let linked = linked_entry_keys(&mut *tx, r.payment_id, r.id, &candidates).await?;
@@ -135,11 +140,12 @@ pub(crate) async fn finish_succeeded(
         // attempt may have been applied late. Never a quiet success over money moved twice.
         Identified::Duplicate(entries) => {
             suspect_duplicate(&mut *tx, r.payment_id, r.id, r.amount, &entries, actor).await?;
-            return Ok(());
+            return Ok(false);
         }
         Identified::None => {
-            tracing::warn!(refund_id = %r.id, "PortOne confirmed the cancel; its entry is not in the history yet");
-            None
+            tracing::info!(refund_id = %r.id, "PortOne accepted the cancel; its PG has yet to apply it");
+            mark_accepted(&mut *tx, r, actor).await?;
+            return Ok(false);
         }
     };
     if mark_succeeded(&mut *tx, r.id, r.payment_id, entry.as_ref(), Some(0)).await? {
@@ -151,6 +157,35 @@ pub(crate) async fn finish_succeeded(
             actor,
             serde_json::json!({"portone_code": 0, "cancel_amount": payment.cancel_amount,
                                "cancellation_id": entry.and_then(|e| e.cancellation_id)}),
+        )
+        .await?;
+    }
+    Ok(true)
+}
+
+/// PortOne said code 0 and its history lacks our entry: accepted, not applied. The refund
+/// stays pending (never resent: the PG may still apply it) and says 환불 접수됨.
+async fn mark_accepted(
+    tx: &mut PgConnection,
+    r: &Reserved,
+    actor: &str,
+) -> Result<(), sqlx::Error> {
+    let updated = sqlx::query!(
+        r#"update refunds set accepted_at = coalesce(accepted_at, now()), portone_code = 0, portone_message = $2, updated_at = now()
+           where id = $1 and status = 'pending'"#,
+        r.id,
+        crate::model::ACCEPTED_EXPLANATION
+    )
+    .execute(&mut *tx)
+    .await?;
+    if updated.rows_affected() == 1 {
+        audit(
+            &mut *tx,
+            Some(r.id),
+            Some(r.payment_id),
+            "accepted",
+            actor,
+            serde_json::json!({"attempt": r.attempts}),
         )
         .await?;
     }
