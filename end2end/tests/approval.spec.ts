@@ -43,7 +43,7 @@ test('a refund beyond the policy waits as a request until an admin approves it',
   await expect(admin.locator('ol.timeline > li')).toContainText('사유: 키 입력 불량');
   await admin.getByRole('button', { name: '승인' }).click();
   await expect(admin.getByTestId('admin-cancel-amount')).toHaveText('89,000원');
-  await expect(admin.locator('ol.timeline > li')).toContainText('approved');
+  await expect(admin.locator('ol.timeline [data-kind="approved"]')).toHaveText('승인');
 
   await page.goto(`/orders/${uid}`);
   await expect(page.getByRole('status')).toContainText('89,000원이 환불되었습니다.');
