@@ -5,6 +5,8 @@
 
 mod client;
 mod types;
+mod webhook;
 
 pub use client::{ApiSecret, IdempotencyKey, PortOneV2Client, PortOneV2Config, PortOneV2Error};
 pub use types::*;
+pub use webhook::{WebhookData, WebhookEvent, WebhookRefusal, WebhookType, WebhookVerifier};
