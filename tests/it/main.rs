@@ -14,6 +14,7 @@ mod ledger;
 mod operations;
 mod parsers;
 mod portone;
+mod portone_v2;
 mod refund;
 mod shop;
 mod tax;

@@ -182,14 +182,27 @@ fn check_tax_parts(
     Ok(CancelParts { amount, tax_free, vat })
 }
 
-/// Adds a cancel to the payment: cancel_amount, status, the tax parts, and a cancel_history
-/// entry.
+/// Adds a cancel to the payment: cancel_amount, status, the tax parts, a cancel_history
+/// entry, and V2's view of it (`trigger`: `API` or `CONSOLE`; an accepted V2 cancellation
+/// being applied keeps its id and turns `SUCCEEDED`).
 pub fn record_cancel(
     payment: &mut SimPayment,
     parts: CancelParts,
     reason: String,
     now: i64,
     rng: &mut impl Rng,
+) -> CancelEntry {
+    record_cancel_as(payment, parts, reason, now, rng, "API", None)
+}
+
+pub fn record_cancel_as(
+    payment: &mut SimPayment,
+    parts: CancelParts,
+    reason: String,
+    now: i64,
+    rng: &mut impl Rng,
+    trigger: &str,
+    accepted: Option<&str>,
 ) -> CancelEntry {
     let amount = parts.amount;
     let entry = CancelEntry {
@@ -198,7 +211,9 @@ pub fn record_cancel(
         cancelled_at: now,
         reason: reason.clone(),
         receipt_url: format!("https://sim.portone.invalid/receipts/{}", random_hex(rng, 12)),
-        cancellation_id: format!("cancel_{}", random_hex(rng, 20)),
+        cancellation_id: accepted
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("cancel_{}", random_hex(rng, 20))),
     };
     payment.cancel_amount += amount;
     let cancellable = payment.cancellable();
@@ -208,6 +223,26 @@ pub fn record_cancel(
     payment.cancel_reason = Some(reason);
     payment.cancel_receipt_urls.push(entry.receipt_url.clone());
     payment.cancel_history.push(entry.clone());
+    let applied = crate::wire::V2Cancellation {
+        status: "SUCCEEDED".into(),
+        id: entry.cancellation_id.clone(),
+        pg_cancellation_id: Some(entry.pg_tid.clone()),
+        total_amount: amount,
+        tax_free_amount: parts.tax_free,
+        vat_amount: parts.vat,
+        reason: entry.reason.clone(),
+        requested_at: crate::wire::rfc3339(now),
+        cancelled_at: Some(crate::wire::rfc3339(now)),
+        receipt_url: Some(entry.receipt_url.clone()),
+        trigger: trigger.into(),
+    };
+    match payment.v2_cancellations.iter_mut().find(|c| c.id == applied.id) {
+        Some(requested) => {
+            let requested_at = requested.requested_at.clone();
+            *requested = crate::wire::V2Cancellation { requested_at, ..applied };
+        }
+        None => payment.v2_cancellations.push(applied),
+    }
     entry
 }
 

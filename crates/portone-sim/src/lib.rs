@@ -6,6 +6,7 @@ mod banks;
 mod faults;
 mod ledger;
 mod tax;
+pub mod v2;
 mod wire;
 
 use std::collections::HashMap;
@@ -60,6 +61,11 @@ pub struct SimConfig {
     /// Whether cancels of one payment are checked and applied one at a time (`true`), or may
     /// interleave between check and apply. Changeable at run time through `/__sim/config`.
     pub serialize_cancels: bool,
+    /// The V2 API secret the V2 listener accepts (`Authorization: PortOne <secret>`).
+    pub v2_secret: String,
+    /// How long a V2 virtual-account refund stays `REQUESTED` before the PG applies it; 0:
+    /// applied at once. Changeable through `/__sim/config` (`v2_vbank_delay_ms`).
+    pub v2_vbank_delay_ms: u64,
 }
 
 impl Default for SimConfig {
@@ -72,6 +78,8 @@ impl Default for SimConfig {
             initial_payments: Vec::new(),
             seed: None,
             serialize_cancels: true,
+            v2_secret: v2::DEMO_V2_SECRET.into(),
+            v2_vbank_delay_ms: 0,
         }
     }
 }
@@ -127,6 +135,9 @@ pub struct Simulator {
     reason_byte_limit: AtomicUsize,
     /// Webhooks are not delivered (PortOne sends each once; a network can lose it).
     drop_webhooks: AtomicBool,
+    v2_vbank_delay_ms: AtomicU64,
+    /// V2 idempotency keys, by payment and key (`v2.rs`).
+    idempotency: std::sync::Mutex<HashMap<(String, String), v2::Idempotent>>,
     /// Seconds added to the real clock (`POST /__sim/clock`).
     clock_offset: AtomicI64,
     faults: Mutex<Vec<FaultRule>>,
@@ -135,7 +146,7 @@ pub struct Simulator {
     http: reqwest::Client,
 }
 
-type Sim = Arc<Simulator>;
+pub(crate) type Sim = Arc<Simulator>;
 
 impl Simulator {
     pub fn new(config: SimConfig) -> Sim {
@@ -157,6 +168,8 @@ impl Simulator {
             serialize_cancels: AtomicBool::new(config.serialize_cancels),
             reason_byte_limit: AtomicUsize::new(0),
             drop_webhooks: AtomicBool::new(false),
+            v2_vbank_delay_ms: AtomicU64::new(config.v2_vbank_delay_ms),
+            idempotency: std::sync::Mutex::default(),
             config,
             ledger: Mutex::new(ledger),
             gates: std::sync::Mutex::new(HashMap::new()),
@@ -212,6 +225,19 @@ impl Simulator {
         parts: ledger::CancelParts,
         reason: String,
     ) -> Result<(SimPayment, CancelEntry), String> {
+        self.apply_as(imp_uid, parts, reason, "API", None).await
+    }
+
+    /// `apply`, saying what made the cancel (`API`, `CONSOLE`) and, for a V2 cancellation
+    /// accepted earlier, its id.
+    async fn apply_as(
+        &self,
+        imp_uid: &str,
+        parts: ledger::CancelParts,
+        reason: String,
+        trigger: &str,
+        accepted: Option<&str>,
+    ) -> Result<(SimPayment, CancelEntry), String> {
         let amount = parts.amount;
         let mut ledger = self.ledger.lock().await;
         let payment = ledger
@@ -226,8 +252,15 @@ impl Simulator {
         }
         let now = self.now();
         let reason = keep_bytes(reason, self.reason_byte_limit.load(Ordering::Relaxed));
-        let entry =
-            ledger::record_cancel(payment, parts, reason, now, &mut *self.rng.lock().expect("rng"));
+        let entry = ledger::record_cancel_as(
+            payment,
+            parts,
+            reason,
+            now,
+            &mut *self.rng.lock().expect("rng"),
+            trigger,
+            accepted,
+        );
         self.stats.cancels_applied.fetch_add(1, Ordering::Relaxed);
         Ok((payment.clone(), entry))
     }
@@ -265,6 +298,19 @@ pub fn router(sim: Sim) -> Router {
         .route("/__sim/reset", post(control_reset))
         .route("/__sim/stats", get(control_stats))
         .with_state(sim)
+}
+
+/// Serves the V2 API of a running simulator on `addr` (port 0 for a random one).
+pub async fn spawn_v2(sim: Sim, addr: SocketAddr) -> std::io::Result<SocketAddr> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let local = listener.local_addr()?;
+    let app = v2::router(sim);
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "V2 simulator stopped");
+        }
+    });
+    Ok(local)
 }
 
 /// Starts the simulator on `addr` (port 0 for a random one) in this process.
@@ -732,6 +778,8 @@ impl NewPayment {
                 vat_amount: self.vat_amount,
                 ..Default::default()
             },
+            v2: false,
+            v2_cancellations: Vec::new(),
         }
     }
 }
@@ -825,7 +873,13 @@ async fn control_console_cancel(
         ledger::CancelParts::split_by_portone(payment, amount)
     };
     let (payment, entry) = match sim
-        .apply(&imp_uid, parts, body.reason.unwrap_or_else(|| "관리자 콘솔 취소".into()))
+        .apply_as(
+            &imp_uid,
+            parts,
+            body.reason.unwrap_or_else(|| "관리자 콘솔 취소".into()),
+            "CONSOLE",
+            None,
+        )
         .await
     {
         Ok(applied) => applied,
@@ -909,6 +963,8 @@ struct ConfigChange {
     reason_byte_limit: Option<usize>,
     #[serde(default)]
     drop_webhooks: Option<bool>,
+    #[serde(default)]
+    v2_vbank_delay_ms: Option<u64>,
 }
 
 async fn control_set_config(
@@ -924,6 +980,9 @@ async fn control_set_config(
     if let Some(drop) = change.drop_webhooks {
         sim.drop_webhooks.store(drop, Ordering::Relaxed);
     }
+    if let Some(delay) = change.v2_vbank_delay_ms {
+        sim.v2_vbank_delay_ms.store(delay, Ordering::Relaxed);
+    }
     control_config(State(sim)).await
 }
 
@@ -932,6 +991,7 @@ async fn control_config(State(sim): State<Sim>) -> Json<Value> {
         "serialize_cancels": sim.serialize_cancels.load(Ordering::Relaxed),
         "reason_byte_limit": sim.reason_byte_limit.load(Ordering::Relaxed),
         "drop_webhooks": sim.drop_webhooks.load(Ordering::Relaxed),
+        "v2_vbank_delay_ms": sim.v2_vbank_delay_ms.load(Ordering::Relaxed),
     }))
 }
 
@@ -946,6 +1006,8 @@ async fn control_reset(State(sim): State<Sim>) -> StatusCode {
     sim.serialize_cancels.store(sim.config.serialize_cancels, Ordering::Relaxed);
     sim.reason_byte_limit.store(0, Ordering::Relaxed);
     sim.drop_webhooks.store(false, Ordering::Relaxed);
+    sim.v2_vbank_delay_ms.store(sim.config.v2_vbank_delay_ms, Ordering::Relaxed);
+    sim.idempotency.lock().expect("idempotency").clear();
     StatusCode::NO_CONTENT
 }
 

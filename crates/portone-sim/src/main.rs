@@ -1,4 +1,5 @@
-//! `portone-sim`: the PortOne V1 simulator as its own process (used by `make run`).
+//! `portone-sim`: the PortOne simulator as its own process (used by `make run`): V1 on
+//! `--addr`, V2 on `--v2-addr` when given, one ledger behind both.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -33,6 +34,15 @@ struct Args {
     /// Let cancels of one payment interleave between PortOne's check and its apply.
     #[arg(long)]
     concurrent_cancels: bool,
+    /// Where the V2 API listens (none: V1 only).
+    #[arg(long, env = "SIM_V2_ADDR")]
+    v2_addr: Option<SocketAddr>,
+    /// The V2 API secret the simulator accepts.
+    #[arg(long, env = "SIM_V2_SECRET", default_value = sim::v2::DEMO_V2_SECRET, hide_default_value = true)]
+    v2_secret: String,
+    /// How long a V2 virtual-account refund stays REQUESTED before it is applied (ms).
+    #[arg(long, default_value_t = 0)]
+    v2_vbank_delay_ms: u64,
 }
 
 #[tokio::main]
@@ -54,10 +64,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         initial_payments,
         seed: args.seed,
         serialize_cancels: !args.concurrent_cancels,
+        v2_secret: args.v2_secret,
+        v2_vbank_delay_ms: args.v2_vbank_delay_ms,
     };
     let listener = tokio::net::TcpListener::bind(args.addr).await?;
     tracing::info!(addr = %listener.local_addr()?, payments = count, "PortOne simulator listening");
-    axum::serve(listener, sim::router(sim::Simulator::new(config)))
+    let simulator = sim::Simulator::new(config);
+    if let Some(v2_addr) = args.v2_addr {
+        let v2 = tokio::net::TcpListener::bind(v2_addr).await?;
+        tracing::info!(addr = %v2.local_addr()?, "PortOne V2 simulator listening");
+        let router = sim::v2::router(simulator.clone());
+        tokio::spawn(async move { axum::serve(v2, router).await });
+    }
+    axum::serve(listener, sim::router(simulator))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })

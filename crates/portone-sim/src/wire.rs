@@ -88,6 +88,39 @@ pub struct SimPayment {
     /// (not a V1 Payment field, and a long history of them would weigh on every answer).
     #[serde(default, rename = "sim_tax", skip_serializing)]
     pub tax: crate::tax::TaxState,
+    /// The simulator's own: made through the V2 API (V2 shows `version: V2`).
+    #[serde(default, rename = "sim_v2", skip_serializing)]
+    pub v2: bool,
+    /// The simulator's own: every cancellation as V2 shows it, applied (`SUCCEEDED`) or
+    /// accepted and waiting for the PG (`REQUESTED`), beside V1's history of applied ones.
+    #[serde(default, rename = "sim_v2_cancellations", skip_serializing)]
+    pub v2_cancellations: Vec<V2Cancellation>,
+}
+
+/// A cancellation as PortOne V2 shows it (`PaymentCancellation`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct V2Cancellation {
+    /// `REQUESTED`, `SUCCEEDED` or `FAILED`
+    pub status: String,
+    pub id: String,
+    pub pg_cancellation_id: Option<String>,
+    pub total_amount: i64,
+    pub tax_free_amount: i64,
+    pub vat_amount: i64,
+    pub reason: String,
+    pub requested_at: String,
+    pub cancelled_at: Option<String>,
+    pub receipt_url: Option<String>,
+    /// `API` or `CONSOLE`
+    pub trigger: String,
+}
+
+/// RFC 3339 in UTC, as V2 writes times.
+pub fn rfc3339(unix: i64) -> String {
+    chrono::DateTime::from_timestamp(unix, 0)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 fn krw() -> String {
