@@ -7,6 +7,7 @@ source scripts/env.sh
 
 site="127.0.0.1:${E2E_PORT:-3198}"
 sim="127.0.0.1:${E2E_SIM_PORT:-3199}"
+sim_v2="127.0.0.1:${E2E_SIM_V2_PORT:-3197}"
 db="portone_refund_e2e_${site##*:}"  # per port, so two runs can share the cluster
 
 cargo leptos build
@@ -26,7 +27,7 @@ REFUND_ACCOUNT_KEY="e2e:$(head -c 32 /dev/urandom | base64)"
 export REFUND_ACCOUNT_KEY
 SHOP_API_KEY="$(LEPTOS_SITE_ADDR="$site" RUST_LOG=warn target/debug/portone-refund api-key create e2e 2>/dev/null | grep '^rk_')"
 export SHOP_API_KEY
-target/debug/portone-sim --addr "$sim" --payments target/e2e/sim-payments.json \
+target/debug/portone-sim --addr "$sim" --v2-addr "$sim_v2" --payments target/e2e/sim-payments.json \
   --webhook-url "http://$site/portone/webhook" > target/e2e/sim.log 2>&1 &
 sim_pid=$!
 LEPTOS_SITE_ADDR="$site" PORTONE_API_URL="http://$sim" RECONCILE_INTERVAL_SECS=1 METRICS_ADDR=127.0.0.1:0 \
@@ -35,4 +36,4 @@ app_pid=$!
 trap 'kill "$app_pid" "$sim_pid" 2>/dev/null || true' EXIT
 
 cd end2end
-BASE_URL="http://$site" SIM_URL="http://$sim" npx playwright test "$@"
+BASE_URL="http://$site" SIM_URL="http://$sim" SIM_V2_URL="http://$sim_v2" npx playwright test "$@"

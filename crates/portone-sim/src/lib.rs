@@ -63,6 +63,10 @@ pub struct SimConfig {
     pub serialize_cancels: bool,
     /// The V2 API secret the V2 listener accepts (`Authorization: PortOne <secret>`).
     pub v2_secret: String,
+    /// The `whsec_…` secret V2 webhooks are signed with.
+    pub v2_webhook_secret: String,
+    /// Where V2 webhooks go (also settable through `/__sim/config`, `v2_webhook_url`).
+    pub v2_webhook_url: Option<String>,
     /// How long a V2 virtual-account refund stays `REQUESTED` before the PG applies it; 0:
     /// applied at once. Changeable through `/__sim/config` (`v2_vbank_delay_ms`).
     pub v2_vbank_delay_ms: u64,
@@ -79,6 +83,8 @@ impl Default for SimConfig {
             seed: None,
             serialize_cancels: true,
             v2_secret: v2::DEMO_V2_SECRET.into(),
+            v2_webhook_secret: v2::DEMO_V2_WEBHOOK_SECRET.into(),
+            v2_webhook_url: None,
             v2_vbank_delay_ms: 0,
         }
     }
@@ -136,6 +142,7 @@ pub struct Simulator {
     /// Webhooks are not delivered (PortOne sends each once; a network can lose it).
     drop_webhooks: AtomicBool,
     v2_vbank_delay_ms: AtomicU64,
+    v2_webhook_url: std::sync::Mutex<Option<String>>,
     /// V2 idempotency keys, by payment and key (`v2.rs`).
     idempotency: std::sync::Mutex<HashMap<(String, String), v2::Idempotent>>,
     /// Seconds added to the real clock (`POST /__sim/clock`).
@@ -169,6 +176,7 @@ impl Simulator {
             reason_byte_limit: AtomicUsize::new(0),
             drop_webhooks: AtomicBool::new(false),
             v2_vbank_delay_ms: AtomicU64::new(config.v2_vbank_delay_ms),
+            v2_webhook_url: std::sync::Mutex::new(config.v2_webhook_url.clone()),
             idempotency: std::sync::Mutex::default(),
             config,
             ledger: Mutex::new(ledger),
@@ -965,6 +973,8 @@ struct ConfigChange {
     drop_webhooks: Option<bool>,
     #[serde(default)]
     v2_vbank_delay_ms: Option<u64>,
+    #[serde(default)]
+    v2_webhook_url: Option<String>,
 }
 
 async fn control_set_config(
@@ -983,6 +993,9 @@ async fn control_set_config(
     if let Some(delay) = change.v2_vbank_delay_ms {
         sim.v2_vbank_delay_ms.store(delay, Ordering::Relaxed);
     }
+    if let Some(url) = change.v2_webhook_url {
+        *sim.v2_webhook_url.lock().expect("v2 webhook url") = Some(url).filter(|u| !u.is_empty());
+    }
     control_config(State(sim)).await
 }
 
@@ -992,6 +1005,7 @@ async fn control_config(State(sim): State<Sim>) -> Json<Value> {
         "reason_byte_limit": sim.reason_byte_limit.load(Ordering::Relaxed),
         "drop_webhooks": sim.drop_webhooks.load(Ordering::Relaxed),
         "v2_vbank_delay_ms": sim.v2_vbank_delay_ms.load(Ordering::Relaxed),
+        "v2_webhook_url": *sim.v2_webhook_url.lock().expect("v2 webhook url"),
     }))
 }
 
@@ -1007,6 +1021,7 @@ async fn control_reset(State(sim): State<Sim>) -> StatusCode {
     sim.reason_byte_limit.store(0, Ordering::Relaxed);
     sim.drop_webhooks.store(false, Ordering::Relaxed);
     sim.v2_vbank_delay_ms.store(sim.config.v2_vbank_delay_ms, Ordering::Relaxed);
+    *sim.v2_webhook_url.lock().expect("v2 webhook url") = sim.config.v2_webhook_url.clone();
     sim.idempotency.lock().expect("idempotency").clear();
     StatusCode::NO_CONTENT
 }

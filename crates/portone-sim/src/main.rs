@@ -43,6 +43,12 @@ struct Args {
     /// How long a V2 virtual-account refund stays REQUESTED before it is applied (ms).
     #[arg(long, default_value_t = 0)]
     v2_vbank_delay_ms: u64,
+    /// Where to send V2 webhooks (signed per Standard Webhooks).
+    #[arg(long, env = "SIM_V2_WEBHOOK_URL")]
+    v2_webhook_url: Option<String>,
+    /// The `whsec_…` secret V2 webhooks are signed with.
+    #[arg(long, env = "SIM_V2_WEBHOOK_SECRET", default_value = sim::v2::DEMO_V2_WEBHOOK_SECRET, hide_default_value = true)]
+    v2_webhook_secret: String,
 }
 
 #[tokio::main]
@@ -66,6 +72,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         serialize_cancels: !args.concurrent_cancels,
         v2_secret: args.v2_secret,
         v2_vbank_delay_ms: args.v2_vbank_delay_ms,
+        v2_webhook_secret: args.v2_webhook_secret,
+        v2_webhook_url: args.v2_webhook_url,
     };
     let listener = tokio::net::TcpListener::bind(args.addr).await?;
     tracing::info!(addr = %listener.local_addr()?, payments = count, "PortOne simulator listening");

@@ -31,6 +31,63 @@ use crate::{NewPayment, Sim, SimPayment};
 
 /// The demo store's V2 API secret. Only the simulator accepts it.
 pub const DEMO_V2_SECRET: &str = "demo-v2-secret-for-the-simulator-only";
+/// The demo store's V2 webhook secret (`whsec_` and the base64 of 24 bytes).
+pub const DEMO_V2_WEBHOOK_SECRET: &str = "whsec_ZGVtby13ZWJob29rLXNlY3JldC1zaW0h";
+
+/// Sends a V2 webhook (version 2024-04-25) once, signed per Standard Webhooks, and reports
+/// what happened. `kind`: `Transaction.Paid`, `.PartialCancelled`, `.Cancelled`, `.CancelPending`.
+pub async fn send_webhook(
+    sim: &Sim,
+    kind: &str,
+    p: &SimPayment,
+    cancellation_id: Option<&str>,
+) -> Value {
+    let Some(url) = sim.v2_webhook_url.lock().expect("v2 webhook url").clone() else {
+        return json!({"sent": false, "reason": "no V2 webhook URL configured"});
+    };
+    if sim.drop_webhooks.load(Ordering::Relaxed) {
+        return json!({"sent": false, "reason": "dropped"});
+    }
+    let body = json!({
+        "type": kind,
+        "timestamp": rfc3339(sim.now()),
+        "data": {"storeId": "store-sim", "paymentId": p.merchant_uid, "transactionId": p.imp_uid,
+                 "cancellationId": cancellation_id},
+    })
+    .to_string();
+    let id = format!("msg_{}", sim.hex(24));
+    // the signature's time is the real clock: receivers check it against theirs
+    let at = chrono::Utc::now().timestamp();
+    let signature = match standardwebhooks::Webhook::new(&sim.config.v2_webhook_secret)
+        .and_then(|w| w.sign(&id, at, body.as_bytes()))
+    {
+        Ok(signature) => signature,
+        Err(e) => return json!({"sent": false, "reason": e.to_string()}),
+    };
+    let sent = sim
+        .http
+        .post(url)
+        .header("content-type", "application/json")
+        .header("webhook-id", id)
+        .header("webhook-timestamp", at.to_string())
+        .header("webhook-signature", signature)
+        .body(body)
+        .send()
+        .await;
+    match sent {
+        Ok(r) => json!({"sent": true, "status": r.status().as_u16()}),
+        Err(e) => json!({"sent": true, "error": e.to_string()}),
+    }
+}
+
+/// The webhook type after a cancel was applied to `p`.
+fn cancelled_kind(p: &SimPayment) -> &'static str {
+    if p.cancel_amount < p.amount {
+        "Transaction.PartialCancelled"
+    } else {
+        "Transaction.Cancelled"
+    }
+}
 
 /// How long PortOne keeps an idempotency key.
 const KEY_LIFETIME_S: i64 = 3 * 3600;
@@ -310,12 +367,17 @@ async fn decide_cancel(
     }
     let delay = sim.v2_vbank_delay_ms.load(Ordering::Relaxed);
     if vbank && delay > 0 {
-        let accepted = accept(sim, &imp_uid, &parts, &req.reason).await;
+        let (accepted, payment) = accept(sim, &imp_uid, &parts, &req.reason).await;
         drop(held);
         let (sim, reason, id) = (sim.clone(), req.reason.clone(), accepted.id.clone());
         tokio::spawn(async move {
+            if let Some(p) = &payment {
+                send_webhook(&sim, "Transaction.CancelPending", p, Some(&id)).await;
+            }
             tokio::time::sleep(Duration::from_millis(delay)).await;
-            let _ = sim.apply_as(&imp_uid, parts, reason, "API", Some(&id)).await;
+            if let Ok((p, _)) = sim.apply_as(&imp_uid, parts, reason, "API", Some(&id)).await {
+                send_webhook(&sim, cancelled_kind(&p), &p, Some(&id)).await;
+            }
         });
         return (200, json!({"cancellation": accepted}));
     }
@@ -324,6 +386,10 @@ async fn decide_cancel(
     match applied {
         Ok((p, entry)) => {
             let c = p.v2_cancellations.iter().find(|c| c.id == entry.cancellation_id).cloned();
+            let sim = sim.clone();
+            tokio::spawn(async move {
+                send_webhook(&sim, cancelled_kind(&p), &p, Some(&entry.cancellation_id)).await;
+            });
             (200, json!({"cancellation": c}))
         }
         Err(message) => error(409, "CANCEL_AMOUNT_EXCEEDS_CANCELLABLE_AMOUNT", &message),
@@ -331,7 +397,12 @@ async fn decide_cancel(
 }
 
 /// Records an accepted cancellation (`REQUESTED`): no money moves until the PG applies it.
-async fn accept(sim: &Sim, imp_uid: &str, parts: &CancelParts, reason: &str) -> V2Cancellation {
+async fn accept(
+    sim: &Sim,
+    imp_uid: &str,
+    parts: &CancelParts,
+    reason: &str,
+) -> (V2Cancellation, Option<SimPayment>) {
     let now = sim.now();
     let accepted = V2Cancellation {
         status: "REQUESTED".into(),
@@ -346,10 +417,12 @@ async fn accept(sim: &Sim, imp_uid: &str, parts: &CancelParts, reason: &str) -> 
         receipt_url: None,
         trigger: "API".into(),
     };
-    if let Some(p) = sim.ledger.lock().await.by_imp_uid.get_mut(imp_uid) {
+    let mut ledger = sim.ledger.lock().await;
+    let payment = ledger.by_imp_uid.get_mut(imp_uid).map(|p| {
         p.v2_cancellations.push(accepted.clone());
-    }
-    accepted
+        p.clone()
+    });
+    (accepted, payment)
 }
 
 /// `POST /__sim/payments` on the V2 listener: a paid V2 payment.
@@ -442,7 +515,12 @@ async fn control_console_cancel(
     };
     let reason = body.reason.unwrap_or_else(|| "관리자 콘솔 취소".into());
     match sim.apply_as(&imp_uid, parts, reason, "CONSOLE", None).await {
-        Ok((p, _)) => (StatusCode::OK, Json(to_v2(&p))).into_response(),
+        Ok((p, entry)) => {
+            let webhook =
+                send_webhook(&sim, cancelled_kind(&p), &p, Some(&entry.cancellation_id)).await;
+            (StatusCode::OK, Json(json!({"payment": to_v2(&p), "webhook": webhook})))
+                .into_response()
+        }
         Err(message) => respond(error(409, "CANCEL_AMOUNT_EXCEEDS_CANCELLABLE_AMOUNT", &message)),
     }
 }
