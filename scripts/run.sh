@@ -45,7 +45,11 @@ if [ "$seed_demo" = 1 ]; then
   shop_lines="$(DEV_MODE=1 LEPTOS_SITE_ADDR="$SITE_ADDR" RUST_LOG=warn target/debug/portone-refund demo-shop | grep -E '^(SHOP_API_KEY=|SHOP_LOGIN_SECRET=|http)')"
 fi
 
-target/debug/portone-sim --addr "$SIM_ADDR" --payments target/demo/sim-payments.json \
+# PortOne V2 beside V1 (one ledger): the app checks the V2 secret at /readyz
+SIM_V2_ADDR="${SIM_V2_ADDR:-127.0.0.1:3101}"
+PORTONE_V2_SECRET="${PORTONE_V2_SECRET:-demo-v2-secret-for-the-simulator-only}"
+export PORTONE_V2_SECRET
+target/debug/portone-sim --addr "$SIM_ADDR" --v2-addr "$SIM_V2_ADDR" --payments target/demo/sim-payments.json \
   --webhook-url "http://$SITE_ADDR/portone/webhook" &
 sim_pid=$!
 trap 'kill "$sim_pid" 2>/dev/null || true' EXIT
@@ -54,6 +58,8 @@ cat <<INFO
 
   환불 서비스: http://$SITE_ADDR
   PortOne simulator: http://$SIM_ADDR  (imp_key imp_demo_key, imp_secret demo-secret-for-the-simulator-only)
+  PortOne V2 simulator: http://$SIM_V2_ADDR
+PORTONE_V2_SECRET=$PORTONE_V2_SECRET
 
   Demo accounts (demo only):
     김민수  minsu@example.com / minsu-pass-1234
@@ -74,6 +80,7 @@ INFO
 DEV_MODE=1 \
 LEPTOS_SITE_ADDR="$SITE_ADDR" \
 PORTONE_API_URL="${PORTONE_API_URL:-http://$SIM_ADDR}" \
+PORTONE_V2_API_URL="${PORTONE_V2_API_URL:-http://$SIM_V2_ADDR}" \
 RECONCILE_INTERVAL_SECS="${RECONCILE_INTERVAL_SECS:-3}" \
 PORTONE_DEADLINE_SECS="${PORTONE_DEADLINE_SECS:-20}" \
 REFUND_LEASE_SECS="${REFUND_LEASE_SECS:-30}" \

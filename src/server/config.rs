@@ -52,6 +52,71 @@ pub struct Settings {
     pub webhook_allow: Vec<ipnet::IpNet>,
     /// The sweep that re-reads payments so nothing depends on one webhook.
     pub sweep: SweepSettings,
+    /// PortOne V2 (`PORTONE_V2_SECRET`, …), when the shop has V2 credentials: its client's
+    /// settings and the `whsec_…` secret its webhooks are signed with.
+    pub portone_v2: Option<PortOneV2Settings>,
+}
+
+#[derive(Clone, Debug)]
+pub struct PortOneV2Settings {
+    pub client: portone_v2::PortOneV2Config,
+    /// `PORTONE_V2_WEBHOOK_SECRET`; never printed.
+    pub webhook_secret: Option<WebhookSecret>,
+}
+
+/// PortOne V2's `whsec_…` webhook secret: never printed.
+#[derive(Clone)]
+pub struct WebhookSecret(pub String);
+
+impl std::fmt::Debug for WebhookSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WebhookSecret(***)")
+    }
+}
+
+/// The simulator's V2 address and demo secrets: development defaults only.
+const SIMULATOR_V2_URL: &str = "http://127.0.0.1:3101";
+
+/// V2 is on when `PORTONE_V2_SECRET` is set; its URL must be https outside `DEV_MODE`, its
+/// timeouts are V1's, and a webhook secret must be one the verifier can use.
+fn portone_v2_settings(
+    var: impl Fn(&str) -> Option<String>,
+    development: bool,
+    v1: &PortOneConfig,
+) -> Result<Option<PortOneV2Settings>, ConfigError> {
+    let Some(secret) = var("PORTONE_V2_SECRET") else {
+        if var("PORTONE_V2_WEBHOOK_SECRET").is_some() {
+            return Err(ConfigError("PORTONE_V2_WEBHOOK_SECRET needs PORTONE_V2_SECRET".into()));
+        }
+        return Ok(None);
+    };
+    let default_url = if development { SIMULATOR_V2_URL } else { "https://api.portone.io" };
+    let base_url = var("PORTONE_V2_API_URL").unwrap_or_else(|| default_url.into());
+    if !development && !base_url.starts_with("https://") {
+        return Err(ConfigError(
+            "PORTONE_V2_API_URL must be an https:// URL outside DEV_MODE".into(),
+        ));
+    }
+    let webhook_secret = match var("PORTONE_V2_WEBHOOK_SECRET") {
+        None => None,
+        Some(s) => {
+            portone_v2::WebhookVerifier::new(&s).map_err(|_| {
+                ConfigError("PORTONE_V2_WEBHOOK_SECRET must be PortOne's whsec_… secret".into())
+            })?;
+            Some(WebhookSecret(s))
+        }
+    };
+    Ok(Some(PortOneV2Settings {
+        client: portone_v2::PortOneV2Config {
+            base_url,
+            secret: portone_v2::ApiSecret::new(secret),
+            store_id: var("PORTONE_V2_STORE_ID"),
+            connect_timeout: v1.connect_timeout,
+            request_timeout: v1.request_timeout,
+            deadline: v1.deadline,
+        },
+        webhook_secret,
+    }))
 }
 
 /// Which payments the sweep re-reads, and how many per pass (`src/server/refund/sweep.rs`).
@@ -244,6 +309,7 @@ impl Settings {
             .map(|keys| crate::server::refund::sealed::AccountKeys::parse(&keys))
             .transpose()
             .map_err(ConfigError)?;
+        let portone_v2 = portone_v2_settings(var, development, &portone)?;
         let webhook_allow = match var("PORTONE_WEBHOOK_ALLOW") {
             None => Vec::new(),
             Some(list) => list
@@ -285,6 +351,7 @@ impl Settings {
             api_requests_per_minute,
             webhook_allow,
             sweep,
+            portone_v2,
             database_url,
             portone,
             development,
@@ -378,6 +445,41 @@ mod tests {
         assert!(settings(&tight).is_ok());
         tight.push(("REFUND_LEASE_SECS", "3"));
         assert!(settings(&tight).is_err());
+    }
+
+    #[test]
+    fn portone_v2_is_on_with_its_secret_and_fails_closed_like_v1() {
+        let real = [
+            DB,
+            ("PORTONE_API_URL", "https://api.iamport.kr"),
+            ("PORTONE_IMP_KEY", "k"),
+            ("PORTONE_IMP_SECRET", "s"),
+        ];
+        assert!(settings(&real).unwrap().portone_v2.is_none());
+        let with = |more: &[(&'static str, &'static str)]| {
+            let mut vars = real.to_vec();
+            vars.extend_from_slice(more);
+            settings(&vars)
+        };
+        let v2 = with(&[("PORTONE_V2_SECRET", "v2s"), ("PORTONE_V2_STORE_ID", "store-1")])
+            .unwrap()
+            .portone_v2
+            .unwrap();
+        assert_eq!(v2.client.base_url, "https://api.portone.io");
+        assert_eq!(v2.client.store_id.as_deref(), Some("store-1"));
+        assert!(with(&[("PORTONE_V2_SECRET", "v2s"), ("PORTONE_V2_API_URL", "http://x")]).is_err());
+        assert!(with(&[("PORTONE_V2_WEBHOOK_SECRET", "whsec_c2VjcmV0")]).is_err());
+        assert!(with(&[
+            ("PORTONE_V2_SECRET", "v2s"),
+            ("PORTONE_V2_WEBHOOK_SECRET", "not base64!")
+        ])
+        .is_err());
+        let s =
+            with(&[("PORTONE_V2_SECRET", "v2s"), ("PORTONE_V2_WEBHOOK_SECRET", "whsec_c2VjcmV0")])
+                .unwrap();
+        assert!(!format!("{s:?}").contains("v2s") && !format!("{s:?}").contains("c2VjcmV0"));
+        let dev = settings(&[DB, ("DEV_MODE", "1"), ("PORTONE_V2_SECRET", "v2s")]).unwrap();
+        assert_eq!(dev.portone_v2.unwrap().client.base_url, SIMULATOR_V2_URL);
     }
 
     #[test]

@@ -141,21 +141,35 @@ pub async fn healthz() -> &'static str {
     "ok"
 }
 
-/// `GET /readyz`: Postgres answers, every migration this build knows is applied, and a
-/// PortOne token is held or can be had. Says only "ready" or "not ready".
+/// `GET /readyz`: Postgres answers, every migration this build knows is applied, a PortOne
+/// V1 token is held or can be had, and, when V2 is configured, PortOne V2 takes our secret.
+/// Says only "ready" or "not ready".
 pub async fn readyz(State(state): State<AppState>) -> Response {
     let ready = state.db_health.is_up()
         && migrations_applied(&state.pool).await
         && matches!(
             tokio::time::timeout(TOKEN_TIMEOUT, state.portone.access_token()).await,
             Ok(Ok(_))
-        );
+        )
+        && v2_ready(state.portone_v2.as_deref()).await;
     if ready {
         (StatusCode::OK, "ready").into_response()
     } else {
         let mut response = (StatusCode::SERVICE_UNAVAILABLE, "not ready").into_response();
         response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
         response
+    }
+}
+
+/// V2 has no token to fetch: a lookup of a payment that cannot exist answers "not found" when
+/// the secret is good, and "unauthorized" when it is not.
+async fn v2_ready(v2: Option<&portone_v2::PortOneV2Client>) -> bool {
+    let Some(v2) = v2 else { return true };
+    let probe = tokio::time::timeout(TOKEN_TIMEOUT, v2.payment("readyz-probe-not-a-payment")).await;
+    match probe {
+        Ok(Ok(_)) => true,
+        Ok(Err(e)) => e.error_type() == Some(portone_v2::ErrorType::PaymentNotFound),
+        Err(_) => false,
     }
 }
 

@@ -21,6 +21,8 @@ pub struct AppState {
     pub db_health: Arc<DbHealth>,
     /// Webhook hints for one payment share PortOne reads (`coalesce.rs`).
     pub webhook_reads: Arc<ReadCoalescer>,
+    /// PortOne V2, when configured (`PORTONE_V2_SECRET`).
+    pub portone_v2: Option<Arc<portone_v2::PortOneV2Client>>,
 }
 
 impl AppState {
@@ -30,7 +32,14 @@ impl AppState {
         portone: Arc<PortOneClient>,
         settings: Settings,
     ) -> AppState {
+        let portone_v2 = settings.portone_v2.as_ref().and_then(|v2| {
+            portone_v2::PortOneV2Client::new(v2.client.clone())
+                .map_err(|error| tracing::error!(%error, "cannot build the PortOne V2 client"))
+                .ok()
+                .map(Arc::new)
+        });
         AppState {
+            portone_v2,
             leptos_options,
             pool,
             portone,

@@ -203,3 +203,35 @@ async fn a_virtual_account_refund_is_requested_then_succeeds() {
     );
     drop(g.sim);
 }
+
+#[sqlx::test]
+async fn readiness_checks_portone_v2_when_it_is_configured(pool: sqlx::PgPool) {
+    let g = v2().await;
+    let ready = |secret: &'static str| {
+        let (pool, v1_url, v2_url) = (pool.clone(), g.v1_url.clone(), g.url.clone());
+        async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let base = format!("http://{}", listener.local_addr().unwrap());
+            let portone = Arc::new(
+                portone_v1::PortOneClient::new(portone_config(&v1_url, Duration::from_secs(2)))
+                    .unwrap(),
+            );
+            serve_app_with(listener, pool, portone, |s| {
+                s.portone_v2 = Some(portone_refund::server::config::PortOneV2Settings {
+                    client: PortOneV2Config {
+                        base_url: v2_url,
+                        secret: ApiSecret::new(secret),
+                        store_id: None,
+                        connect_timeout: Duration::from_secs(2),
+                        request_timeout: Duration::from_secs(2),
+                        deadline: Duration::from_secs(3),
+                    },
+                    webhook_secret: None,
+                });
+            });
+            reqwest::get(format!("{base}/readyz")).await.unwrap().status().as_u16()
+        }
+    };
+    assert_eq!(ready(portone_sim::v2::DEMO_V2_SECRET).await, 200);
+    assert_eq!(ready("a-wrong-v2-secret").await, 503, "a V2 secret PortOne refuses is not ready");
+}

@@ -119,6 +119,16 @@ pub async fn spawn_app_with_timeout(pool: PgPool, timeout: Duration) -> TestApp 
 
 /// Serves the app on `listener` (also used to "restart" it on a new port).
 pub fn serve_app(listener: tokio::net::TcpListener, pool: PgPool, portone: Arc<PortOneClient>) {
+    serve_app_with(listener, pool, portone, |_| {})
+}
+
+/// `serve_app` with settings of the test's own.
+pub fn serve_app_with(
+    listener: tokio::net::TcpListener,
+    pool: PgPool,
+    portone: Arc<PortOneClient>,
+    adjust: impl FnOnce(&mut Settings),
+) {
     let addr = listener.local_addr().unwrap();
     let leptos_options =
         LeptosOptions::builder().output_name("portone-refund").site_addr(addr).build();
@@ -141,7 +151,10 @@ pub fn serve_app(listener: tokio::net::TcpListener, pool: PgPool, portone: Arc<P
         api_requests_per_minute: 600,
         webhook_allow: Vec::new(),
         sweep: Default::default(),
+        portone_v2: None,
     };
+    let mut settings = settings;
+    adjust(&mut settings);
     let state = AppState::new(leptos_options, pool, portone, settings);
     portone_refund::server::health::spawn_probe(state.pool.clone(), state.db_health.clone());
     let app = router::build(state);
