@@ -74,8 +74,14 @@ pub fn id_prefix_pattern(reference: &str) -> Option<String> {
     reference.strip_prefix("R-").map(|hex| format!("{}%", hex.to_lowercase()))
 }
 
+/// Whether a cancel reason carries `reference` (read as `reference_in` reads it, never by a
+/// substring a customer's words could contain).
+pub fn reason_carries(reason: Option<&str>, reference: &str) -> bool {
+    reason.and_then(reference_in) == Some(reference)
+}
+
 fn carries(entry: &CancelHistoryEntry, reference: &str) -> bool {
-    entry.reason.as_deref().and_then(reference_in) == Some(reference)
+    reason_carries(entry.reason.as_deref(), reference)
 }
 
 /// The keys of the entries that carry `reference`: the only ones whose links matter to

@@ -86,11 +86,15 @@ pub async fn settle(
             // own fsync; a refusal, which PortOne keeps no trace of, does.
             store::commit_without_waiting(&mut tx).await?;
             observe::record(&mut tx, r.payment_id, payment).await?;
-            if store::finish_succeeded(&mut tx, r, payment, actor).await? {
+            let succeeded = store::finish_succeeded(&mut tx, r, payment, actor).await?;
+            if succeeded {
                 book_tax_parts(&mut tx, r).await?;
             }
             tx.commit().await?;
-            reread_split(pool, portone, r).await;
+            // an accepted cancel has moved nothing yet: nothing to read back
+            if succeeded {
+                reread_split(pool, portone, r).await;
+            }
         }
         // A resend refused (checksum mismatch, already cancelled) may be explained by our own
         // earlier attempt having gone through: look, then decide.

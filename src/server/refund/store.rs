@@ -241,34 +241,58 @@ pub(crate) async fn mark_succeeded(
     Ok(true)
 }
 
-/// The one stored, unlinked entry of this payment that carries the refund's reference, by the
-/// key it was stored under.
+/// An entry of a payment we hold that carries a refund's reference.
+struct StoredEntry {
+    amount: i64,
+    linked: bool,
+    proof: ProvingEntry,
+}
+
+/// The entries of a payment we hold that carry `reference`, oldest first: the one query both
+/// the search for a refund's proof and the count of suspected duplicates read.
+async fn stored_entries_carrying(
+    conn: &mut PgConnection,
+    payment_id: i64,
+    reference: &str,
+) -> Result<Vec<StoredEntry>, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"select entry_key, amount, refund_id is not null as "linked!", pg_tid, receipt_url, cancellation_id, reason
+           from payment_cancellations
+           where payment_id = $1 and reason like '%' || $2 || '%' order by cancelled_at, entry_key"#,
+        payment_id,
+        reference
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter(|e| decide::reason_carries(e.reason.as_deref(), reference))
+        .map(|e| StoredEntry {
+            amount: e.amount,
+            linked: e.linked,
+            proof: ProvingEntry {
+                key: e.entry_key,
+                pg_tid: e.pg_tid,
+                receipt_url: e.receipt_url,
+                cancellation_id: e.cancellation_id,
+            },
+        })
+        .collect())
+}
+
+/// The one stored, unlinked entry of this payment that carries the refund's reference, of its
+/// amount, by the key it was stored under.
 async fn stored_entry(
     conn: &mut PgConnection,
     r: &Reserved,
     reference: &str,
 ) -> Result<Option<ProvingEntry>, sqlx::Error> {
-    let rows = sqlx::query!(
-        r#"select entry_key, pg_tid, receipt_url, cancellation_id, reason
-           from payment_cancellations
-           where payment_id = $1 and refund_id is null and amount = $2 and reason like '%' || $3 || '%'"#,
-        r.payment_id,
-        r.amount,
-        reference
-    )
-    .fetch_all(conn)
-    .await?;
-    let carrying = |reason: &Option<String>| {
-        reason.as_deref().and_then(decide::reference_in) == Some(reference)
-    };
-    let mut entries = rows.into_iter().filter(|e| carrying(&e.reason)).map(|e| ProvingEntry {
-        key: e.entry_key,
-        pg_tid: e.pg_tid,
-        receipt_url: e.receipt_url,
-        cancellation_id: e.cancellation_id,
-    });
+    let mut entries = stored_entries_carrying(conn, r.payment_id, reference)
+        .await?
+        .into_iter()
+        .filter(|e| !e.linked && e.amount == r.amount);
     let found = entries.next();
-    Ok(if entries.next().is_none() { found } else { None })
+    Ok(if entries.next().is_none() { found.map(|e| e.proof) } else { None })
 }
 
 async fn link_entry(
@@ -398,18 +422,10 @@ pub(crate) async fn stored_carrying(
     payment_id: i64,
     reference: &str,
 ) -> Result<Vec<decide::Carrying>, sqlx::Error> {
-    let rows = sqlx::query!(
-        r#"select entry_key, amount, reason from payment_cancellations
-           where payment_id = $1 and reason like '%' || $2 || '%' order by cancelled_at, entry_key"#,
-        payment_id,
-        reference
-    )
-    .fetch_all(conn)
-    .await?;
-    Ok(rows
+    Ok(stored_entries_carrying(conn, payment_id, reference)
+        .await?
         .into_iter()
-        .filter(|e| e.reason.as_deref().and_then(decide::reference_in) == Some(reference))
-        .map(|e| decide::Carrying { entry_key: e.entry_key, amount: e.amount })
+        .map(|e| decide::Carrying { entry_key: e.proof.key, amount: e.amount })
         .collect())
 }
 
