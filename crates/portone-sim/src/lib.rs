@@ -105,6 +105,11 @@ struct Ledger {
 }
 
 impl Ledger {
+    /// A payment by V2's `paymentId` (V1's merchant_uid).
+    fn by_payment_id(&self, payment_id: &str) -> Option<&SimPayment> {
+        self.by_merchant_uid.get(payment_id).and_then(|id| self.by_imp_uid.get(id))
+    }
+
     fn insert(&mut self, payment: SimPayment) {
         if !self.by_imp_uid.contains_key(&payment.imp_uid) {
             self.order.push(payment.imp_uid.clone());
@@ -466,13 +471,20 @@ async fn authorised(sim: &Sim, headers: &HeaderMap, fired: &Fired) -> bool {
 }
 
 /// PortOne finishes a cancel even when the caller has hung up (a client timeout), so the
-/// work runs in its own task rather than in the connection's future.
-async fn cancel(State(sim): State<Sim>, headers: HeaderMap, body: Bytes) -> Response {
-    match tokio::spawn(apply_cancel_request(sim, headers, body)).await {
+/// work runs in its own task rather than in the connection's future; a simulated dropped
+/// connection (a panic in the task) still drops this one.
+async fn in_own_task(
+    work: impl std::future::Future<Output = Response> + Send + 'static,
+) -> Response {
+    match tokio::spawn(work).await {
         Ok(response) => response,
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
         Err(_) => bare_status(500),
     }
+}
+
+async fn cancel(State(sim): State<Sim>, headers: HeaderMap, body: Bytes) -> Response {
+    in_own_task(apply_cancel_request(sim, headers, body)).await
 }
 
 async fn apply_cancel_request(sim: Sim, headers: HeaderMap, body: Bytes) -> Response {

@@ -185,7 +185,7 @@ async fn payment(
         return respond(error(401, "UNAUTHORIZED", "인증 정보가 올바르지 않습니다."));
     }
     let ledger = sim.ledger.lock().await;
-    match ledger.by_merchant_uid.get(&payment_id).and_then(|id| ledger.by_imp_uid.get(id)) {
+    match ledger.by_payment_id(&payment_id) {
         Some(p) => (StatusCode::OK, Json(to_v2(p))).into_response(),
         None => respond(error(404, "PAYMENT_NOT_FOUND", "결제 건이 존재하지 않습니다.")),
     }
@@ -207,18 +207,13 @@ struct CancelBody {
     refund_account: Option<Value>,
 }
 
-/// PortOne finishes a cancel even when the caller has hung up: the work runs in its own task.
 async fn cancel(
     State(sim): State<Sim>,
     Path(payment_id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    match tokio::spawn(cancel_request(sim, payment_id, headers, body)).await {
-        Ok(response) => response,
-        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-        Err(_) => crate::bare_status(500),
-    }
+    crate::in_own_task(cancel_request(sim, payment_id, headers, body)).await
 }
 
 async fn cancel_request(sim: Sim, payment_id: String, headers: HeaderMap, body: Bytes) -> Response {
@@ -505,9 +500,7 @@ async fn control_console_cancel(
     let found = {
         let ledger = sim.ledger.lock().await;
         ledger
-            .by_merchant_uid
-            .get(&payment_id)
-            .and_then(|id| ledger.by_imp_uid.get(id))
+            .by_payment_id(&payment_id)
             .map(|p| (p.imp_uid.clone(), CancelParts::split_by_portone(p, body.amount)))
     };
     let Some((imp_uid, parts)) = found else {
