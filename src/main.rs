@@ -80,7 +80,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         let store = tower_sessions_sqlx_store::PostgresStore::new(pool.clone());
         tokio::spawn(store.continuously_delete_expired(std::time::Duration::from_secs(3600)));
     }
-    let portone = Arc::new(PortOneClient::new(settings.portone.clone())?);
+    let v1 = Arc::new(PortOneClient::new(settings.portone.clone())?);
     if let Some(metrics_addr) = settings.metrics_addr {
         // A busy metrics port must not stop refunds: said loudly, and served without.
         match tokio::net::TcpListener::bind(metrics_addr).await {
@@ -93,16 +93,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         }
     }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let grace = settings.shutdown_grace;
+    let state = AppState::new(conf.leptos_options, pool, Some(v1), settings);
     let reconciler = refund::reconcile::spawn(
-        pool.clone(),
-        portone.clone(),
-        settings.reconcile_interval,
-        settings.pipeline.clone(),
-        settings.sweep.clone(),
+        state.pool.clone(),
+        state.portone.clone(),
+        state.settings.reconcile_interval,
+        state.settings.pipeline.clone(),
+        state.settings.sweep.clone(),
         stop_rx.clone(),
     );
-    let grace = settings.shutdown_grace;
-    let state = AppState::new(conf.leptos_options, pool, portone, settings);
     health::spawn_probe(state.pool.clone(), state.db_health.clone());
     let app = router::build(state);
     let listener = tokio::net::TcpListener::bind(addr).await?;

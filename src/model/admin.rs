@@ -26,6 +26,9 @@ pub struct RefundQuery {
     /// merchant_uid, imp_uid, customer e-mail or name
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub q: Option<String>,
+    /// v1 | v2: the PortOne API of the refund's payment
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<String>,
     /// keyset cursor: the last row of the previous page (`<unix micros>_<uuid>`)
@@ -48,6 +51,7 @@ impl RefundQuery {
             &mut self.pay_method,
             &mut self.requester,
             &mut self.q,
+            &mut self.version,
             &mut self.size,
             &mut self.after,
             &mut self.before,
@@ -91,6 +95,7 @@ impl RefundQuery {
             ("pay_method", &self.pay_method),
             ("requester", &self.requester),
             ("q", &self.q),
+            ("version", &self.version),
             ("size", &self.size),
             ("after", &self.after),
             ("before", &self.before),
@@ -148,6 +153,8 @@ pub struct AdminRefundRow {
     pub delayed_secs: Option<i64>,
     /// the paid amount is not what the shop registered (금액 불일치)
     pub amount_mismatch: bool,
+    /// the PortOne API of the refund's payment
+    pub api_version: crate::model::ApiVersion,
     /// no order registration names the payment (주문 미등록)
     pub unassigned: bool,
 }
@@ -197,6 +204,7 @@ pub fn format_age(secs: i64) -> String {
 pub struct PaymentTimeline {
     pub merchant_uid: String,
     pub imp_uid: String,
+    pub api_version: crate::model::ApiVersion,
     pub order_name: String,
     pub pay_method: crate::model::PayMethod,
     pub pg_provider: String,
@@ -232,6 +240,8 @@ pub struct TimelineCancellation {
     pub entry_key: String,
     /// the tax-free part and VAT our refund sent
     pub tax: Option<super::TaxAmounts>,
+    /// V2: requested (no money moved yet), succeeded or failed; V1's are all succeeded
+    pub state: crate::model::CancellationState,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -70,6 +70,77 @@ pub fn format_kst_seconds(at: DateTime<Utc>) -> String {
     at.with_timezone(&Seoul).format("%Y-%m-%d %H:%M:%S").to_string()
 }
 
+/// The PortOne API a payment was made through, and so the one its refunds go through.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApiVersion {
+    /// the legacy API (`imp_uid`, `checksum`; no idempotency)
+    #[default]
+    V1,
+    /// the current API (`paymentId`, `Idempotency-Key`, asynchronous cancellations)
+    V2,
+}
+
+impl ApiVersion {
+    pub const ALL: [ApiVersion; 2] = [ApiVersion::V1, ApiVersion::V2];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApiVersion::V1 => "v1",
+            ApiVersion::V2 => "v2",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ApiVersion> {
+        ApiVersion::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+
+    /// How the pages name it.
+    pub fn label(self) -> &'static str {
+        match self {
+            ApiVersion::V1 => "PortOne V1",
+            ApiVersion::V2 => "PortOne V2",
+        }
+    }
+}
+
+/// Where one of PortOne's cancellations of a payment stands. V1 records only applied ones;
+/// V2 also tells of one its PG accepted and has yet to apply, and of one that failed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CancellationState {
+    /// accepted, no money moved yet (환불 접수됨)
+    Requested,
+    #[default]
+    Succeeded,
+    Failed,
+}
+
+impl CancellationState {
+    pub const ALL: [CancellationState; 3] =
+        [CancellationState::Requested, CancellationState::Succeeded, CancellationState::Failed];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CancellationState::Requested => "requested",
+            CancellationState::Succeeded => "succeeded",
+            CancellationState::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<CancellationState> {
+        CancellationState::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            CancellationState::Requested => "환불 접수됨",
+            CancellationState::Succeeded => "환불 완료",
+            CancellationState::Failed => "환불 실패",
+        }
+    }
+}
+
 /// A PortOne `pay_method`. The refund rules treat the first four differently; PortOne has
 /// more methods than these and adds new ones, so any other is kept as sent.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -279,6 +350,8 @@ pub struct RefundLine {
     pub via_console: bool,
     /// the tax-free part and VAT our refund sent, when the payment's were known
     pub tax: Option<TaxAmounts>,
+    /// a V2 cancellation may be accepted and not yet applied (환불 접수됨), or have failed
+    pub state: CancellationState,
 }
 
 /// A tax-free part (면세) and a VAT (부가세) amount.
@@ -332,6 +405,8 @@ impl TaxSplit {
 pub struct OrderDetail {
     pub summary: OrderSummary,
     pub imp_uid: String,
+    /// the PortOne API the payment was made through (and is refunded through)
+    pub api_version: ApiVersion,
     pub pg_provider: String,
     pub buyer_name: Option<String>,
     pub receipt_url: Option<String>,

@@ -6,7 +6,7 @@ use sqlx::error::BoxDynError;
 use sqlx::postgres::{PgArgumentBuffer, PgTypeInfo, PgValueRef};
 use sqlx::{Decode, Encode, Postgres, Type};
 
-use super::{PayMethod, RefundStatus, Role};
+use super::{ApiVersion, CancellationState, PayMethod, RefundStatus, Role};
 
 macro_rules! text_column {
     ($ty:ty, $parse:expr) => {
@@ -38,3 +38,5 @@ macro_rules! text_column {
 text_column!(RefundStatus, RefundStatus::parse);
 text_column!(Role, Role::parse);
 text_column!(PayMethod, |s| Some(PayMethod::from(s)));
+text_column!(ApiVersion, ApiVersion::parse);
+text_column!(CancellationState, CancellationState::parse);

@@ -13,7 +13,8 @@ use crate::api::shop::AssignPayment;
 use crate::api::{get_order_detail, RequestRefund};
 use crate::model::admin::*;
 use crate::model::{
-    format_kst, format_kst_seconds, format_won, percent_encode, safe_link, PayMethod, Role,
+    format_kst, format_kst_seconds, format_won, percent_encode, safe_link, ApiVersion, PayMethod,
+    Role,
 };
 use crate::pages::load_error;
 use crate::pages::order::RefundSection;
@@ -40,6 +41,7 @@ pub fn AdminRefundsPage() -> impl IntoView {
             pay_method: q.get("pay_method"),
             requester: q.get("requester"),
             q: q.get("q"),
+            version: q.get("version"),
             size: q.get("size"),
             after: q.get("after"),
             before: q.get("before"),
@@ -91,6 +93,8 @@ fn FilterForm(current: RefundQuery) -> impl IntoView {
                 options={PayMethod::FILTERABLE.iter().map(|m| (m.as_str(), m.label())).collect::<Vec<_>>()}/>
             <FilterSelect id="f-requester" name="requester" label="요청자" current=current.requester.clone()
                 options=[Role::Customer, Role::Admin, Role::Shop].map(|r| (r.as_str(), r.label())).to_vec()/>
+            <FilterSelect id="f-version" name="version" label="PortOne 버전" current=current.version.clone()
+                options=ApiVersion::ALL.map(|v| (v.as_str(), v.label())).to_vec()/>
             <div>
                 <label for="f-q">"검색"</label>
                 <input id="f-q" type="search" name="q" placeholder="주문번호, imp_uid, 고객 이메일·이름" value=current.q.clone().unwrap_or_default()/>
@@ -258,7 +262,7 @@ fn RefundTable(rows: Vec<AdminRefundRow>) -> impl IntoView {
                         view! {
                             <tr data-refund-id=r.id.clone()>
                                 <td>{format_kst(r.requested_at)}</td>
-                                <td><A href=href>{uid}</A></td>
+                                <td><A href=href>{uid}</A><br/><small data-testid="row-version">{r.api_version.label()}</small></td>
                                 <td>
                                     {r.customer_name.clone().unwrap_or_else(|| "(비회원)".into())}<br/><small>{r.customer_email.clone().unwrap_or_default()}</small>
                                     {r.unassigned.then(|| view! { <br/><span class="badge badge-review">"주문 미등록"</span> })}
@@ -364,6 +368,7 @@ fn Timeline(
             <dl class="facts">
                 <dt>"주문번호"</dt><dd>{t.merchant_uid.clone()}</dd>
                 <dt>"imp_uid"</dt><dd>{t.imp_uid.clone()}</dd>
+                <dt>"PortOne 버전"</dt><dd data-testid="admin-version">{t.api_version.label()}</dd>
                 <dt>"고객"</dt><dd data-testid="admin-customer">
                     {t.customer_name.clone().unwrap_or_else(|| "(연결된 계정 없음)".into())} " · 구매자 입력 " {t.buyer_email.clone().unwrap_or_default()}
                     {t.unassigned.then(|| view! { " " <span class="badge badge-review">"주문 미등록"</span> })}
@@ -395,7 +400,7 @@ fn Timeline(
                 view! {
                     <table class="cancellations">
                         <thead><tr>
-                            <th scope="col">"취소 일시"</th><th scope="col" class="num">"금액"</th><th scope="col">"사유"</th>
+                            <th scope="col">"취소 일시"</th><th scope="col" class="num">"금액"</th><th scope="col">"상태"</th><th scope="col">"사유"</th>
                             <th scope="col">"출처"</th><th scope="col">"cancellation_id"</th><th scope="col">"영수증"</th>
                         </tr></thead>
                         <tbody>
@@ -403,6 +408,7 @@ fn Timeline(
                                 <tr>
                                     <td>{format_kst_seconds(c.cancelled_at)}</td>
                                     <td class="num">{format_won(c.amount)}</td>
+                                    <td data-state=c.state.as_str()>{c.state.label()}</td>
                                     <td>{c.reason.clone().unwrap_or_default()}</td>
                                     <td>{match &c.refund_id {
                                         Some(id) => view! { <span class="badge badge-paid">"이 서비스의 환불"</span><br/><small>{id[..8].to_string()}</small> }.into_any(),

@@ -46,6 +46,7 @@ fn OrderView(detail: OrderDetail, refund: ServerAction<RequestRefund>) -> impl I
             <dl class="facts">
                 <dt>"주문번호"</dt><dd>{s.merchant_uid.clone()}</dd>
                 <dt>"결제수단"</dt><dd>{s.pay_method.label().to_string()}</dd>
+                <dt>"결제 연동"</dt><dd data-testid="api-version">{detail.api_version.label()}</dd>
                 <dt>"결제일시"</dt><dd>{s.paid_at.map(format_kst).unwrap_or_default()}</dd>
                 <dt>"결제금액"</dt><dd data-testid="amount">{format_won(s.amount)}</dd>
                 <dt>"환불된 금액"</dt><dd data-testid="cancel-amount">{format_won(s.cancel_amount)}</dd>
@@ -81,6 +82,7 @@ fn RefundHistory(detail: OrderDetail) -> impl IntoView {
                         <tr>
                             <th scope="col">"환불 일시"</th>
                             <th scope="col" class="num">"금액"</th>
+                            <th scope="col">"상태"</th>
                             {has_tax.then(|| view! { <th scope="col">"면세 / 부가세"</th> })}
                             <th scope="col">"사유"</th>
                             <th scope="col">"영수증"</th>
@@ -94,6 +96,7 @@ fn RefundHistory(detail: OrderDetail) -> impl IntoView {
                                 <tr>
                                     <td>{format_kst(r.at)}</td>
                                     <td class="num">{format_won(r.amount)}</td>
+                                    <td data-state=r.state.as_str()>{r.state.label()}</td>
                                     {has_tax.then(|| view! {
                                         <td>{r.tax.map(|t| format!("{} / {}", format_won(t.tax_free), format_won(t.vat))).unwrap_or_else(|| "-".into())}</td>
                                     })}

@@ -8,10 +8,10 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::model::admin::*;
-use crate::model::{PayMethod, RefundStatus, Role, TaxAmounts, TaxSplit};
+use crate::model::{ApiVersion, PayMethod, RefundStatus, Role, TaxAmounts, TaxSplit};
 use crate::server::error::ServerError;
+use crate::server::gateway::Gateway;
 use crate::server::refund::observe::{refresh, Refreshed};
-use portone_v1::PortOneClient;
 
 /// The filter as SQL parameters.
 #[derive(Debug, Default)]
@@ -22,6 +22,7 @@ struct Params {
     pay_method: Option<String>,
     requester: Option<String>,
     q: Option<String>,
+    version: Option<ApiVersion>,
 }
 
 /// KST midnight at the start of `day`, in UTC.
@@ -46,6 +47,7 @@ impl Params {
             pay_method: q.pay_method.clone(),
             requester: q.requester.clone(),
             q: q.q.clone(),
+            version: q.version.as_deref().and_then(ApiVersion::parse),
         }
     }
 }
@@ -70,6 +72,7 @@ struct Row {
     vat_amount: Option<i64>,
     amount_mismatch: bool,
     unassigned: bool,
+    api_version: ApiVersion,
 }
 
 impl From<Row> for AdminRefundRow {
@@ -93,6 +96,7 @@ impl From<Row> for AdminRefundRow {
             tax: TaxAmounts::from_columns(r.tax_free, r.vat_amount),
             delayed_secs: None,
             amount_mismatch: r.amount_mismatch,
+            api_version: r.api_version,
             unassigned: r.unassigned,
         }
     }
@@ -134,14 +138,16 @@ fn page_query<'a>(
                   pay_method as "pay_method!: PayMethod", amount as "amount!", status as "status!: RefundStatus",
                   requester_role as "requester_role!: Role", requester_name as "requester_name!",
                   reason as "reason!", portone_message, receipt_url, tax_free, vat_amount,
-                  amount_mismatch as "amount_mismatch!", unassigned as "unassigned!"
-           from refund_list_page($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"#,
+                  amount_mismatch as "amount_mismatch!", unassigned as "unassigned!",
+                  api_version as "api_version!: ApiVersion"
+           from refund_list_page($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"#,
         p.status,
         p.from as _,
         p.until as _,
         p.pay_method,
         p.requester,
         p.q,
+        p.version.map(ApiVersion::as_str),
         newer_at as _,
         newer_id,
         older_at as _,
@@ -203,10 +209,11 @@ pub async fn totals(pool: &PgPool, query: &RefundQuery) -> Result<Vec<StatusTota
     let p = Params::from_query(query);
     let rows = sqlx::query!(
         r#"select status as "status!: RefundStatus", count(*) as "count!", coalesce(sum(amount), 0)::bigint as "amount!"
-           from filtered_refunds($1, $2, $3, $4, $5, $6)
+           from filtered_refunds($1, $2, $3, $4, $5, $6, $7)
            group by status
            order by status"#,
-        p.status, p.from as _, p.until as _, p.pay_method, p.requester, p.q
+        p.status, p.from as _, p.until as _, p.pay_method, p.requester, p.q,
+        p.version.map(ApiVersion::as_str)
     )
     .fetch_all(pool)
     .await?;
@@ -232,10 +239,11 @@ pub async fn daily_refunded(pool: &PgPool, query: &RefundQuery) -> Result<DailyC
     let rows = sqlx::query!(
         r#"select (created_at at time zone 'Asia/Seoul')::date as "day!: NaiveDate",
                   coalesce(sum(amount) filter (where status = 'succeeded'), 0)::bigint as "refunded!"
-           from filtered_refunds($1, $2, $3, $4, $5, $6)
+           from filtered_refunds($1, $2, $3, $4, $5, $6, $7)
            group by 1
            order by 1"#,
-        p.status, p.from as _, p.until as _, p.pay_method, p.requester, p.q
+        p.status, p.from as _, p.until as _, p.pay_method, p.requester, p.q,
+        p.version.map(ApiVersion::as_str)
     )
     .fetch_all(pool)
     .await?;
@@ -284,13 +292,14 @@ pub fn csv_cell(value: &str) -> String {
     }
 }
 
-pub const CSV_HEADER: &str = "요청 일시(KST),주문번호,imp_uid,고객,고객 이메일,상품명,결제수단,요청 금액,과세 금액,면세 금액,부가세,상태,요청자,요청자 이름,사유,PortOne 메시지,영수증\r\n";
+pub const CSV_HEADER: &str = "요청 일시(KST),주문번호,imp_uid,PortOne 버전,고객,고객 이메일,상품명,결제수단,요청 금액,과세 금액,면세 금액,부가세,상태,요청자,요청자 이름,사유,PortOne 메시지,영수증\r\n";
 
 pub fn csv_line(r: &AdminRefundRow) -> String {
     let cells = [
         crate::model::format_kst_seconds(r.requested_at),
         r.merchant_uid.clone(),
         r.imp_uid.clone(),
+        r.api_version.label().to_string(),
         r.customer_name.clone().unwrap_or_default(),
         r.customer_email.clone().unwrap_or_default(),
         r.order_name.clone(),
@@ -350,7 +359,8 @@ pub async fn timeline(
                   p.cancel_amount, p.buyer_name, p.buyer_email, u.display_name as "customer_name?",
                   p.paid_at as "paid_at: DateTime<Utc>", p.synced_at as "synced_at: DateTime<Utc>",
                   p.tax_free_amount, p.vat_amount, p.tax_free_remaining, p.vat_remaining,
-                  p.registered_amount, p.customer_id is null as "unassigned!"
+                  p.registered_amount, p.customer_id is null as "unassigned!",
+                  p.api_version as "api_version: ApiVersion"
            from payments p left join users u on u.id = p.customer_id
            where p.merchant_uid = $1"#,
         merchant_uid
@@ -404,6 +414,7 @@ pub async fn timeline(
     Ok(Some(PaymentTimeline {
         merchant_uid: p.merchant_uid,
         imp_uid: p.imp_uid,
+        api_version: p.api_version,
         order_name: p.order_name,
         pay_method: p.pay_method,
         pg_provider: p.pg_provider,
@@ -429,12 +440,12 @@ pub async fn timeline(
 /// PortOne과 동기화: re-reads the payment from PortOne and stores what changed.
 pub async fn sync_now(
     pool: &PgPool,
-    portone: &PortOneClient,
+    portone: &Gateway,
     merchant_uid: &str,
     actor: &str,
 ) -> Result<Option<SyncReport>, ServerError> {
     let Some(p) = sqlx::query!(
-        "select id, imp_uid, cancel_amount from payments where merchant_uid = $1",
+        "select id, cancel_amount from payments where merchant_uid = $1",
         merchant_uid
     )
     .fetch_optional(pool)
@@ -443,7 +454,8 @@ pub async fn sync_now(
         return Ok(None);
     };
     let Refreshed { payment, new_entries: new_cancellations } =
-        refresh(pool, portone, p.id, &p.imp_uid).await?;
+        refresh(pool, portone, p.id, &crate::server::payments::payment_ref(pool, p.id).await?)
+            .await?;
     sqlx::query!(
         "insert into refund_events (payment_id, kind, actor, detail) values ($1, 'synced', $2, $3)",
         p.id,

@@ -46,9 +46,53 @@ const DAOU: &[(&str, &str)] = &[
     ("우체국", "31"),
 ];
 
+/// PortOne V2's `Bank` names of the KFTC banks: V2 takes these whatever the PG.
+const V2_NAMES: &[(&str, &str)] = &[
+    ("004", "KOOKMIN"),
+    ("023", "STANDARD_CHARTERED"),
+    ("039", "KYONGNAM"),
+    ("034", "KWANGJU"),
+    ("003", "IBK"),
+    ("011", "NONGHYUP"),
+    ("031", "DAEGU"),
+    ("032", "BUSAN"),
+    ("002", "KDB"),
+    ("045", "KFCC"),
+    ("007", "SUHYUP"),
+    ("088", "SHINHAN"),
+    ("048", "SHINHYUP"),
+    ("081", "HANA"),
+    ("020", "WOORI"),
+    ("071", "POST"),
+    ("037", "JEONBUK"),
+    ("012", "LOCAL_NONGHYUP"),
+    ("090", "KAKAO"),
+    ("089", "K_BANK"),
+    ("027", "CITI"),
+    ("092", "TOSS"),
+];
+
+/// The V2 `Bank` name of a KFTC code.
+pub fn v2_bank(code: &str) -> Option<&'static str> {
+    V2_NAMES.iter().find(|(c, _)| *c == code).map(|(_, name)| *name)
+}
+
+/// A V2 payment's PG is named as PortOne V2's `PgProvider` (`NICE_V2`, `TOSSPAYMENTS`),
+/// upper case; V1 names its PGs in lower case.
+fn is_v2_pg(pg_provider: &str) -> bool {
+    pg_provider.starts_with(|c: char| c.is_ascii_uppercase())
+}
+
 /// The banks a refund for a payment through `pg_provider` may go to: (code, name).
 /// Empty when we do not know the PG's table.
 pub fn refund_banks(pg_provider: &str) -> Vec<(String, String)> {
+    if is_v2_pg(pg_provider) {
+        return KFTC
+            .iter()
+            .filter(|(_, code)| v2_bank(code).is_some())
+            .map(|(name, code)| (code.to_string(), name.to_string()))
+            .collect();
+    }
     let kftc = |filter: Option<&[&str]>| {
         KFTC.iter()
             .filter(|(_, code)| filter.is_none_or(|allowed| allowed.contains(code)))
@@ -101,11 +145,14 @@ mod tests {
             ("nice_v2", "089", true),
             ("welcome", "007", true),
             ("unknown_pg", "088", false),
+            ("NICE_V2", "090", true), // V2 takes its own bank names whatever the PG
+            ("KCP_V2", "BK88", false),
         ];
         for (pg, code, valid) in cases {
             assert_eq!(is_valid_refund_bank(pg, code), valid, "{pg} {code}");
         }
         assert_eq!(bank_name("daou", "11").as_deref(), Some("SC제일은행"));
         assert_eq!(bank_name("html5_inicis", "11").as_deref(), Some("NH농협은행"));
+        assert!(KFTC.iter().all(|(_, code)| v2_bank(code).is_some()));
     }
 }

@@ -25,6 +25,7 @@ pub async fn reject_cross_site(
     let public_origin = state.settings.public_url.as_deref();
     if is_safe_method(request.method())
         || request.uri().path() == WEBHOOK_PATH
+        || request.uri().path() == crate::server::webhook_v2::PATH
         || request.uri().path().starts_with(SHOP_API_PREFIX)
         || same_site(&request, public_origin)
     {

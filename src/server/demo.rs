@@ -8,6 +8,7 @@ use sqlx::PgPool;
 
 use crate::model::{PayMethod, RefundStatus, Role};
 use crate::server::auth;
+use crate::server::gateway::{from_v1, Balance, TaxSplit};
 use crate::server::payments::import_payment;
 use crate::server::refund::{insert_recorded, RecordedRefund};
 use crate::server::shop::orders::{self, OrderRegistration, ShopCustomer};
@@ -290,7 +291,7 @@ pub async fn seed(pool: &PgPool) -> Result<bool, Box<dyn std::error::Error + Sen
             register(pool, &payment, buyer.shop_id.unwrap_or_default(), buyer.email, buyer.name)
                 .await?;
         customers.insert(o.buyer, customer);
-        import_payment(pool, &payment, false).await?;
+        import_payment(pool, &from_v1(payment.clone()), false).await?;
         store_demo_balance(pool, &payment, o.tax_free).await?;
     }
     for (buyer, customer) in customers {
@@ -345,17 +346,8 @@ async fn store_demo_balance(
     tax_free: i64,
 ) -> Result<(), sqlx::Error> {
     let vat = crate::server::refund::tax::vat_included(payment.amount - tax_free);
-    let parts = |left: i64| portone_v1::BalanceParts {
-        tax_free,
-        vat,
-        supply: left - tax_free - vat,
-        service: 0,
-    };
-    let balance = portone_v1::PaymentBalance {
-        amount: payment.amount,
-        primary: parts(payment.amount),
-        ..Default::default()
-    };
+    let split = TaxSplit { tax_free, vat, total: payment.amount };
+    let balance = Balance { original: split, remaining: split };
     let id = sqlx::query_scalar!("select id from payments where imp_uid = $1", payment.imp_uid)
         .fetch_one(pool)
         .await?;
@@ -443,7 +435,7 @@ async fn seed_refund_history(
                 (!failed).then(|| console_cancel(&mut payment, amount, reason, at.timestamp()));
             planned.push((amount, at, failed, by_admin, reason, entry));
         }
-        import_payment(pool, &payment, false).await?;
+        import_payment(pool, &from_v1(payment.clone()), false).await?;
         let payment_id =
             sqlx::query_scalar!("select id from payments where imp_uid = $1", payment.imp_uid)
                 .fetch_one(pool)

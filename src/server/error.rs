@@ -5,7 +5,7 @@
 use axum::http::StatusCode;
 
 use crate::error::AppError;
-use portone_v1::PortOneError;
+use crate::server::gateway::GatewayError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -33,7 +33,7 @@ pub enum ServerError {
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
     #[error("PortOne: {0}")]
-    PortOne(#[from] PortOneError),
+    PortOne(#[from] GatewayError),
     #[error("session store: {0}")]
     Session(#[from] tower_sessions::session::Error),
     #[error("background task: {0}")]

@@ -141,17 +141,14 @@ pub async fn healthz() -> &'static str {
     "ok"
 }
 
-/// `GET /readyz`: Postgres answers, every migration this build knows is applied, a PortOne
-/// V1 token is held or can be had, and, when V2 is configured, PortOne V2 takes our secret.
-/// Says only "ready" or "not ready".
+/// `GET /readyz`: Postgres answers, every migration this build knows is applied, and each
+/// configured PortOne version takes our credentials (a V1 token is held or can be had; V2
+/// takes our secret). Says only "ready" or "not ready".
 pub async fn readyz(State(state): State<AppState>) -> Response {
     let ready = state.db_health.is_up()
         && migrations_applied(&state.pool).await
-        && matches!(
-            tokio::time::timeout(TOKEN_TIMEOUT, state.portone.access_token()).await,
-            Ok(Ok(_))
-        )
-        && v2_ready(state.portone_v2.as_deref()).await;
+        && v1_ready(state.portone.v1().ok()).await
+        && v2_ready(state.portone.v2().ok()).await;
     if ready {
         (StatusCode::OK, "ready").into_response()
     } else {
@@ -159,6 +156,11 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
         response
     }
+}
+
+async fn v1_ready(v1: Option<&portone_v1::PortOneClient>) -> bool {
+    let Some(v1) = v1 else { return true };
+    matches!(tokio::time::timeout(TOKEN_TIMEOUT, v1.access_token()).await, Ok(Ok(_)))
 }
 
 /// V2 has no token to fetch: a lookup of a payment that cannot exist answers "not found" when

@@ -11,6 +11,7 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod fn_status;
+pub mod gateway;
 pub mod headers;
 pub mod health;
 pub mod metrics;
@@ -25,5 +26,6 @@ pub mod telemetry;
 pub mod tokens;
 pub mod totp;
 pub mod webhook;
+pub mod webhook_v2;
 
 pub use state::AppState;

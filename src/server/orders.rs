@@ -6,8 +6,8 @@ use sqlx::PgPool;
 
 use crate::model::admin::TimelineCancellation;
 use crate::model::{
-    CurrentUser, OrderDetail, OrderState, OrderSummary, PayMethod, RefundLine, RefundOutcome,
-    TaxAmounts, TaxSplit,
+    ApiVersion, CancellationState, CurrentUser, OrderDetail, OrderState, OrderSummary, PayMethod,
+    RefundLine, RefundOutcome, TaxAmounts, TaxSplit,
 };
 use crate::server::banks;
 use crate::server::refund::{self, rules};
@@ -55,7 +55,7 @@ pub async fn find_order(
 ) -> Result<Option<OrderDetail>, sqlx::Error> {
     let Some(p) = sqlx::query!(
         r#"select p.id, p.imp_uid, p.merchant_uid, p.order_name, p.pay_method as "pay_method: PayMethod", p.pg_provider, p.paid_at as "paid_at: DateTime<Utc>", p.amount,
-                  p.cancel_amount, p.status, p.buyer_name, p.receipt_url,
+                  p.cancel_amount, p.status, p.buyer_name, p.receipt_url, p.api_version as "api_version: ApiVersion",
                   p.tax_free_amount, p.vat_amount, p.tax_free_remaining, p.vat_remaining,
                   p.balance_cancel_amount is not distinct from p.cancel_amount as "balance_current!",
                   p.balance_cancel_amount is not null as "balance_read!",
@@ -83,6 +83,7 @@ pub async fn find_order(
             receipt_url: c.receipt_url,
             via_console: c.refund_id.is_none(),
             tax: c.tax,
+            state: c.state,
         })
         .collect();
     let tax = TaxSplit::from_columns(
@@ -123,6 +124,7 @@ pub async fn find_order(
             cancel_amount: p.cancel_amount,
         },
         imp_uid: p.imp_uid,
+        api_version: p.api_version,
         refund_banks: if rules::refund_account_needed(&facts, Utc::now()) {
             banks::refund_banks(&p.pg_provider)
         } else {
@@ -151,7 +153,8 @@ pub async fn cancellations(
 ) -> Result<Vec<TimelineCancellation>, sqlx::Error> {
     let rows = sqlx::query!(
         r#"select c.amount, c.cancelled_at as "cancelled_at: DateTime<Utc>", c.reason, c.pg_tid, c.cancellation_id, c.receipt_url,
-                  c.refund_id, c.entry_key, r.tax_free as "tax_free?", r.vat_amount as "vat_amount?"
+                  c.refund_id, c.entry_key, r.tax_free as "tax_free?", r.vat_amount as "vat_amount?",
+                  c.state as "state: CancellationState"
            from payment_cancellations c left join refunds r on r.id = c.refund_id
            where c.payment_id = $1 order by c.cancelled_at, c.id"#,
         payment_id
@@ -170,6 +173,7 @@ pub async fn cancellations(
             refund_id: c.refund_id.map(|id| id.to_string()),
             entry_key: c.entry_key,
             tax: TaxAmounts::from_columns(c.tax_free, c.vat_amount),
+            state: c.state,
         })
         .collect())
 }

@@ -5,8 +5,8 @@
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 
-use crate::model::CurrentUser;
-use portone_v1::{CancelHistoryEntry, Payment, PaymentBalance};
+use crate::model::{ApiVersion, CurrentUser};
+use crate::server::gateway::{Balance, CancelEntry, Payment, PaymentRef};
 
 /// PortOne's Unix seconds, where 0 means "not yet".
 pub fn unix(seconds: i64) -> Option<DateTime<Utc>> {
@@ -17,7 +17,7 @@ pub fn unix(seconds: i64) -> Option<DateTime<Utc>> {
 #[derive(Clone, Debug)]
 pub struct PaymentRow {
     pub id: i64,
-    pub imp_uid: String,
+    pub at: PaymentRef,
     /// PortOne's balance (the tax-free and VAT parts) was not read since the last cancel.
     pub balance_stale: bool,
 }
@@ -27,16 +27,35 @@ pub async fn payment_for(
     user: &CurrentUser,
     merchant_uid: &str,
 ) -> Result<Option<PaymentRow>, sqlx::Error> {
-    sqlx::query_as!(
-        PaymentRow,
-        r#"select id, imp_uid, balance_cancel_amount is distinct from cancel_amount as "balance_stale!"
+    let row = sqlx::query!(
+        r#"select id, imp_uid, merchant_uid, api_version as "api_version: ApiVersion",
+                  balance_cancel_amount is distinct from cancel_amount as "balance_stale!"
            from payments where merchant_uid = $1 and (customer_id = $2 or $3)"#,
         merchant_uid,
         user.id,
         user.sees_every_order()
     )
     .fetch_optional(pool)
-    .await
+    .await?;
+    Ok(row.map(|r| PaymentRow {
+        id: r.id,
+        at: PaymentRef { version: r.api_version, imp_uid: r.imp_uid, merchant_uid: r.merchant_uid },
+        balance_stale: r.balance_stale,
+    }))
+}
+
+/// Where a payment we hold is found at PortOne, by our id.
+pub async fn payment_ref(
+    conn: impl sqlx::PgExecutor<'_>,
+    payment_id: i64,
+) -> Result<PaymentRef, sqlx::Error> {
+    let r = sqlx::query!(
+        r#"select imp_uid, merchant_uid, api_version as "api_version: ApiVersion" from payments where id = $1"#,
+        payment_id
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(PaymentRef { version: r.api_version, imp_uid: r.imp_uid, merchant_uid: r.merchant_uid })
 }
 
 /// Locks the payment row for the rest of the transaction, if no one else holds it: a sync
@@ -59,7 +78,8 @@ pub async fn lock_nowait(conn: &mut PgConnection, payment_id: i64) -> Result<boo
 /// Postgres's SQLSTATE for `for update nowait` finding the row locked.
 pub const LOCK_NOT_AVAILABLE: &str = "55P03";
 
-/// Overwrites our copy of a payment with PortOne's and adds new cancel_history entries.
+/// Overwrites our copy of a payment with PortOne's and adds new cancel_history entries (and,
+/// for V2, moves a stored cancellation to the state PortOne gives it now).
 /// An older snapshot never moves `cancel_amount` backwards: it loses. Returns the entries
 /// that were new, and whether our copy of PortOne's balance is now out of date.
 ///
@@ -85,6 +105,13 @@ pub async fn sync(
         && history.len() >= held_len
         && held.history_tail_key.as_deref() == Some(history[held_len - 1].entry_key().as_str());
     let fresh = if continues { &history[held_len..] } else { history };
+    // a V2 cancellation requested earlier may have succeeded or failed since
+    let moved = match p.version {
+        ApiVersion::V2 => {
+            move_states(&mut *conn, payment_id, &history[..history.len() - fresh.len()]).await?
+        }
+        ApiVersion::V1 => Vec::new(),
+    };
     // the mark moves only with a history PortOne actually sent
     let (mark_len, mark_tail) = match (&p.cancel_history, history.last()) {
         (Some(_), Some(last)) if history.len() >= held_len => {
@@ -110,16 +137,15 @@ pub async fn sync(
     .await?
     .unwrap_or(false);
     if fresh.is_empty() {
-        return Ok(Synced { added: Vec::new(), balance_stale });
+        return Ok(Synced { added: moved, balance_stale });
     }
-    let keys: Vec<String> = fresh.iter().map(CancelHistoryEntry::entry_key).collect();
-    let column =
-        |f: fn(&CancelHistoryEntry) -> Option<String>| fresh.iter().map(f).collect::<Vec<_>>();
+    let keys: Vec<String> = fresh.iter().map(CancelEntry::entry_key).collect();
+    let column = |f: fn(&CancelEntry) -> Option<String>| fresh.iter().map(f).collect::<Vec<_>>();
     let at: Vec<DateTime<Utc>> =
         fresh.iter().map(|e| unix(e.cancelled_at).unwrap_or_else(Utc::now)).collect();
     let inserted = sqlx::query_scalar!(
-        r#"insert into payment_cancellations (payment_id, entry_key, cancellation_id, pg_tid, amount, cancelled_at, reason, receipt_url)
-           select $1, * from unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::timestamptz[], $7::text[], $8::text[])
+        r#"insert into payment_cancellations (payment_id, entry_key, cancellation_id, pg_tid, amount, cancelled_at, reason, receipt_url, state)
+           select $1, * from unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::timestamptz[], $7::text[], $8::text[], $9::text[])
            on conflict (payment_id, entry_key) do nothing
            returning entry_key"#,
         payment_id,
@@ -130,24 +156,49 @@ pub async fn sync(
         at.as_slice() as _,
         &column(|e| e.reason.clone()) as &[Option<String>],
         &column(|e| e.receipt_url.clone()) as &[Option<String>],
+        &fresh.iter().map(|e| e.state.as_str().to_string()).collect::<Vec<_>>(),
     )
     .fetch_all(&mut *conn)
     .await?;
     let inserted: std::collections::HashSet<String> = inserted.into_iter().collect();
-    let added = fresh
-        .iter()
-        .zip(&keys)
-        .filter(|(_, k)| inserted.contains(*k))
-        .map(|(e, _)| e.clone())
-        .collect();
+    let mut added = moved;
+    added.extend(
+        fresh.iter().zip(&keys).filter(|(_, k)| inserted.contains(*k)).map(|(e, _)| e.clone()),
+    );
     Ok(Synced { added, balance_stale })
+}
+
+/// Stores the state PortOne now gives cancellations we hold; returns those whose state moved.
+/// Only a requested cancellation moves (one statement, for a V2 payment with held entries).
+async fn move_states(
+    conn: &mut PgConnection,
+    payment_id: i64,
+    held: &[CancelEntry],
+) -> Result<Vec<CancelEntry>, sqlx::Error> {
+    if held.is_empty() {
+        return Ok(Vec::new());
+    }
+    let keys: Vec<String> = held.iter().map(CancelEntry::entry_key).collect();
+    let states: Vec<String> = held.iter().map(|e| e.state.as_str().to_string()).collect();
+    let moved = sqlx::query_scalar!(
+        r#"update payment_cancellations c set state = u.state
+           from unnest($2::text[], $3::text[]) as u(entry_key, state)
+           where c.payment_id = $1 and c.entry_key = u.entry_key and c.state = 'requested' and c.state <> u.state
+           returning c.entry_key"#,
+        payment_id,
+        &keys,
+        &states
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(held.iter().zip(&keys).filter(|(_, k)| moved.contains(k)).map(|(e, _)| e.clone()).collect())
 }
 
 /// What a sync changed.
 #[derive(Debug, Default)]
 pub struct Synced {
-    /// the cancel_history entries that were new to us
-    pub added: Vec<CancelHistoryEntry>,
+    /// the cancel_history entries that were new to us, or whose state moved
+    pub added: Vec<CancelEntry>,
     /// a cancel moved `cancel_amount` past the balance we hold (`store_balance` is due)
     pub balance_stale: bool,
 }
@@ -159,9 +210,9 @@ pub struct Synced {
 pub async fn store_balance(
     conn: impl sqlx::PgExecutor<'_>,
     payment_id: i64,
-    balance: Option<&PaymentBalance>,
+    balance: Option<&Balance>,
 ) -> Result<bool, sqlx::Error> {
-    let (original, left) = (balance.map(|b| b.original()), balance.map(|b| b.remaining()));
+    let (original, left) = (balance.map(|b| b.original), balance.map(|b| b.remaining));
     let stored = sqlx::query!(
         r#"update payments set tax_free_amount = $2, vat_amount = $3, tax_free_remaining = $4, vat_remaining = $5,
                   balance_cancel_amount = cancel_amount
@@ -171,7 +222,7 @@ pub async fn store_balance(
         original.map(|p| p.vat),
         left.map(|p| p.tax_free),
         left.map(|p| p.vat),
-        left.map(|p| p.total()),
+        left.map(|p| p.total),
     )
     .execute(conn)
     .await?;
@@ -216,13 +267,12 @@ pub async fn import_payment(
     let (owner, registered_amount) =
         owner_of(&mut tx, &p.merchant_uid, p.buyer_email.as_deref(), owner_from_buyer_email)
             .await?;
-    let raw = serde_json::to_value(p).unwrap_or_default();
     let id = sqlx::query_scalar!(
         r#"insert into payments (imp_uid, merchant_uid, customer_id, order_name, pay_method, pg_provider, currency,
                                  amount, cancel_amount, status, buyer_name, buyer_email, paid_at, cancelled_at,
                                  receipt_url, vbank_code, vbank_name, vbank_num, vbank_holder, portone_raw, synced_at,
-                                 registered_amount)
-           values ($1, $2, $3, $4, $5, $6, $7, $8, 0, 'paid', $9, $10, $11, null, $12, $13, $14, $15, $16, $17, now(), $18)
+                                 registered_amount, api_version)
+           values ($1, $2, $3, $4, $5, $6, $7, $8, 0, 'paid', $9, $10, $11, null, $12, $13, $14, $15, $16, $17, now(), $18, $19)
            on conflict (imp_uid) do nothing
            returning id"#,
         p.imp_uid,
@@ -241,13 +291,18 @@ pub async fn import_payment(
         p.vbank_name,
         p.vbank_num,
         p.vbank_holder,
-        raw,
-        registered_amount
+        p.raw,
+        registered_amount,
+        p.version as ApiVersion
     )
     .fetch_optional(&mut *tx)
     .await?;
     if let Some(id) = id {
         sync(&mut tx, id, p).await?;
+        // V2's payment carries its tax split (V1's is read at its own endpoint)
+        if let Some(balance) = &p.balance {
+            store_balance(&mut *tx, id, Some(balance)).await?;
+        }
     }
     tx.commit().await?;
     if id.is_some() && registered_amount.is_some_and(|registered| registered != p.amount) {

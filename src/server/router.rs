@@ -23,7 +23,8 @@ use tower_sessions_sqlx_store::PostgresStore;
 
 use crate::app::{shell, App};
 use crate::server::{
-    auth, csrf, fn_status, headers, health, metrics, seed_api, telemetry, webhook, AppState,
+    auth, csrf, fn_status, headers, health, metrics, seed_api, telemetry, webhook, webhook_v2,
+    AppState,
 };
 
 pub fn build(state: AppState) -> Router {
@@ -44,6 +45,7 @@ pub fn build(state: AppState) -> Router {
     Router::new()
         .route("/payments/cancel", post(seed_api::refund))
         .route(csrf::WEBHOOK_PATH, post(webhook::handle))
+        .route(webhook_v2::PATH, post(webhook_v2::handle))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/admin/refunds.csv", get(refunds_csv))

@@ -99,7 +99,7 @@ pub async fn refund(
     match o.status {
         // PortOne's payment as it answered our cancel; a replayed request has none at hand
         RefundOutcomeStatus::Succeeded => match payment {
-            Some(payment) => (status, Json(payment)).into_response(),
+            Some(payment) => (status, Json(payment.raw)).into_response(),
             None => message(status, said),
         },
         RefundOutcomeStatus::Pending => {

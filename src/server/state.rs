@@ -6,6 +6,8 @@ use sqlx::PgPool;
 
 use portone_v1::PortOneClient;
 
+use crate::server::gateway::Gateway;
+
 use crate::server::coalesce::ReadCoalescer;
 use crate::server::config::Settings;
 use crate::server::health::DbHealth;
@@ -15,21 +17,22 @@ use crate::server::health::DbHealth;
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub pool: PgPool,
-    pub portone: Arc<PortOneClient>,
+    /// PortOne, V1 and V2 behind one door (`gateway`).
+    pub portone: Arc<Gateway>,
     pub settings: Arc<Settings>,
     /// Whether Postgres answers (`health::spawn_probe` keeps it current).
     pub db_health: Arc<DbHealth>,
+    /// Verifies V2 webhooks (`PORTONE_V2_WEBHOOK_SECRET`), when set.
+    pub v2_webhooks: Option<Arc<portone_v2::WebhookVerifier>>,
     /// Webhook hints for one payment share PortOne reads (`coalesce.rs`).
     pub webhook_reads: Arc<ReadCoalescer>,
-    /// PortOne V2, when configured (`PORTONE_V2_SECRET`).
-    pub portone_v2: Option<Arc<portone_v2::PortOneV2Client>>,
 }
 
 impl AppState {
     pub fn new(
         leptos_options: LeptosOptions,
         pool: PgPool,
-        portone: Arc<PortOneClient>,
+        v1: Option<Arc<PortOneClient>>,
         settings: Settings,
     ) -> AppState {
         let portone_v2 = settings.portone_v2.as_ref().and_then(|v2| {
@@ -38,11 +41,17 @@ impl AppState {
                 .ok()
                 .map(Arc::new)
         });
+        let v2_webhooks = settings
+            .portone_v2
+            .as_ref()
+            .and_then(|v2| v2.webhook_secret.as_ref())
+            .and_then(|secret| portone_v2::WebhookVerifier::new(&secret.0).ok())
+            .map(Arc::new);
         AppState {
-            portone_v2,
+            v2_webhooks,
             leptos_options,
             pool,
-            portone,
+            portone: Arc::new(Gateway::new(v1, portone_v2)),
             settings: Arc::new(settings),
             db_health: Arc::default(),
             webhook_reads: Arc::new(ReadCoalescer::new(crate::server::webhook::MIN_READ_GAP)),

@@ -15,12 +15,14 @@ use axum::http::{header, HeaderMap, StatusCode};
 use sqlx::PgPool;
 use tracing::instrument;
 
+use crate::model::ApiVersion;
 use crate::server::coalesce::Turned;
 use crate::server::error::ServerError;
+use crate::server::gateway::{from_v1, from_v2, Gateway, GatewayError, PaymentRef, PaymentStatus};
 use crate::server::payments::import_payment;
-use crate::server::refund::observe::refresh;
+use crate::server::refund::observe::{refresh, refresh_balance};
 use crate::server::AppState;
-use portone_v1::{PortOneClient, PortOneError, WebhookNotice};
+use portone_v1::WebhookNotice;
 
 #[derive(Debug, PartialEq)]
 pub enum WebhookEffect {
@@ -60,9 +62,6 @@ pub async fn handle(
     } else {
         serde_json::from_slice(&body).map_err(|e| e.to_string())
     };
-    let counted = |result: &'static str| {
-        metrics::counter!("webhooks_total", "result" => result).increment(1);
-    };
     let Ok(notice) = notice.map_err(|e| tracing::warn!(error = %e, "unreadable webhook")) else {
         counted("bad_request");
         return StatusCode::BAD_REQUEST;
@@ -74,17 +73,33 @@ pub async fn handle(
         return StatusCode::BAD_REQUEST;
     }
     let rules = ImportRules::of(&state.settings);
+    let hint = Hint { version: ApiVersion::V1, id: &notice.imp_uid };
+    answer(&state, hint, &rules).await
+}
+
+/// Which payment a webhook says may have changed: V1 names its imp_uid, V2 its paymentId.
+#[derive(Clone, Copy, Debug)]
+pub struct Hint<'a> {
+    pub version: ApiVersion,
+    pub id: &'a str,
+}
+
+/// Reads the hinted payment (sharing reads with other hints of it) and answers PortOne.
+pub async fn answer(state: &AppState, hint: Hint<'_>, rules: &ImportRules) -> StatusCode {
     let turn = state
         .webhook_reads
-        .read(&notice.imp_uid, || process(&state.pool, &state.portone, &notice, &rules))
+        .read(&format!("{}:{}", hint.version.as_str(), hint.id), || {
+            process_hint(&state.pool, &state.portone, hint, rules)
+        })
         .await;
     let processed = turn.map(|turn| match turn {
         Turned::Read(effect) => effect,
         Turned::Covered => WebhookEffect::Covered,
     });
+    let id = hint.id;
     match processed {
         Ok(effect) => {
-            tracing::info!(imp_uid = %notice.imp_uid, ?effect, "webhook processed");
+            tracing::info!(id, version = hint.version.as_str(), ?effect, "webhook processed");
             counted(match effect {
                 WebhookEffect::Imported { .. } => "imported",
                 WebhookEffect::Synced { .. } => "synced",
@@ -94,12 +109,12 @@ pub async fn handle(
             StatusCode::OK
         }
         Err(ServerError::Busy) => {
-            tracing::warn!(imp_uid = %notice.imp_uid, "payment busy; the webhook is left to a retry or the sweep");
+            tracing::warn!(id, "payment busy; the webhook is left to a retry or the sweep");
             counted("busy");
             StatusCode::SERVICE_UNAVAILABLE
         }
         Err(e) => {
-            tracing::error!(imp_uid = %notice.imp_uid, error = %e, "webhook processing failed");
+            tracing::error!(id, error = %e, "webhook processing failed");
             counted("error");
             // a 5xx lets PortOne's retry (when enabled) try again
             if e.unavailable() {
@@ -131,6 +146,10 @@ pub fn sender_allowed(
     }
 }
 
+fn counted(result: &'static str) {
+    metrics::counter!("webhooks_total", "result" => result).increment(1);
+}
+
 /// What a payment PortOne tells us of may become here.
 #[derive(Clone, Copy, Debug)]
 pub struct ImportRules {
@@ -149,41 +168,71 @@ impl ImportRules {
     }
 }
 
-/// Test-mode payments are imported only with `allow_test_payments` (the demo's setting), and
-/// only KRW payments at all: amounts here are whole won.
-#[instrument(skip_all, fields(imp_uid = %notice.imp_uid))]
+/// A V1 notice: `process_hint` for its imp_uid.
 pub async fn process(
     pool: &PgPool,
-    portone: &PortOneClient,
+    portone: &Gateway,
     notice: &WebhookNotice,
     rules: &ImportRules,
 ) -> Result<WebhookEffect, ServerError> {
+    process_hint(pool, portone, Hint { version: ApiVersion::V1, id: &notice.imp_uid }, rules).await
+}
+
+/// A payment we hold is synced; one we do not is read from PortOne and imported. Test-mode
+/// payments are imported only with `allow_test_payments` (the demo's setting), and only KRW
+/// payments at all: amounts here are whole won.
+#[instrument(skip_all, fields(id = hint.id, version = hint.version.as_str()))]
+pub async fn process_hint(
+    pool: &PgPool,
+    portone: &Gateway,
+    hint: Hint<'_>,
+    rules: &ImportRules,
+) -> Result<WebhookEffect, ServerError> {
     let allow_test_payments = rules.allow_test_payments;
-    let known = sqlx::query_scalar!("select id from payments where imp_uid = $1", notice.imp_uid)
-        .fetch_optional(pool)
-        .await?;
-    if let Some(id) = known {
-        let new_cancellations = refresh(pool, portone, id, &notice.imp_uid).await?.new_entries;
+    let known = sqlx::query!(
+        r#"select id, imp_uid, merchant_uid, api_version as "api_version: ApiVersion" from payments
+           where api_version = $1 and (case when $1 = 'v1' then imp_uid else merchant_uid end) = $2"#,
+        hint.version as ApiVersion,
+        hint.id
+    )
+    .fetch_optional(pool)
+    .await?;
+    if let Some(p) = known {
+        let at =
+            PaymentRef { version: p.api_version, imp_uid: p.imp_uid, merchant_uid: p.merchant_uid };
+        let new_cancellations = refresh(pool, portone, p.id, &at).await?.new_entries;
         return Ok(WebhookEffect::Synced { new_cancellations });
     }
-    let payment = match portone.payment(&notice.imp_uid, allow_test_payments).await {
+    let read: Result<_, GatewayError> = match hint.version {
+        ApiVersion::V1 => portone
+            .v1()?
+            .payment(hint.id, allow_test_payments)
+            .await
+            .map(from_v1)
+            .map_err(Into::into),
+        ApiVersion::V2 => portone.v2()?.payment(hint.id).await.map(from_v2).map_err(Into::into),
+    };
+    let payment = match read {
         Ok(p) => p,
-        Err(PortOneError::Refused { status: 404, .. }) => return Ok(WebhookEffect::Ignored),
-        Err(e) => return Err(e.into()),
+        Err(e) if e.not_found() => return Ok(WebhookEffect::Ignored),
+        Err(e) => return Err(ServerError::PortOne(e)),
     };
     if payment.currency != "KRW" || (payment.sandbox && !allow_test_payments) {
         return Ok(WebhookEffect::Ignored);
     }
-    if !matches!(payment.status.as_str(), "paid" | "cancelled") {
+    if !matches!(payment.status, PaymentStatus::Paid | PaymentStatus::Cancelled) {
         return Ok(WebhookEffect::Ignored);
     }
     let owner = import_payment(pool, &payment, rules.owner_from_buyer_email).await?;
-    if let Some(id) =
-        sqlx::query_scalar!("select id from payments where imp_uid = $1", payment.imp_uid)
-            .fetch_optional(pool)
-            .await?
-    {
-        crate::server::refund::observe::refresh_balance(pool, portone, id, &payment.imp_uid).await;
+    // V1 answers the tax split at its own endpoint (V2's came with the payment)
+    if payment.balance.is_none() {
+        if let Some(id) =
+            sqlx::query_scalar!("select id from payments where imp_uid = $1", payment.imp_uid)
+                .fetch_optional(pool)
+                .await?
+        {
+            refresh_balance(pool, portone, id, &PaymentRef::from(&payment)).await;
+        }
     }
     Ok(WebhookEffect::Imported { owner_found: owner.is_some() })
 }

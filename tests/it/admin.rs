@@ -290,8 +290,8 @@ async fn csv_has_a_bom_kst_times_escaping_and_defused_formulas(pool: PgPool) {
     assert_eq!(&bytes[..3], b"\xEF\xBB\xBF", "UTF-8 BOM for Excel");
     let text = String::from_utf8(bytes[3..].to_vec()).unwrap();
     let lines: Vec<&str> = text.split("\r\n").collect();
-    assert!(lines[0].starts_with("요청 일시(KST),주문번호,imp_uid,고객"));
-    assert!(lines[1].starts_with(&format!("2026-11-02 09:00:00,{},{},김민수,minsu@example.com,테스트 상품,신용카드,1234,,,,성공,고객,김민수,", p.merchant_uid, p.imp_uid)), "{}", lines[1]);
+    assert!(lines[0].starts_with("요청 일시(KST),주문번호,imp_uid,PortOne 버전,고객"));
+    assert!(lines[1].starts_with(&format!("2026-11-02 09:00:00,{},{},PortOne V1,김민수,minsu@example.com,테스트 상품,신용카드,1234,,,,성공,고객,김민수,", p.merchant_uid, p.imp_uid)), "{}", lines[1]);
     assert!(lines[1].contains("\"'=HYPERLINK(\"\"x\"\"), 그리고\n줄바꿈\""), "{}", lines[1]);
     assert!(lines[2].contains(",'@멘션 -1 +2,"), "{}", lines[2]);
     assert_eq!(lines.len(), 4, "header, two rows, trailing newline");

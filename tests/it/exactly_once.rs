@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::common::*;
 use portone_refund::model::{RefundOutcome, RefundOutcomeStatus};
+use portone_refund::server::gateway::from_v1;
 use portone_refund::server::refund::review::{self, ReviewDecision};
 use portone_refund::server::refund::{
     self, decide, reconcile, rules::RefundForm, PipelineSettings, RefundCommand,
@@ -287,8 +288,8 @@ async fn an_older_snapshot_never_moves_cancel_amount_backwards(pool: PgPool) {
         .await
         .unwrap();
     use portone_refund::server::refund::observe::record_by_id;
-    record_by_id(&app.pool, payment_id, &newer).await.unwrap();
-    record_by_id(&app.pool, payment_id, &older).await.unwrap();
+    record_by_id(&app.pool, payment_id, &from_v1(newer.clone())).await.unwrap();
+    record_by_id(&app.pool, payment_id, &from_v1(older.clone())).await.unwrap();
     let stored =
         sqlx::query!("select cancel_amount, status from payments where id = $1", payment_id)
             .fetch_one(&app.pool)
@@ -354,12 +355,18 @@ async fn a_sync_writes_what_is_new_and_still_takes_any_history_whole(pool: PgPoo
     // … while a history in another order is taken whole (idempotently)
     let mut reordered = app.sim_payment(&p.imp_uid).await;
     reordered.cancel_history.as_mut().unwrap().reverse();
-    assert_eq!(record_by_id(&app.pool, payment_id, &reordered).await.unwrap().added.len(), 1);
+    assert_eq!(
+        record_by_id(&app.pool, payment_id, &from_v1(reordered.clone())).await.unwrap().added.len(),
+        1
+    );
     assert_eq!(stored().await, 6);
     // and a `null` history leaves what we hold alone
     let mut bare = app.sim_payment(&p.imp_uid).await;
     bare.cancel_history = None;
-    assert_eq!(record_by_id(&app.pool, payment_id, &bare).await.unwrap().added.len(), 0);
+    assert_eq!(
+        record_by_id(&app.pool, payment_id, &from_v1(bare.clone())).await.unwrap().added.len(),
+        0
+    );
     console_cancel(&app, &p, 1000).await;
     assert_eq!(stored().await, 7, "the next sync continues from the mark");
     assert_eq!(app.sim_payment(&p.imp_uid).await.cancel_amount, 7000);

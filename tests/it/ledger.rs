@@ -22,7 +22,7 @@ async fn events(app: &TestApp, refund_id: &str) -> Vec<String> {
     .unwrap()
 }
 
-async fn message(app: &TestApp, refund_id: &str) -> String {
+pub(crate) async fn message(app: &TestApp, refund_id: &str) -> String {
     sqlx::query_scalar!(
         "select portone_message from refunds where id = $1",
         Uuid::parse_str(refund_id).unwrap()

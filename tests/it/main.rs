@@ -18,4 +18,5 @@ mod portone_v2;
 mod refund;
 mod shop;
 mod tax;
+mod v2_refunds;
 mod webhooks;

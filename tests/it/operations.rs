@@ -160,7 +160,7 @@ async fn a_database_outage_answers_503_and_loses_nothing(pool: PgPool) {
     let through_proxy = proxy.pool().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    serve_app(listener, through_proxy.clone(), app.portone.clone());
+    serve_app(listener, through_proxy.clone(), app.v1.clone());
     let minsu = app.signed_in_at(&base, MINSU).await;
     // the load comes from an admin (not rate limited); the customer opens pages
     let admin = app.signed_in_at(&base, ADMIN).await;

@@ -199,7 +199,7 @@ async fn smartro_virtual_account_refunds_carry_the_holders_phone(pool: PgPool) {
         refund_account: Some(portone_v1::AccountNumber("56211105948400".into())),
         ..Default::default()
     };
-    let refused = app.portone.cancel(&bare).await.unwrap_err();
+    let refused = app.v1.cancel(&bare).await.unwrap_err();
     assert!(refused.to_string().contains("refund_tel"), "{refused}");
     // … so the form asks for it, and the rules want a phone number
     let f = with_account(form("10000", "단순 변심"), "088", None);
@@ -363,7 +363,7 @@ async fn a_refund_whose_process_died_is_finished_by_the_reconciler(pool: PgPool)
         reason: Some(reason),
         ..Default::default()
     };
-    app.portone.cancel(&req).await.unwrap();
+    app.v1.cancel(&req).await.unwrap();
 
     let report = reconcile(&app).await;
     assert_eq!(report.succeeded, 1, "{report:?}");

@@ -63,7 +63,7 @@ async fn ours(
 
 /// PortOne's balance of the payment, as the simulator answers it: (tax_free, vat) remaining.
 async fn portone_left(app: &TestApp, p: &Payment) -> (i64, i64) {
-    let b = app.portone.balance(&p.imp_uid).await.unwrap().remaining();
+    let b = app.v1.balance(&p.imp_uid).await.unwrap().remaining();
     (b.tax_free, b.vat)
 }
 
@@ -112,7 +112,7 @@ async fn the_pg_refuses_a_tax_free_payments_cancel_without_its_tax_free_part(poo
         checksum: Some(16_000),
         ..Default::default()
     };
-    match app.portone.cancel(&without).await {
+    match app.v1.cancel(&without).await {
         Err(PortOneError::Refused { message, .. }) => {
             assert!(message.contains("tax_free"), "{message}")
         }
@@ -120,7 +120,7 @@ async fn the_pg_refuses_a_tax_free_payments_cancel_without_its_tax_free_part(poo
     }
     // a tax-free part above what remains is refused too
     let too_much = CancelRequest { tax_free: Some(4_001), ..without.clone() };
-    assert!(matches!(app.portone.cancel(&too_much).await, Err(PortOneError::Refused { .. })));
+    assert!(matches!(app.v1.cancel(&too_much).await, Err(PortOneError::Refused { .. })));
 
     // when PortOne's balance cannot be read, we do not guess: the refund waits for the split
     // (nothing is sent) rather than going out without the part

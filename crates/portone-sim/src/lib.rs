@@ -147,6 +147,9 @@ pub struct Simulator {
     /// Webhooks are not delivered (PortOne sends each once; a network can lose it).
     drop_webhooks: AtomicBool,
     v2_vbank_delay_ms: AtomicU64,
+    /// The PG fails the requested virtual-account refunds instead of applying them
+    /// (`/__sim/config` `v2_vbank_fail`).
+    pub(crate) v2_vbank_fail: AtomicBool,
     v2_webhook_url: std::sync::Mutex<Option<String>>,
     /// V2 idempotency keys, by payment and key (`v2.rs`).
     idempotency: std::sync::Mutex<HashMap<(String, String), v2::Idempotent>>,
@@ -181,6 +184,7 @@ impl Simulator {
             reason_byte_limit: AtomicUsize::new(0),
             drop_webhooks: AtomicBool::new(false),
             v2_vbank_delay_ms: AtomicU64::new(config.v2_vbank_delay_ms),
+            v2_vbank_fail: AtomicBool::new(false),
             v2_webhook_url: std::sync::Mutex::new(config.v2_webhook_url.clone()),
             idempotency: std::sync::Mutex::default(),
             config,
@@ -986,6 +990,8 @@ struct ConfigChange {
     #[serde(default)]
     v2_vbank_delay_ms: Option<u64>,
     #[serde(default)]
+    v2_vbank_fail: Option<bool>,
+    #[serde(default)]
     v2_webhook_url: Option<String>,
 }
 
@@ -1005,6 +1011,9 @@ async fn control_set_config(
     if let Some(delay) = change.v2_vbank_delay_ms {
         sim.v2_vbank_delay_ms.store(delay, Ordering::Relaxed);
     }
+    if let Some(fail) = change.v2_vbank_fail {
+        sim.v2_vbank_fail.store(fail, Ordering::Relaxed);
+    }
     if let Some(url) = change.v2_webhook_url {
         *sim.v2_webhook_url.lock().expect("v2 webhook url") = Some(url).filter(|u| !u.is_empty());
     }
@@ -1017,6 +1026,7 @@ async fn control_config(State(sim): State<Sim>) -> Json<Value> {
         "reason_byte_limit": sim.reason_byte_limit.load(Ordering::Relaxed),
         "drop_webhooks": sim.drop_webhooks.load(Ordering::Relaxed),
         "v2_vbank_delay_ms": sim.v2_vbank_delay_ms.load(Ordering::Relaxed),
+        "v2_vbank_fail": sim.v2_vbank_fail.load(Ordering::Relaxed),
         "v2_webhook_url": *sim.v2_webhook_url.lock().expect("v2 webhook url"),
     }))
 }
@@ -1033,6 +1043,7 @@ async fn control_reset(State(sim): State<Sim>) -> StatusCode {
     sim.reason_byte_limit.store(0, Ordering::Relaxed);
     sim.drop_webhooks.store(false, Ordering::Relaxed);
     sim.v2_vbank_delay_ms.store(sim.config.v2_vbank_delay_ms, Ordering::Relaxed);
+    sim.v2_vbank_fail.store(false, Ordering::Relaxed);
     *sim.v2_webhook_url.lock().expect("v2 webhook url") = sim.config.v2_webhook_url.clone();
     sim.idempotency.lock().expect("idempotency").clear();
     StatusCode::NO_CONTENT

@@ -370,7 +370,16 @@ async fn decide_cancel(
                 send_webhook(&sim, "Transaction.CancelPending", p, Some(&id)).await;
             }
             tokio::time::sleep(Duration::from_millis(delay)).await;
-            if let Ok((p, _)) = sim.apply_as(&imp_uid, parts, reason, "API", Some(&id)).await {
+            if sim.v2_vbank_fail.load(Ordering::Relaxed) {
+                // the PG gave up: no money moved (PortOne sends no webhook type for this)
+                let mut ledger = sim.ledger.lock().await;
+                if let Some(p) = ledger.by_imp_uid.get_mut(&imp_uid) {
+                    for c in p.v2_cancellations.iter_mut().filter(|c| c.id == id) {
+                        c.status = "FAILED".into();
+                    }
+                }
+            } else if let Ok((p, _)) = sim.apply_as(&imp_uid, parts, reason, "API", Some(&id)).await
+            {
                 send_webhook(&sim, cancelled_kind(&p), &p, Some(&id)).await;
             }
         });
@@ -434,6 +443,9 @@ struct NewV2Payment {
     customer: Option<NewCustomer>,
     #[serde(default)]
     tax_free: i64,
+    /// send the signed `Transaction.Paid` webhook before answering
+    #[serde(default)]
+    notify: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -481,7 +493,12 @@ async fn control_create_payment(State(sim): State<Sim>, Json(new): Json<NewV2Pay
         return respond(error(409, "INVALID_REQUEST", "duplicate paymentId"));
     }
     let answer = to_v2(&payment);
+    let paid = new.notify.then(|| payment.clone());
     ledger.insert(payment);
+    drop(ledger);
+    if let Some(paid) = paid {
+        send_webhook(&sim, "Transaction.Paid", &paid, None).await;
+    }
     (StatusCode::CREATED, Json(answer)).into_response()
 }
 

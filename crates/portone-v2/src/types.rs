@@ -72,6 +72,9 @@ pub enum PaymentMethodType {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SelectedChannel {
+    /// `LIVE` or `TEST`
+    #[serde(rename = "type", default)]
+    pub kind: Option<String>,
     /// PortOne's PG name (`NICE_V2`, `KCP_V2`, `TOSSPAYMENTS`, …), kept as sent
     #[serde(default)]
     pub pg_provider: Option<String>,

@@ -190,7 +190,9 @@ async fn run(args: &Args, seed: u64) -> Result<usize, String> {
             .await
             .map_err(|e| e.to_string())?;
         let payment: Payment = res.json().await.map_err(|e| e.to_string())?;
-        import_payment(&pool, &payment, true).await.map_err(|e| e.to_string())?;
+        import_payment(&pool, &portone_refund::server::gateway::from_v1(payment.clone()), true)
+            .await
+            .map_err(|e| e.to_string())?;
         shoppers[owner].merchant_uids.push(payment.merchant_uid.clone());
         all_orders.push(payment.merchant_uid.clone());
         imp_uids.push(payment.imp_uid);

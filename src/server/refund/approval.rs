@@ -14,7 +14,7 @@ use super::store::{actor, audit};
 use super::{observe, rules, send, Answer, PipelineSettings};
 use crate::model::{CurrentUser, RefundPolicyView, RefundStatus};
 use crate::server::error::ServerError;
-use portone_v1::PortOneClient;
+use crate::server::gateway::Gateway;
 
 pub const NOT_WAITING: &str = "이미 처리되었거나 철회된 환불 요청입니다.";
 
@@ -87,13 +87,13 @@ pub async fn save(pool: &PgPool, admin: &CurrentUser, policy: Policy) -> Result<
 #[tracing::instrument(skip_all, fields(refund_id = %refund_id, admin = admin.id))]
 pub async fn approve(
     pool: &PgPool,
-    portone: &PortOneClient,
+    portone: &Gateway,
     settings: &PipelineSettings,
     admin: &CurrentUser,
     refund_id: Uuid,
 ) -> Result<Answer, ServerError> {
-    let Some(payment) = sqlx::query!(
-        "select p.id, p.imp_uid from refunds r join payments p on p.id = r.payment_id where r.id = $1 and r.status = 'requested'",
+    let Some(payment_id) = sqlx::query_scalar!(
+        "select r.payment_id from refunds r where r.id = $1 and r.status = 'requested'",
         refund_id
     )
     .fetch_optional(pool)
@@ -101,7 +101,8 @@ pub async fn approve(
     else {
         return Err(ServerError::Rejected(NOT_WAITING.into()));
     };
-    observe::refresh(pool, portone, payment.id, &payment.imp_uid).await?;
+    let at = crate::server::payments::payment_ref(pool, payment_id).await?;
+    observe::refresh(pool, portone, payment_id, &at).await?;
     match reserve::approve_request(pool, refund_id, admin, settings).await? {
         Approval::Reserved(r) => send(pool, portone, settings, *r, admin).await,
         Approval::NotWaiting => Err(ServerError::Rejected(NOT_WAITING.into())),
@@ -110,7 +111,7 @@ pub async fn approve(
             audit(
                 pool,
                 Some(refund_id),
-                Some(payment.id),
+                Some(payment_id),
                 "approval_refused",
                 &actor(admin),
                 serde_json::json!({"reason": why}),

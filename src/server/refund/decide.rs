@@ -9,7 +9,8 @@
 
 use uuid::Uuid;
 
-use portone_v1::{CancelHistoryEntry, Payment};
+use crate::model::CancellationState;
+use crate::server::gateway::{CancelEntry, Payment};
 
 /// Resends with the same checksum before a refund that PortOne never applied is failed.
 pub const MAX_ATTEMPTS: i32 = 3;
@@ -80,20 +81,23 @@ pub fn reason_carries(reason: Option<&str>, reference: &str) -> bool {
     reason.and_then(reference_in) == Some(reference)
 }
 
-fn carries(entry: &CancelHistoryEntry, reference: &str) -> bool {
+fn carries(entry: &CancelEntry, reference: &str) -> bool {
     reason_carries(entry.reason.as_deref(), reference)
 }
 
 /// The keys of the entries that carry `reference`: the only ones whose links matter to
 /// `identify` (usually one, however long the history).
-pub fn carrying(reference: &str, history: &[CancelHistoryEntry]) -> Vec<String> {
-    history.iter().filter(|e| carries(e, reference)).map(CancelHistoryEntry::entry_key).collect()
+pub fn carrying(reference: &str, history: &[CancelEntry]) -> Vec<String> {
+    history.iter().filter(|e| carries(e, reference)).map(CancelEntry::entry_key).collect()
 }
 
 /// Which cancel_history entry a refund caused, judged by its reference.
 #[derive(Debug, PartialEq)]
 pub enum Identified<'a> {
-    One(&'a CancelHistoryEntry),
+    /// applied (or, V2, requested and not yet applied: see its `state`)
+    One(&'a CancelEntry),
+    /// V2: PortOne's cancellation for this refund failed; no money moved
+    Failed(&'a CancelEntry),
     None,
     /// Several entries carry the reference, or one does with another amount: money may have
     /// moved twice.
@@ -108,8 +112,8 @@ pub struct Carrying {
     pub amount: i64,
 }
 
-impl From<&CancelHistoryEntry> for Carrying {
-    fn from(e: &CancelHistoryEntry) -> Self {
+impl From<&CancelEntry> for Carrying {
+    fn from(e: &CancelEntry) -> Self {
         Carrying { entry_key: e.entry_key(), amount: e.amount }
     }
 }
@@ -125,19 +129,21 @@ pub fn duplicate_why(reference: &str, amount: i64, entries: &[Carrying]) -> Stri
     )
 }
 
-/// The entry carrying `reference`, skipping entries already explained by other refunds.
+/// The entry carrying `reference`, skipping entries already explained by other refunds. A
+/// failed V2 cancellation moved nothing: it counts only when nothing else carries the reference.
 pub fn identify<'a>(
     amount: i64,
     reference: &str,
-    history: &'a [CancelHistoryEntry],
+    history: &'a [CancelEntry],
     linked_elsewhere: &[String],
 ) -> Identified<'a> {
-    let found: Vec<&CancelHistoryEntry> = history
+    let carrying = history
         .iter()
-        .filter(|e| carries(e, reference) && !linked_elsewhere.contains(&e.entry_key()))
-        .collect();
+        .filter(|e| carries(e, reference) && !linked_elsewhere.contains(&e.entry_key()));
+    let (failed, found): (Vec<&CancelEntry>, Vec<&CancelEntry>) =
+        carrying.partition(|e| e.state == CancellationState::Failed);
     match found.as_slice() {
-        [] => Identified::None,
+        [] => failed.last().map_or(Identified::None, |e| Identified::Failed(e)),
         [e] if e.amount == amount => Identified::One(e),
         _ => Identified::Duplicate(found.into_iter().map(Carrying::from).collect()),
     }
@@ -165,6 +171,9 @@ pub const ACCEPTED_WAIT_SECS: i64 = 3 * 24 * 3600;
 pub enum Decision {
     /// The entry carrying our reference: ours went through.
     Succeeded { entry_key: String },
+    /// V2: PortOne holds our cancellation as requested (the PG applies it later): 환불 접수됨,
+    /// never resent.
+    Accepted,
     /// PortOne's balance still equals our checksum, so nothing of ours was applied (the
     /// balance only goes down): send the same cancel again.
     Resend,
@@ -189,7 +198,8 @@ pub fn decide(r: &PendingRefund, payment: &Payment, linked_elsewhere: &[String])
         return if cancellable == r.checksum { resend_or_fail(r) } else { Decision::LookAgain };
     };
     match identify(r.amount, &reference(r.id), history, linked_elsewhere) {
-        Identified::One(e) => Decision::Succeeded { entry_key: e.entry_key() },
+        Identified::One(e) => found(r, e),
+        Identified::Failed(_) => failed_at_pg(),
         Identified::Duplicate(entries) => Decision::Duplicate { entries },
         Identified::None if cancellable == r.checksum => resend_or_fail(r),
         Identified::None => Decision::NeedsReview {
@@ -212,16 +222,42 @@ fn decide_accepted(
 ) -> Decision {
     let history = payment.cancel_history.as_deref().unwrap_or_default();
     match identify(r.amount, &reference(r.id), history, linked_elsewhere) {
-        Identified::One(e) => Decision::Succeeded { entry_key: e.entry_key() },
+        Identified::One(e) => found(r, e),
+        Identified::Failed(_) => failed_at_pg(),
         Identified::Duplicate(entries) => Decision::Duplicate { entries },
-        Identified::None if accepted_secs >= ACCEPTED_WAIT_SECS => Decision::NeedsReview {
-            why: format!(
-                "PortOne이 접수한 취소가 {}일이 지나도록 반영되지 않았습니다. PG사에 확인해 주세요.",
-                ACCEPTED_WAIT_SECS / 86_400
-            ),
-        },
+        Identified::None if accepted_secs >= ACCEPTED_WAIT_SECS => not_applied_in_time(),
         Identified::None => Decision::LookAgain,
     }
+}
+
+/// Our entry, by its state: applied, or accepted and waiting for its PG.
+fn found(r: &PendingRefund, e: &CancelEntry) -> Decision {
+    match e.state {
+        CancellationState::Succeeded => Decision::Succeeded { entry_key: e.entry_key() },
+        CancellationState::Failed => failed_at_pg(),
+        CancellationState::Requested
+            if r.accepted_secs.is_some_and(|secs| secs >= ACCEPTED_WAIT_SECS) =>
+        {
+            not_applied_in_time()
+        }
+        CancellationState::Requested => Decision::Accepted,
+    }
+}
+
+fn not_applied_in_time() -> Decision {
+    Decision::NeedsReview {
+        why: format!(
+            "PortOne이 접수한 취소가 {}일이 지나도록 반영되지 않았습니다. PG사에 확인해 주세요.",
+            ACCEPTED_WAIT_SECS / 86_400
+        ),
+    }
+}
+
+/// The sentence a refund whose V2 cancellation failed at the PG ends with.
+pub const FAILED_AT_PG: &str = "PG사가 환불을 처리하지 못했습니다. 다시 요청해 주세요.";
+
+fn failed_at_pg() -> Decision {
+    Decision::Fail { message: FAILED_AT_PG.into() }
 }
 
 fn resend_or_fail(r: &PendingRefund) -> Decision {
@@ -247,11 +283,25 @@ mod tests {
                 .collect()
         });
         let cancelled: i64 = history.map(|h| h.iter().map(|e| e.0).sum()).unwrap_or(0);
-        serde_json::from_value(serde_json::json!({
-            "imp_uid": "i", "merchant_uid": "m", "amount": amount, "cancel_amount": cancelled, "currency": "KRW",
-            "status": if cancelled > 0 { "cancelled" } else { "paid" }, "sandbox": false, "cancel_history": entries
-        }))
-        .unwrap()
+        crate::server::gateway::from_v1(
+            serde_json::from_value(serde_json::json!({
+                "imp_uid": "i", "merchant_uid": "m", "amount": amount, "cancel_amount": cancelled, "currency": "KRW",
+                "status": if cancelled > 0 { "cancelled" } else { "paid" }, "sandbox": false, "cancel_history": entries
+            }))
+            .unwrap(),
+        )
+    }
+
+    /// A V2 payment whose history holds our cancellation in `state`.
+    fn with_state(p: Payment, state: CancellationState) -> Payment {
+        let mut p = p;
+        for e in p.cancel_history.iter_mut().flatten() {
+            e.state = state;
+        }
+        if state != CancellationState::Succeeded {
+            p.cancel_amount = 0;
+        }
+        p
     }
 
     #[test]
@@ -399,6 +449,24 @@ mod tests {
                 accepted(ACCEPTED_WAIT_SECS),
                 payment(10_000, Some(&[])),
                 review("PortOne이 접수한 취소가 3일이 지나도록 반영되지 않았습니다. PG사에 확인해 주세요."),
+            ),
+            (
+                "V2: our cancellation requested at PortOne: accepted, never resent",
+                r(1000, 10_000, 1),
+                with_state(payment(10_000, Some(&[(1000, &ours, "c10")])), CancellationState::Requested),
+                Decision::Accepted,
+            ),
+            (
+                "V2: still requested after days: an admin looks",
+                accepted(ACCEPTED_WAIT_SECS),
+                with_state(payment(10_000, Some(&[(1000, &ours, "c11")])), CancellationState::Requested),
+                review("PortOne이 접수한 취소가 3일이 지나도록 반영되지 않았습니다. PG사에 확인해 주세요."),
+            ),
+            (
+                "V2: our cancellation failed at the PG: failed, nothing moved",
+                accepted(60),
+                with_state(payment(10_000, Some(&[(1000, &ours, "c12")])), CancellationState::Failed),
+                Decision::Fail { message: FAILED_AT_PG.into() },
             ),
             (
                 "history left out, balance unmoved: resend",

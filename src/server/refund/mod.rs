@@ -30,7 +30,7 @@ use uuid::Uuid;
 
 use crate::model::{CurrentUser, RefundOutcome, RefundOutcomeStatus, Role};
 use crate::server::error::ServerError;
-use portone_v1::{Payment, PortOneClient};
+use crate::server::gateway::{Gateway, Payment};
 pub(crate) use store::{audit, audit_event, count_request};
 pub use store::{insert_recorded, latest_outcome, RecordedRefund};
 
@@ -118,7 +118,7 @@ pub struct Answer {
 /// gateway, or pending when PortOne's answer is unknown); `Err` when nothing was reserved.
 pub async fn request_refund(
     pool: &PgPool,
-    portone: &PortOneClient,
+    portone: &Gateway,
     settings: &PipelineSettings,
     user: &CurrentUser,
     cmd: RefundCommand,
@@ -130,7 +130,7 @@ pub async fn request_refund(
 #[instrument(skip_all, fields(merchant_uid = %cmd.merchant_uid, user_id = user.id, key = %cmd.idempotency_key, refund_id = tracing::field::Empty))]
 pub async fn answer_refund(
     pool: &PgPool,
-    portone: &PortOneClient,
+    portone: &Gateway,
     settings: &PipelineSettings,
     user: &CurrentUser,
     cmd: RefundCommand,
@@ -152,7 +152,7 @@ pub async fn answer_refund(
 
 async fn refund_once(
     pool: &PgPool,
-    portone: &PortOneClient,
+    portone: &Gateway,
     settings: &PipelineSettings,
     user: &CurrentUser,
     cmd: RefundCommand,
@@ -181,7 +181,7 @@ async fn refund_once(
         return Err(ServerError::NotFound);
     };
     if payment.balance_stale {
-        observe::refresh_balance(pool, portone, payment.id, &payment.imp_uid).await;
+        observe::refresh_balance(pool, portone, payment.id, &payment.at).await;
     }
     let mut cmd = cmd;
     if user.role != Role::Admin {
@@ -224,13 +224,13 @@ async fn refund_once(
 /// the requester, or the admin who approved a request.
 async fn send(
     pool: &PgPool,
-    portone: &PortOneClient,
+    portone: &Gateway,
     settings: &PipelineSettings,
     reserved: store::Reserved,
     by: &CurrentUser,
 ) -> Result<Answer, ServerError> {
     tracing::Span::current().record("refund_id", tracing::field::display(reserved.id));
-    let result = portone.cancel(&settle::cancel_request(&reserved)).await;
+    let result = portone.cancel(&settle::cancel_order(&reserved)).await;
     let actor = store::actor(by);
     let outcome = settle::settle(pool, portone, &reserved, &result, &actor, settings.lease).await?;
     metrics::counter!(

@@ -6,9 +6,10 @@ use sqlx::{PgConnection, PgPool};
 
 use super::decide::{self, RefundStatus};
 use super::store::{self, ProvingEntry};
+use crate::model::CancellationState;
 use crate::server::error::ServerError;
+use crate::server::gateway::{CancelEntry, Gateway, Payment, PaymentRef};
 use crate::server::payments;
-use portone_v1::{CancelHistoryEntry, Payment, PortOneClient, PortOneError};
 
 /// Stores PortOne's payment and explains its new entries.
 pub async fn record(
@@ -61,11 +62,11 @@ pub struct Refreshed {
 /// and how many cancel_history entries were new.
 pub async fn refresh(
     pool: &PgPool,
-    portone: &PortOneClient,
+    portone: &Gateway,
     payment_id: i64,
-    imp_uid: &str,
+    at: &PaymentRef,
 ) -> Result<Refreshed, ServerError> {
-    let payment = portone.payment(imp_uid, true).await?;
+    let payment = portone.payment(at).await?;
     let synced = record_by_id(pool, payment_id, &payment).await?;
     // A cancel we did not make moved the balance: read PortOne's split again. Entries that
     // all carry our references are our refunds, whose parts their tx2 books (this sync can
@@ -76,7 +77,11 @@ pub async fn refresh(
             .iter()
             .all(|e| e.reason.as_deref().and_then(decide::reference_in).is_some());
     if synced.balance_stale && !ours_only {
-        refresh_balance(pool, portone, payment_id, imp_uid).await;
+        match payment.balance {
+            // V2 carries the split in the payment just read
+            Some(balance) => store_balance(pool, payment_id, Some(balance), at).await,
+            None => refresh_balance(pool, portone, payment_id, at).await,
+        }
     }
     Ok(Refreshed { payment, new_entries: synced.added.len() as u64 })
 }
@@ -85,21 +90,23 @@ pub async fn refresh(
 /// remains of them) and stores it. Only PortOne's own refusal (a 4xx with its envelope) or a
 /// 404 is stored as "none"; a 5xx or no answer says nothing of the split, is logged, and
 /// leaves what we hold (a payment with a tax-free part then waits for the next read).
-pub async fn refresh_balance(
-    pool: &PgPool,
-    portone: &PortOneClient,
-    payment_id: i64,
-    imp_uid: &str,
-) {
-    let balance = match portone.balance(imp_uid).await {
-        Ok(b) => Some(b),
-        Err(PortOneError::Refused { status, .. }) if status < 500 => None,
-        Err(PortOneError::HttpStatus { status: 404 }) => None,
+pub async fn refresh_balance(pool: &PgPool, portone: &Gateway, payment_id: i64, at: &PaymentRef) {
+    match portone.balance(at).await {
+        Ok(balance) => store_balance(pool, payment_id, balance, at).await,
         Err(error) => {
+            let imp_uid = &at.imp_uid;
             tracing::warn!(%error, imp_uid, "could not read the payment's balance from PortOne");
-            return;
         }
-    };
+    }
+}
+
+async fn store_balance(
+    pool: &PgPool,
+    payment_id: i64,
+    balance: Option<crate::server::gateway::Balance>,
+    at: &PaymentRef,
+) {
+    let imp_uid = &at.imp_uid;
     match payments::store_balance(pool, payment_id, balance.as_ref()).await {
         Ok(true) => {}
         Ok(false) => tracing::info!(
@@ -111,19 +118,24 @@ pub async fn refresh_balance(
 }
 
 /// Best effort: `refresh`, logging a failure.
-pub async fn resync(pool: &PgPool, portone: &PortOneClient, payment_id: i64, imp_uid: &str) {
-    if let Err(error) = refresh(pool, portone, payment_id, imp_uid).await {
+pub async fn resync(pool: &PgPool, portone: &Gateway, payment_id: i64, at: &PaymentRef) {
+    if let Err(error) = refresh(pool, portone, payment_id, at).await {
+        let imp_uid = &at.imp_uid;
         tracing::warn!(%error, imp_uid, "could not resync the payment from PortOne");
     }
 }
 
-/// A new entry that carries one of our references: link it to a succeeded refund that has
-/// none yet, and flag a *failed* refund whose money moved after all.
+/// A new applied entry that carries one of our references: link it to a succeeded refund that
+/// has none yet, and flag a *failed* refund whose money moved after all. (A V2 cancellation
+/// requested or failed moved no money; a pending refund's is the reconciler's to settle.)
 async fn explain_new_entry(
     conn: &mut PgConnection,
     payment_id: i64,
-    e: &CancelHistoryEntry,
+    e: &CancelEntry,
 ) -> Result<(), sqlx::Error> {
+    if e.state != CancellationState::Succeeded {
+        return Ok(());
+    }
     let Some(pattern) =
         e.reason.as_deref().and_then(decide::reference_in).and_then(decide::id_prefix_pattern)
     else {

@@ -15,8 +15,9 @@ use uuid::Uuid;
 use super::settle::{self, Settled};
 use super::store::Reserved;
 use super::PipelineSettings;
+use crate::model::ApiVersion;
 use crate::model::{PayMethod, RefundOutcomeStatus, Role};
-use portone_v1::PortOneClient;
+use crate::server::gateway::{Gateway, PaymentRef};
 
 #[derive(Debug, Default, PartialEq)]
 pub struct ReconcileReport {
@@ -46,7 +47,7 @@ async fn claim(
                order by lease_until
                for update skip locked
                limit 1)
-           returning r.id, r.payment_id, p.imp_uid, p.pay_method as "pay_method: PayMethod", p.pg_provider, r.amount, r.checksum, r.reason,
+           returning r.id, r.payment_id, p.imp_uid, p.merchant_uid, p.api_version as "api_version: ApiVersion", p.pay_method as "pay_method: PayMethod", p.pg_provider, r.amount, r.checksum, r.reason,
                      r.tax_free, r.vat_amount,
                      r.attempts, r.requester_role as "requester_role: Role",
                      r.refund_account_masked is not null as "account_given!",
@@ -67,7 +68,7 @@ async fn claim(
         ),
         id: r.id,
         payment_id: r.payment_id,
-        imp_uid: r.imp_uid,
+        at: PaymentRef { version: r.api_version, imp_uid: r.imp_uid, merchant_uid: r.merchant_uid },
         pay_method: r.pay_method,
         pg_provider: r.pg_provider,
         amount: r.amount,
@@ -87,7 +88,7 @@ async fn claim(
 /// One pass: every pending refund whose lease ran out is decided, resent or left pending.
 pub async fn reconcile_once(
     pool: &PgPool,
-    portone: &PortOneClient,
+    portone: &Gateway,
     settings: &PipelineSettings,
 ) -> Result<ReconcileReport, sqlx::Error> {
     reconcile_pass(pool, portone, settings, || false).await
@@ -96,7 +97,7 @@ pub async fn reconcile_once(
 /// One pass that ends early, between claims, once `stopping()` says so.
 async fn reconcile_pass(
     pool: &PgPool,
-    portone: &PortOneClient,
+    portone: &Gateway,
     settings: &PipelineSettings,
     stopping: impl Fn() -> bool,
 ) -> Result<ReconcileReport, sqlx::Error> {
@@ -173,7 +174,7 @@ enum Step {
 /// taken). Await the handle to know it has stopped.
 pub fn spawn(
     pool: PgPool,
-    portone: std::sync::Arc<PortOneClient>,
+    portone: std::sync::Arc<Gateway>,
     interval: Duration,
     settings: PipelineSettings,
     sweep: crate::server::config::SweepSettings,

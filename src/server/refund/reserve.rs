@@ -14,8 +14,9 @@ use super::policy::Policy;
 use super::store::{actor, audit, outcome_of, Reserved};
 use super::tax::TaxLeft;
 use super::{rules, PipelineSettings, RefundCommand};
-use crate::model::{CurrentUser, PayMethod, RefundOutcome, RefundOutcomeStatus, Role};
+use crate::model::{ApiVersion, CurrentUser, PayMethod, RefundOutcome, RefundOutcomeStatus, Role};
 use crate::server::error::ServerError;
+use crate::server::gateway::PaymentRef;
 use crate::server::payments::{PaymentRow, LOCK_NOT_AVAILABLE};
 
 pub enum Reservation {
@@ -31,7 +32,7 @@ pub enum Reservation {
 /// A payment under its row lock, as the rules see it, and the policy in force.
 struct Locked {
     facts: rules::PaymentFacts,
-    imp_uid: String,
+    at: PaymentRef,
     policy: Policy,
 }
 
@@ -46,7 +47,7 @@ async fn lock(
     count_holds: bool,
 ) -> Result<Option<Locked>, ServerError> {
     let locked = sqlx::query!(
-        r#"select imp_uid, pay_method as "pay_method: PayMethod", pg_provider, status, amount, cancel_amount,
+        r#"select imp_uid, merchant_uid, api_version as "api_version: ApiVersion", pay_method as "pay_method: PayMethod", pg_provider, status, amount, cancel_amount,
                   paid_at as "paid_at: DateTime<Utc>",
                   case when balance_cancel_amount = cancel_amount then tax_free_remaining end as tax_free_left,
                   case when balance_cancel_amount = cancel_amount then vat_remaining end as vat_left,
@@ -97,7 +98,7 @@ async fn lock(
             tax_split_unread: p.tax_split_unread,
             held: waiting.held,
         },
-        imp_uid: p.imp_uid,
+        at: PaymentRef { version: p.api_version, imp_uid: p.imp_uid, merchant_uid: p.merchant_uid },
         policy: Policy { auto_max_amount: p.auto_max_amount, auto_within_days: p.auto_within_days },
     }))
 }
@@ -202,7 +203,7 @@ pub async fn reserve(
     Ok(Reservation::Reserved(first_attempt(
         id,
         payment.id,
-        payment.imp_uid.clone(),
+        payment.at.clone(),
         facts,
         valid,
         checksum,
@@ -215,7 +216,7 @@ pub async fn reserve(
 fn first_attempt(
     id: Uuid,
     payment_id: i64,
-    imp_uid: String,
+    at: PaymentRef,
     facts: rules::PaymentFacts,
     valid: rules::ValidRefund,
     checksum: i64,
@@ -224,7 +225,7 @@ fn first_attempt(
     Reserved {
         id,
         payment_id,
-        imp_uid,
+        at,
         pay_method: facts.pay_method,
         pg_provider: facts.pg_provider,
         amount: valid.amount,
@@ -274,8 +275,7 @@ pub async fn approve_request(
     if request.status != RefundStatus::Requested {
         return Ok(Approval::NotWaiting);
     }
-    let Some(Locked { facts, imp_uid, .. }) = lock(&mut tx, request.payment_id, false).await?
-    else {
+    let Some(Locked { facts, at, .. }) = lock(&mut tx, request.payment_id, false).await? else {
         return Ok(Approval::Busy);
     };
     // the account the customer gave, sealed while the request waited (none: the rules say
@@ -325,7 +325,7 @@ pub async fn approve_request(
     Ok(Approval::Reserved(Box::new(first_attempt(
         refund_id,
         request.payment_id,
-        imp_uid,
+        at,
         facts,
         valid,
         checksum,

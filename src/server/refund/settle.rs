@@ -9,37 +9,37 @@ use sqlx::PgPool;
 use super::decide::{self, Decision};
 use super::observe;
 use super::store::{self, Reserved};
-use crate::model::{RefundOutcome, Role};
+use crate::model::RefundOutcome;
+use crate::model::{ApiVersion, Role};
 use crate::server::error::ServerError;
+use crate::server::gateway::{AccountTo, CancelOrder, Gateway, GatewayError, Payment, Refused};
 use crate::server::payments;
-use portone_v1::{CancelExtra, CancelRequest, Payment, PortOneClient, PortOneError, Requester};
 
 /// The PortOne cancel for a reserved refund; identical on every resend (same checksum, same
-/// reference in the reason).
-pub fn cancel_request(r: &Reserved) -> CancelRequest {
-    CancelRequest {
-        imp_uid: Some(r.imp_uid.clone()),
-        amount: Some(r.amount),
-        checksum: Some(r.checksum),
-        reason: Some(decide::reason_for_portone(&r.reason, r.id)),
-        refund_holder: r.account.as_ref().map(|a| a.holder.clone()),
-        refund_bank: r.account.as_ref().map(|a| a.bank.clone()),
-        refund_account: r.account.as_ref().map(|a| a.number.clone()),
-        refund_tel: r.account.as_ref().and_then(|a| a.tel.as_ref()).map(|t| t.0.clone()),
-        // the tax-free part wherever the payment's is known (kcp, kcp_quick, kicc, nice and
-        // payco refuse or mis-book a cancel without it); the VAT where the PG takes it
-        tax_free: r.tax.map(|t| t.tax_free),
-        vat_amount: r.tax.filter(|_| super::tax::vat_sent(&r.pg_provider)).map(|t| t.vat),
-        extra: Some(CancelExtra {
-            // the shop's own back office is the merchant's side, as an admin is
-            requester: Some(if r.requester == Role::Customer {
-                Requester::Customer
-            } else {
-                Requester::Admin
-            }),
+/// reference in the reason, and for V2 the same idempotency key: the refund's id).
+pub fn cancel_order(r: &Reserved) -> CancelOrder {
+    CancelOrder {
+        payment: r.at.clone(),
+        refund_id: r.id,
+        amount: r.amount,
+        checksum: r.checksum,
+        reason: decide::reason_for_portone(&r.reason, r.id),
+        account: r.account.as_ref().map(|a| AccountTo {
+            holder: a.holder.clone(),
+            bank: a.bank.clone(),
+            number: a.number.clone(),
+            tel: a.tel.as_ref().map(|t| t.0.clone()),
         }),
-        enable_webhook: Some(true),
-        ..Default::default()
+        // the tax-free part wherever the payment's is known (kcp, kcp_quick, kicc, nice and
+        // payco refuse or mis-book a cancel without it); the VAT where the PG takes it (V2
+        // takes it from every PG)
+        tax_free: r.tax.map(|t| t.tax_free),
+        vat: r
+            .tax
+            .filter(|_| r.at.version == ApiVersion::V2 || super::tax::vat_sent(&r.pg_provider))
+            .map(|t| t.vat),
+        // the shop's own back office is the merchant's side, as an admin is
+        by_customer: r.requester == Role::Customer,
     }
 }
 
@@ -51,18 +51,13 @@ pub enum CancelOutcome {
     Unknown,
 }
 
-pub fn classify(result: &Result<Payment, PortOneError>) -> CancelOutcome {
+pub fn classify(result: &Result<Payment, GatewayError>) -> CancelOutcome {
     match result {
         Ok(_) => CancelOutcome::Succeeded,
-        Err(e) if e.outcome_unknown() => CancelOutcome::Unknown,
-        Err(PortOneError::Refused { code, message, .. }) => {
-            CancelOutcome::Failed { code: Some(*code), message: message.clone() }
-        }
-        Err(PortOneError::Unauthorized) => CancelOutcome::Failed {
-            code: None,
-            message: "PortOne 인증에 실패했습니다. 관리자에게 문의해 주세요.".into(),
+        Err(e) => match e.refusal() {
+            Some(Refused { code, message }) => CancelOutcome::Failed { code, message },
+            None => CancelOutcome::Unknown,
         },
-        Err(_) => CancelOutcome::Unknown,
     }
 }
 
@@ -70,9 +65,9 @@ pub fn classify(result: &Result<Payment, PortOneError>) -> CancelOutcome {
 /// is left as it is.
 pub async fn settle(
     pool: &PgPool,
-    portone: &PortOneClient,
+    portone: &Gateway,
     r: &Reserved,
-    result: &Result<Payment, PortOneError>,
+    result: &Result<Payment, GatewayError>,
     actor: &str,
     lease: Duration,
 ) -> Result<RefundOutcome, ServerError> {
@@ -101,7 +96,7 @@ pub async fn settle(
         // The lookup is another PortOne call: the lease moves past its deadline first.
         CancelOutcome::Failed { code, message } if r.attempts > 1 => {
             if store::renew_lease(pool, r.id, lease).await? {
-                settle_by_lookup(pool, portone, r, actor, Some(Refusal { code, message })).await?;
+                settle_by_lookup(pool, portone, r, actor, Some(Refused { code, message })).await?;
             }
         }
         CancelOutcome::Failed { code, message } => {
@@ -110,7 +105,7 @@ pub async fn settle(
             tx.commit().await?;
             // A refusal may mean our balance is stale (checksum mismatch): resync so the next
             // request computes the checksum PortOne expects.
-            observe::resync(pool, portone, r.payment_id, &r.imp_uid).await;
+            observe::resync(pool, portone, r.payment_id, &r.at).await;
         }
         CancelOutcome::Unknown => {
             // The lease taken at reservation (or renewed before a resend) still covers this
@@ -132,13 +127,6 @@ pub async fn settle(
     Ok(store::outcome_of(&mut conn, r.id).await?)
 }
 
-/// PortOne's refusal of a resend: its code, when it gave one, and its message.
-#[derive(Debug)]
-pub struct Refusal {
-    pub code: Option<i64>,
-    pub message: String,
-}
-
 /// What a look at PortOne's payment led to.
 #[derive(Debug, PartialEq)]
 pub enum Settled {
@@ -156,12 +144,12 @@ pub enum Settled {
 /// means PortOne refused for its own reason: the refund fails with it.
 pub async fn settle_by_lookup(
     pool: &PgPool,
-    portone: &PortOneClient,
+    portone: &Gateway,
     r: &Reserved,
     actor: &str,
-    refusal: Option<Refusal>,
+    refusal: Option<Refused>,
 ) -> Result<Settled, ServerError> {
-    let payment = match portone.payment(&r.imp_uid, true).await {
+    let payment = match portone.payment(&r.at).await {
         Ok(p) => p,
         Err(e) => {
             tracing::warn!(refund_id = %r.id, error = %e, "PortOne lookup failed; the refund stays pending");
@@ -198,6 +186,11 @@ pub async fn settle_by_lookup(
             Settled::NeedsReview
         }
         Decision::LookAgain => Settled::Pending,
+        Decision::Accepted => {
+            observe::record(&mut tx, r.payment_id, &payment).await?;
+            store::mark_accepted(&mut tx, r, actor).await?;
+            Settled::Pending
+        }
         Decision::Resend if refusal.is_none() && r.account.is_none() && r.account_given => {
             let message = "계좌로 받는 환불은 계좌정보를 보관하지 않아 자동 재시도할 수 없습니다. 다시 요청해 주세요.";
             observe::record(&mut tx, r.payment_id, &payment).await?;
@@ -205,7 +198,7 @@ pub async fn settle_by_lookup(
             Settled::Failed
         }
         Decision::Resend => match refusal {
-            Some(Refusal { code, message }) => {
+            Some(Refused { code, message }) => {
                 observe::record(&mut tx, r.payment_id, &payment).await?;
                 store::finish_failed(&mut tx, r, code, &message, actor).await?;
                 Settled::Failed
@@ -234,16 +227,16 @@ async fn book_tax_parts(tx: &mut sqlx::PgConnection, r: &Reserved) -> Result<(),
 
 /// A tax-free payment's parts as PortOne booked them (the PG may round the VAT otherwise than
 /// we did), for the next refund's split.
-async fn reread_split(pool: &PgPool, portone: &PortOneClient, r: &Reserved) {
+async fn reread_split(pool: &PgPool, portone: &Gateway, r: &Reserved) {
     if r.tax.is_some_and(|t| t.tax_free > 0) {
-        observe::refresh_balance(pool, portone, r.payment_id, &r.imp_uid).await;
+        observe::refresh_balance(pool, portone, r.payment_id, &r.at).await;
     }
 }
 
 /// Sends the same cancel again, under a fresh lease, and records the answer.
 pub async fn resend(
     pool: &PgPool,
-    portone: &PortOneClient,
+    portone: &Gateway,
     r: &Reserved,
     lease: Duration,
     actor: &str,
@@ -254,7 +247,7 @@ pub async fn resend(
         let mut conn = pool.acquire().await?;
         return Ok(store::outcome_of(&mut conn, r.id).await?);
     }
-    let result = portone.cancel(&cancel_request(&next)).await;
+    let result = portone.cancel(&cancel_order(&next)).await;
     settle(pool, portone, &next, &result, actor, lease).await
 }
 
@@ -264,23 +257,47 @@ mod tests {
 
     #[test]
     fn classification_never_guesses_an_unknown_outcome() {
-        use PortOneError::*;
+        use portone_v1::PortOneError::*;
+        let classify = |r: Result<Payment, portone_v1::PortOneError>| {
+            super::classify(&r.map_err(GatewayError::from))
+        };
         let refused =
             Err(Refused {
                 status: 200, code: 1, message: "이미 전액취소된 주문입니다.".into()
             });
-        assert!(matches!(classify(&refused), CancelOutcome::Failed { code: Some(1), .. }));
+        assert!(matches!(classify(refused), CancelOutcome::Failed { code: Some(1), .. }));
         assert!(matches!(
-            classify(&Err(Refused { status: 400, code: -1, message: "bad".into() })),
+            classify(Err(Refused { status: 400, code: -1, message: "bad".into() })),
             CancelOutcome::Failed { .. }
         ));
         assert_eq!(
-            classify(&Err(Refused { status: 500, code: -1, message: "x".into() })),
+            classify(Err(Refused { status: 500, code: -1, message: "x".into() })),
             CancelOutcome::Unknown
         );
-        assert_eq!(classify(&Err(HttpStatus { status: 502 })), CancelOutcome::Unknown);
-        assert_eq!(classify(&Err(Timeout)), CancelOutcome::Unknown);
-        assert_eq!(classify(&Err(Decode("eof".into()))), CancelOutcome::Unknown);
-        assert!(matches!(classify(&Err(Unauthorized)), CancelOutcome::Failed { code: None, .. }));
+        assert_eq!(classify(Err(HttpStatus { status: 502 })), CancelOutcome::Unknown);
+        assert_eq!(classify(Err(Timeout)), CancelOutcome::Unknown);
+        assert_eq!(classify(Err(Decode("eof".into()))), CancelOutcome::Unknown);
+        assert!(matches!(classify(Err(Unauthorized)), CancelOutcome::Failed { code: None, .. }));
+        // V2: its refusals fail, a request still in flight under the key is unknown
+        use portone_v2::PortOneV2Error as V2;
+        let v2 = |e: V2| super::classify(&Err(GatewayError::from(e)));
+        let refused = |kind: &str, status| V2::Refused {
+            status,
+            kind: kind.into(),
+            message: "취소 가능 금액이 일치하지 않습니다.".into(),
+        };
+        assert!(matches!(
+            v2(refused("CANCELLABLE_AMOUNT_CONSISTENCY_BROKEN", 409)),
+            CancelOutcome::Failed { code: None, .. }
+        ));
+        assert!(matches!(v2(refused("PG_PROVIDER", 502)), CancelOutcome::Failed { .. }));
+        assert_eq!(v2(refused("INTERNAL", 500)), CancelOutcome::Unknown);
+        assert_eq!(v2(V2::InFlight), CancelOutcome::Unknown);
+        assert_eq!(v2(V2::Timeout), CancelOutcome::Unknown);
+        // a V2 payment where V2 is not configured: refused, never sent
+        assert!(matches!(
+            super::classify(&Err(GatewayError::NotConfigured(ApiVersion::V2))),
+            CancelOutcome::Failed { .. }
+        ));
     }
 }

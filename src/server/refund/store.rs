@@ -9,8 +9,9 @@ use uuid::Uuid;
 
 use super::decide::{self, Identified, RefundStatus};
 use super::rules;
+use crate::model::CancellationState;
 use crate::model::{CurrentUser, PayMethod, RefundOutcome, Role};
-use portone_v1::{CancelHistoryEntry, Payment};
+use crate::server::gateway::{CancelEntry, Payment, PaymentRef};
 
 pub fn actor(user: &CurrentUser) -> String {
     format!("{}:{}", user.role.as_str(), user.id)
@@ -82,7 +83,8 @@ pub(crate) async fn commit_without_waiting(tx: &mut PgConnection) -> Result<(), 
 pub struct Reserved {
     pub id: Uuid,
     pub payment_id: i64,
-    pub imp_uid: String,
+    /// where PortOne holds the payment, and through which API
+    pub at: PaymentRef,
     pub pay_method: PayMethod,
     pub pg_provider: String,
     pub amount: i64,
@@ -118,8 +120,9 @@ impl Reserved {
 /// reference, and mark the refund succeeded. PortOne's code 0 for our own request is the
 /// proof; an entry that cannot be identified (PortOne left the history out) is linked by a
 /// later sync instead. A history without our entry means PortOne accepted the cancel and its
-/// PG has yet to apply it: the refund is 환불 접수됨 (still pending) until the entry appears.
-/// Returns whether the refund is succeeded now.
+/// PG has yet to apply it: the refund is 환불 접수됨 (still pending) until the entry appears;
+/// so is one whose V2 cancellation PortOne holds as requested. A V2 cancellation that failed
+/// at the PG fails the refund. Returns whether the refund is succeeded now.
 pub(crate) async fn finish_succeeded(
     tx: &mut PgConnection,
     r: &Reserved,
@@ -130,7 +133,16 @@ pub(crate) async fn finish_succeeded(
     let candidates = decide::carrying(&reference, payment.history());
     let linked = linked_entry_keys(&mut *tx, r.payment_id, r.id, &candidates).await?;
     let entry = match decide::identify(r.amount, &reference, payment.history(), &linked) {
+        Identified::One(e) if e.state == CancellationState::Requested => {
+            tracing::info!(refund_id = %r.id, "PortOne holds the cancellation as requested; its PG applies it later");
+            mark_accepted(&mut *tx, r, actor).await?;
+            return Ok(false);
+        }
         Identified::One(e) => Some(ProvingEntry::from(e)),
+        Identified::Failed(_) => {
+            finish_failed(&mut *tx, r, None, decide::FAILED_AT_PG, actor).await?;
+            return Ok(false);
+        }
         // PortOne left the history out of its answer; the entry may have reached us already
         // (the `cancelled` webhook can be faster than this transaction).
         Identified::None if payment.cancel_history.is_none() => {
@@ -163,9 +175,10 @@ pub(crate) async fn finish_succeeded(
     Ok(true)
 }
 
-/// PortOne said code 0 and its history lacks our entry: accepted, not applied. The refund
-/// stays pending (never resent: the PG may still apply it) and says 환불 접수됨.
-async fn mark_accepted(
+/// PortOne said code 0 and its history lacks our entry (or, V2, holds it as requested):
+/// accepted, not applied. The refund stays pending (never resent: the PG may still apply it)
+/// and says 환불 접수됨.
+pub(crate) async fn mark_accepted(
     tx: &mut PgConnection,
     r: &Reserved,
     actor: &str,
@@ -200,8 +213,8 @@ pub(crate) struct ProvingEntry {
     pub cancellation_id: Option<String>,
 }
 
-impl From<&CancelHistoryEntry> for ProvingEntry {
-    fn from(e: &CancelHistoryEntry) -> Self {
+impl From<&CancelEntry> for ProvingEntry {
+    fn from(e: &CancelEntry) -> Self {
         ProvingEntry {
             key: e.entry_key(),
             pg_tid: e.pg_tid.clone(),
@@ -258,7 +271,8 @@ async fn stored_entries_carrying(
     let rows = sqlx::query!(
         r#"select entry_key, amount, refund_id is not null as "linked!", pg_tid, receipt_url, cancellation_id, reason
            from payment_cancellations
-           where payment_id = $1 and reason like '%' || $2 || '%' order by cancelled_at, entry_key"#,
+           where payment_id = $1 and reason like '%' || $2 || '%' and state = 'succeeded'
+           order by cancelled_at, entry_key"#,
         payment_id,
         reference
     )

@@ -7,8 +7,9 @@
 use sqlx::PgPool;
 
 use super::observe;
+use crate::model::ApiVersion;
 use crate::server::config::SweepSettings;
-use portone_v1::PortOneClient;
+use crate::server::gateway::{Gateway, PaymentRef};
 
 #[derive(Debug, Default, PartialEq)]
 pub struct SweepReport {
@@ -23,11 +24,11 @@ pub struct SweepReport {
 /// One pass over at most `settings.batch` payments that are due.
 pub async fn sweep_once(
     pool: &PgPool,
-    portone: &PortOneClient,
+    portone: &Gateway,
     settings: &SweepSettings,
 ) -> Result<SweepReport, sqlx::Error> {
     let due = sqlx::query!(
-        r#"select p.id, p.imp_uid from payments p
+        r#"select p.id, p.imp_uid, p.merchant_uid, p.api_version as "api_version: ApiVersion" from payments p
            where (p.synced_at is null or p.synced_at < now() - make_interval(secs => $1))
              and (p.paid_at > now() - make_interval(secs => $2)
                   or p.cancelled_at > now() - make_interval(secs => $2)
@@ -44,17 +45,19 @@ pub async fn sweep_once(
     .await?;
     let mut report = SweepReport::default();
     for p in due {
-        match observe::refresh(pool, portone, p.id, &p.imp_uid).await {
+        let at =
+            PaymentRef { version: p.api_version, imp_uid: p.imp_uid, merchant_uid: p.merchant_uid };
+        match observe::refresh(pool, portone, p.id, &at).await {
             Ok(refreshed) => {
                 report.read += 1;
                 report.new_entries += refreshed.new_entries;
                 if refreshed.new_entries > 0 {
-                    tracing::info!(imp_uid = %p.imp_uid, new = refreshed.new_entries, "the sweep found cancels no webhook brought");
+                    tracing::info!(imp_uid = %at.imp_uid, new = refreshed.new_entries, "the sweep found cancels no webhook brought");
                 }
             }
             Err(error) => {
                 report.failed += 1;
-                tracing::warn!(imp_uid = %p.imp_uid, %error, "the sweep could not re-read a payment");
+                tracing::warn!(imp_uid = %at.imp_uid, %error, "the sweep could not re-read a payment");
             }
         }
     }

@@ -11,13 +11,15 @@ use std::time::Duration;
 
 use leptos::prelude::LeptosOptions;
 use portone_refund::model::{CurrentUser, Role};
-use portone_refund::server::config::{Settings, ShopLoginSecret};
+use portone_refund::server::config::{PortOneV2Settings, Settings, ShopLoginSecret, WebhookSecret};
+use portone_refund::server::gateway::{from_v1, Gateway};
 use portone_refund::server::payments::import_payment;
 use portone_refund::server::refund::reconcile::{self, ReconcileReport};
 use portone_refund::server::refund::PipelineSettings;
 use portone_refund::server::{auth, router, telemetry, AppState};
 use portone_sim::{self as sim, SimConfig, Simulator};
 use portone_v1::{ImpSecret, Payment, PortOneClient, PortOneConfig};
+use portone_v2::{ApiSecret, PortOneV2Client, PortOneV2Config};
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
@@ -49,8 +51,12 @@ pub struct TestApp {
     pub base_url: String,
     pub sim_url: String,
     pub sim: Arc<Simulator>,
+    /// the simulator's V2 listener (one ledger with `sim_url`'s V1)
+    pub v2_url: String,
     pub pool: PgPool,
-    pub portone: Arc<PortOneClient>,
+    /// V1 and V2, as the app reaches them
+    pub portone: Arc<Gateway>,
+    pub v1: Arc<PortOneClient>,
     pub users: Users,
 }
 
@@ -74,11 +80,33 @@ pub fn portone_config(sim_url: &str, timeout: Duration) -> PortOneConfig {
 
 /// The simulator alone, on a random port.
 pub async fn spawn_sim(webhook_url: Option<String>) -> (String, Arc<Simulator>) {
+    spawn_sim_with(SimConfig { webhook_url, ..Default::default() }).await
+}
+
+pub async fn spawn_sim_with(config: SimConfig) -> (String, Arc<Simulator>) {
     telemetry::install_crypto_provider();
     telemetry::init("warn");
-    let config = SimConfig { webhook_url, ..Default::default() };
     let (addr, sim) = sim::spawn(config, "127.0.0.1:0".parse().unwrap()).await.unwrap();
     (format!("http://{addr}"), sim)
+}
+
+pub fn v2_config(v2_url: &str, timeout: Duration) -> PortOneV2Config {
+    PortOneV2Config {
+        base_url: v2_url.to_string(),
+        secret: ApiSecret::new(sim::v2::DEMO_V2_SECRET),
+        store_id: None,
+        connect_timeout: Duration::from_secs(2),
+        request_timeout: timeout,
+        deadline: timeout + timeout / 2,
+    }
+}
+
+/// The app's V2 settings against the simulator's V2 listener, with its webhook secret.
+pub fn v2_settings(v2_url: &str, timeout: Duration) -> PortOneV2Settings {
+    PortOneV2Settings {
+        client: v2_config(v2_url, timeout),
+        webhook_secret: Some(WebhookSecret(sim::v2::DEMO_V2_WEBHOOK_SECRET.into())),
+    }
 }
 
 async fn create_users(pool: &PgPool) -> Users {
@@ -110,11 +138,21 @@ pub async fn spawn_app(pool: PgPool) -> TestApp {
 pub async fn spawn_app_with_timeout(pool: PgPool, timeout: Duration) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let (sim_url, sim) = spawn_sim(Some(format!("http://{addr}/portone/webhook"))).await;
-    let portone = Arc::new(PortOneClient::new(portone_config(&sim_url, timeout)).unwrap());
-    serve_app(listener, pool.clone(), portone.clone());
+    let (sim_url, sim) = spawn_sim_with(SimConfig {
+        webhook_url: Some(format!("http://{addr}/portone/webhook")),
+        v2_webhook_url: Some(format!("http://{addr}/portone/webhook/v2")),
+        ..Default::default()
+    })
+    .await;
+    let v2_addr = sim::spawn_v2(sim.clone(), "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let v2_url = format!("http://{v2_addr}");
+    let v1 = Arc::new(PortOneClient::new(portone_config(&sim_url, timeout)).unwrap());
+    let v2 = Arc::new(PortOneV2Client::new(v2_config(&v2_url, timeout)).unwrap());
+    let settings = v2_settings(&v2_url, timeout);
+    serve_app_with(listener, pool.clone(), v1.clone(), move |s| s.portone_v2 = Some(settings));
     let users = create_users(&pool).await;
-    TestApp { base_url: format!("http://{addr}"), sim_url, sim, pool, portone, users }
+    let portone = Arc::new(Gateway::new(Some(v1.clone()), Some(v2)));
+    TestApp { base_url: format!("http://{addr}"), sim_url, v2_url, sim, pool, portone, v1, users }
 }
 
 /// Serves the app on `listener` (also used to "restart" it on a new port).
@@ -155,7 +193,7 @@ pub fn serve_app_with(
     };
     let mut settings = settings;
     adjust(&mut settings);
-    let state = AppState::new(leptos_options, pool, portone, settings);
+    let state = AppState::new(leptos_options, pool, Some(portone), settings);
     portone_refund::server::health::spawn_probe(state.pool.clone(), state.db_health.clone());
     let app = router::build(state);
     tokio::spawn(async move {
@@ -269,7 +307,7 @@ impl TestApp {
             fields.extend(more);
         }
         let payment = self.sim_create_payment(&fields).await;
-        import_payment(&self.pool, &payment, true).await.unwrap();
+        import_payment(&self.pool, &from_v1(payment.clone()), true).await.unwrap();
         payment
     }
 
