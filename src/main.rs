@@ -80,7 +80,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         let store = tower_sessions_sqlx_store::PostgresStore::new(pool.clone());
         tokio::spawn(store.continuously_delete_expired(std::time::Duration::from_secs(3600)));
     }
-    let v1 = Arc::new(PortOneClient::new(settings.portone.clone())?);
+    let v1 = match settings.portone.clone() {
+        Some(config) => Some(Arc::new(PortOneClient::new(config)?)),
+        None => None,
+    };
     if let Some(metrics_addr) = settings.metrics_addr {
         // A busy metrics port must not stop refunds: said loudly, and served without.
         match tokio::net::TcpListener::bind(metrics_addr).await {
@@ -94,7 +97,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let grace = settings.shutdown_grace;
-    let state = AppState::new(conf.leptos_options, pool, Some(v1), settings);
+    let state = AppState::new(conf.leptos_options, pool, v1, settings);
     let reconciler = refund::reconcile::spawn(
         state.pool.clone(),
         state.portone.clone(),

@@ -12,7 +12,8 @@ use portone_v1::{ImpSecret, PortOneConfig};
 #[derive(Clone)]
 pub struct Settings {
     pub database_url: String,
-    pub portone: PortOneConfig,
+    /// PortOne V1 (`PORTONE_IMP_KEY`, …); `None` for a shop on V2 alone.
+    pub portone: Option<PortOneConfig>,
     /// `DEV_MODE=1`: the development setting.
     pub development: bool,
     /// The site's public origin (`https://shop.example`), as browsers see it behind any
@@ -77,12 +78,19 @@ impl std::fmt::Debug for WebhookSecret {
 /// The simulator's V2 address and demo secrets: development defaults only.
 const SIMULATOR_V2_URL: &str = "http://127.0.0.1:3101";
 
+/// How long a PortOne call may take, in either version (`PORTONE_*_SECS`).
+struct Timeouts {
+    connect: Duration,
+    request: Duration,
+    deadline: Duration,
+}
+
 /// V2 is on when `PORTONE_V2_SECRET` is set; its URL must be https outside `DEV_MODE`, its
 /// timeouts are V1's, and a webhook secret must be one the verifier can use.
 fn portone_v2_settings(
     var: impl Fn(&str) -> Option<String>,
     development: bool,
-    v1: &PortOneConfig,
+    timeouts: &Timeouts,
 ) -> Result<Option<PortOneV2Settings>, ConfigError> {
     let Some(secret) = var("PORTONE_V2_SECRET") else {
         if var("PORTONE_V2_WEBHOOK_SECRET").is_some() {
@@ -111,9 +119,9 @@ fn portone_v2_settings(
             base_url,
             secret: portone_v2::ApiSecret::new(secret),
             store_id: var("PORTONE_V2_STORE_ID"),
-            connect_timeout: v1.connect_timeout,
-            request_timeout: v1.request_timeout,
-            deadline: v1.deadline,
+            connect_timeout: timeouts.connect,
+            request_timeout: timeouts.request,
+            deadline: timeouts.deadline,
         },
         webhook_secret,
     }))
@@ -214,28 +222,42 @@ impl Settings {
                 ))),
             }
         };
-        let base_url = required("PORTONE_API_URL", SIMULATOR_URL)?;
-        if !development && !base_url.starts_with("https://") {
-            return Err(ConfigError(
-                "PORTONE_API_URL must be an https:// URL outside DEV_MODE".into(),
-            ));
-        }
-        let portone = PortOneConfig {
-            base_url,
-            imp_key: required("PORTONE_IMP_KEY", DEMO_IMP_KEY)?,
-            imp_secret: ImpSecret::new(required("PORTONE_IMP_SECRET", DEMO_IMP_SECRET)?),
-            connect_timeout: secs("PORTONE_CONNECT_TIMEOUT_SECS", 5.0)?,
-            request_timeout: secs("PORTONE_TIMEOUT_SECS", 30.0)?,
+        let timeouts = Timeouts {
+            connect: secs("PORTONE_CONNECT_TIMEOUT_SECS", 5.0)?,
+            request: secs("PORTONE_TIMEOUT_SECS", 30.0)?,
             deadline: secs("PORTONE_DEADLINE_SECS", 70.0)?,
+        };
+        // V1 is on under DEV_MODE (the simulator) and wherever one of its settings is given;
+        // a shop on V2 alone sets none of them (and PORTONE_V2_SECRET).
+        let v1_named = ["PORTONE_API_URL", "PORTONE_IMP_KEY", "PORTONE_IMP_SECRET"]
+            .iter()
+            .any(|name| var(name).is_some());
+        let portone = if development || v1_named || var("PORTONE_V2_SECRET").is_none() {
+            let base_url = required("PORTONE_API_URL", SIMULATOR_URL)?;
+            if !development && !base_url.starts_with("https://") {
+                return Err(ConfigError(
+                    "PORTONE_API_URL must be an https:// URL outside DEV_MODE".into(),
+                ));
+            }
+            Some(PortOneConfig {
+                base_url,
+                imp_key: required("PORTONE_IMP_KEY", DEMO_IMP_KEY)?,
+                imp_secret: ImpSecret::new(required("PORTONE_IMP_SECRET", DEMO_IMP_SECRET)?),
+                connect_timeout: timeouts.connect,
+                request_timeout: timeouts.request,
+                deadline: timeouts.deadline,
+            })
+        } else {
+            None
         };
         // The lease must outlast an attempt's deadline plus the time PortOne may still take to
         // apply a cancel we stopped waiting for; otherwise the reconciler could resend while
         // the first cancel is still being applied, and both could go through. Against the
         // real PortOne that margin is at least LEASE_MARGIN; the simulator applies within the
         // delays its faults are given, so development may run tighter.
-        let lease = secs("REFUND_LEASE_SECS", portone.deadline.as_secs_f64() + 50.0)?;
+        let lease = secs("REFUND_LEASE_SECS", timeouts.deadline.as_secs_f64() + 50.0)?;
         let margin = if development { Duration::ZERO } else { LEASE_MARGIN };
-        if lease <= portone.deadline || lease < portone.deadline + margin {
+        if lease <= timeouts.deadline || lease < timeouts.deadline + margin {
             return Err(ConfigError(format!(
                 "REFUND_LEASE_SECS must be at least PORTONE_DEADLINE_SECS + {} s",
                 margin.as_secs()
@@ -309,7 +331,7 @@ impl Settings {
             .map(|keys| crate::server::refund::sealed::AccountKeys::parse(&keys))
             .transpose()
             .map_err(ConfigError)?;
-        let portone_v2 = portone_v2_settings(var, development, &portone)?;
+        let portone_v2 = portone_v2_settings(var, development, &timeouts)?;
         let webhook_allow = match var("PORTONE_WEBHOOK_ALLOW") {
             None => Vec::new(),
             Some(list) => list
@@ -483,10 +505,22 @@ mod tests {
     }
 
     #[test]
+    fn a_shop_on_v2_alone_needs_no_v1_keys_and_one_with_neither_does_not_start() {
+        let v2_only = settings(&[DB, ("PORTONE_V2_SECRET", "v2s")]).unwrap();
+        assert!(v2_only.portone.is_none() && v2_only.portone_v2.is_some());
+        // one V1 setting given means V1 is wanted: all of it, then
+        let e = settings(&[DB, ("PORTONE_V2_SECRET", "v2s"), ("PORTONE_IMP_KEY", "k")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("PORTONE_API_URL"), "{e}");
+        assert!(settings(&[DB]).is_err(), "neither version: fail closed");
+    }
+
+    #[test]
     fn the_development_setting_falls_back_to_the_simulator() {
         let s = settings(&[DB, ("DEV_MODE", "1")]).unwrap();
         assert_eq!(
-            (s.portone.base_url.as_str(), s.cookie_secure, s.allow_test_payments),
+            (s.portone.unwrap().base_url.as_str(), s.cookie_secure, s.allow_test_payments),
             (SIMULATOR_URL, false, true)
         );
         assert!(settings(&[DB, ("DEV_MODE", "1"), ("PUBLIC_URL", "https://shop.example/path")])

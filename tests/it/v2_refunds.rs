@@ -301,3 +301,45 @@ async fn v1_and_v2_refunds_side_by_side_on_the_refund_list(pool: PgPool) {
     assert!(timeline.contains(r#"data-testid="admin-version">PortOne V2<"#), "{timeline}");
     assert!(timeline.contains(r#"data-state="succeeded""#), "{timeline}");
 }
+
+#[sqlx::test]
+async fn a_shop_on_v2_alone_refunds_v2_payments_and_refuses_v1_ones_without_sending(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let v2_only = portone_refund::server::gateway::Gateway::new(
+        None,
+        Some(std::sync::Arc::new(
+            portone_v2::PortOneV2Client::new(v2_config(&app.v2_url, Duration::from_secs(2)))
+                .unwrap(),
+        )),
+    );
+    let id = new_id();
+    pay(&app, &id, 10_000, "card", true).await;
+    let v1 = app.paid_order(&app.users.minsu, 10_000, "card", "kcp").await;
+    let ask = |merchant_uid: &str| RefundCommand {
+        merchant_uid: merchant_uid.into(),
+        form: RefundForm {
+            amount: Some("1000".into()),
+            reason: "변심".into(),
+            ..Default::default()
+        },
+        idempotency_key: Uuid::new_v4(),
+        keyless_within: None,
+    };
+    let settings = test_pipeline();
+    let o = refund::request_refund(&app.pool, &v2_only, &settings, &app.users.minsu, ask(&id))
+        .await
+        .unwrap();
+    assert_eq!(o.status, RefundOutcomeStatus::Succeeded, "{o:?}");
+    let calls = app.sim_stats().await["cancel_calls"].clone();
+    let refused = refund::request_refund(
+        &app.pool,
+        &v2_only,
+        &settings,
+        &app.users.minsu,
+        ask(&v1.merchant_uid),
+    )
+    .await
+    .unwrap_err();
+    assert!(refused.to_string().contains("PortOne V1 연동이 설정되어 있지 않습니다"), "{refused}");
+    assert_eq!(app.sim_stats().await["cancel_calls"], calls, "nothing was sent");
+}

@@ -179,16 +179,12 @@ impl Gateway {
         self.v2.as_deref().ok_or(GatewayError::NotConfigured(ApiVersion::V2))
     }
 
-    /// The versions configured here.
-    pub fn versions(&self) -> Vec<ApiVersion> {
-        let mut versions = Vec::new();
-        if self.v1.is_some() {
-            versions.push(ApiVersion::V1);
+    /// `NotConfigured` when the version has no credentials here.
+    pub fn speaks(&self, version: ApiVersion) -> Result<(), GatewayError> {
+        match version {
+            ApiVersion::V1 => self.v1().map(drop),
+            ApiVersion::V2 => self.v2().map(drop),
         }
-        if self.v2.is_some() {
-            versions.push(ApiVersion::V2);
-        }
-        versions
     }
 
     /// The payment as PortOne holds it now (test-mode payments included: we hold it already).

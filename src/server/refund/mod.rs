@@ -180,6 +180,11 @@ async fn refund_once(
         .await?;
         return Err(ServerError::NotFound);
     };
+    // a payment of a version this shop has no credentials for: nothing can be sent
+    if let Err(e) = portone.speaks(payment.at.version) {
+        let message = e.refusal().map(|r| r.message).unwrap_or_default();
+        return Err(rejected(pool, payment.id, &actor, message).await?);
+    }
     if payment.balance_stale {
         observe::refresh_balance(pool, portone, payment.id, &payment.at).await;
     }

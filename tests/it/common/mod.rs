@@ -172,7 +172,7 @@ pub fn serve_app_with(
         LeptosOptions::builder().output_name("portone-refund").site_addr(addr).build();
     let settings = Settings {
         database_url: String::new(),
-        portone: portone_config("", Duration::from_secs(2)),
+        portone: Some(portone_config("", Duration::from_secs(2))),
         development: true,
         public_url: None,
         cookie_secure: false,
