@@ -27,10 +27,15 @@ REFUND_ACCOUNT_KEY="e2e:$(head -c 32 /dev/urandom | base64)"
 export REFUND_ACCOUNT_KEY
 SHOP_API_KEY="$(LEPTOS_SITE_ADDR="$site" RUST_LOG=warn target/debug/portone-refund api-key create e2e 2>/dev/null | grep '^rk_')"
 export SHOP_API_KEY
+# V2 beside V1, as `make run` has it; a V2 virtual-account refund stays 환불 접수됨 for the run
+export PORTONE_V2_SECRET=demo-v2-secret-for-the-simulator-only
+export PORTONE_V2_WEBHOOK_SECRET=whsec_ZGVtby13ZWJob29rLXNlY3JldC1zaW0h
 target/debug/portone-sim --addr "$sim" --v2-addr "$sim_v2" --payments target/e2e/sim-payments.json \
-  --webhook-url "http://$site/portone/webhook" > target/e2e/sim.log 2>&1 &
+  --webhook-url "http://$site/portone/webhook" --v2-webhook-url "http://$site/portone/webhook/v2" \
+  --v2-webhook-secret "$PORTONE_V2_WEBHOOK_SECRET" --v2-vbank-delay-ms 600000 > target/e2e/sim.log 2>&1 &
 sim_pid=$!
-LEPTOS_SITE_ADDR="$site" PORTONE_API_URL="http://$sim" RECONCILE_INTERVAL_SECS=1 METRICS_ADDR=127.0.0.1:0 \
+LEPTOS_SITE_ADDR="$site" PORTONE_API_URL="http://$sim" PORTONE_V2_API_URL="http://$sim_v2" \
+  RECONCILE_INTERVAL_SECS=1 METRICS_ADDR=127.0.0.1:0 \
   PORTONE_TIMEOUT_SECS=2 PORTONE_DEADLINE_SECS=3 REFUND_LEASE_SECS=5 target/debug/portone-refund > target/e2e/app.log 2>&1 &
 app_pid=$!
 trap 'kill "$app_pid" "$sim_pid" 2>/dev/null || true' EXIT

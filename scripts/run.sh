@@ -45,12 +45,16 @@ if [ "$seed_demo" = 1 ]; then
   shop_lines="$(DEV_MODE=1 LEPTOS_SITE_ADDR="$SITE_ADDR" RUST_LOG=warn target/debug/portone-refund demo-shop | grep -E '^(SHOP_API_KEY=|SHOP_LOGIN_SECRET=|http)')"
 fi
 
-# PortOne V2 beside V1 (one ledger): the app checks the V2 secret at /readyz
+# PortOne V2 beside V1 (one ledger): the app checks the V2 secret at /readyz and verifies the
+# simulator's signed V2 webhooks; a V2 virtual-account refund stays 환불 접수됨 for a minute
 SIM_V2_ADDR="${SIM_V2_ADDR:-127.0.0.1:3101}"
 PORTONE_V2_SECRET="${PORTONE_V2_SECRET:-demo-v2-secret-for-the-simulator-only}"
-export PORTONE_V2_SECRET
+PORTONE_V2_WEBHOOK_SECRET="${PORTONE_V2_WEBHOOK_SECRET:-whsec_ZGVtby13ZWJob29rLXNlY3JldC1zaW0h}"
+export PORTONE_V2_SECRET PORTONE_V2_WEBHOOK_SECRET
 target/debug/portone-sim --addr "$SIM_ADDR" --v2-addr "$SIM_V2_ADDR" --payments target/demo/sim-payments.json \
-  --webhook-url "http://$SITE_ADDR/portone/webhook" &
+  --webhook-url "http://$SITE_ADDR/portone/webhook" \
+  --v2-webhook-url "http://$SITE_ADDR/portone/webhook/v2" --v2-webhook-secret "$PORTONE_V2_WEBHOOK_SECRET" \
+  --v2-vbank-delay-ms "${SIM_V2_VBANK_DELAY_MS:-60000}" &
 sim_pid=$!
 trap 'kill "$sim_pid" 2>/dev/null || true' EXIT
 
@@ -60,6 +64,7 @@ cat <<INFO
   PortOne simulator: http://$SIM_ADDR  (imp_key imp_demo_key, imp_secret demo-secret-for-the-simulator-only)
   PortOne V2 simulator: http://$SIM_V2_ADDR
 PORTONE_V2_SECRET=$PORTONE_V2_SECRET
+PORTONE_V2_WEBHOOK_SECRET=$PORTONE_V2_WEBHOOK_SECRET
 
   Demo accounts (demo only):
     김민수  minsu@example.com / minsu-pass-1234

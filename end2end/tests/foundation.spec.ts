@@ -5,7 +5,7 @@ test('민수 signs in and sees exactly his orders, in won and KST', async ({ pag
   await signIn(page, MINSU);
   await expect(page.getByRole('heading', { name: '내 주문' })).toBeVisible();
   const rows = page.locator('table.orders tbody tr');
-  await expect(rows).toHaveCount(9);
+  await expect(rows).toHaveCount(12);
   await expect(page.getByText('러닝화 에어 쿠션')).toHaveCount(0); // 지우's order
   const padding = rows.filter({ hasText: '겨울 패딩 점퍼' });
   await expect(padding).toContainText('128,000원');
@@ -61,7 +61,7 @@ test.describe('without JavaScript', () => {
     await page.getByLabel('비밀번호', { exact: true }).fill(MINSU.password);
     await page.getByRole('button', { name: '로그인' }).click();
     await expect(page).toHaveURL(/\/orders$/);
-    await expect(page.locator('table.orders tbody tr')).toHaveCount(9);
+    await expect(page.locator('table.orders tbody tr')).toHaveCount(12);
   });
 
   test('a wrong password shows the message', async ({ page }) => {

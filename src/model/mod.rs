@@ -571,6 +571,9 @@ pub struct RefundOutcome {
     pub finished_at: Option<DateTime<Utc>>,
     pub message: Option<String>,
     pub receipt_url: Option<String>,
+    /// Pending and accepted by PortOne, its PG yet to apply it: 환불 접수됨.
+    #[serde(default)]
+    pub accepted: bool,
 }
 
 #[cfg(test)]

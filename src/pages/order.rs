@@ -6,7 +6,7 @@ use crate::api::{get_order_detail, RequestRefund, WithdrawRefundRequest};
 use crate::islands::RefundForm;
 use crate::model::{
     format_kst, format_kst_seconds, format_won, safe_link, OrderDetail, RefundOutcome,
-    RefundOutcomeStatus, PENDING_EXPLANATION, REQUESTED_EXPLANATION,
+    RefundOutcomeStatus, ACCEPTED_EXPLANATION, PENDING_EXPLANATION, REQUESTED_EXPLANATION,
 };
 use crate::pages::load_error;
 
@@ -148,6 +148,12 @@ fn Outcome(outcome: RefundOutcome) -> impl IntoView {
             <div class="result failure" role="alert">
                 <p><strong>{format!("{amount} 환불에 실패했습니다.")}</strong></p>
                 <p>{outcome.message.unwrap_or_else(|| "알 수 없는 이유로 환불하지 못했습니다.".into())}</p>
+            </div>
+        }.into_any(),
+        RefundOutcomeStatus::Pending if outcome.accepted => view! {
+            <div class="result pending" role="status" data-testid="refund-accepted">
+                <p><strong>{format!("환불 접수됨 ({amount})")}</strong></p>
+                <p>{ACCEPTED_EXPLANATION}</p>
             </div>
         }.into_any(),
         RefundOutcomeStatus::Pending => view! {

@@ -236,7 +236,44 @@ const ORDERS: &[DemoOrder] = &[
         refunded: None,
         tax_free: 0,
     },
+    // paid through PortOne V2 (a V2 PG name, upper case): the shop holds both versions
+    DemoOrder {
+        buyer: 0,
+        name: "접이식 캠핑 의자",
+        pay_method: "card",
+        pg_provider: "TOSSPAYMENTS",
+        amount: 27_000,
+        hours_ago: Some(12),
+        refunded: None,
+        tax_free: 0,
+    },
+    // a V2 virtual-account order: its refund is accepted (환불 접수됨) and applied later
+    DemoOrder {
+        buyer: 0,
+        name: "원목 캠핑 테이블",
+        pay_method: "vbank",
+        pg_provider: "NICE_V2",
+        amount: 64_000,
+        hours_ago: Some(16),
+        refunded: None,
+        tax_free: 0,
+    },
+    DemoOrder {
+        buyer: 0,
+        name: "캠핑 랜턴",
+        pay_method: "trans",
+        pg_provider: "NICE_V2",
+        amount: 19_000,
+        hours_ago: Some(22),
+        refunded: None,
+        tax_free: 0,
+    },
 ];
+
+/// A demo order made through PortOne V2 names its PG as V2 does (upper case).
+fn through_v2(o: &DemoOrder) -> bool {
+    o.pg_provider.starts_with(|c: char| c.is_ascii_uppercase())
+}
 
 /// Seeds accounts and orders unless they exist. Returns whether anything was written.
 pub async fn seed(pool: &PgPool) -> Result<bool, Box<dyn std::error::Error + Send + Sync>> {
@@ -271,10 +308,13 @@ pub async fn seed(pool: &PgPool) -> Result<bool, Box<dyn std::error::Error + Sen
         let buyer = &ACCOUNTS[o.buyer];
         let date = paid_at.with_timezone(&Seoul).format("%Y%m%d");
         let vbank = PayMethod::from(o.pay_method) == PayMethod::Vbank;
+        let v2 = through_v2(o);
         let mut payment = paid_payment(serde_json::json!({
-            "imp_uid": format!("imp_demo{:04}", i + 1),
+            // V2's transaction id; the simulator keeps a V2 payment's PG in lower case
+            "imp_uid": format!("{}{:04}", if v2 { "tx_demo" } else { "imp_demo" }, i + 1),
             "merchant_uid": format!("ORD{date}-{:04}", i + 1),
-            "amount": o.amount, "pay_method": o.pay_method, "pg_provider": o.pg_provider, "name": o.name,
+            "sim_v2": v2,
+            "amount": o.amount, "pay_method": o.pay_method, "pg_provider": o.pg_provider.to_lowercase(), "name": o.name,
             "buyer_name": buyer.name, "buyer_email": buyer.email, "paid_at": paid_at.timestamp(),
             "vbank_code": vbank.then_some("088"), "vbank_name": vbank.then_some("신한은행"),
             "vbank_num": vbank.then(|| format!("5620{:08}", i * 7919)), "vbank_holder": vbank.then_some("(주)데모상점"),
@@ -291,7 +331,7 @@ pub async fn seed(pool: &PgPool) -> Result<bool, Box<dyn std::error::Error + Sen
             register(pool, &payment, buyer.shop_id.unwrap_or_default(), buyer.email, buyer.name)
                 .await?;
         customers.insert(o.buyer, customer);
-        import_payment(pool, &from_v1(payment.clone()), false).await?;
+        import_payment(pool, &demo_payment(&payment, o), false).await?;
         store_demo_balance(pool, &payment, o.tax_free).await?;
     }
     for (buyer, customer) in customers {
@@ -299,6 +339,17 @@ pub async fn seed(pool: &PgPool) -> Result<bool, Box<dyn std::error::Error + Sen
     }
     seed_refund_history(pool, now).await?;
     Ok(true)
+}
+
+/// The payment as the app reads it: a V2 one as V2 presents it (its version, its PG's V2
+/// name); its stored copy stays the object the simulator loads.
+fn demo_payment(payment: &Payment, o: &DemoOrder) -> crate::server::gateway::Payment {
+    let mut read = from_v1(payment.clone());
+    if through_v2(o) {
+        read.version = crate::model::ApiVersion::V2;
+        read.pg_provider = o.pg_provider.to_string();
+    }
+    read
 }
 
 /// Registers a demo payment's order as the demo shop would through `PUT /api/v1/orders/…`;

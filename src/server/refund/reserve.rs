@@ -198,6 +198,7 @@ pub async fn reserve(
             finished_at: None,
             message: None,
             receipt_url: None,
+            accepted: false,
         }));
     }
     Ok(Reservation::Reserved(first_attempt(

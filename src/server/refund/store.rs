@@ -584,7 +584,8 @@ pub async fn outcome_of(
 ) -> Result<RefundOutcome, sqlx::Error> {
     let r = sqlx::query!(
         r#"select id, status as "status: RefundStatus", amount, created_at as "created_at: DateTime<Utc>", finished_at as "finished_at: DateTime<Utc>",
-                  coalesce(decision_note, portone_message) as message, receipt_url
+                  coalesce(decision_note, portone_message) as message, receipt_url,
+                  status = 'pending' and accepted_at is not null as "accepted!"
            from refunds where id = $1"#,
         refund_id
     )
@@ -599,6 +600,7 @@ pub async fn outcome_of(
         // a rejected request's reason, or PortOne's message
         message: r.message,
         receipt_url: r.receipt_url,
+        accepted: r.accepted,
     })
 }
 
