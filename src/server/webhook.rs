@@ -189,9 +189,11 @@ pub async fn process_hint(
     rules: &ImportRules,
 ) -> Result<WebhookEffect, ServerError> {
     let allow_test_payments = rules.allow_test_payments;
+    // a V1 hint names PortOne's id, a V2 hint the shop's: either finds a payment of either
+    // version (one ledger), which is then read through its own version
     let known = sqlx::query!(
         r#"select id, imp_uid, merchant_uid, api_version as "api_version: ApiVersion" from payments
-           where api_version = $1 and (case when $1 = 'v1' then imp_uid else merchant_uid end) = $2"#,
+           where (case when $1 = 'v1' then imp_uid else merchant_uid end) = $2"#,
         hint.version as ApiVersion,
         hint.id
     )

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use portone_refund::model::{CurrentUser, Role};
+use portone_refund::server::gateway;
 use portone_refund::server::payments::import_payment;
 use portone_refund::server::refund::approval::{self, Policy};
 use portone_refund::server::{auth, db};
@@ -43,6 +44,9 @@ struct Args {
     shoppers: usize,
     #[arg(long, default_value_t = 300)]
     payments: usize,
+    /// The share of payments made through PortOne V2 (the rest through V1).
+    #[arg(long, default_value_t = 0.4)]
+    v2_share: f64,
     /// Parallel workers per shopper (the admin has one).
     #[arg(long, default_value_t = 1)]
     workers_per_shopper: usize,
@@ -109,13 +113,16 @@ async fn run(args: &Args, seed: u64) -> Result<usize, String> {
     db::MIGRATOR.run(&pool).await.map_err(|e| e.to_string())?;
 
     // Two app instances (not started yet: the simulator needs the first one's webhook URL).
-    let env = |sim_url: &str| {
+    let env = |sim: &procs::Simulator| {
         [
             ("DATABASE_URL", args.database_url.as_str()),
             ("DEV_MODE", "1"),
             ("LEPTOS_OUTPUT_NAME", "portone-refund"),
             ("LEPTOS_SITE_ROOT", "target/site"),
-            ("PORTONE_API_URL", sim_url),
+            ("PORTONE_API_URL", sim.url.as_str()),
+            ("PORTONE_V2_API_URL", sim.v2_url.as_str()),
+            ("PORTONE_V2_SECRET", sim.v2_secret.as_str()),
+            ("PORTONE_V2_WEBHOOK_SECRET", sim.v2_webhook_secret.as_str()),
             ("PORTONE_CONNECT_TIMEOUT_SECS", "1"),
             ("PORTONE_TIMEOUT_SECS", "1"),
             ("PORTONE_DEADLINE_SECS", "1.5"),
@@ -135,15 +142,11 @@ async fn run(args: &Args, seed: u64) -> Result<usize, String> {
         procs::AppInstance::new("app-a", &app_bin, &args.logs, Vec::new()),
         procs::AppInstance::new("app-b", &app_bin, &args.logs, Vec::new()),
     ];
-    let sim = procs::start_simulator(
-        &args.bin_dir.join("portone-sim"),
-        &args.logs,
-        seed,
-        &format!("{}/portone/webhook", apps[0].url()),
-    )
-    .await?;
+    let sim =
+        procs::start_simulator(&args.bin_dir.join("portone-sim"), &args.logs, seed, &apps[0].url())
+            .await?;
     for app in &mut apps {
-        *app = procs::AppInstance::new(&app.name, &app_bin, &args.logs, env(&sim.url));
+        app.set_env(env(&sim));
     }
 
     // Shoppers, an admin, and paid orders at PortOne, imported as a webhook would.
@@ -177,22 +180,32 @@ async fn run(args: &Args, seed: u64) -> Result<usize, String> {
         [("card", "html5_inicis"), ("card", "kcp"), ("trans", "tosspayments"), ("card", "nice_v2")];
     let mut imp_uids = Vec::new();
     let mut all_orders = Vec::new();
+    // V2 payments (the share `--v2-share`) are made through the simulator's V2 listener
+    let v2_methods = [("card", "NICE_V2"), ("transfer", "TOSSPAYMENTS")];
     for i in 0..args.payments {
         let owner = i % args.shoppers;
-        let (pay_method, pg) = methods[rng.gen_range(0..methods.len())];
-        let body = json!({"merchant_uid": format!("TORTURE-{seed}-{i}"), "amount": rng.gen_range(500..=3000) * 100,
-                          "pay_method": pay_method, "pg_provider": pg, "name": "고문 시험 상품",
-                          "buyer_email": shoppers[owner].email, "imp_uid": format!("imp_torture_{i}")});
-        let res = http
-            .post(format!("{}/__sim/payments", sim.url))
-            .json(&body)
-            .send()
-            .await
-            .map_err(|e| e.to_string())?;
-        let payment: Payment = res.json().await.map_err(|e| e.to_string())?;
-        import_payment(&pool, &portone_refund::server::gateway::from_v1(payment.clone()), true)
-            .await
-            .map_err(|e| e.to_string())?;
+        let merchant_uid = format!("TORTURE-{seed}-{i}");
+        let amount = rng.gen_range(500..=3000) * 100;
+        let payment = if rng.gen_bool(args.v2_share) {
+            let (method, pg) = v2_methods[rng.gen_range(0..v2_methods.len())];
+            let body = json!({"paymentId": merchant_uid, "amount": amount, "orderName": "고문 시험 상품",
+                              "method": method, "pgProvider": pg,
+                              "customer": {"email": shoppers[owner].email}});
+            let res = http.post(format!("{}/__sim/payments", sim.v2_url)).json(&body).send();
+            let v2: portone_v2::Payment =
+                res.await.map_err(|e| e.to_string())?.json().await.map_err(|e| e.to_string())?;
+            gateway::from_v2(v2)
+        } else {
+            let (pay_method, pg) = methods[rng.gen_range(0..methods.len())];
+            let body = json!({"merchant_uid": merchant_uid, "amount": amount,
+                              "pay_method": pay_method, "pg_provider": pg, "name": "고문 시험 상품",
+                              "buyer_email": shoppers[owner].email, "imp_uid": format!("imp_torture_{i}")});
+            let res = http.post(format!("{}/__sim/payments", sim.url)).json(&body).send();
+            let v1: Payment =
+                res.await.map_err(|e| e.to_string())?.json().await.map_err(|e| e.to_string())?;
+            gateway::from_v1(v1)
+        };
+        import_payment(&pool, &payment, true).await.map_err(|e| e.to_string())?;
         shoppers[owner].merchant_uids.push(payment.merchant_uid.clone());
         all_orders.push(payment.merchant_uid.clone());
         imp_uids.push(payment.imp_uid);
@@ -358,5 +371,22 @@ async fn run(args: &Args, seed: u64) -> Result<usize, String> {
         verdict.violations.len(),
         drain_started.elapsed().as_secs(),
     );
+    // the same figures per PortOne version (the checks above hold for every payment of both)
+    let by_version = sqlx::query!(
+        r#"select p.api_version, count(distinct p.id) as "payments!", count(r.id) as "refunds!",
+                  count(r.id) filter (where r.status = 'succeeded') as "succeeded!",
+                  coalesce(sum(r.amount) filter (where r.status = 'succeeded'), 0)::bigint as "won!"
+           from payments p left join refunds r on r.payment_id = p.id
+           group by p.api_version order by p.api_version"#
+    )
+    .fetch_all(&pool)
+    .await
+    .map_err(|e| e.to_string())?;
+    for v in by_version {
+        println!(
+            "torture: {} payments={} refunds={} succeeded={} refunded_won={}",
+            v.api_version, v.payments, v.refunds, v.succeeded, v.won
+        );
+    }
     Ok(verdict.violations.len())
 }

@@ -36,23 +36,44 @@ pub async fn wait_until_up(url: &str, within: Duration) -> Result<(), String> {
 
 pub struct Simulator {
     pub url: String,
+    /// its PortOne V2 listener, over the same ledger
+    pub v2_url: String,
+    /// the V2 API secret it takes, and the `whsec_…` secret it signs V2 webhooks with
+    pub v2_secret: String,
+    pub v2_webhook_secret: String,
     _child: Child,
 }
 
+/// The simulator, speaking V1 and V2, sending V1 webhooks to `app_url`'s `/portone/webhook`
+/// and signed V2 webhooks to its `/portone/webhook/v2`.
 pub async fn start_simulator(
     bin: &Path,
     logs: &Path,
     seed: u64,
-    webhook_url: &str,
+    app_url: &str,
 ) -> Result<Simulator, String> {
-    let port = free_port();
+    let (port, v2_port) = (free_port(), free_port());
+    let v2_secret = format!("torture-v2-secret-{seed}");
+    let v2_webhook_secret = {
+        use base64::Engine;
+        let key = format!("torture-webhook-secret-{seed}");
+        format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode(key))
+    };
     let (out, err) = log_file(logs, "simulator.log").map_err(|e| e.to_string())?;
     let child = Command::new(bin)
         .args([
             "--addr",
             &format!("127.0.0.1:{port}"),
+            "--v2-addr",
+            &format!("127.0.0.1:{v2_port}"),
             "--webhook-url",
-            webhook_url,
+            &format!("{app_url}/portone/webhook"),
+            "--v2-webhook-url",
+            &format!("{app_url}/portone/webhook/v2"),
+            "--v2-secret",
+            &v2_secret,
+            "--v2-webhook-secret",
+            &v2_webhook_secret,
             "--seed",
             &seed.to_string(),
         ])
@@ -64,7 +85,9 @@ pub async fn start_simulator(
         .map_err(|e| format!("starting {}: {e}", bin.display()))?;
     let url = format!("http://127.0.0.1:{port}");
     wait_until_up(&format!("{url}/__sim/stats"), Duration::from_secs(20)).await?;
-    Ok(Simulator { url, _child: child })
+    let v2_url = format!("http://127.0.0.1:{v2_port}");
+    wait_until_up(&format!("{v2_url}/payments/none"), Duration::from_secs(20)).await?;
+    Ok(Simulator { url, v2_url, v2_secret, v2_webhook_secret, _child: child })
 }
 
 /// One app instance; `restart` kills it with SIGKILL (no graceful anything) and starts it again.
@@ -87,6 +110,11 @@ impl AppInstance {
             env,
             child: None,
         }
+    }
+
+    /// The environment it starts with (kept across restarts).
+    pub fn set_env(&mut self, env: Vec<(String, String)>) {
+        self.env = env;
     }
 
     pub fn url(&self) -> String {
