@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { ADMIN, hydrated, MINSU, openOrder, refundWithConfirmation, signIn } from './helpers';
+import { ADMIN, MINSU, openOrder, refundWithConfirmation, signIn } from './helpers';
 
 // The demo's V2 orders (PortOne V2 beside V1): refunded through the same form, the V2
 // virtual-account refund accepted by its PG (환불 접수됨) and not reported returned before.
@@ -47,5 +47,4 @@ test('환불 내역 filters by PortOne version', async ({ page }) => {
   for (const text of await versions.allTextContents()) {
     expect(text).toBe('PortOne V2');
   }
-  await hydrated(page);
 });

@@ -13,8 +13,8 @@ use crate::api::shop::AssignPayment;
 use crate::api::{get_order_detail, RequestRefund};
 use crate::model::admin::*;
 use crate::model::{
-    format_kst, format_kst_seconds, format_won, percent_encode, safe_link, ApiVersion, PayMethod,
-    Role,
+    format_kst, format_kst_seconds, format_won, percent_encode, safe_link, ApiVersion,
+    CancellationState, PayMethod, Role,
 };
 use crate::pages::load_error;
 use crate::pages::order::RefundSection;
@@ -359,8 +359,13 @@ fn Timeline(
     decisions: (ServerAction<AdminApproveRequest>, ServerAction<AdminRejectRequest>),
 ) -> impl IntoView {
     let cancellable = t.amount - t.cancel_amount;
-    let unlinked: Vec<TimelineCancellation> =
-        t.cancellations.iter().filter(|c| c.refund_id.is_none()).cloned().collect();
+    // what an admin may link a refund under review to: applied cancellations no refund explains
+    let unlinked: Vec<TimelineCancellation> = t
+        .cancellations
+        .iter()
+        .filter(|c| c.refund_id.is_none() && c.state == CancellationState::Succeeded)
+        .cloned()
+        .collect();
     view! {
         <section class="card">
             <p><A href="/admin/refunds">"← 환불 내역"</A></p>

@@ -343,3 +343,45 @@ async fn a_shop_on_v2_alone_refunds_v2_payments_and_refuses_v1_ones_without_send
     assert!(refused.to_string().contains("PortOne V1 연동이 설정되어 있지 않습니다"), "{refused}");
     assert_eq!(app.sim_stats().await["cancel_calls"], calls, "nothing was sent");
 }
+
+#[sqlx::test]
+async fn an_accepted_refund_not_applied_in_days_goes_to_review_and_its_requested_cancellation_proves_nothing(
+    pool: PgPool,
+) {
+    use portone_refund::server::refund::review::{self, ReviewDecision};
+    let app = spawn_app(pool).await;
+    app.sim_control("/__sim/config", json!({"v2_vbank_delay_ms": 600_000})).await;
+    let id = new_id();
+    pay(&app, &id, 30_000, "virtualAccount", true).await;
+    let o = refund_with(&app, &id, 30_000, true).await;
+    assert_eq!(o.status, RefundOutcomeStatus::Pending);
+    let refund_id = Uuid::parse_str(&o.refund_id).unwrap();
+    // PortOne still holds it REQUESTED four days on
+    sqlx::query!(
+        "update refunds set accepted_at = now() - interval '4 days' where id = $1",
+        refund_id
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let report = app.reconcile().await;
+    assert_eq!((report.needs_review, report.resent), (1, 0), "{report:?}");
+    assert!(message(&app, &o.refund_id).await.contains("3일이 지나도록"));
+    let requested: String = sqlx::query_scalar!(
+        "select c.entry_key from payment_cancellations c join payments p on p.id = c.payment_id where p.merchant_uid = $1",
+        id
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    let refused = review::decide(
+        &app.pool,
+        &app.users.admin,
+        refund_id,
+        ReviewDecision::Succeeded { entry_key: requested },
+    )
+    .await
+    .unwrap_err();
+    assert!(refused.to_string().contains("아직 반영되지 않았거나"), "{refused}");
+    assert_eq!(status(&app, &o.refund_id).await, "needs_review");
+}

@@ -5,7 +5,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::store;
-use crate::model::CurrentUser;
+use crate::model::{CancellationState, CurrentUser};
 use crate::server::error::ServerError;
 
 /// What an admin decided.
@@ -45,13 +45,20 @@ pub async fn decide(
     match decision {
         ReviewDecision::Succeeded { entry_key } => {
             let entry = sqlx::query!(
-                "select amount, refund_id, pg_tid, receipt_url, cancellation_id from payment_cancellations where payment_id = $1 and entry_key = $2 for update",
+                r#"select amount, refund_id, pg_tid, receipt_url, cancellation_id, state as "state: CancellationState"
+                   from payment_cancellations where payment_id = $1 and entry_key = $2 for update"#,
                 r.payment_id,
                 entry_key
             )
             .fetch_optional(&mut *tx)
             .await?
             .ok_or(ServerError::Rejected("이 주문의 PortOne 취소 내역에 없는 항목입니다.".into()))?;
+            // a V2 cancellation its PG has yet to apply, or failed, returned no money
+            if entry.state != CancellationState::Succeeded {
+                return Err(ServerError::Rejected(
+                    "아직 반영되지 않았거나 실패한 취소 내역입니다.".into(),
+                ));
+            }
             if entry.refund_id.is_some() {
                 return Err(ServerError::Rejected(
                     "이미 다른 환불과 연결된 취소 내역입니다.".into(),
