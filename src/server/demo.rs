@@ -518,7 +518,8 @@ async fn seed_refund_history(
                     "update payment_cancellations set refund_id = $1 where payment_id = $2 and entry_key = $3",
                     refund_id,
                     payment_id,
-                    entry.entry_key()
+                    // a demo entry carries its cancellation id: the key it is stored under
+                    entry.cancellation_id
                 )
                 .execute(pool)
                 .await?;

@@ -174,21 +174,6 @@ pub struct CancelHistoryEntry {
     pub cancellation_id: Option<String>,
 }
 
-impl CancelHistoryEntry {
-    /// Identifies the entry across syncs: PortOne's cancellation_id when present.
-    pub fn entry_key(&self) -> String {
-        match &self.cancellation_id {
-            Some(id) if !id.is_empty() => id.clone(),
-            _ => format!(
-                "{}/{}/{}",
-                self.pg_tid.as_deref().unwrap_or(""),
-                self.cancelled_at,
-                self.amount
-            ),
-        }
-    }
-}
-
 /// PortOne's Payment object (the same shape from every lookup and from cancel).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Payment {

@@ -4,8 +4,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
+use portone_refund::server::gateway::Payment;
 use portone_refund::server::refund::decide::{reference, reference_in};
-use portone_v1::Payment;
 use sqlx::PgPool;
 use uuid::Uuid;
 

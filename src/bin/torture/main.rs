@@ -324,6 +324,7 @@ async fn run(args: &Args, seed: u64) -> Result<usize, String> {
             .await;
     }
 
+    // PortOne's ledger (one for both versions), as the app reads a payment
     let at_portone: Vec<Payment> = http
         .get(format!("{}/__sim/payments", sim.url))
         .send()
@@ -332,6 +333,7 @@ async fn run(args: &Args, seed: u64) -> Result<usize, String> {
         .json()
         .await
         .map_err(|e| e.to_string())?;
+    let at_portone: Vec<gateway::Payment> = at_portone.into_iter().map(gateway::from_v1).collect();
     let stats: Value = http
         .get(format!("{}/__sim/stats", sim.url))
         .send()
