@@ -106,6 +106,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         state.settings.sweep.clone(),
         stop_rx.clone(),
     );
+    let deliveries = portone_refund::server::outbox::deliver::spawn(
+        state.pool.clone(),
+        state.settings.shop_webhooks.clone(),
+        stop_rx.clone(),
+    );
     health::spawn_probe(state.pool.clone(), state.db_health.clone());
     let app = router::build(state);
     let listener = tokio::net::TcpListener::bind(addr).await?;
@@ -129,6 +134,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     // The reconciler stops between claims; one PortOne call may still be finishing.
     if tokio::time::timeout(grace, reconciler).await.is_err() {
         tracing::warn!("the reconciler did not stop within the grace period");
+    }
+    if tokio::time::timeout(grace, deliveries).await.is_err() {
+        tracing::warn!("event deliveries did not stop within the grace period");
     }
     tracing::info!("stopped");
     Ok(())

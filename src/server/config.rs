@@ -53,6 +53,9 @@ pub struct Settings {
     pub webhook_allow: Vec<ipnet::IpNet>,
     /// The sweep that re-reads payments so nothing depends on one webhook.
     pub sweep: SweepSettings,
+    /// Events out to the shop: the retry schedule and timeout of deliveries
+    /// (`SHOP_WEBHOOK_RETRY_SCHEDULE_SECS`, `SHOP_WEBHOOK_TIMEOUT_SECS`).
+    pub shop_webhooks: crate::server::outbox::deliver::DeliverySettings,
     /// PortOne V2 (`PORTONE_V2_SECRET`, …), when the shop has V2 credentials: its client's
     /// settings and the `whsec_…` secret its webhooks are signed with.
     pub portone_v2: Option<PortOneV2Settings>,
@@ -360,6 +363,18 @@ impl Settings {
             every: secs("SWEEP_EVERY_SECS", SweepSettings::default().every.as_secs_f64())?,
             batch: sweep_batch,
         };
+        let default_delivery = crate::server::outbox::deliver::DeliverySettings::default();
+        let shop_webhooks = crate::server::outbox::deliver::DeliverySettings {
+            retry_schedule: match var("SHOP_WEBHOOK_RETRY_SCHEDULE_SECS") {
+                None => default_delivery.retry_schedule,
+                Some(s) => {
+                    crate::server::outbox::deliver::parse_schedule(&s).map_err(ConfigError)?
+                }
+            },
+            timeout: secs("SHOP_WEBHOOK_TIMEOUT_SECS", default_delivery.timeout.as_secs_f64())?,
+            poll: default_delivery.poll,
+            development,
+        };
         let api_requests_per_minute = match var("API_REQUESTS_PER_MINUTE") {
             None => 600,
             Some(v) => v.parse().map_err(|_| {
@@ -373,6 +388,7 @@ impl Settings {
             api_requests_per_minute,
             webhook_allow,
             sweep,
+            shop_webhooks,
             portone_v2,
             database_url,
             portone,

@@ -16,6 +16,7 @@ pub mod headers;
 pub mod health;
 pub mod metrics;
 pub mod orders;
+pub mod outbox;
 pub mod payments;
 pub mod refund;
 pub mod router;

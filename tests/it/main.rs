@@ -17,6 +17,7 @@ mod portone;
 mod portone_v2;
 mod refund;
 mod shop;
+mod shop_events;
 mod tax;
 mod v2_refunds;
 mod webhooks;

@@ -15,6 +15,7 @@ use super::{observe, rules, send, Answer, PipelineSettings};
 use crate::model::{CurrentUser, RefundPolicyView, RefundStatus};
 use crate::server::error::ServerError;
 use crate::server::gateway::Gateway;
+use crate::server::outbox::{self, ShopEvent};
 
 pub const NOT_WAITING: &str = "이미 처리되었거나 철회된 환불 요청입니다.";
 
@@ -172,6 +173,9 @@ async fn end_request(
     };
     let detail = serde_json::json!({"reason": (!note.is_empty()).then_some(note)});
     audit(&mut *tx, Some(refund_id), Some(payment_id), status.as_str(), actor, detail).await?;
+    let event =
+        if status == RefundStatus::Withdrawn { ShopEvent::Withdrawn } else { ShopEvent::Rejected };
+    outbox::record_refund(&mut tx, event, refund_id).await?;
     tx.commit().await?;
     Ok(())
 }

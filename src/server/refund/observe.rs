@@ -9,6 +9,7 @@ use super::store::{self, ProvingEntry};
 use crate::model::CancellationState;
 use crate::server::error::ServerError;
 use crate::server::gateway::{CancelEntry, Gateway, Payment, PaymentRef};
+use crate::server::outbox;
 use crate::server::payments;
 
 /// Stores PortOne's payment and explains its new entries.
@@ -20,6 +21,18 @@ pub async fn record(
     let synced = payments::sync(&mut *conn, payment_id, p).await?;
     for e in &synced.added {
         explain_new_entry(&mut *conn, payment_id, e).await?;
+        // money returned by a cancel no refund of ours made: the shop hears of it
+        if e.state == CancellationState::Succeeded
+            && e.reason.as_deref().and_then(decide::reference_in).is_none()
+        {
+            let cancel = outbox::OutsideCancel {
+                cancellation_id: e.cancellation_id.as_deref(),
+                amount: e.amount,
+                reason: e.reason.as_deref(),
+                cancelled_at: payments::unix(e.cancelled_at),
+            };
+            outbox::record_outside_cancel(&mut *conn, payment_id, &cancel).await?;
+        }
     }
     Ok(synced)
 }

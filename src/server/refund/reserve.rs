@@ -17,6 +17,7 @@ use super::{rules, PipelineSettings, RefundCommand};
 use crate::model::{ApiVersion, CurrentUser, PayMethod, RefundOutcome, RefundOutcomeStatus, Role};
 use crate::server::error::ServerError;
 use crate::server::gateway::PaymentRef;
+use crate::server::outbox::{self, ShopEvent};
 use crate::server::payments::{PaymentRow, LOCK_NOT_AVAILABLE};
 
 pub enum Reservation {
@@ -188,6 +189,9 @@ pub async fn reserve(
                            "tax_free": valid.tax.map(|t| t.tax_free), "vat_amount": valid.tax.map(|t| t.vat)}),
     )
     .await?;
+    if requested {
+        outbox::record_refund(&mut tx, ShopEvent::Requested, id).await?;
+    }
     tx.commit().await?;
     if requested {
         return Ok(Reservation::Requested(RefundOutcome {
@@ -322,6 +326,7 @@ pub async fn approve_request(
                            "tax_free": valid.tax.map(|t| t.tax_free), "vat_amount": valid.tax.map(|t| t.vat)}),
     )
     .await?;
+    outbox::record_refund(&mut tx, ShopEvent::Approved, refund_id).await?;
     tx.commit().await?;
     Ok(Approval::Reserved(Box::new(first_attempt(
         refund_id,

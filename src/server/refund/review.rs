@@ -7,6 +7,7 @@ use uuid::Uuid;
 use super::store;
 use crate::model::{CancellationState, CurrentUser};
 use crate::server::error::ServerError;
+use crate::server::outbox::{self, ShopEvent};
 
 /// What an admin decided.
 #[derive(Clone, Debug, PartialEq)]
@@ -105,6 +106,7 @@ pub async fn decide(
             .await?;
         }
     }
+    outbox::record_refund(&mut tx, ShopEvent::ReviewDecided, refund_id).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -12,6 +12,7 @@ use super::rules;
 use crate::model::CancellationState;
 use crate::model::{CurrentUser, PayMethod, RefundOutcome, Role};
 use crate::server::gateway::{CancelEntry, Payment, PaymentRef};
+use crate::server::outbox::{self, ShopEvent};
 
 pub fn actor(user: &CurrentUser) -> String {
     format!("{}:{}", user.role.as_str(), user.id)
@@ -171,6 +172,7 @@ pub(crate) async fn finish_succeeded(
                                "cancellation_id": entry.and_then(|e| e.cancellation_id)}),
         )
         .await?;
+        outbox::record_refund(&mut *tx, ShopEvent::Succeeded, r.id).await?;
     }
     Ok(true)
 }
@@ -400,7 +402,8 @@ async fn to_review(
     )
     .execute(&mut *conn)
     .await?;
-    audit(conn, Some(refund_id), Some(payment_id), "needs_review", actor, detail).await
+    audit(&mut *conn, Some(refund_id), Some(payment_id), "needs_review", actor, detail).await?;
+    outbox::record_refund(conn, ShopEvent::NeedsReview, refund_id).await
 }
 
 /// More than one PortOne entry carries this refund's reference, or one with another amount:
@@ -467,6 +470,7 @@ pub(crate) async fn finish_needs_review(
             serde_json::json!({"why": why}),
         )
         .await?;
+        outbox::record_refund(&mut *tx, ShopEvent::NeedsReview, r.id).await?;
     }
     Ok(())
 }
@@ -553,6 +557,7 @@ pub(crate) async fn finish_failed(
             serde_json::json!({"portone_code": code, "message": message}),
         )
         .await?;
+        outbox::record_refund(&mut *tx, ShopEvent::Failed, refund_id).await?;
     }
     Ok(())
 }

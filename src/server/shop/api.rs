@@ -21,6 +21,7 @@ use super::orders::{self, OrderRegistration};
 use crate::error::AppError;
 use crate::model::{RefundOutcome, Role};
 use crate::server::error::ServerError;
+use crate::server::outbox;
 use crate::server::refund::{self, rules::RefundForm, RefundCommand};
 use crate::server::AppState;
 
@@ -31,6 +32,8 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/orders/{merchant_uid}", put(register_order))
         .route("/api/v1/orders/{merchant_uid}/refunds", get(list_refunds).post(refund_order))
+        .route("/api/v1/webhook-endpoints", get(list_endpoints).post(add_endpoint))
+        .route("/api/v1/webhook-endpoints/{id}", axum::routing::delete(delete_endpoint))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
 }
 
@@ -325,4 +328,62 @@ fn outcome_response(o: RefundOutcome) -> Response {
         })),
     )
         .into_response()
+}
+
+/// `POST /api/v1/webhook-endpoints`'s body.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewEndpoint {
+    url: String,
+    #[serde(default)]
+    events: Option<Vec<String>>,
+}
+
+/// `POST /api/v1/webhook-endpoints`: 201 `{"id", "secret"}` (the secret shown once), 422 with
+/// the reason for a URL or event type refused.
+async fn add_endpoint(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let caller = caller(&state, &headers).await?;
+    let new: NewEndpoint = body(bytes)?;
+    let created = outbox::endpoints::create(
+        &state.pool,
+        &new.url,
+        new.events.as_deref(),
+        state.settings.development,
+        &caller.actor(),
+    )
+    .await?;
+    match created {
+        Ok((id, secret)) => {
+            Ok((StatusCode::CREATED, Json(json!({"id": id, "secret": secret}))).into_response())
+        }
+        Err(why) => Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, why)),
+    }
+}
+
+/// `GET /api/v1/webhook-endpoints`: every endpoint, never a secret.
+async fn list_endpoints(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    caller(&state, &headers).await?;
+    let endpoints = outbox::endpoints::list(&state.pool).await?;
+    Ok(Json(json!({"endpoints": endpoints})).into_response())
+}
+
+/// `DELETE /api/v1/webhook-endpoints/{id}`: 204, or 404.
+async fn delete_endpoint(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let caller = caller(&state, &headers).await?;
+    if outbox::endpoints::delete(&state.pool, id, &caller.actor()).await? {
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        Err(ApiError::new(StatusCode::NOT_FOUND, "없는 수신 주소입니다."))
+    }
 }

@@ -189,6 +189,7 @@ pub fn serve_app_with(
         api_requests_per_minute: 600,
         webhook_allow: Vec::new(),
         sweep: Default::default(),
+        shop_webhooks: Default::default(),
         portone_v2: None,
     };
     let mut settings = settings;

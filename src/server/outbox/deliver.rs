@@ -1,0 +1,270 @@
+//! The delivery worker, on every instance: takes due deliveries (`FOR UPDATE SKIP LOCKED`,
+//! leasing each for one attempt so no other instance sends it meanwhile), posts each event's
+//! stored body signed per Standard Webhooks (`webhook-id` the event's id on every attempt),
+//! and records the answer: 2xx delivered; anything else, or no answer in time, retried after
+//! the schedule's next step, and failed (alerted) once the schedule is spent. A later event of
+//! one refund waits until the earlier one to the same endpoint is no longer pending.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use sqlx::PgPool;
+
+use super::endpoints::is_private;
+
+/// The worker's tunables (`SHOP_WEBHOOK_*`).
+#[derive(Clone, Debug)]
+pub struct DeliverySettings {
+    /// After the first attempt fails, the waits before each retry; spent, the delivery fails.
+    pub retry_schedule: Vec<Duration>,
+    /// One attempt in all (connect, send, answer).
+    pub timeout: Duration,
+    /// How often the worker looks for due deliveries.
+    pub poll: Duration,
+    /// `DEV_MODE`: endpoints on this machine or a private network are allowed.
+    pub development: bool,
+}
+
+impl Default for DeliverySettings {
+    fn default() -> Self {
+        DeliverySettings {
+            retry_schedule: [60, 240, 960, 3840, 15360].map(Duration::from_secs).to_vec(),
+            timeout: Duration::from_secs(10),
+            poll: Duration::from_secs(1),
+            development: false,
+        }
+    }
+}
+
+/// Parses `SHOP_WEBHOOK_RETRY_SCHEDULE_SECS` (`60,240,960`).
+pub fn parse_schedule(s: &str) -> Result<Vec<Duration>, String> {
+    s.split(',')
+        .map(|step| {
+            step.trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|secs| secs.is_finite() && *secs >= 0.0)
+                .map(Duration::from_secs_f64)
+                .ok_or_else(|| format!("SHOP_WEBHOOK_RETRY_SCHEDULE_SECS: {step:?} is not seconds"))
+        })
+        .collect()
+}
+
+/// Deliveries one pass takes at most.
+const BATCH: i64 = 20;
+
+/// One delivery as the worker sends it.
+struct Due {
+    id: i64,
+    attempts: i32,
+    event_id: uuid::Uuid,
+    body: String,
+    url: String,
+    secret: String,
+    previous_secret: Option<String>,
+}
+
+/// Takes up to `BATCH` due deliveries, leasing each past one attempt's timeout.
+async fn claim(pool: &PgPool, settings: &DeliverySettings) -> Result<Vec<Due>, sqlx::Error> {
+    let lease = settings.timeout.as_secs_f64() + 30.0;
+    sqlx::query_as!(
+        Due,
+        r#"with due as (
+               select d.id from webhook_deliveries d
+               join webhook_endpoints e on e.id = d.endpoint_id and e.disabled_at is null
+               where d.status = 'pending' and d.next_attempt_at <= now()
+                 and not exists (
+                     select 1 from webhook_deliveries earlier
+                     where earlier.endpoint_id = d.endpoint_id and earlier.refund_id = d.refund_id
+                       and earlier.status = 'pending' and earlier.event_seq < d.event_seq)
+               order by d.event_seq
+               limit $1
+               for update of d skip locked)
+           update webhook_deliveries d set attempts = d.attempts + 1,
+                  next_attempt_at = now() + make_interval(secs => $2)
+           from due, shop_events ev, webhook_endpoints e
+           where d.id = due.id and ev.id = d.event_id and e.id = d.endpoint_id
+           returning d.id, d.attempts, ev.id as event_id, ev.body::text as "body!", e.url, e.secret,
+                     case when e.previous_until > now() then e.previous_secret end as previous_secret"#,
+        BATCH,
+        lease
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// `webhook-signature`: `v1,<base64 HMAC-SHA256>` under the secret, and under the previous
+/// one too while a rotation's overlap lasts.
+fn signature(due: &Due, timestamp: i64) -> Result<String, String> {
+    let id = super::message_id(due.event_id);
+    let mut signatures = Vec::new();
+    for secret in std::iter::once(&due.secret).chain(due.previous_secret.as_ref()) {
+        let signer = standardwebhooks::Webhook::new(secret).map_err(|e| e.to_string())?;
+        signatures
+            .push(signer.sign(&id, timestamp, due.body.as_bytes()).map_err(|e| e.to_string())?);
+    }
+    Ok(signatures.join(" "))
+}
+
+/// The addresses an endpoint's host resolves to, each a public one outside development
+/// (checked at every delivery, so a name re-pointed at a private address is refused too).
+async fn resolve(url: &reqwest::Url, development: bool) -> Result<Vec<SocketAddr>, String> {
+    let host = url.host_str().ok_or("no host")?;
+    let port = url.port_or_known_default().ok_or("no port")?;
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.trim_matches(['[', ']']), port))
+        .await
+        .map_err(|e| format!("cannot resolve {host}: {e}"))?
+        .collect();
+    if addrs.is_empty() {
+        return Err(format!("{host} has no address"));
+    }
+    if !development && addrs.iter().any(|a| is_private(a.ip())) {
+        return Err(format!("{host} resolves to a private address"));
+    }
+    Ok(addrs)
+}
+
+/// What one attempt came to.
+struct Attempt {
+    status: Option<u16>,
+    error: Option<String>,
+    duration: Duration,
+}
+
+async fn attempt(due: &Due, settings: &DeliverySettings) -> Attempt {
+    let started = Instant::now();
+    let sent = async {
+        let url = reqwest::Url::parse(&due.url).map_err(|e| e.to_string())?;
+        let addrs = resolve(&url, settings.development).await?;
+        // connect only to the addresses just checked
+        let client = reqwest::Client::builder()
+            .timeout(settings.timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .resolve_to_addrs(url.host_str().unwrap_or_default(), &addrs)
+            .build()
+            .map_err(|e| e.to_string())?;
+        let timestamp = Utc::now().timestamp();
+        let response = client
+            .post(url)
+            .header("content-type", "application/json")
+            .header("user-agent", "portone-refund-webhooks/1")
+            .header("webhook-id", super::message_id(due.event_id))
+            .header("webhook-timestamp", timestamp.to_string())
+            .header("webhook-signature", signature(due, timestamp)?)
+            .body(due.body.clone())
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok::<u16, String>(response.status().as_u16())
+    };
+    match tokio::time::timeout(settings.timeout, sent).await {
+        Ok(Ok(status)) => {
+            Attempt { status: Some(status), error: None, duration: started.elapsed() }
+        }
+        Ok(Err(error)) => Attempt { status: None, error: Some(error), duration: started.elapsed() },
+        Err(_) => Attempt {
+            status: None,
+            error: Some("no answer in time".into()),
+            duration: started.elapsed(),
+        },
+    }
+}
+
+/// Records an attempt: delivered, due again after the schedule's next wait, or failed.
+async fn finish(
+    pool: &PgPool,
+    due: &Due,
+    a: &Attempt,
+    settings: &DeliverySettings,
+) -> Result<&'static str, sqlx::Error> {
+    let delivered = a.status.is_some_and(|s| (200..300).contains(&s));
+    let retry_in = settings.retry_schedule.get(due.attempts as usize - 1);
+    let result = match (delivered, retry_in) {
+        (true, _) => "delivered",
+        (false, Some(_)) => "retry",
+        (false, None) => "failed",
+    };
+    sqlx::query!(
+        r#"update webhook_deliveries set
+               status = case $3 when 'delivered' then 'delivered' when 'failed' then 'failed' else 'pending' end,
+               delivered_at = case when $3 = 'delivered' then now() end,
+               next_attempt_at = case when $3 = 'retry' then now() + make_interval(secs => $4) else next_attempt_at end,
+               last_status = $5, last_error = $6, last_duration_ms = $7
+           where id = $1 and attempts = $2 and status = 'pending'"#,
+        due.id,
+        due.attempts,
+        result,
+        retry_in.map(Duration::as_secs_f64).unwrap_or(0.0),
+        a.status.map(i32::from),
+        a.error.as_deref().map(|e| &e[..e.len().min(300)]),
+        a.duration.as_millis().min(i32::MAX as u128) as i32
+    )
+    .execute(pool)
+    .await?;
+    if result == "failed" {
+        tracing::error!(delivery_id = due.id, url = %due.url, "an event could not be delivered to the shop; given up");
+    }
+    metrics::counter!("shop_webhook_deliveries_total", "result" => result).increment(1);
+    Ok(result)
+}
+
+/// One pass: every due delivery (up to `BATCH`) attempted at once. Returns how many.
+pub async fn deliver_once(
+    pool: &PgPool,
+    settings: &DeliverySettings,
+) -> Result<usize, sqlx::Error> {
+    let due = claim(pool, settings).await?;
+    let attempts = due.iter().map(|d| async move {
+        let a = attempt(d, settings).await;
+        if let Some(error) = &a.error {
+            tracing::warn!(delivery_id = d.id, attempt = d.attempts, %error, "event delivery failed");
+        }
+        finish(pool, d, &a, settings).await
+    });
+    for result in futures::future::join_all(attempts).await {
+        result?;
+    }
+    Ok(due.len())
+}
+
+/// Runs passes until `stop` turns true; a pass that found work is followed at once by another.
+pub fn spawn(
+    pool: PgPool,
+    settings: DeliverySettings,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        while !*stop.borrow() {
+            let found = match deliver_once(&pool, &settings).await {
+                Ok(n) => n,
+                Err(error) => {
+                    tracing::error!(%error, "event delivery pass failed");
+                    0
+                }
+            };
+            if found == 0 {
+                tokio::select! {
+                    _ = tokio::time::sleep(settings.poll) => {}
+                    _ = stop.changed() => {}
+                }
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_retry_schedule_reads_as_seconds() {
+        assert_eq!(
+            parse_schedule("60, 240,960").unwrap(),
+            [60, 240, 960].map(Duration::from_secs).to_vec()
+        );
+        assert_eq!(parse_schedule("0.5").unwrap(), vec![Duration::from_millis(500)]);
+        assert!(parse_schedule("60,soon").is_err());
+        assert!(parse_schedule("-1").is_err());
+    }
+}

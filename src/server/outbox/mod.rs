@@ -1,0 +1,165 @@
+//! Events out to the shop (README "Events to your shop"): each is written by `record` in the
+//! same transaction as the change that causes it — a transactional outbox, so no event is
+//! lost and none is sent for a change that rolled back — with one delivery per endpoint that
+//! takes it. `deliver.rs` posts them, signed per Standard Webhooks, until each is delivered or
+//! given up; `endpoints.rs` keeps the shop's endpoints.
+//!
+//! It knows refunds and payments only as rows: the refund pipeline calls it, never the reverse.
+
+pub mod deliver;
+pub mod endpoints;
+
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+/// What happened, as the shop reads it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ShopEvent {
+    /// a refund beyond the approval policy waits for an admin
+    Requested,
+    /// an admin approved a waiting request: it goes to PortOne now
+    Approved,
+    Rejected,
+    Withdrawn,
+    Succeeded,
+    Failed,
+    /// PortOne's record neither proves nor rules out the refund: an admin decides
+    NeedsReview,
+    /// an admin decided a refund that needed review (its `status` says how)
+    ReviewDecided,
+    /// a cancel made outside this service (PortOne's console): no refund of ours
+    CancelledOutside,
+}
+
+impl ShopEvent {
+    pub const ALL: [ShopEvent; 9] = [
+        ShopEvent::Requested,
+        ShopEvent::Approved,
+        ShopEvent::Rejected,
+        ShopEvent::Withdrawn,
+        ShopEvent::Succeeded,
+        ShopEvent::Failed,
+        ShopEvent::NeedsReview,
+        ShopEvent::ReviewDecided,
+        ShopEvent::CancelledOutside,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ShopEvent::Requested => "refund.requested",
+            ShopEvent::Approved => "refund.approved",
+            ShopEvent::Rejected => "refund.rejected",
+            ShopEvent::Withdrawn => "refund.withdrawn",
+            ShopEvent::Succeeded => "refund.succeeded",
+            ShopEvent::Failed => "refund.failed",
+            ShopEvent::NeedsReview => "refund.needs_review",
+            ShopEvent::ReviewDecided => "refund.review_decided",
+            ShopEvent::CancelledOutside => "payment.cancelled_outside",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ShopEvent> {
+        ShopEvent::ALL.into_iter().find(|e| e.as_str() == s)
+    }
+}
+
+/// The event's id, also its `webhook-id` on every attempt (the shop deduplicates by it).
+pub fn message_id(event_id: Uuid) -> String {
+    format!("evt_{}", event_id.simple())
+}
+
+/// Writes a refund's event, as the refund stands in this transaction, and its deliveries.
+/// Nothing is written while no endpoint is enabled (an endpoint added later hears of what
+/// happens from then on).
+pub async fn record_refund(
+    conn: &mut PgConnection,
+    kind: ShopEvent,
+    refund_id: Uuid,
+) -> Result<(), sqlx::Error> {
+    let id = Uuid::new_v4();
+    sqlx::query!(
+        r#"with event as (
+               insert into shop_events (id, kind, refund_id, payment_id, body)
+               select $1, $2, r.id, r.payment_id, jsonb_build_object(
+                   'type', $2::text, 'id', $3::text, 'created_at', now(),
+                   'data', jsonb_build_object(
+                       'refund', jsonb_build_object(
+                           'id', r.id, 'reference', 'R-' || upper(left(r.id::text, 8)),
+                           'status', r.status, 'amount', r.amount, 'tax_free', r.tax_free,
+                           'vat_amount', r.vat_amount, 'reason', r.reason, 'requester', r.requester_role,
+                           'message', coalesce(r.decision_note, r.portone_message),
+                           'receipt_url', r.receipt_url, 'requested_at', r.created_at,
+                           'finished_at', r.finished_at),
+                       'payment', jsonb_build_object(
+                           'merchant_uid', p.merchant_uid, 'imp_uid', p.imp_uid,
+                           'api_version', p.api_version, 'amount', p.amount,
+                           'cancel_amount', p.cancel_amount, 'customer_id', u.shop_customer_id)))
+               from refunds r join payments p on p.id = r.payment_id
+               left join users u on u.id = p.customer_id
+               where r.id = $4
+                 and exists (select 1 from webhook_endpoints where disabled_at is null)
+               returning id, seq, kind, refund_id)
+           insert into webhook_deliveries (event_id, endpoint_id, event_seq, refund_id)
+           select event.id, e.id, event.seq, event.refund_id
+           from event join webhook_endpoints e
+             on e.disabled_at is null and (e.events is null or event.kind = any(e.events))"#,
+        id,
+        kind.as_str(),
+        message_id(id),
+        refund_id
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A cancel PortOne holds that no refund of ours made, as it was synced.
+pub struct OutsideCancel<'a> {
+    pub cancellation_id: Option<&'a str>,
+    pub amount: i64,
+    pub reason: Option<&'a str>,
+    pub cancelled_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Writes `payment.cancelled_outside` for a payment we hold, and its deliveries.
+pub async fn record_outside_cancel(
+    conn: &mut PgConnection,
+    payment_id: i64,
+    cancel: &OutsideCancel<'_>,
+) -> Result<(), sqlx::Error> {
+    let id = Uuid::new_v4();
+    let kind = ShopEvent::CancelledOutside;
+    sqlx::query!(
+        r#"with event as (
+               insert into shop_events (id, kind, payment_id, body)
+               select $1, $2, p.id, jsonb_build_object(
+                   'type', $2::text, 'id', $3::text, 'created_at', now(),
+                   'data', jsonb_build_object(
+                       'cancellation', jsonb_build_object(
+                           'id', $5::text, 'amount', $6::bigint, 'reason', $7::text,
+                           'cancelled_at', $8::timestamptz),
+                       'payment', jsonb_build_object(
+                           'merchant_uid', p.merchant_uid, 'imp_uid', p.imp_uid,
+                           'api_version', p.api_version, 'amount', p.amount,
+                           'cancel_amount', p.cancel_amount, 'customer_id', u.shop_customer_id)))
+               from payments p left join users u on u.id = p.customer_id
+               where p.id = $4
+                 and exists (select 1 from webhook_endpoints where disabled_at is null)
+               returning id, seq, kind)
+           insert into webhook_deliveries (event_id, endpoint_id, event_seq)
+           select event.id, e.id, event.seq
+           from event join webhook_endpoints e
+             on e.disabled_at is null and (e.events is null or event.kind = any(e.events))"#,
+        id,
+        kind.as_str(),
+        message_id(id),
+        payment_id,
+        cancel.cancellation_id,
+        cancel.amount,
+        cancel.reason,
+        cancel.cancelled_at as _
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,427 @@
+//! Events out to the shop, against a real HTTP receiver on a random port: written with the
+//! change that causes them, signed so the maintained Standard Webhooks verifier accepts them,
+//! retried under the same `webhook-id`, given up after the schedule without stalling others,
+//! delivered once however many workers run, in order per refund, never to a disabled endpoint.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use portone_refund::model::RefundOutcomeStatus;
+use portone_refund::server::outbox::deliver::{deliver_once, DeliverySettings};
+use portone_refund::server::outbox::endpoints;
+use portone_refund::server::refund::approval::{self, Policy};
+use portone_refund::server::refund::review::{self, ReviewDecision};
+use portone_refund::server::shop::keys;
+use serde_json::{json, Value};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::common::*;
+use crate::exactly_once::refund;
+
+/// One request the receiver took.
+#[derive(Clone, Debug)]
+struct Received {
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl Received {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap()
+    }
+    fn id(&self) -> String {
+        self.headers["webhook-id"].to_str().unwrap().to_string()
+    }
+}
+
+/// The shop's receiver: answers `fail_first` requests with 500 (or, with `hang`, never), then 200.
+#[derive(Clone, Default)]
+struct Receiver {
+    got: Arc<Mutex<Vec<Received>>>,
+    fail_first: Arc<Mutex<usize>>,
+    hang: bool,
+    slow: Duration,
+}
+
+impl Receiver {
+    async fn serve(self) -> (String, Receiver) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hooks/refunds", listener.local_addr().unwrap());
+        let app = axum::Router::new()
+            .route("/hooks/refunds", axum::routing::post(take))
+            .with_state(self.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (url, self)
+    }
+
+    fn got(&self) -> Vec<Received> {
+        self.got.lock().unwrap().clone()
+    }
+
+    fn types(&self) -> Vec<String> {
+        self.got().iter().map(|r| r.json()["type"].as_str().unwrap().to_string()).collect()
+    }
+}
+
+async fn take(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    if r.hang {
+        tokio::time::sleep(Duration::from_secs(30)).await;
+    }
+    tokio::time::sleep(r.slow).await;
+    r.got.lock().unwrap().push(Received { headers, body });
+    let mut fail = r.fail_first.lock().unwrap();
+    if *fail > 0 {
+        *fail -= 1;
+        return StatusCode::INTERNAL_SERVER_ERROR;
+    }
+    StatusCode::OK
+}
+
+fn quick(schedule: &[f64]) -> DeliverySettings {
+    DeliverySettings {
+        retry_schedule: schedule.iter().map(|s| Duration::from_secs_f64(*s)).collect(),
+        timeout: Duration::from_millis(500),
+        poll: Duration::from_millis(50),
+        development: true,
+    }
+}
+
+/// Passes until nothing is due (waiting out short retry steps).
+async fn drain(pool: &PgPool, settings: &DeliverySettings) {
+    for _ in 0..40 {
+        deliver_once(pool, settings).await.unwrap();
+        let pending = sqlx::query_scalar!(
+            r#"select count(*) as "n!" from webhook_deliveries where status = 'pending'"#
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        if pending == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(60)).await;
+    }
+}
+
+/// Registers `url` through the shop's API; returns its secret.
+async fn register(app: &TestApp, url: &str, events: Option<Value>) -> (i64, String) {
+    let key = keys::create(&app.pool, "주문 서버", true, "test").await.unwrap().key;
+    let mut body = json!({"url": url});
+    if let Some(events) = events {
+        body["events"] = events;
+    }
+    let res = reqwest::Client::new()
+        .post(format!("{}/api/v1/webhook-endpoints", app.base_url))
+        .bearer_auth(&key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let made: Value = res.json().await.unwrap();
+    let secret = made["secret"].as_str().unwrap().to_string();
+    assert!(secret.starts_with("whsec_"));
+    (made["id"].as_i64().unwrap(), secret)
+}
+
+fn verified(secret: &str, r: &Received) -> bool {
+    standardwebhooks::Webhook::new(secret).unwrap().verify(&r.body, &r.headers).is_ok()
+}
+
+#[sqlx::test]
+async fn each_event_arrives_once_signed_with_what_the_shop_needs(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let (url, receiver) = Receiver::default().serve().await;
+    let (_, secret) = register(&app, &url, None).await;
+    let settings = quick(&[0.0]);
+
+    // succeeded, then a console cancel made outside this service
+    let p = app.paid_order(&app.users.minsu, 10_000, "card", "kcp").await;
+    assert_eq!(refund(&app, &p, 3000).await.status, RefundOutcomeStatus::Succeeded);
+    app.sim_control(
+        &format!("/__sim/payments/{}/cancel", p.imp_uid),
+        json!({"amount": 1000, "reason": "콘솔 취소"}),
+    )
+    .await;
+    // failed at the PG
+    let q = app.paid_order(&app.users.minsu, 10_000, "card", "kcp").await;
+    app.faults(
+        json!([{"endpoint": "cancel", "kind": "pg_reject", "message": "한도 초과", "count": 1}]),
+    )
+    .await;
+    assert_eq!(refund(&app, &q, 2000).await.status, RefundOutcomeStatus::Failed);
+    // requested (the policy holds it), approved (then succeeded), rejected, withdrawn
+    approval::save(
+        &app.pool,
+        &app.users.admin,
+        Policy { auto_max_amount: Some(1000), auto_within_days: None },
+    )
+    .await
+    .unwrap();
+    let held = |amount| {
+        let app = &app;
+        let q = q.clone();
+        async move { refund(app, &q, amount).await }
+    };
+    let a = held(1500).await;
+    assert_eq!(a.status, RefundOutcomeStatus::Requested);
+    let a_id = Uuid::parse_str(&a.refund_id).unwrap();
+    let approved =
+        approval::approve(&app.pool, &app.portone, &test_pipeline(), &app.users.admin, a_id)
+            .await
+            .unwrap();
+    assert_eq!(approved.outcome.status, RefundOutcomeStatus::Succeeded);
+    let b = Uuid::parse_str(&held(1200).await.refund_id).unwrap();
+    approval::reject(&app.pool, &app.users.admin, b, "사진이 필요합니다").await.unwrap();
+    let c = Uuid::parse_str(&held(1300).await.refund_id).unwrap();
+    approval::withdraw(&app.pool, &app.users.minsu, c).await.unwrap();
+    // needs review, then decided
+    let r = app.paid_order(&app.users.minsu, 10_000, "card", "kcp").await;
+    approval::save(&app.pool, &app.users.admin, Policy::default()).await.unwrap();
+    app.faults(json!([{"endpoint": "cancel", "kind": "error_before", "status": 500, "count": 1}]))
+        .await;
+    app.sim_control("/__sim/config", json!({"drop_webhooks": true})).await;
+    let pending = refund(&app, &r, 1000).await;
+    assert_eq!(pending.status, RefundOutcomeStatus::Pending);
+    app.sim_control(
+        &format!("/__sim/payments/{}/cancel", r.imp_uid),
+        json!({"amount": 1000, "reason": "콘솔 취소"}),
+    )
+    .await;
+    app.reconcile().await;
+    let reviewed = Uuid::parse_str(&pending.refund_id).unwrap();
+    review::decide(&app.pool, &app.users.admin, reviewed, ReviewDecision::Failed).await.unwrap();
+
+    drain(&app.pool, &settings).await;
+    let got = receiver.got();
+    let mut types = receiver.types();
+    types.sort();
+    types.dedup();
+    assert_eq!(
+        types,
+        [
+            "payment.cancelled_outside",
+            "refund.approved",
+            "refund.failed",
+            "refund.needs_review",
+            "refund.rejected",
+            "refund.requested",
+            "refund.review_decided",
+            "refund.succeeded",
+            "refund.withdrawn"
+        ]
+    );
+    let mut ids: Vec<String> = got.iter().map(Received::id).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), got.len(), "each event once");
+    for r in &got {
+        assert!(verified(&secret, r), "the maintained verifier accepts {}", r.id());
+        let body = r.json();
+        assert_eq!(body["id"], r.id());
+        assert!(!r.body.is_empty() && !String::from_utf8_lossy(&r.body).contains("56211105948400"));
+    }
+    let succeeded =
+        got.iter().map(Received::json).find(|b| b["type"] == "refund.succeeded").unwrap();
+    let data = &succeeded["data"];
+    assert_eq!(data["payment"]["merchant_uid"], p.merchant_uid.as_str());
+    assert_eq!(data["payment"]["imp_uid"], p.imp_uid.as_str());
+    assert_eq!(data["refund"]["amount"], 3000);
+    assert_eq!(data["refund"]["status"], "succeeded");
+    assert!(data["refund"]["reference"].as_str().unwrap().starts_with("R-"));
+    let outside =
+        got.iter().map(Received::json).find(|b| b["type"] == "payment.cancelled_outside").unwrap();
+    assert_eq!(outside["data"]["cancellation"]["amount"], 1000);
+    let decided =
+        got.iter().map(Received::json).find(|b| b["type"] == "refund.review_decided").unwrap();
+    assert_eq!(decided["data"]["refund"]["status"], "failed");
+}
+
+#[sqlx::test]
+async fn a_receiver_that_fails_twice_gets_the_event_on_the_third_attempt_under_one_id(
+    pool: PgPool,
+) {
+    let app = spawn_app(pool).await;
+    let (url, receiver) =
+        Receiver { fail_first: Arc::new(Mutex::new(2)), ..Default::default() }.serve().await;
+    register(&app, &url, Some(json!(["refund.succeeded"]))).await;
+    let p = app.paid_order(&app.users.minsu, 10_000, "card", "kcp").await;
+    refund(&app, &p, 1000).await;
+    drain(&app.pool, &quick(&[0.0, 0.0, 0.0])).await;
+    let got = receiver.got();
+    assert_eq!(got.len(), 3);
+    assert!(got.iter().all(|r| r.id() == got[0].id()), "the same webhook-id on every retry");
+    let d = sqlx::query!("select status, attempts, last_status from webhook_deliveries")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!((d.status.as_str(), d.attempts, d.last_status), ("delivered", 3, Some(200)));
+}
+
+#[sqlx::test]
+async fn a_receiver_that_never_answers_ends_failed_and_stalls_no_one_else(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let (dead, _dead) = Receiver { hang: true, ..Default::default() }.serve().await;
+    let (live, receiver) = Receiver::default().serve().await;
+    register(&app, &dead, None).await;
+    register(&app, &live, None).await;
+    let p = app.paid_order(&app.users.minsu, 10_000, "card", "kcp").await;
+    refund(&app, &p, 1000).await;
+    refund(&app, &p, 2000).await;
+    let settings = quick(&[0.0]);
+    drain(&app.pool, &settings).await;
+    assert_eq!(receiver.types(), ["refund.succeeded", "refund.succeeded"]);
+    let by_status = sqlx::query!(
+        r#"select e.url, d.status, d.attempts, d.last_error from webhook_deliveries d
+           join webhook_endpoints e on e.id = d.endpoint_id order by d.id"#
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    for d in by_status {
+        if d.url == dead {
+            assert_eq!((d.status.as_str(), d.attempts), ("failed", 2), "after the schedule");
+            assert!(d.last_error.is_some());
+        } else {
+            assert_eq!(d.status, "delivered");
+        }
+    }
+}
+
+#[sqlx::test]
+async fn events_survive_a_dead_worker_and_two_workers_never_send_one_twice(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let (url, receiver) =
+        Receiver { slow: Duration::from_millis(150), ..Default::default() }.serve().await;
+    register(&app, &url, None).await;
+    for amount in [1000, 2000, 3000] {
+        let p = app.paid_order(&app.users.minsu, 10_000, "card", "kcp").await;
+        refund(&app, &p, amount).await;
+    }
+    // a worker took one and died mid-attempt (kill -9): its lease runs out, then it is sent
+    sqlx::query!(
+        "update webhook_deliveries set attempts = 1, next_attempt_at = now() + interval '1 hour'
+         where id = (select min(id) from webhook_deliveries)"
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let settings = quick(&[0.0]);
+    let (a, b) =
+        tokio::join!(deliver_once(&app.pool, &settings), deliver_once(&app.pool, &settings));
+    assert_eq!(a.unwrap() + b.unwrap(), 2, "two instances split the due ones, none twice");
+    assert_eq!(receiver.got().len(), 2);
+    sqlx::query!(
+        "update webhook_deliveries set next_attempt_at = now() - interval '1 second' where status = 'pending'"
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    drain(&app.pool, &settings).await;
+    let mut ids: Vec<String> = receiver.got().iter().map(Received::id).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 3, "every event delivered, each once");
+}
+
+#[sqlx::test]
+async fn one_refunds_events_arrive_in_order_even_when_the_first_is_retried(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let (url, receiver) =
+        Receiver { fail_first: Arc::new(Mutex::new(1)), ..Default::default() }.serve().await;
+    register(&app, &url, None).await;
+    approval::save(
+        &app.pool,
+        &app.users.admin,
+        Policy { auto_max_amount: Some(1000), auto_within_days: None },
+    )
+    .await
+    .unwrap();
+    let p = app.paid_order(&app.users.minsu, 10_000, "card", "kcp").await;
+    let o = refund(&app, &p, 5000).await;
+    let id = Uuid::parse_str(&o.refund_id).unwrap();
+    approval::approve(&app.pool, &app.portone, &test_pipeline(), &app.users.admin, id)
+        .await
+        .unwrap();
+    drain(&app.pool, &quick(&[0.0, 0.0])).await;
+    // the first `refund.requested` failed once and was sent again before the rest
+    assert_eq!(
+        receiver.types(),
+        ["refund.requested", "refund.requested", "refund.approved", "refund.succeeded"]
+    );
+}
+
+#[sqlx::test]
+async fn a_disabled_or_deleted_endpoint_gets_nothing_and_bad_urls_are_refused(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let (url, receiver) = Receiver::default().serve().await;
+    let (id, _) = register(&app, &url, None).await;
+    endpoints::set_disabled(&app.pool, id, true, "test").await.unwrap();
+    let p = app.paid_order(&app.users.minsu, 10_000, "card", "kcp").await;
+    refund(&app, &p, 1000).await;
+    drain(&app.pool, &quick(&[0.0])).await;
+    assert!(receiver.got().is_empty());
+    let written = sqlx::query_scalar!(r#"select count(*) as "n!" from shop_events"#)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(written, 0, "nothing is written while no endpoint is enabled");
+
+    let key = keys::create(&app.pool, "주문 서버", true, "test").await.unwrap().key;
+    let client = reqwest::Client::new();
+    for bad in
+        [json!({"url": "ftp://shop.example/x"}), json!({"url": url, "events": ["refund.exploded"]})]
+    {
+        let res = client
+            .post(format!("{}/api/v1/webhook-endpoints", app.base_url))
+            .bearer_auth(&key)
+            .json(&bad)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 422, "{bad}");
+    }
+    let listed: Value = client
+        .get(format!("{}/api/v1/webhook-endpoints", app.base_url))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["endpoints"].as_array().unwrap().len(), 1);
+    assert!(!listed.to_string().contains("whsec_"), "secrets are never listed");
+    let deleted = client
+        .delete(format!("{}/api/v1/webhook-endpoints/{id}", app.base_url))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    assert!(client
+        .post(format!("{}/api/v1/webhook-endpoints", app.base_url))
+        .json(&json!({"url": url}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .is_client_error());
+}
+
+#[sqlx::test]
+async fn a_rotated_secret_signs_beside_the_old_one_for_a_day(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let (url, receiver) = Receiver::default().serve().await;
+    let (id, old) = register(&app, &url, None).await;
+    let new = endpoints::rotate(&app.pool, id, "test").await.unwrap().unwrap();
+    let p = app.paid_order(&app.users.minsu, 10_000, "card", "kcp").await;
+    refund(&app, &p, 1000).await;
+    drain(&app.pool, &quick(&[0.0])).await;
+    let got = receiver.got();
+    assert!(verified(&old, &got[0]) && verified(&new, &got[0]), "both verify during the overlap");
+}
