@@ -16,6 +16,8 @@ use crate::server::error::ServerError;
 #[cfg(feature = "ssr")]
 const FLASH_KEY: &str = "flash_new_api_key";
 #[cfg(feature = "ssr")]
+const FLASH_ENDPOINT_SECRET: &str = "flash_new_endpoint_secret";
+#[cfg(feature = "ssr")]
 const FLASH_INVITE: &str = "flash_invite_link";
 #[cfg(feature = "ssr")]
 const FLASH_CODES: &str = "flash_recovery_codes";
@@ -38,12 +40,91 @@ pub async fn integration() -> Result<IntegrationView, AppError> {
     let state = ctx::state()?;
     let keys = keys::list(&state.pool).await.map_err(ServerError::from)?;
     let unassigned = orders::unassigned(&state.pool, 50).await.map_err(ServerError::from)?;
+    let endpoints =
+        crate::server::outbox::endpoints::list(&state.pool, 10).await.map_err(ServerError::from)?;
     Ok(IntegrationView {
         keys,
         new_key: take_flash(FLASH_KEY).await?,
         unassigned,
         shop_login: state.settings.shop_login_secret.is_some(),
+        endpoints,
+        new_endpoint_secret: take_flash(FLASH_ENDPOINT_SECRET).await?,
     })
+}
+
+/// 수신 주소 추가: `events` comma-separated (blank: every type); the secret is shown once.
+#[server]
+pub async fn add_webhook_endpoint(url: String, events: String) -> Result<(), AppError> {
+    let admin = ctx::require_admin().await?;
+    let state = ctx::state()?;
+    let actor = format!("admin:{}", admin.id);
+    let events: Vec<String> =
+        events.split(',').map(str::trim).filter(|e| !e.is_empty()).map(String::from).collect();
+    let created = crate::server::outbox::endpoints::create(
+        &state.pool,
+        &url,
+        Some(&events),
+        state.settings.development,
+        &actor,
+    )
+    .await
+    .map_err(ServerError::from)?;
+    let (_, secret) = created.map_err(ServerError::Rejected)?;
+    ctx::session().await?.insert(FLASH_ENDPOINT_SECRET, secret).await.map_err(ServerError::from)?;
+    Ok(())
+}
+
+/// 수신 주소 관리: `action` is one of `disable`, `enable`, `delete`, `rotate` (a new secret,
+/// shown once; the old one signs too for 24 hours).
+#[server]
+pub async fn manage_webhook_endpoint(id: i64, action: String) -> Result<(), AppError> {
+    use crate::server::outbox::endpoints;
+    let admin = ctx::require_admin().await?;
+    let state = ctx::state()?;
+    let actor = format!("admin:{}", admin.id);
+    let done = match action.as_str() {
+        "disable" | "enable" => {
+            endpoints::set_disabled(&state.pool, id, action == "disable", &actor).await
+        }
+        "delete" => endpoints::delete(&state.pool, id, &actor).await,
+        "rotate" => match endpoints::rotate(&state.pool, id, &actor).await {
+            Ok(Some(secret)) => {
+                ctx::session()
+                    .await?
+                    .insert(FLASH_ENDPOINT_SECRET, secret)
+                    .await
+                    .map_err(ServerError::from)?;
+                Ok(true)
+            }
+            Ok(None) => Ok(false),
+            Err(e) => Err(e),
+        },
+        _ => return Err(AppError::NotFound),
+    };
+    if done.map_err(ServerError::from)? {
+        Ok(())
+    } else {
+        Err(AppError::NotFound)
+    }
+}
+
+/// 재전송: one event sent again to one endpoint, under the same `webhook-id`.
+#[server]
+pub async fn resend_delivery(id: i64) -> Result<(), AppError> {
+    let admin = ctx::require_admin().await?;
+    let state = ctx::state()?;
+    let actor = format!("admin:{}", admin.id);
+    if crate::server::outbox::endpoints::resend(&state.pool, id, &actor)
+        .await
+        .map_err(ServerError::from)?
+    {
+        Ok(())
+    } else {
+        Err(ServerError::Rejected(
+            "지금 보내고 있거나 다시 보낼 차례를 기다리는 전송입니다.".into(),
+        )
+        .into())
+    }
 }
 
 /// 키 만들기: the key is shown once, on the page this returns to.

@@ -89,6 +89,21 @@ async fn record_backlog(pool: &PgPool) {
         }
         Err(error) => tracing::warn!(%error, "could not read the refund backlog for /metrics"),
     }
+    // events not yet delivered to the shop (the partial index of pending deliveries)
+    let undelivered = sqlx::query!(
+        r#"select count(*) as "pending!",
+                  coalesce(extract(epoch from now() - min(created_at)), 0)::float8 as "oldest_secs!"
+           from webhook_deliveries where status = 'pending'"#
+    )
+    .fetch_one(pool)
+    .await;
+    match undelivered {
+        Ok(u) => {
+            metrics::gauge!("shop_webhook_deliveries_pending").set(u.pending as f64);
+            metrics::gauge!("shop_webhook_oldest_undelivered_age_seconds").set(u.oldest_secs);
+        }
+        Err(error) => tracing::warn!(%error, "could not read undelivered events for /metrics"),
+    }
 }
 
 /// Middleware: `http_request_duration_seconds` by route pattern (never the raw path, which

@@ -11,20 +11,10 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
 use super::ShopEvent;
+use crate::model::shop::{DeliveryView, EndpointView};
 
 /// How long a rotated-out secret still signs deliveries (the shop updates its verifier).
 pub const ROTATION_OVERLAP_HOURS: i64 = 24;
-
-/// An endpoint as 연동 and the API list it (never its secret).
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct Endpoint {
-    pub id: i64,
-    pub url: String,
-    /// `None`: every event type
-    pub events: Option<Vec<String>>,
-    pub disabled_at: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-}
 
 /// A new secret: `whsec_` and 32 random bytes in base64 (Standard Webhooks' form).
 fn new_secret() -> String {
@@ -137,14 +127,69 @@ pub async fn create(
     Ok(Ok((id, secret)))
 }
 
-pub async fn list(pool: &PgPool) -> Result<Vec<Endpoint>, sqlx::Error> {
-    sqlx::query_as!(
-        Endpoint,
+/// Every endpoint (never its secret) with its `recent` newest deliveries.
+pub async fn list(pool: &PgPool, recent: i64) -> Result<Vec<EndpointView>, sqlx::Error> {
+    let mut endpoints: Vec<EndpointView> = sqlx::query!(
         r#"select id, url, events, disabled_at as "disabled_at: DateTime<Utc>", created_at as "created_at: DateTime<Utc>"
            from webhook_endpoints order by id"#
     )
     .fetch_all(pool)
-    .await
+    .await?
+    .into_iter()
+    .map(|e| EndpointView {
+        id: e.id,
+        url: e.url,
+        events: e.events,
+        disabled_at: e.disabled_at,
+        created_at: e.created_at,
+        deliveries: Vec::new(),
+    })
+    .collect();
+    let deliveries = sqlx::query!(
+        r#"select e.id as endpoint_id, d.id as "id!", ev.kind as "kind!",
+                  coalesce('R-' || upper(left(ev.refund_id::text, 8)), p.merchant_uid) as "subject!",
+                  d.status as "status!", d.attempts as "attempts!", d.last_status, d.last_duration_ms,
+                  d.created_at as "created_at!: DateTime<Utc>"
+           from webhook_endpoints e
+           cross join lateral (select * from webhook_deliveries d where d.endpoint_id = e.id
+                               order by d.id desc limit $1) d
+           join shop_events ev on ev.id = d.event_id
+           join payments p on p.id = ev.payment_id
+           order by e.id, d.id desc"#,
+        recent
+    )
+    .fetch_all(pool)
+    .await?;
+    for d in deliveries {
+        if let Some(e) = endpoints.iter_mut().find(|e| e.id == d.endpoint_id) {
+            e.deliveries.push(DeliveryView {
+                id: d.id,
+                event_type: d.kind,
+                subject: d.subject,
+                status: d.status,
+                attempts: d.attempts,
+                last_status: d.last_status,
+                last_duration_ms: d.last_duration_ms,
+                created_at: d.created_at,
+            });
+        }
+    }
+    Ok(endpoints)
+}
+
+/// 재전송: one delivery sent again from the start of the schedule, under the same
+/// `webhook-id`; false when there is none or it is being attempted right now.
+pub async fn resend(pool: &PgPool, delivery_id: i64, actor: &str) -> Result<bool, sqlx::Error> {
+    let resent = sqlx::query!(
+        r#"update webhook_deliveries set status = 'pending', attempts = 0, next_attempt_at = now(),
+                  delivered_at = null
+           where id = $1 and (status <> 'pending' or next_attempt_at <= now())"#,
+        delivery_id
+    )
+    .execute(pool)
+    .await?;
+    tracing::info!(delivery_id, %actor, "event delivery resent");
+    Ok(resent.rows_affected() == 1)
 }
 
 /// Deletes an endpoint and its deliveries; false when there was none.

@@ -12,56 +12,7 @@ pub mod endpoints;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-/// What happened, as the shop reads it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ShopEvent {
-    /// a refund beyond the approval policy waits for an admin
-    Requested,
-    /// an admin approved a waiting request: it goes to PortOne now
-    Approved,
-    Rejected,
-    Withdrawn,
-    Succeeded,
-    Failed,
-    /// PortOne's record neither proves nor rules out the refund: an admin decides
-    NeedsReview,
-    /// an admin decided a refund that needed review (its `status` says how)
-    ReviewDecided,
-    /// a cancel made outside this service (PortOne's console): no refund of ours
-    CancelledOutside,
-}
-
-impl ShopEvent {
-    pub const ALL: [ShopEvent; 9] = [
-        ShopEvent::Requested,
-        ShopEvent::Approved,
-        ShopEvent::Rejected,
-        ShopEvent::Withdrawn,
-        ShopEvent::Succeeded,
-        ShopEvent::Failed,
-        ShopEvent::NeedsReview,
-        ShopEvent::ReviewDecided,
-        ShopEvent::CancelledOutside,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ShopEvent::Requested => "refund.requested",
-            ShopEvent::Approved => "refund.approved",
-            ShopEvent::Rejected => "refund.rejected",
-            ShopEvent::Withdrawn => "refund.withdrawn",
-            ShopEvent::Succeeded => "refund.succeeded",
-            ShopEvent::Failed => "refund.failed",
-            ShopEvent::NeedsReview => "refund.needs_review",
-            ShopEvent::ReviewDecided => "refund.review_decided",
-            ShopEvent::CancelledOutside => "payment.cancelled_outside",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<ShopEvent> {
-        ShopEvent::ALL.into_iter().find(|e| e.as_str() == s)
-    }
-}
+pub use crate::model::shop::ShopEvent;
 
 /// The event's id, also its `webhook-id` on every attempt (the shop deduplicates by it).
 pub fn message_id(event_id: Uuid) -> String {

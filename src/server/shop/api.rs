@@ -370,7 +370,7 @@ async fn list_endpoints(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     caller(&state, &headers).await?;
-    let endpoints = outbox::endpoints::list(&state.pool).await?;
+    let endpoints = outbox::endpoints::list(&state.pool, 20).await?;
     Ok(Json(json!({"endpoints": endpoints})).into_response())
 }
 
