@@ -9,6 +9,7 @@
 mod check;
 mod load;
 mod procs;
+mod receiver;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -130,6 +131,9 @@ async fn run(args: &Args, seed: u64) -> Result<usize, String> {
             ("REFUND_LEASE_SECS", "4"),
             ("RECONCILE_INTERVAL_SECS", "0.5"),
             ("REFUND_REQUESTS_PER_MINUTE", "1000000"),
+            // events to the shop's receiver: quick retries, so the drain sees them through
+            ("SHOP_WEBHOOK_RETRY_SCHEDULE_SECS", "0.2,0.5,1,2,4,8"),
+            ("SHOP_WEBHOOK_TIMEOUT_SECS", "2"),
             ("RUST_LOG", "warn"),
             // two instances on one machine: each its own metrics port
             ("METRICS_ADDR", "127.0.0.1:0"),
@@ -148,6 +152,14 @@ async fn run(args: &Args, seed: u64) -> Result<usize, String> {
     for app in &mut apps {
         app.set_env(env(&sim));
     }
+
+    // The shop's receiver of our events (it refuses one request in seven: retries happen)
+    let (hook_url, shop) = receiver::Receiver::start(7).await?;
+    let (_, hook_secret) =
+        portone_refund::server::outbox::endpoints::create(&pool, &hook_url, None, true, "torture")
+            .await
+            .map_err(|e| e.to_string())??;
+    shop.set_secret(hook_secret);
 
     // Shoppers, an admin, and paid orders at PortOne, imported as a webhook would.
     let http = reqwest::Client::new();
@@ -343,6 +355,33 @@ async fn run(args: &Args, seed: u64) -> Result<usize, String> {
         .await
         .map_err(|e| e.to_string())?;
     let verdict = check::ledgers(&pool, &at_portone).await.map_err(|e| e.to_string())?;
+    // the shop's receiver: every event delivered (a killed instance's lease runs out first)
+    let events_started = Instant::now();
+    while events_started.elapsed() < Duration::from_secs(90) {
+        let undelivered = sqlx::query_scalar!(
+            r#"select count(*) as "n!" from webhook_deliveries where status = 'pending'"#
+        )
+        .fetch_one(&pool)
+        .await
+        .map_err(|e| e.to_string())?;
+        if undelivered == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let given_up = sqlx::query_scalar!(
+        r#"select count(*) as "n!" from webhook_deliveries where status <> 'delivered'"#
+    )
+    .fetch_one(&pool)
+    .await
+    .map_err(|e| e.to_string())?;
+    let mut events = receiver::check(&shop, &pool).await.map_err(|e| e.to_string())?;
+    if given_up > 0 {
+        events.violations.push(format!("{given_up} event deliveries did not reach the shop"));
+    }
+    for v in events.violations.iter().take(30) {
+        println!("torture: VIOLATION (events) {v}");
+    }
     for v in verdict.violations.iter().take(30) {
         println!("torture: VIOLATION {v}");
     }
@@ -390,5 +429,13 @@ async fn run(args: &Args, seed: u64) -> Result<usize, String> {
             v.api_version, v.payments, v.refunds, v.succeeded, v.won
         );
     }
-    Ok(verdict.violations.len())
+    println!(
+        "torture: events to the shop: delivered={} repeats={} refused_by_the_shop={} violations={} wait={}s",
+        events.events,
+        events.repeats,
+        events.refused,
+        events.violations.len(),
+        events_started.elapsed().as_secs()
+    );
+    Ok(verdict.violations.len() + events.violations.len())
 }
