@@ -425,3 +425,30 @@ async fn a_rotated_secret_signs_beside_the_old_one_for_a_day(pool: PgPool) {
     let got = receiver.got();
     assert!(verified(&old, &got[0]) && verified(&new, &got[0]), "both verify during the overlap");
 }
+
+#[sqlx::test]
+async fn a_delivery_given_up_is_sent_again_by_resend_under_its_id(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let (url, receiver) =
+        Receiver { fail_first: Arc::new(Mutex::new(2)), ..Default::default() }.serve().await;
+    register(&app, &url, None).await;
+    let p = app.paid_order(&app.users.minsu, 10_000, "card", "kcp").await;
+    refund(&app, &p, 1000).await;
+    let settings = quick(&[0.0]);
+    drain(&app.pool, &settings).await;
+    let d = sqlx::query!("select id, status from webhook_deliveries")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(d.status, "failed", "two attempts, both refused: the schedule is spent");
+    assert!(endpoints::resend(&app.pool, d.id, "admin:1").await.unwrap());
+    drain(&app.pool, &settings).await;
+    let got = receiver.got();
+    assert_eq!(got.len(), 3);
+    assert!(got.iter().all(|r| r.id() == got[0].id()));
+    let status: String = sqlx::query_scalar!("select status from webhook_deliveries")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(status, "delivered");
+}
