@@ -34,6 +34,9 @@ pub enum WebhookEffect {
     Ignored,
     /// A read of the payment that began after this hint arrived already answered it.
     Covered,
+    /// The hint names a cancellation we already hold as applied (our own refund's, recorded by
+    /// its tx2): no PortOne read, nothing written.
+    Known,
 }
 
 /// The least time between two PortOne reads of one payment on behalf of webhooks.
@@ -73,7 +76,11 @@ pub async fn handle(
         return StatusCode::BAD_REQUEST;
     }
     let rules = ImportRules::of(&state.settings);
-    let hint = Hint { version: ApiVersion::V1, id: &notice.imp_uid };
+    let hint = Hint {
+        version: ApiVersion::V1,
+        id: &notice.imp_uid,
+        cancellation_id: notice.cancellation_id.as_deref(),
+    };
     answer(&state, hint, &rules).await
 }
 
@@ -82,6 +89,8 @@ pub async fn handle(
 pub struct Hint<'a> {
     pub version: ApiVersion,
     pub id: &'a str,
+    /// the cancellation it is about, when it names one
+    pub cancellation_id: Option<&'a str>,
 }
 
 /// Reads the hinted payment (sharing reads with other hints of it) and answers PortOne.
@@ -105,6 +114,7 @@ pub async fn answer(state: &AppState, hint: Hint<'_>, rules: &ImportRules) -> St
                 WebhookEffect::Synced { .. } => "synced",
                 WebhookEffect::Ignored => "ignored",
                 WebhookEffect::Covered => "covered",
+                WebhookEffect::Known => "known",
             });
             StatusCode::OK
         }
@@ -175,7 +185,12 @@ pub async fn process(
     notice: &WebhookNotice,
     rules: &ImportRules,
 ) -> Result<WebhookEffect, ServerError> {
-    process_hint(pool, portone, Hint { version: ApiVersion::V1, id: &notice.imp_uid }, rules).await
+    let hint = Hint {
+        version: ApiVersion::V1,
+        id: &notice.imp_uid,
+        cancellation_id: notice.cancellation_id.as_deref(),
+    };
+    process_hint(pool, portone, hint, rules).await
 }
 
 /// A payment we hold is synced; one we do not is read from PortOne and imported. Test-mode
@@ -192,14 +207,23 @@ pub async fn process_hint(
     // a V1 hint names PortOne's id, a V2 hint the shop's: either finds a payment of either
     // version (one ledger), which is then read through its own version
     let known = sqlx::query!(
-        r#"select id, imp_uid, merchant_uid, api_version as "api_version: ApiVersion" from payments
-           where (case when $1 = 'v1' then imp_uid else merchant_uid end) = $2"#,
+        r#"select p.id, p.imp_uid, p.merchant_uid, p.api_version as "api_version: ApiVersion",
+                  exists (select 1 from payment_cancellations c where c.payment_id = p.id
+                          and c.cancellation_id = $3 and c.state = 'succeeded') as "holds_cancellation!"
+           from payments p
+           where (case when $1 = 'v1' then p.imp_uid else p.merchant_uid end) = $2"#,
         hint.version as ApiVersion,
-        hint.id
+        hint.id,
+        hint.cancellation_id
     )
     .fetch_optional(pool)
     .await?;
     if let Some(p) = known {
+        // our own cancel's webhook, after its tx2 recorded what PortOne answered: the sweep
+        // still re-reads the payment on its schedule
+        if p.holds_cancellation {
+            return Ok(WebhookEffect::Known);
+        }
         let at =
             PaymentRef { version: p.api_version, imp_uid: p.imp_uid, merchant_uid: p.merchant_uid };
         let new_cancellations = refresh(pool, portone, p.id, &at).await?.new_entries;

@@ -55,5 +55,10 @@ pub async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Byt
         return StatusCode::BAD_REQUEST;
     }
     let rules = ImportRules::of(&state.settings);
-    answer(&state, Hint { version: ApiVersion::V2, id: payment_id }, &rules).await
+    let hint = Hint {
+        version: ApiVersion::V2,
+        id: payment_id,
+        cancellation_id: event.data.cancellation_id.as_deref(),
+    };
+    answer(&state, hint, &rules).await
 }

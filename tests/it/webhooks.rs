@@ -159,3 +159,46 @@ async fn a_sync_never_waits_on_a_payment_lock(pool: PgPool) {
     assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
     holder.rollback().await.unwrap();
 }
+
+#[sqlx::test]
+async fn our_own_cancels_webhook_costs_no_portone_read_and_writes_nothing(pool: PgPool) {
+    use portone_refund::server::webhook::{self, ImportRules, WebhookEffect};
+    let app = spawn_app(pool).await;
+    let p = app.paid_order(&app.users.minsu, 10_000, "card", "kcp").await;
+    app.sim_control("/__sim/config", json!({"drop_webhooks": true})).await;
+    let o = crate::exactly_once::refund(&app, &p, 3000).await;
+    assert_eq!(o.status, portone_refund::model::RefundOutcomeStatus::Succeeded);
+    let ours: String = sqlx::query_scalar!(
+        "select cancellation_id as \"id!\" from payment_cancellations where refund_id = $1",
+        uuid::Uuid::parse_str(&o.refund_id).unwrap()
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    let rules = ImportRules { allow_test_payments: true, owner_from_buyer_email: true };
+    let notice = |cancellation_id: &str| portone_v1::WebhookNotice {
+        imp_uid: p.imp_uid.clone(),
+        merchant_uid: Some(p.merchant_uid.clone()),
+        status: Some("cancelled".into()),
+        cancellation_id: Some(cancellation_id.into()),
+    };
+    let before = payment_reads(&app).await;
+    let effect = webhook::process(&app.pool, &app.portone, &notice(&ours), &rules).await.unwrap();
+    assert_eq!(effect, WebhookEffect::Known);
+    assert_eq!(
+        payment_reads(&app).await,
+        before,
+        "the cancel's tx2 already holds what PortOne said"
+    );
+    // a cancellation we do not hold (a console cancel's) is read from PortOne as before
+    app.sim_control(
+        &format!("/__sim/payments/{}/cancel", p.imp_uid),
+        json!({"amount": 1000, "reason": "콘솔 취소"}),
+    )
+    .await;
+    let effect =
+        webhook::process(&app.pool, &app.portone, &notice("cancel_console"), &rules).await.unwrap();
+    assert_eq!(effect, WebhookEffect::Synced { new_cancellations: 1 });
+    assert_eq!(payment_reads(&app).await, before + 1);
+    assert_eq!(stored_cancel_amount(&app, &p.imp_uid).await, 4000);
+}
