@@ -79,7 +79,7 @@ pub fn v2_bank(code: &str) -> Option<&'static str> {
 
 /// A V2 payment's PG is named as PortOne V2's `PgProvider` (`NICE_V2`, `TOSSPAYMENTS`),
 /// upper case; V1 names its PGs in lower case.
-fn is_v2_pg(pg_provider: &str) -> bool {
+pub fn is_v2_pg(pg_provider: &str) -> bool {
     pg_provider.starts_with(|c: char| c.is_ascii_uppercase())
 }
 

@@ -270,9 +270,9 @@ const ORDERS: &[DemoOrder] = &[
     },
 ];
 
-/// A demo order made through PortOne V2 names its PG as V2 does (upper case).
+/// A demo order made through PortOne V2 names its PG as V2 does (`banks::is_v2_pg`).
 fn through_v2(o: &DemoOrder) -> bool {
-    o.pg_provider.starts_with(|c: char| c.is_ascii_uppercase())
+    crate::server::banks::is_v2_pg(o.pg_provider)
 }
 
 /// Seeds accounts and orders unless they exist. Returns whether anything was written.

@@ -156,7 +156,7 @@ pub fn sender_allowed(
     }
 }
 
-fn counted(result: &'static str) {
+pub(crate) fn counted(result: &'static str) {
     metrics::counter!("webhooks_total", "result" => result).increment(1);
 }
 

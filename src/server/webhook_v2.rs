@@ -9,16 +9,13 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 
 use crate::model::ApiVersion;
-use crate::server::webhook::{answer, Hint, ImportRules};
+use crate::server::webhook::{answer, counted, Hint, ImportRules};
 use crate::server::AppState;
 use portone_v2::WebhookType;
 
 pub const PATH: &str = "/portone/webhook/v2";
 
 pub async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> StatusCode {
-    let counted = |result: &'static str| {
-        metrics::counter!("webhooks_total", "result" => result, "version" => "v2").increment(1);
-    };
     let Some(verifier) = state.v2_webhooks.as_deref() else {
         tracing::warn!("a V2 webhook arrived, and PORTONE_V2_WEBHOOK_SECRET is not set");
         counted("unauthorized");

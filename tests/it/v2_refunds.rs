@@ -385,3 +385,49 @@ async fn an_accepted_refund_not_applied_in_days_goes_to_review_and_its_requested
     assert!(refused.to_string().contains("아직 반영되지 않았거나"), "{refused}");
     assert_eq!(status(&app, &o.refund_id).await, "needs_review");
 }
+
+#[sqlx::test]
+async fn a_v2_refunds_tax_split_is_read_back_from_the_answer_not_once_more(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    app.sim_control("/__sim/config", json!({"drop_webhooks": true})).await;
+    let id = new_id();
+    let res = reqwest::Client::new()
+        .post(format!("{}/__sim/payments", app.v2_url))
+        .json(
+            &json!({"paymentId": id, "amount": 20_000, "orderName": "제철 과일", "method": "card",
+                      "pgProvider": "NICE_V2", "taxFree": 10_000,
+                      "customer": {"email": MINSU.0, "name": "김민수"}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let v2: portone_v2::Payment = res.json().await.unwrap();
+    portone_refund::server::payments::import_payment(
+        &app.pool,
+        &portone_refund::server::gateway::from_v2(v2),
+        true,
+    )
+    .await
+    .unwrap();
+    let reads = |app: &TestApp| {
+        let app = app.sim_url.clone();
+        async move {
+            let stats: Value =
+                reqwest::get(format!("{app}/__sim/stats")).await.unwrap().json().await.unwrap();
+            stats["payment_reads"].as_u64().unwrap()
+        }
+    };
+    let before = reads(&app).await;
+    let o = refund_with(&app, &id, 4000, false).await;
+    assert_eq!(o.status, RefundOutcomeStatus::Succeeded, "{o:?}");
+    assert_eq!(reads(&app).await - before, 1, "the payment after the cancel carries the split");
+    let left = sqlx::query!(
+        "select tax_free_remaining, balance_cancel_amount from payments where merchant_uid = $1",
+        id
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!((left.tax_free_remaining, left.balance_cancel_amount), (Some(8000), Some(4000)));
+}

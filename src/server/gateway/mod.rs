@@ -17,7 +17,7 @@ pub use payment::{Balance, CancelEntry, Payment, PaymentStatus, TaxSplit};
 use portone_v1::{AccountNumber, PortOneClient, PortOneError};
 use portone_v2::{PortOneV2Client, PortOneV2Error};
 pub use v1::from_v1;
-pub use v2::{from_v2, v2_bank};
+pub use v2::from_v2;
 
 /// Where a payment is found at PortOne.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,16 +33,6 @@ impl From<&Payment> for PaymentRef {
             version: p.version,
             imp_uid: p.imp_uid.clone(),
             merchant_uid: p.merchant_uid.clone(),
-        }
-    }
-}
-
-impl PaymentRef {
-    /// The id the payment's API addresses it by.
-    pub fn portone_id(&self) -> &str {
-        match self.version {
-            ApiVersion::V1 => &self.imp_uid,
-            ApiVersion::V2 => &self.merchant_uid,
         }
     }
 }
@@ -146,15 +136,6 @@ impl GatewayError {
             GatewayError::V1(PortOneError::HttpStatus { status }) => *status == 404,
             GatewayError::V2(e) => e.error_type() == Some(portone_v2::ErrorType::PaymentNotFound),
             _ => false,
-        }
-    }
-
-    pub fn class(&self) -> &'static str {
-        match self {
-            GatewayError::V1(e) => e.class(),
-            GatewayError::V2(e) => e.class(),
-            GatewayError::NotConfigured(_) => "refused",
-            GatewayError::ReadAfterCancel(..) => "unknown",
         }
     }
 }

@@ -4,7 +4,7 @@
 use super::payment::{Balance, CancelEntry, Payment, PaymentStatus, TaxSplit};
 use super::{CancelOrder, GatewayError};
 use crate::model::{ApiVersion, CancellationState};
-pub use crate::server::banks::v2_bank;
+use crate::server::banks::v2_bank;
 use portone_v2::{
     CancelBody, CancelRequester, Cancellation, CancellationStatus, IdempotencyKey,
     PaymentMethodType, PortOneV2Client, RefundAccount,

@@ -90,13 +90,19 @@ pub async fn refresh(
             .iter()
             .all(|e| e.reason.as_deref().and_then(decide::reference_in).is_some());
     if synced.balance_stale && !ours_only {
-        match payment.balance {
-            // V2 carries the split in the payment just read
-            Some(balance) => store_balance(pool, payment_id, Some(balance), at).await,
-            None => refresh_balance(pool, portone, payment_id, at).await,
-        }
+        split_of(pool, portone, payment_id, &payment).await;
     }
     Ok(Refreshed { payment, new_entries: synced.added.len() as u64 })
+}
+
+/// Best effort: stores the split of a payment just read from PortOne — carried in the payment
+/// itself by V2, read at V1's own balance endpoint otherwise.
+pub async fn split_of(pool: &PgPool, portone: &Gateway, payment_id: i64, payment: &Payment) {
+    let at = PaymentRef::from(payment);
+    match payment.balance {
+        Some(balance) => store_balance(pool, payment_id, Some(balance), &at).await,
+        None => refresh_balance(pool, portone, payment_id, &at).await,
+    }
 }
 
 /// Best effort: reads PortOne's balance of a payment (its tax-free part and VAT and what

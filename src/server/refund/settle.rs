@@ -88,7 +88,7 @@ pub async fn settle(
             tx.commit().await?;
             // an accepted cancel has moved nothing yet: nothing to read back
             if succeeded {
-                reread_split(pool, portone, r).await;
+                reread_split(pool, portone, r, payment).await;
             }
         }
         // A resend refused (checksum mismatch, already cancelled) may be explained by our own
@@ -213,7 +213,7 @@ pub async fn settle_by_lookup(
     };
     tx.commit().await?;
     if settled == Settled::Succeeded {
-        reread_split(pool, portone, r).await;
+        reread_split(pool, portone, r, &payment).await;
     }
     Ok(settled)
 }
@@ -226,10 +226,11 @@ async fn book_tax_parts(tx: &mut sqlx::PgConnection, r: &Reserved) -> Result<(),
 }
 
 /// A tax-free payment's parts as PortOne booked them (the PG may round the VAT otherwise than
-/// we did), for the next refund's split.
-async fn reread_split(pool: &PgPool, portone: &Gateway, r: &Reserved) {
+/// we did), for the next refund's split: from `payment`, PortOne's answer after the cancel,
+/// where it carries them (V2), else read.
+async fn reread_split(pool: &PgPool, portone: &Gateway, r: &Reserved, payment: &Payment) {
     if r.tax.is_some_and(|t| t.tax_free > 0) {
-        observe::refresh_balance(pool, portone, r.payment_id, &r.at).await;
+        observe::split_of(pool, portone, r.payment_id, payment).await;
     }
 }
 
