@@ -39,7 +39,8 @@ pub(crate) mod ctx {
     }
 
     pub async fn user() -> Result<Option<CurrentUser>, ServerError> {
-        auth::session_user(&session().await?, &state()?.pool).await
+        let state = state()?;
+        auth::session_user(&session().await?, &state.pool, &state.users).await
     }
 
     pub async fn require_user() -> Result<CurrentUser, ServerError> {

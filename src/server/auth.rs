@@ -257,25 +257,12 @@ pub async fn end_session(session: &Session) -> Result<(), ServerError> {
 pub async fn session_user(
     session: &Session,
     pool: &PgPool,
+    users: &crate::server::sessions::Users,
 ) -> Result<Option<CurrentUser>, ServerError> {
     let Some(signed_in) = session.get::<CurrentUser>(SESSION_USER).await? else {
         return Ok(None);
     };
-    let Some(now) = sqlx::query!(
-        r#"select id, email, display_name, role as "role: Role" from users where id = $1 and revoked_at is null"#,
-        signed_in.id
-    )
-    .fetch_optional(pool)
-    .await?
-    else {
-        return Ok(None);
-    };
-    Ok(Some(CurrentUser {
-        id: now.id,
-        email: now.email,
-        display_name: now.display_name,
-        role: now.role,
-    }))
+    users.get(pool, signed_in.id).await
 }
 
 /// Gives an account a password (the demo's shop customers, who also sign in with one).

@@ -21,6 +21,7 @@ pub mod payments;
 pub mod refund;
 pub mod router;
 pub mod seed_api;
+pub mod sessions;
 pub mod shop;
 pub mod state;
 pub mod telemetry;

@@ -5,43 +5,12 @@
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 
-use crate::model::{ApiVersion, CurrentUser};
+use crate::model::ApiVersion;
 use crate::server::gateway::{Balance, CancelEntry, Payment, PaymentRef};
 
 /// PortOne's Unix seconds, where 0 means "not yet".
 pub fn unix(seconds: i64) -> Option<DateTime<Utc>> {
     (seconds > 0).then(|| DateTime::from_timestamp(seconds, 0)).flatten()
-}
-
-/// A payment a user may refund: their own, or any for an admin.
-#[derive(Clone, Debug)]
-pub struct PaymentRow {
-    pub id: i64,
-    pub at: PaymentRef,
-    /// PortOne's balance (the tax-free and VAT parts) was not read since the last cancel.
-    pub balance_stale: bool,
-}
-
-pub async fn payment_for(
-    pool: &PgPool,
-    user: &CurrentUser,
-    merchant_uid: &str,
-) -> Result<Option<PaymentRow>, sqlx::Error> {
-    let row = sqlx::query!(
-        r#"select id, imp_uid, merchant_uid, api_version as "api_version: ApiVersion",
-                  balance_cancel_amount is distinct from cancel_amount as "balance_stale!"
-           from payments where merchant_uid = $1 and (customer_id = $2 or $3)"#,
-        merchant_uid,
-        user.id,
-        user.sees_every_order()
-    )
-    .fetch_optional(pool)
-    .await?;
-    Ok(row.map(|r| PaymentRow {
-        id: r.id,
-        at: PaymentRef { version: r.api_version, imp_uid: r.imp_uid, merchant_uid: r.merchant_uid },
-        balance_stale: r.balance_stale,
-    }))
 }
 
 /// Where a payment we hold is found at PortOne, by our id.
@@ -88,22 +57,39 @@ pub const LOCK_NOT_AVAILABLE: &str = "55P03";
 /// statement: the work per sync follows what changed, not the order's whole history. Any
 /// other history (reordered, or a `null` one followed by a full one) is written whole; the
 /// unique key makes that idempotent.
+///
+/// With `quick`, the transaction's commit will not wait for the disk (said in the first
+/// statement, so it costs no round trip of its own): only for writes PortOne's own record
+/// rebuilds.
 pub async fn sync(
     conn: &mut PgConnection,
     payment_id: i64,
     p: &Payment,
+    quick: bool,
 ) -> Result<Synced, sqlx::Error> {
-    let held = sqlx::query!(
-        "select history_len, history_tail_key from payments where id = $1",
-        payment_id
-    )
-    .fetch_one(&mut *conn)
-    .await?;
+    let (held_len, held_tail) = if quick {
+        let held = sqlx::query!(
+            "select history_len, history_tail_key, set_config('synchronous_commit', 'off', true) as quick
+             from payments where id = $1",
+            payment_id
+        )
+        .fetch_one(&mut *conn)
+        .await?;
+        (held.history_len, held.history_tail_key)
+    } else {
+        let held = sqlx::query!(
+            "select history_len, history_tail_key from payments where id = $1",
+            payment_id
+        )
+        .fetch_one(&mut *conn)
+        .await?;
+        (held.history_len, held.history_tail_key)
+    };
     let history = p.history();
-    let held_len = held.history_len as usize;
+    let held_len = held_len as usize;
     let continues = held_len > 0
         && history.len() >= held_len
-        && held.history_tail_key.as_deref() == Some(history[held_len - 1].entry_key().as_str());
+        && held_tail.as_deref() == Some(history[held_len - 1].entry_key().as_str());
     let fresh = if continues { &history[held_len..] } else { history };
     // a V2 cancellation requested earlier may have succeeded or failed since
     let moved = match p.version {
@@ -119,12 +105,25 @@ pub async fn sync(
         }
         _ => (None, None),
     };
-    let balance_stale = sqlx::query_scalar!(
-        r#"update payments set status = $2, cancel_amount = $3, cancelled_at = $4, receipt_url = coalesce($5, receipt_url),
-                  history_len = coalesce($6, history_len), history_tail_key = coalesce($7, history_tail_key),
-                  synced_at = now()
-           where id = $1 and cancel_amount <= $3
-           returning balance_cancel_amount is distinct from cancel_amount as "stale!""#,
+    // one statement: the payment and the new entries (none when `fresh` is empty)
+    let keys: Vec<String> = fresh.iter().map(CancelEntry::entry_key).collect();
+    let column = |f: fn(&CancelEntry) -> Option<String>| fresh.iter().map(f).collect::<Vec<_>>();
+    let at: Vec<DateTime<Utc>> =
+        fresh.iter().map(|e| unix(e.cancelled_at).unwrap_or_else(Utc::now)).collect();
+    let written = sqlx::query!(
+        r#"with payment as (
+               update payments set status = $2, cancel_amount = $3, cancelled_at = $4, receipt_url = coalesce($5, receipt_url),
+                      history_len = coalesce($6, history_len), history_tail_key = coalesce($7, history_tail_key),
+                      synced_at = now()
+               where id = $1 and cancel_amount <= $3
+               returning balance_cancel_amount is distinct from cancel_amount as stale),
+           entries as (
+               insert into payment_cancellations (payment_id, entry_key, cancellation_id, pg_tid, amount, cancelled_at, reason, receipt_url, state)
+               select $1, * from unnest($8::text[], $9::text[], $10::text[], $11::bigint[], $12::timestamptz[], $13::text[], $14::text[], $15::text[])
+               on conflict (payment_id, entry_key) do nothing
+               returning entry_key)
+           select coalesce((select stale from payment), false) as "stale!",
+                  array(select entry_key from entries) as "inserted!""#,
         payment_id,
         p.status.as_str(),
         p.cancel_amount,
@@ -132,23 +131,6 @@ pub async fn sync(
         p.receipt_url,
         mark_len,
         mark_tail,
-    )
-    .fetch_optional(&mut *conn)
-    .await?
-    .unwrap_or(false);
-    if fresh.is_empty() {
-        return Ok(Synced { added: moved, balance_stale });
-    }
-    let keys: Vec<String> = fresh.iter().map(CancelEntry::entry_key).collect();
-    let column = |f: fn(&CancelEntry) -> Option<String>| fresh.iter().map(f).collect::<Vec<_>>();
-    let at: Vec<DateTime<Utc>> =
-        fresh.iter().map(|e| unix(e.cancelled_at).unwrap_or_else(Utc::now)).collect();
-    let inserted = sqlx::query_scalar!(
-        r#"insert into payment_cancellations (payment_id, entry_key, cancellation_id, pg_tid, amount, cancelled_at, reason, receipt_url, state)
-           select $1, * from unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::timestamptz[], $7::text[], $8::text[], $9::text[])
-           on conflict (payment_id, entry_key) do nothing
-           returning entry_key"#,
-        payment_id,
         &keys,
         &column(|e| e.cancellation_id.clone()) as &[Option<String>],
         &column(|e| e.pg_tid.clone()) as &[Option<String>],
@@ -158,9 +140,10 @@ pub async fn sync(
         &column(|e| e.receipt_url.clone()) as &[Option<String>],
         &fresh.iter().map(|e| e.state.as_str().to_string()).collect::<Vec<_>>(),
     )
-    .fetch_all(&mut *conn)
+    .fetch_one(&mut *conn)
     .await?;
-    let inserted: std::collections::HashSet<String> = inserted.into_iter().collect();
+    let balance_stale = written.stale;
+    let inserted: std::collections::HashSet<String> = written.inserted.into_iter().collect();
     let mut added = moved;
     added.extend(
         fresh.iter().zip(&keys).filter(|(_, k)| inserted.contains(*k)).map(|(e, _)| e.clone()),
@@ -298,7 +281,7 @@ pub async fn import_payment(
     .fetch_optional(&mut *tx)
     .await?;
     if let Some(id) = id {
-        sync(&mut tx, id, p).await?;
+        sync(&mut tx, id, p, false).await?;
         // V2's payment carries its tax split (V1's is read at its own endpoint)
         if let Some(balance) = &p.balance {
             store_balance(&mut *tx, id, Some(balance)).await?;

@@ -19,18 +19,17 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, Session, SessionManagerLayer};
-use tower_sessions_sqlx_store::PostgresStore;
 
 use crate::app::{shell, App};
 use crate::server::{
-    auth, csrf, fn_status, headers, health, metrics, seed_api, telemetry, webhook, webhook_v2,
-    AppState,
+    auth, csrf, fn_status, headers, health, metrics, seed_api, sessions, telemetry, webhook,
+    webhook_v2, AppState,
 };
 
 pub fn build(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let options = state.leptos_options.clone();
-    let session_layer = SessionManagerLayer::new(PostgresStore::new(state.pool.clone()))
+    let session_layer = SessionManagerLayer::new(sessions::CachedStore::new(state.pool.clone()))
         // `__Host-`: only over https, only for this host and path — never set by a subdomain
         .with_name(if state.settings.cookie_secure {
             "__Host-refund_session"
@@ -85,9 +84,9 @@ pub fn build(state: AppState) -> Router {
 
 async fn admin_or_404(
     session: &Session,
-    pool: &sqlx::PgPool,
+    state: &AppState,
 ) -> Result<crate::model::CurrentUser, Response> {
-    match auth::session_user(session, pool).await {
+    match auth::session_user(session, &state.pool, &state.users).await {
         Ok(Some(user)) if user.is_admin() => Ok(user),
         Ok(Some(_)) => Err((StatusCode::NOT_FOUND, "페이지를 찾을 수 없습니다.").into_response()),
         Ok(None) => Err(axum::response::Redirect::to("/login").into_response()),
@@ -101,7 +100,7 @@ async fn refunds_csv(
     session: Session,
     Query(query): Query<crate::model::admin::RefundQuery>,
 ) -> Response {
-    if let Err(response) = admin_or_404(&session, &state.pool).await {
+    if let Err(response) = admin_or_404(&session, &state).await {
         return response;
     }
     let rx =
@@ -132,7 +131,7 @@ async fn find_order(
     session: Session,
     Query(find): Query<FindQuery>,
 ) -> Response {
-    if let Err(response) = admin_or_404(&session, &state.pool).await {
+    if let Err(response) = admin_or_404(&session, &state).await {
         return response;
     }
     let q = find.q.trim();

@@ -62,7 +62,7 @@ pub async fn refund(
     body: Json<SeedRefundRequest>,
 ) -> Response {
     let Json(req) = body;
-    let user = match auth::session_user(&session, &state.pool).await {
+    let user = match auth::session_user(&session, &state.pool, &state.users).await {
         Ok(Some(user)) => user,
         Ok(None) => return message(StatusCode::UNAUTHORIZED, AppError::NotSignedIn.to_string()),
         Err(e) => return error_response(e),

@@ -26,6 +26,8 @@ pub struct AppState {
     pub v2_webhooks: Option<Arc<portone_v2::WebhookVerifier>>,
     /// Webhook hints for one payment share PortOne reads (`coalesce.rs`).
     pub webhook_reads: Arc<ReadCoalescer>,
+    /// Signed-in accounts as last read, for a few seconds (`sessions.rs`).
+    pub users: crate::server::sessions::Users,
 }
 
 impl AppState {
@@ -55,6 +57,7 @@ impl AppState {
             settings: Arc::new(settings),
             db_health: Arc::default(),
             webhook_reads: Arc::new(ReadCoalescer::new(crate::server::webhook::MIN_READ_GAP)),
+            users: Default::default(),
         }
     }
 }

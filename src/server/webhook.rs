@@ -193,6 +193,9 @@ pub async fn process(
     process_hint(pool, portone, hint, rules).await
 }
 
+/// How long a hint waits for a refund in flight on its payment to record PortOne's answer.
+const IN_FLIGHT_PAUSE: std::time::Duration = std::time::Duration::from_millis(40);
+
 /// A payment we hold is synced; one we do not is read from PortOne and imported. Test-mode
 /// payments are imported only with `allow_test_payments` (the demo's setting), and only KRW
 /// payments at all: amounts here are whole won.
@@ -206,18 +209,37 @@ pub async fn process_hint(
     let allow_test_payments = rules.allow_test_payments;
     // a V1 hint names PortOne's id, a V2 hint the shop's: either finds a payment of either
     // version (one ledger), which is then read through its own version
-    let known = sqlx::query!(
-        r#"select p.id, p.imp_uid, p.merchant_uid, p.api_version as "api_version: ApiVersion",
-                  exists (select 1 from payment_cancellations c where c.payment_id = p.id
-                          and c.cancellation_id = $3 and c.state = 'succeeded') as "holds_cancellation!"
-           from payments p
-           where (case when $1 = 'v1' then p.imp_uid else p.merchant_uid end) = $2"#,
-        hint.version as ApiVersion,
-        hint.id,
-        hint.cancellation_id
-    )
-    .fetch_optional(pool)
-    .await?;
+    // Our own cancel's webhook can arrive while its tx2 is still recording PortOne's answer
+    // (a refund of ours is in flight on the payment): then it is looked up once more a moment
+    // later, and found held, rather than read from PortOne and written a second time.
+    let mut looks = 0;
+    let known = loop {
+        looks += 1;
+        let known = sqlx::query!(
+            r#"select p.id, p.imp_uid, p.merchant_uid, p.api_version as "api_version: ApiVersion",
+                      exists (select 1 from payment_cancellations c where c.payment_id = p.id
+                              and c.cancellation_id = $3 and c.state = 'succeeded') as "holds_cancellation!",
+                      exists (select 1 from refunds r where r.payment_id = p.id and r.status = 'pending') as "in_flight!"
+               from payments p
+               where (case when $1 = 'v1' then p.imp_uid else p.merchant_uid end) = $2"#,
+            hint.version as ApiVersion,
+            hint.id,
+            hint.cancellation_id
+        )
+        .fetch_optional(pool)
+        .await?;
+        match known {
+            Some(p)
+                if !p.holds_cancellation
+                    && p.in_flight
+                    && hint.cancellation_id.is_some()
+                    && looks < 3 =>
+            {
+                tokio::time::sleep(IN_FLIGHT_PAUSE).await;
+            }
+            known => break known,
+        }
+    };
     if let Some(p) = known {
         // our own cancel's webhook, after its tx2 recorded what PortOne answered: the sweep
         // still re-reads the payment on its schedule

@@ -18,6 +18,7 @@ mod portone_v2;
 mod refund;
 mod shop;
 mod shop_events;
+mod statements;
 mod tax;
 mod v2_refunds;
 mod webhooks;

@@ -28,32 +28,10 @@ pub async fn record_refund(
     refund_id: Uuid,
 ) -> Result<(), sqlx::Error> {
     let id = Uuid::new_v4();
+    // the statement is `record_refund_event` (migrations/20261201000006_reserve_in_one_round_trip.sql),
+    // which a refund's success also runs inside its one statement
     sqlx::query!(
-        r#"with event as (
-               insert into shop_events (id, kind, refund_id, payment_id, body)
-               select $1, $2, r.id, r.payment_id, jsonb_build_object(
-                   'type', $2::text, 'id', $3::text, 'created_at', now(),
-                   'data', jsonb_build_object(
-                       'refund', jsonb_build_object(
-                           'id', r.id, 'reference', 'R-' || upper(left(r.id::text, 8)),
-                           'status', r.status, 'amount', r.amount, 'tax_free', r.tax_free,
-                           'vat_amount', r.vat_amount, 'reason', r.reason, 'requester', r.requester_role,
-                           'message', coalesce(r.decision_note, r.portone_message),
-                           'receipt_url', r.receipt_url, 'requested_at', r.created_at,
-                           'finished_at', r.finished_at),
-                       'payment', jsonb_build_object(
-                           'merchant_uid', p.merchant_uid, 'imp_uid', p.imp_uid,
-                           'api_version', p.api_version, 'amount', p.amount,
-                           'cancel_amount', p.cancel_amount, 'customer_id', u.shop_customer_id)))
-               from refunds r join payments p on p.id = r.payment_id
-               left join users u on u.id = p.customer_id
-               where r.id = $4
-                 and exists (select 1 from webhook_endpoints where disabled_at is null)
-               returning id, seq, kind, refund_id)
-           insert into webhook_deliveries (event_id, endpoint_id, event_seq, refund_id)
-           select event.id, e.id, event.seq, event.refund_id
-           from event join webhook_endpoints e
-             on e.disabled_at is null and (e.events is null or event.kind = any(e.events))"#,
+        "select record_refund_event($1, $2, $3, $4)",
         id,
         kind.as_str(),
         message_id(id),

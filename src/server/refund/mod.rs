@@ -161,14 +161,20 @@ async fn refund_once(
         return Err(ServerError::NotFound);
     }
     let actor = store::actor(user);
-    if user.role == Role::Customer
-        && store::count_request(pool, &actor).await? > settings.customer_requests_per_minute
-    {
+    let mut cmd = cmd;
+    if user.role != Role::Admin {
+        // only an admin names the tax-free part and VAT; a customer's are worked out
+        (cmd.form.tax_free, cmd.form.vat_amount) = (None, None);
+    }
+    let fingerprint = fingerprint(user, &cmd);
+    // one statement: the rate limit's count, the payment with its facts, a replayed key
+    let counted = user.role == Role::Customer;
+    let look = reserve::look(pool, user, &cmd, &fingerprint, counted).await?;
+    if look.requests.is_some_and(|n| n > settings.customer_requests_per_minute) {
         tracing::warn!(%actor, "refund requests rate limited");
         return Err(ServerError::RateLimited);
     }
-    let Some(payment) = crate::server::payments::payment_for(pool, user, &cmd.merchant_uid).await?
-    else {
+    let Some(mut looked) = look.payment else {
         store::audit(
             pool,
             None,
@@ -181,43 +187,47 @@ async fn refund_once(
         return Err(ServerError::NotFound);
     };
     // a payment of a version this shop has no credentials for: nothing can be sent
-    if let Err(e) = portone.speaks(payment.at.version) {
+    if let Err(e) = portone.speaks(looked.seen.at.version) {
         let message = e.refusal().map(|r| r.message).unwrap_or_default();
-        return Err(rejected(pool, payment.id, &actor, message).await?);
+        return Err(rejected(pool, looked.id, &actor, message).await?);
     }
-    if payment.balance_stale {
-        observe::refresh_balance(pool, portone, payment.id, &payment.at).await;
+    let payment_id = looked.id;
+    // read again (not counted again): after a refresh, a change, or a wait
+    let look_again = || async {
+        let look = reserve::look(pool, user, &cmd, &fingerprint, false).await?;
+        look.payment.ok_or(ServerError::NotFound)
+    };
+    if looked.balance_stale {
+        observe::refresh_balance(pool, portone, payment_id, &looked.seen.at).await;
+        looked = look_again().await?;
     }
-    let mut cmd = cmd;
-    if user.role != Role::Admin {
-        // only an admin names the tax-free part and VAT; a customer's are worked out
-        (cmd.form.tax_free, cmd.form.vat_amount) = (None, None);
-    }
-    let fingerprint = fingerprint(user, &cmd);
     let deadline = tokio::time::Instant::now() + settings.pending_wait;
     let mut waiting: Option<waiters::Waiter> = None;
     let reserved = loop {
-        match reserve::reserve(pool, &payment, user, &cmd, &fingerprint, settings).await? {
+        match reserve::reserve(pool, &looked, user, &cmd, &fingerprint, settings).await? {
             reserve::Reservation::Reserved(r) => break r,
             reserve::Reservation::Requested(outcome) | reserve::Reservation::Replay(outcome) => {
                 return Ok(Answer { outcome, payment: None })
             }
             reserve::Reservation::KeyReused => return Err(ServerError::KeyReused),
             reserve::Reservation::Rejected(message) => {
-                return Err(rejected(pool, payment.id, &actor, message).await?);
+                return Err(rejected(pool, payment_id, &actor, message).await?);
             }
+            // Another request changed the payment since it was read: read and validate again.
+            reserve::Reservation::Stale => looked = look_again().await?,
             // Another refund of this payment is in flight: wait for it (it usually takes
             // milliseconds) outside any transaction, then validate again against the new
             // balance. Only a few requests per payment wait; the rest are told at once.
             reserve::Reservation::Busy => {
                 if waiting.is_none() {
-                    waiting = waiters::Waiter::join(payment.id);
+                    waiting = waiters::Waiter::join(payment_id);
                 }
                 if waiting.is_none() || tokio::time::Instant::now() >= deadline {
                     let message = rules::REFUND_IN_PROGRESS.to_string();
-                    return Err(rejected(pool, payment.id, &actor, message).await?);
+                    return Err(rejected(pool, payment_id, &actor, message).await?);
                 }
                 tokio::time::sleep(Duration::from_millis(25)).await;
+                looked = look_again().await?;
             }
         }
     };

@@ -18,13 +18,38 @@ pub async fn record(
     payment_id: i64,
     p: &Payment,
 ) -> Result<payments::Synced, sqlx::Error> {
-    let synced = payments::sync(&mut *conn, payment_id, p).await?;
+    record_with(conn, payment_id, p, None).await
+}
+
+/// `record` in tx2 of our own cancel's success (`settle.rs`): the transaction commits without
+/// waiting for the disk (PortOne's record rebuilds it, see there), and the entry carrying the
+/// refund's own reference is left to `store::finish_succeeded`, which links it.
+pub async fn record_success(
+    conn: &mut PgConnection,
+    payment_id: i64,
+    p: &Payment,
+    refund_id: uuid::Uuid,
+) -> Result<payments::Synced, sqlx::Error> {
+    record_with(conn, payment_id, p, Some(refund_id)).await
+}
+
+async fn record_with(
+    conn: &mut PgConnection,
+    payment_id: i64,
+    p: &Payment,
+    ours: Option<uuid::Uuid>,
+) -> Result<payments::Synced, sqlx::Error> {
+    let quick = ours.is_some();
+    let synced = payments::sync(&mut *conn, payment_id, p, quick).await?;
+    let ours = ours.map(decide::reference);
     for e in &synced.added {
+        let reference = e.reason.as_deref().and_then(decide::reference_in);
+        if reference.is_some() && reference == ours.as_deref() {
+            continue;
+        }
         explain_new_entry(&mut *conn, payment_id, e).await?;
         // money returned by a cancel no refund of ours made: the shop hears of it
-        if e.state == CancellationState::Succeeded
-            && e.reason.as_deref().and_then(decide::reference_in).is_none()
-        {
+        if e.state == CancellationState::Succeeded && reference.is_none() {
             let cancel = outbox::OutsideCancel {
                 cancellation_id: e.cancellation_id.as_deref(),
                 amount: e.amount,

@@ -3,8 +3,6 @@
 //! refund row — `pending` (it goes to PortOne now) or `requested` (it waits for an admin).
 //! An admin's approval turns a request into a reservation under the same lock and rules.
 
-use std::time::Duration;
-
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
@@ -18,7 +16,6 @@ use crate::model::{ApiVersion, CurrentUser, PayMethod, RefundOutcome, RefundOutc
 use crate::server::error::ServerError;
 use crate::server::gateway::PaymentRef;
 use crate::server::outbox::{self, ShopEvent};
-use crate::server::payments::{PaymentRow, LOCK_NOT_AVAILABLE};
 
 pub enum Reservation {
     Reserved(Reserved),
@@ -28,13 +25,51 @@ pub enum Reservation {
     KeyReused,
     Rejected(String),
     Busy,
+    /// the payment changed between the look and the lock: look again
+    Stale,
 }
 
-/// A payment under its row lock, as the rules see it, and the policy in force.
-struct Locked {
-    facts: rules::PaymentFacts,
-    at: PaymentRef,
-    policy: Policy,
+/// A payment's facts as the rules see them, where PortOne holds it, and the policy in force.
+pub(super) struct Seen {
+    pub facts: rules::PaymentFacts,
+    pub at: PaymentRef,
+    pub policy: Policy,
+}
+
+/// Builds `Seen` from a row of `refund_facts` (both statements that read it name its columns
+/// alike); `None` when the row is absent.
+macro_rules! seen_from {
+    ($f:expr) => {{
+        let f = $f;
+        (|| {
+            Some(Seen {
+                facts: rules::PaymentFacts {
+                    pay_method: f.pay_method?,
+                    pg_provider: f.pg_provider?,
+                    status: f.status?,
+                    amount: f.amount?,
+                    cancel_amount: f.cancel_amount?,
+                    paid_at: f.paid_at,
+                    refund_pending: f.pending?,
+                    tax_left: f
+                        .tax_free_left
+                        .zip(f.vat_left)
+                        .map(|(tax_free, vat)| TaxLeft { tax_free, vat }),
+                    tax_split_unread: f.tax_split_unread?,
+                    held: f.held?,
+                },
+                at: PaymentRef {
+                    version: f.api_version?,
+                    imp_uid: f.imp_uid?,
+                    merchant_uid: f.merchant_uid?,
+                },
+                policy: Policy {
+                    auto_max_amount: f.auto_max_amount,
+                    auto_within_days: f.auto_within_days,
+                },
+            })
+        })()
+    }};
 }
 
 /// Locks the payment row (`nowait`: a request never holds a connection while another refund
@@ -46,97 +81,121 @@ async fn lock(
     tx: &mut PgConnection,
     payment_id: i64,
     count_holds: bool,
-) -> Result<Option<Locked>, ServerError> {
-    let locked = sqlx::query!(
-        r#"select imp_uid, merchant_uid, api_version as "api_version: ApiVersion", pay_method as "pay_method: PayMethod", pg_provider, status, amount, cancel_amount,
-                  paid_at as "paid_at: DateTime<Utc>",
-                  case when balance_cancel_amount = cancel_amount then tax_free_remaining end as tax_free_left,
-                  case when balance_cancel_amount = cancel_amount then vat_remaining end as vat_left,
-                  balance_cancel_amount is null
-                      or (coalesce(tax_free_amount, 0) > 0 and balance_cancel_amount <> cancel_amount)
-                      as "tax_split_unread!",
-                  (select auto_max_amount from refund_policy) as auto_max_amount,
-                  (select auto_within_days from refund_policy) as auto_within_days
-           from payments where id = $1 for update nowait"#,
-        payment_id
-    )
-    .fetch_one(&mut *tx)
-    .await;
-    let p = match locked {
-        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some(LOCK_NOT_AVAILABLE) => {
-            return Ok(None)
-        }
-        other => other?,
-    };
+) -> Result<Option<Seen>, ServerError> {
+    if !crate::server::payments::lock_nowait(&mut *tx, payment_id).await? {
+        return Ok(None);
+    }
     // A statement of its own, after the lock: its snapshot then includes a refund that the
     // lock's previous holder committed (checked in the locking statement itself, it would not).
-    // Two lookups by payment on the partial indexes of pending and of requested refunds.
-    let waiting = sqlx::query!(
-        r#"select exists (select 1 from refunds where payment_id = $1 and status = 'pending') as "pending!",
-                  coalesce((select sum(amount) from refunds where payment_id = $1 and status = 'requested' and $2), 0)::bigint
-                      as "held!""#,
+    let f = sqlx::query!(
+        r#"select imp_uid, merchant_uid, api_version as "api_version: ApiVersion", pay_method as "pay_method: PayMethod",
+                  pg_provider, status, amount, cancel_amount, paid_at as "paid_at: DateTime<Utc>",
+                  tax_free_left, vat_left, tax_split_unread, auto_max_amount, auto_within_days, pending, held
+           from refund_facts($1, $2)"#,
         payment_id,
         count_holds
     )
     .fetch_one(&mut *tx)
     .await?;
-    if waiting.pending {
-        return Ok(None);
-    }
-    Ok(Some(Locked {
-        facts: rules::PaymentFacts {
-            pay_method: p.pay_method,
-            pg_provider: p.pg_provider,
-            status: p.status,
-            amount: p.amount,
-            cancel_amount: p.cancel_amount,
-            paid_at: p.paid_at,
-            refund_pending: false,
-            tax_left: p
-                .tax_free_left
-                .zip(p.vat_left)
-                .map(|(tax_free, vat)| TaxLeft { tax_free, vat }),
-            tax_split_unread: p.tax_split_unread,
-            held: waiting.held,
-        },
-        at: PaymentRef { version: p.api_version, imp_uid: p.imp_uid, merchant_uid: p.merchant_uid },
-        policy: Policy { auto_max_amount: p.auto_max_amount, auto_within_days: p.auto_within_days },
-    }))
+    Ok(seen_from!(f).filter(|seen| !seen.facts.refund_pending))
 }
 
-/// tx1: lock the payment row, check the key, the pending refund and every rule against the
-/// locked balance, and insert the refund: `pending` with checksum = PortOne's balance, or
-/// `requested` when the approval policy wants an admin to look first.
-pub async fn reserve(
+/// What a refund request reads before it reserves, in one statement and without a lock: its
+/// count against the rate limit (customers), the payment (if `user` may refund it) with its
+/// facts, and a refund this key — or, keyless, the same request a moment ago — already made.
+pub(super) struct Look {
+    /// this request's number in the requester's current minute, when counted
+    pub requests: Option<i64>,
+    pub payment: Option<Looked>,
+}
+
+pub(super) struct Looked {
+    pub id: i64,
+    /// PortOne's balance (the tax-free and VAT parts) was not read since the last cancel
+    pub balance_stale: bool,
+    pub seen: Seen,
+    /// the refund this key made, and what it asked for
+    pub by_key: Option<(Uuid, String)>,
+    /// a keyless retry's first refund
+    pub same_request: Option<Uuid>,
+}
+
+/// Statement A of a refund request (see `migrations/20261201000006_reserve_in_one_round_trip.sql`).
+/// Counting commits without waiting for the disk: a count lost in a database crash only
+/// loosens the limit for a minute.
+pub(super) async fn look(
     pool: &PgPool,
-    payment: &PaymentRow,
+    user: &CurrentUser,
+    cmd: &RefundCommand,
+    fingerprint: &str,
+    count: bool,
+) -> Result<Look, sqlx::Error> {
+    let f = sqlx::query!(
+        r#"with counted as (select count_refund_request($1) as requests where $2),
+           p as (select id, balance_cancel_amount is distinct from cancel_amount as balance_stale
+                 from payments where merchant_uid = $3 and (customer_id = $4 or $5))
+           select (select requests from counted) as requests, p.id as "payment_id?", p.balance_stale as "balance_stale?",
+                  f.imp_uid, f.merchant_uid, f.api_version as "api_version: ApiVersion", f.pay_method as "pay_method: PayMethod",
+                  f.pg_provider, f.status, f.amount, f.cancel_amount, f.paid_at as "paid_at: DateTime<Utc>",
+                  f.tax_free_left, f.vat_left, f.tax_split_unread, f.auto_max_amount, f.auto_within_days, f.pending, f.held,
+                  k.id as key_refund, k.request_fingerprint as key_fingerprint,
+                  same_refund_request(p.id, $4, $7, $8) as same_request
+           from (select 1) as one
+           left join p on true
+           left join lateral refund_facts(p.id, true) f on true
+           left join lateral refund_by_key(p.id, $6) k on true"#,
+        actor(user),
+        count,
+        cmd.merchant_uid,
+        user.id,
+        user.sees_every_order(),
+        cmd.idempotency_key,
+        fingerprint,
+        cmd.keyless_within.map(|w| w.as_secs_f64()),
+    )
+    .fetch_one(pool)
+    .await?;
+    let requests = f.requests.map(i64::from);
+    let (id, balance_stale) = (f.payment_id, f.balance_stale);
+    let by_key = f.key_refund.zip(f.key_fingerprint.clone());
+    let same_request = f.same_request;
+    let payment = match (id, balance_stale, seen_from!(f)) {
+        (Some(id), Some(balance_stale), Some(seen)) => {
+            Some(Looked { id, balance_stale, seen, by_key, same_request })
+        }
+        _ => None,
+    };
+    Ok(Look { requests, payment })
+}
+
+/// tx1: check the key, the pending refund and every rule against the payment as `look` read
+/// it, and reserve in one statement (`reserve_refund`) that takes the payment's lock and
+/// inserts only if the facts are still those validated: `pending` with checksum = PortOne's
+/// balance, or `requested` when the approval policy wants an admin to look first.
+pub(super) async fn reserve(
+    pool: &PgPool,
+    looked: &Looked,
     user: &CurrentUser,
     cmd: &RefundCommand,
     fingerprint: &str,
     settings: &PipelineSettings,
 ) -> Result<Reservation, ServerError> {
-    let lease = settings.lease;
-    // A replayed key is answered without waiting for the payment's lock.
-    if let Some(known) =
-        replay(&mut *pool.acquire().await?, payment.id, cmd.idempotency_key, fingerprint).await?
-    {
-        return Ok(known);
+    if let Some((id, asked)) = &looked.by_key {
+        return Ok(if asked == fingerprint {
+            Reservation::Replay(outcome_of(&mut *pool.acquire().await?, *id).await?)
+        } else {
+            Reservation::KeyReused
+        });
     }
-    let mut tx = pool.begin().await?;
-    let Some(Locked { facts, policy, .. }) = lock(&mut tx, payment.id, true).await? else {
+    if let Some(id) = looked.same_request {
+        return Ok(Reservation::Replay(outcome_of(&mut *pool.acquire().await?, id).await?));
+    }
+    let Seen { facts, policy, at } = &looked.seen;
+    if facts.refund_pending {
         return Ok(Reservation::Busy);
-    };
-    if let Some(known) = replay(&mut tx, payment.id, cmd.idempotency_key, fingerprint).await? {
-        return Ok(known);
-    }
-    // Under the lock, so two keyless copies sent at once are one refund and one replay.
-    if let Some(window) = cmd.keyless_within {
-        if let Some(known) = same_request(&mut tx, payment.id, user, fingerprint, window).await? {
-            return Ok(known);
-        }
     }
     let now = Utc::now();
-    let valid = match rules::validate(&facts, &cmd.form, now) {
+    let valid = match rules::validate(facts, &cmd.form, now) {
         Ok(v) => v,
         Err(message) => return Ok(Reservation::Rejected(message)),
     };
@@ -151,49 +210,64 @@ pub async fn reserve(
     let account = valid.account.as_ref();
     let sealed = account.zip(keys).map(|(a, keys)| keys.seal(id, a));
     let status = if requested { RefundStatus::Requested } else { RefundStatus::Pending };
-    sqlx::query!(
-        r#"insert into refunds (id, payment_id, idempotency_key, request_fingerprint, amount, checksum, reason,
-                                requester_role, requester_id, refund_holder, refund_bank, refund_account_masked,
-                                status, attempts, lease_until, tax_free, vat_amount, refund_account_sealed, refund_account_key_id)
-           values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
-                   case when $13 = 'pending' then 1 else 0 end, now() + make_interval(secs => $14), $15, $16, $17, $18)"#,
-        id,
-        payment.id,
+    let detail = serde_json::json!({"amount": valid.amount, "checksum": checksum, "reason": valid.reason,
+                                    "reference": decide::reference(id),
+                                    "tax_free": valid.tax.map(|t| t.tax_free), "vat_amount": valid.tax.map(|t| t.vat)});
+    let reserve = sqlx::query!(
+        r#"select result as "result!", refund_id from reserve_refund(
+               $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
+               $20, $21, $22, $23, $24, $25, $26, $27)"#,
+        looked.id,
         cmd.idempotency_key,
         fingerprint,
+        cmd.keyless_within.map(|w| w.as_secs_f64()),
+        user.id,
+        user.role.as_str(),
+        facts.status,
+        facts.cancel_amount,
+        facts.tax_left.map(|t| t.tax_free),
+        facts.tax_left.map(|t| t.vat),
+        facts.tax_split_unread,
+        facts.held,
+        id,
         valid.amount,
         checksum,
         valid.reason,
-        user.role.as_str(),
-        user.id,
         account.map(|a| a.holder.clone()),
         account.map(|a| a.bank.clone()),
         account.map(|a| a.number.masked()),
         status.as_str(),
-        lease.as_secs_f64(),
+        settings.lease.as_secs_f64(),
         valid.tax.map(|t| t.tax_free),
         valid.tax.map(|t| t.vat),
         sealed.as_ref().map(|s| s.bytes.clone()),
         sealed.as_ref().map(|s| s.key_id.clone()),
-    )
-    .execute(&mut *tx)
-    .await?;
-    audit(
-        &mut *tx,
-        Some(id),
-        Some(payment.id),
-        if requested { "requested" } else { "reserved" },
-        &actor(user),
-        serde_json::json!({"amount": valid.amount, "checksum": checksum, "reason": valid.reason,
-                           "reference": decide::reference(id),
-                           "tax_free": valid.tax.map(|t| t.tax_free), "vat_amount": valid.tax.map(|t| t.vat)}),
-    )
-    .await?;
-    if requested {
-        outbox::record_refund(&mut tx, ShopEvent::Requested, id).await?;
+        actor(user),
+        detail,
+    );
+    // a request is heard by the shop in the same transaction; a refund sent at once is one
+    // statement, its own transaction
+    let (answer, tx) = if requested {
+        let mut tx = pool.begin().await?;
+        (reserve.fetch_one(&mut *tx).await?, Some(tx))
+    } else {
+        (reserve.fetch_one(pool).await?, None)
+    };
+    match (answer.result.as_str(), answer.refund_id) {
+        ("reserved", _) => {}
+        ("replay", Some(existing)) => {
+            drop(tx);
+            return Ok(Reservation::Replay(
+                outcome_of(&mut *pool.acquire().await?, existing).await?,
+            ));
+        }
+        ("key_reused", _) => return Ok(Reservation::KeyReused),
+        ("stale", _) => return Ok(Reservation::Stale),
+        _ => return Ok(Reservation::Busy),
     }
-    tx.commit().await?;
-    if requested {
+    if let Some(mut tx) = tx {
+        outbox::record_refund(&mut tx, ShopEvent::Requested, id).await?;
+        tx.commit().await?;
         return Ok(Reservation::Requested(RefundOutcome {
             refund_id: id.to_string(),
             status: RefundOutcomeStatus::Requested,
@@ -207,9 +281,9 @@ pub async fn reserve(
     }
     Ok(Reservation::Reserved(first_attempt(
         id,
-        payment.id,
-        payment.at.clone(),
-        facts,
+        looked.id,
+        at.clone(),
+        facts.clone(),
         valid,
         checksum,
         user.role,
@@ -280,7 +354,7 @@ pub async fn approve_request(
     if request.status != RefundStatus::Requested {
         return Ok(Approval::NotWaiting);
     }
-    let Some(Locked { facts, at, .. }) = lock(&mut tx, request.payment_id, false).await? else {
+    let Some(Seen { facts, at, .. }) = lock(&mut tx, request.payment_id, false).await? else {
         return Ok(Approval::Busy);
     };
     // the account the customer gave, sealed while the request waited (none: the rules say
@@ -337,56 +411,4 @@ pub async fn approve_request(
         checksum,
         request.requester_role,
     ))))
-}
-
-/// The stored answer for an idempotency key used before: its outcome for the same input,
-/// `KeyReused` for other input.
-async fn replay(
-    conn: &mut PgConnection,
-    payment_id: i64,
-    key: Uuid,
-    fingerprint: &str,
-) -> Result<Option<Reservation>, sqlx::Error> {
-    let Some(existing) = sqlx::query!(
-        "select id, request_fingerprint from refunds where payment_id = $1 and idempotency_key = $2",
-        payment_id,
-        key
-    )
-    .fetch_optional(&mut *conn)
-    .await?
-    else {
-        return Ok(None);
-    };
-    Ok(Some(if existing.request_fingerprint == fingerprint {
-        Reservation::Replay(outcome_of(conn, existing.id).await?)
-    } else {
-        Reservation::KeyReused
-    }))
-}
-
-/// The newest refund of this payment that `user` asked for with the same fingerprint within
-/// `window`: a keyless retry is answered with it.
-async fn same_request(
-    conn: &mut PgConnection,
-    payment_id: i64,
-    user: &CurrentUser,
-    fingerprint: &str,
-    window: Duration,
-) -> Result<Option<Reservation>, sqlx::Error> {
-    let found = sqlx::query_scalar!(
-        r#"select id from refunds
-           where payment_id = $1 and requester_id = $2 and request_fingerprint = $3
-             and created_at > now() - make_interval(secs => $4)
-           order by created_at desc limit 1"#,
-        payment_id,
-        user.id,
-        fingerprint,
-        window.as_secs_f64()
-    )
-    .fetch_optional(&mut *conn)
-    .await?;
-    match found {
-        Some(id) => Ok(Some(Reservation::Replay(outcome_of(conn, id).await?))),
-        None => Ok(None),
-    }
 }

@@ -13,7 +13,6 @@ use crate::model::RefundOutcome;
 use crate::model::{ApiVersion, Role};
 use crate::server::error::ServerError;
 use crate::server::gateway::{AccountTo, CancelOrder, Gateway, GatewayError, Payment, Refused};
-use crate::server::payments;
 
 /// The PortOne cancel for a reserved refund; identical on every resend (same checksum, same
 /// reference in the reason, and for V2 the same idempotency key: the refund's id).
@@ -78,17 +77,17 @@ pub async fn settle(
             // PortOne's code 0 is the proof, and it stays at PortOne: should this commit be lost
             // in a database crash, the refund is pending again (tx1 was durable) and the
             // reconciler finds the entry carrying its reference. So it need not wait for its
-            // own fsync; a refusal, which PortOne keeps no trace of, does.
-            store::commit_without_waiting(&mut tx).await?;
-            observe::record(&mut tx, r.payment_id, payment).await?;
-            let succeeded = store::finish_succeeded(&mut tx, r, payment, actor).await?;
-            if succeeded {
-                book_tax_parts(&mut tx, r).await?;
-            }
+            // own fsync (`observe::record` says so in its first statement); a refusal, which
+            // PortOne keeps no trace of, does.
+            observe::record_success(&mut tx, r.payment_id, payment, r.id).await?;
+            let finished = store::finish_succeeded(&mut tx, r, payment, actor).await?;
             tx.commit().await?;
             // an accepted cancel has moved nothing yet: nothing to read back
-            if succeeded {
+            if let store::Finished::Succeeded(outcome) = finished {
                 reread_split(pool, portone, r, payment).await;
+                if let Some(outcome) = outcome {
+                    return Ok(outcome);
+                }
             }
         }
         // A resend refused (checksum mismatch, already cancelled) may be explained by our own
@@ -167,11 +166,9 @@ pub async fn settle_by_lookup(
     let settled = match decision {
         Decision::Succeeded { .. } => {
             observe::record(&mut tx, r.payment_id, &payment).await?;
-            if store::finish_succeeded(&mut tx, r, &payment, actor).await? {
-                book_tax_parts(&mut tx, r).await?;
-                Settled::Succeeded
-            } else {
-                Settled::Pending
+            match store::finish_succeeded(&mut tx, r, &payment, actor).await? {
+                store::Finished::Succeeded(_) => Settled::Succeeded,
+                store::Finished::Not => Settled::Pending,
             }
         }
         Decision::Duplicate { entries } => {
@@ -216,13 +213,6 @@ pub async fn settle_by_lookup(
         reread_split(pool, portone, r, &payment).await;
     }
     Ok(settled)
-}
-
-/// A succeeded refund's tax-free part and VAT come off what remains of the payment's, however
-/// its success was learnt (PortOne's answer, or its history).
-async fn book_tax_parts(tx: &mut sqlx::PgConnection, r: &Reserved) -> Result<(), sqlx::Error> {
-    let t = r.tax.unwrap_or_default();
-    payments::book_tax_parts(tx, r.payment_id, r.checksum, r.amount, t.tax_free, t.vat).await
 }
 
 /// A tax-free payment's parts as PortOne booked them (the PG may round the VAT otherwise than

@@ -55,28 +55,12 @@ pub async fn audit(
 /// moment of the increment). One statement, whatever the request rate; its commit does not
 /// wait for the disk: a count lost in a database crash only loosens the limit for a minute.
 pub async fn count_request(pool: &PgPool, actor: &str) -> Result<i64, sqlx::Error> {
-    let n = sqlx::query_scalar!(
-        r#"with quick as (select set_config('synchronous_commit', 'off', true))
-           insert into refund_request_windows as w (actor, window_start, requests)
-           select $1, now(), 1 from quick
-           on conflict (actor) do update set
-               requests = case when w.window_start > now() - interval '1 minute' then w.requests + 1 else 1 end,
-               window_start = case when w.window_start > now() - interval '1 minute' then w.window_start else now() end
-           returning requests"#,
-        actor
-    )
-    .fetch_one(pool)
-    .await?;
-    Ok(i64::from(n))
-}
-
-/// This transaction's commit returns without waiting for its WAL to reach the disk (it still
-/// reaches it within moments). Only for writes PortOne's own record can rebuild.
-pub(crate) async fn commit_without_waiting(tx: &mut PgConnection) -> Result<(), sqlx::Error> {
-    sqlx::query_scalar!("select set_config('synchronous_commit', 'off', true)")
-        .fetch_one(tx)
+    // the statement is `count_refund_request` (migrations/20261201000006_reserve_in_one_round_trip.sql),
+    // which a refund request also runs inside its first statement
+    let n = sqlx::query_scalar!(r#"select count_refund_request($1) as "requests!""#, actor)
+        .fetch_one(pool)
         .await?;
-    Ok(())
+    Ok(i64::from(n))
 }
 
 /// A refund reserved in tx1 and not yet settled.
@@ -123,13 +107,14 @@ impl Reserved {
 /// later sync instead. A history without our entry means PortOne accepted the cancel and its
 /// PG has yet to apply it: the refund is 환불 접수됨 (still pending) until the entry appears;
 /// so is one whose V2 cancellation PortOne holds as requested. A V2 cancellation that failed
-/// at the PG fails the refund. Returns whether the refund is succeeded now.
+/// at the PG fails the refund. A success is one statement (`finish_refund_succeeded`): the
+/// refund, its entry's link, its audit event, its tax parts and its event to the shop.
 pub(crate) async fn finish_succeeded(
     tx: &mut PgConnection,
     r: &Reserved,
     payment: &Payment,
     actor: &str,
-) -> Result<bool, sqlx::Error> {
+) -> Result<Finished, sqlx::Error> {
     let reference = decide::reference(r.id);
     let candidates = decide::carrying(&reference, payment.history());
     let linked = linked_entry_keys(&mut *tx, r.payment_id, r.id, &candidates).await?;
@@ -137,12 +122,12 @@ pub(crate) async fn finish_succeeded(
         Identified::One(e) if e.state == CancellationState::Requested => {
             tracing::info!(refund_id = %r.id, "PortOne holds the cancellation as requested; its PG applies it later");
             mark_accepted(&mut *tx, r, actor).await?;
-            return Ok(false);
+            return Ok(Finished::Not);
         }
         Identified::One(e) => Some(ProvingEntry::from(e)),
         Identified::Failed(_) => {
             finish_failed(&mut *tx, r, None, decide::FAILED_AT_PG, actor).await?;
-            return Ok(false);
+            return Ok(Finished::Not);
         }
         // PortOne left the history out of its answer; the entry may have reached us already
         // (the `cancelled` webhook can be faster than this transaction).
@@ -153,28 +138,56 @@ pub(crate) async fn finish_succeeded(
         // attempt may have been applied late. Never a quiet success over money moved twice.
         Identified::Duplicate(entries) => {
             suspect_duplicate(&mut *tx, r.payment_id, r.id, r.amount, &entries, actor).await?;
-            return Ok(false);
+            return Ok(Finished::Not);
         }
         Identified::None => {
             tracing::info!(refund_id = %r.id, "PortOne accepted the cancel; its PG has yet to apply it");
             mark_accepted(&mut *tx, r, actor).await?;
-            return Ok(false);
+            return Ok(Finished::Not);
         }
     };
-    if mark_succeeded(&mut *tx, r.id, r.payment_id, entry.as_ref(), Some(0)).await? {
-        audit(
-            &mut *tx,
-            Some(r.id),
-            Some(r.payment_id),
-            "succeeded",
-            actor,
-            serde_json::json!({"portone_code": 0, "cancel_amount": payment.cancel_amount,
-                               "cancellation_id": entry.and_then(|e| e.cancellation_id)}),
-        )
-        .await?;
-        outbox::record_refund(&mut *tx, ShopEvent::Succeeded, r.id).await?;
-    }
-    Ok(true)
+    let t = r.tax.unwrap_or_default();
+    let event = Uuid::new_v4();
+    let entry = entry.as_ref();
+    let finished = sqlx::query!(
+        r#"select requested_at as "requested_at!: DateTime<Utc>", finished_at as "finished_at!: DateTime<Utc>"
+           from finish_refund_succeeded($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"#,
+        r.id,
+        r.payment_id,
+        entry.map(|e| e.key.clone()),
+        entry.and_then(|e| e.pg_tid.clone()),
+        entry.and_then(|e| e.receipt_url.clone()),
+        actor,
+        serde_json::json!({"portone_code": 0, "cancel_amount": payment.cancel_amount,
+                           "cancellation_id": entry.and_then(|e| e.cancellation_id.clone())}),
+        r.checksum,
+        r.amount,
+        t.tax_free,
+        t.vat,
+        event,
+        ShopEvent::Succeeded.as_str(),
+        outbox::message_id(event),
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    Ok(Finished::Succeeded(finished.map(|f| RefundOutcome {
+        refund_id: r.id.to_string(),
+        status: crate::model::RefundOutcomeStatus::Succeeded,
+        amount: r.amount,
+        requested_at: f.requested_at,
+        finished_at: Some(f.finished_at),
+        message: None,
+        receipt_url: entry.and_then(|e| e.receipt_url.clone()),
+        accepted: false,
+    })))
+}
+
+/// What tx2 made of PortOne's code 0.
+pub(crate) enum Finished {
+    /// succeeded: by this call (its outcome as recorded), or already by someone else (`None`)
+    Succeeded(Option<RefundOutcome>),
+    /// accepted and not yet applied, failed at the PG, or a suspected double refund
+    Not,
 }
 
 /// PortOne said code 0 and its history lacks our entry (or, V2, holds it as requested):
