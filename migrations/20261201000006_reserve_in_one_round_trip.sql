@@ -86,13 +86,13 @@ begin
                                  then 'replay' else 'key_reused' end, existing.id;
         return;
     end if;
+    if f.pending then
+        return query select 'busy'::text, null::uuid;
+        return;
+    end if;
     again := same_refund_request(p_payment, p_requester_id, p_fingerprint, p_keyless_secs);
     if again is not null then
         return query select 'replay'::text, again;
-        return;
-    end if;
-    if f.pending then
-        return query select 'busy'::text, null::uuid;
         return;
     end if;
     if f.status is distinct from e_status or f.cancel_amount is distinct from e_cancel_amount

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # `make bench-refunds`: refunds per second through the whole service — release app, release
 # simulator, and a private Postgres that commits durably (fsync and synchronous_commit on, as
-# in production) — with signed-in customers over HTTP, two shapes at 10 and 50 clients; and
-# pgbench's TPC-B on the same cluster in the same run, for the ratio.
+# in production) — with signed-in customers over HTTP, two shapes at 10 and 50 clients; beside
+# it PortOne's own refund recipe (the guide's Express + pg server, `scripts/express-recipe/`)
+# against the same simulator and cluster, loaded the same way; and pgbench's TPC-B on the same
+# cluster in the same run, for the ratios.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -19,6 +21,8 @@ psql "$durable_url" -qAt -c "show fsync" -c "show synchronous_commit" | paste -s
 
 cargo leptos build --release
 plain_cargo build --release -p portone-sim -p refund-load
+recipe_port="${BENCH_RECIPE_PORT:-3397}"
+[ -d scripts/express-recipe/node_modules ] || (cd scripts/express-recipe && npm ci --no-audit --no-fund)
 
 out=target/bench-refunds
 mkdir -p "$out"
@@ -38,6 +42,18 @@ run_app() {
 }
 stop_app() { kill "$app_pid" "$sim_pid" 2>/dev/null || true; wait "$app_pid" "$sim_pid" 2>/dev/null || true; }
 trap stop_app EXIT
+# the recipe: the same simulator (with the demo's key), its own database on the same cluster
+run_recipe() {
+  local db="portone_refund_recipe"
+  psql "$durable_url" -qAt -c "drop database if exists $db with (force)" -c "create database $db" >/dev/null
+  target/release/portone-sim --addr "$sim" > "$out/sim.log" 2>&1 &
+  sim_pid=$!
+  PORT="$recipe_port" DATABASE_URL="${durable_url%/*}/$db" PORTONE_API_URL="http://$sim" \
+    IMP_KEY=imp_demo_key IMP_SECRET=demo-secret-for-the-simulator-only \
+    node scripts/express-recipe/server.js > "$out/recipe.log" 2>&1 &
+  app_pid=$!
+  for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$recipe_port/" && break; sleep 0.2; done
+}
 
 for shape in many hot; do
   for clients in 10 50; do
@@ -45,6 +61,12 @@ for shape in many hot; do
     echo "==> $shape orders, $clients clients, ${seconds}s"
     target/release/refund-load --app "http://$site" --sim "http://$sim" --shape "$shape" \
       --clients "$clients" --seconds "$seconds" --history "${HISTORY:-1000}" | tee -a "$out/results.jsonl"
+    stop_app
+    run_recipe
+    echo "==> the refund guide's recipe: $shape orders, $clients clients, ${seconds}s"
+    target/release/refund-load --app "http://127.0.0.1:$recipe_port" --sim "http://$sim" --shape "$shape" \
+      --clients "$clients" --seconds "$seconds" --history "${HISTORY:-1000}" --anonymous --label recipe \
+      | tee -a "$out/results.jsonl"
     stop_app
   done
 done
@@ -61,10 +83,11 @@ done
 node -e '
   const rows = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map(JSON.parse);
   const tps = Object.fromEntries(rows.filter(r => r.pgbench_clients).map(r => [r.pgbench_clients, r.tps]));
-  console.log("| shape | clients | refunds/s | p50 | p99 | pgbench TPS | ratio |");
-  console.log("|---|---|---|---|---|---|---|");
-  for (const r of rows.filter(r => r.shape)) {
-    const t = tps[r.clients];
-    console.log(`| ${r.shape} | ${r.clients} | ${r.refunds_per_s} | ${r.p50_ms} ms | ${r.p99_ms} ms | ${t.toFixed(0)} | ${(r.refunds_per_s / t).toFixed(2)} |`);
+  const recipe = Object.fromEntries(rows.filter(r => r.label === "recipe").map(r => [r.shape + r.clients, r]));
+  console.log("| shape | clients | refunds/s | p50 | p99 | recipe refunds/s | × recipe | pgbench TPS | × pgbench |");
+  console.log("|---|---|---|---|---|---|---|---|---|");
+  for (const r of rows.filter(r => r.label === "service")) {
+    const t = tps[r.clients], e = recipe[r.shape + r.clients];
+    console.log(`| ${r.shape} | ${r.clients} | ${r.refunds_per_s} | ${r.p50_ms} ms | ${r.p99_ms} ms | ${e.refunds_per_s} | ${(r.refunds_per_s / e.refunds_per_s).toFixed(2)} | ${t.toFixed(0)} | ${(r.refunds_per_s / t).toFixed(2)} |`);
   }
 ' "$out/results.jsonl" | tee "$out/table.md"

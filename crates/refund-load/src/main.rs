@@ -5,6 +5,8 @@
 //! - `hot`: each client refunds one order that already has `--history` cancels at PortOne, so
 //!   every refund syncs a long cancel_history.
 //!
+//! With `--anonymous` it loads PortOne's own recipe (`scripts/express-recipe/`) the same way.
+//!
 //! Prints one JSON line: refunds/s, p50 and p99 latency.
 
 use std::time::{Duration, Instant};
@@ -34,6 +36,12 @@ struct Args {
     email: String,
     #[arg(long, default_value = "minsu-pass-1234")]
     password: String,
+    /// post without signing in (the refund guide's own recipe has no sign-in)
+    #[arg(long)]
+    anonymous: bool,
+    /// what is measured, echoed in the output line
+    #[arg(long, default_value = "service")]
+    label: String,
 }
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -43,7 +51,8 @@ async fn main() -> Result<(), Error> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let args = Args::parse();
     let plain = reqwest::Client::new();
-    let login_path = login_action(&plain, &args.app).await?;
+    let login_path =
+        if args.anonymous { String::new() } else { login_action(&plain, &args.app).await? };
 
     // Orders at PortOne, imported by the app through the webhook the simulator sends.
     let per_client = if args.shape == "hot" { 1 } else { args.orders };
@@ -81,7 +90,11 @@ async fn main() -> Result<(), Error> {
 
     let mut customers = Vec::new();
     for _ in 0..args.clients {
-        customers.push(sign_in(&args.app, &login_path, &args.email, &args.password).await?);
+        customers.push(if args.anonymous {
+            reqwest::Client::builder().pool_max_idle_per_host(4).build()?
+        } else {
+            sign_in(&args.app, &login_path, &args.email, &args.password).await?
+        });
     }
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
     let started = Instant::now();
@@ -131,7 +144,7 @@ async fn main() -> Result<(), Error> {
     };
     println!(
         "{}",
-        json!({"shape": args.shape, "clients": args.clients, "refunds": latencies.len(), "not_200": refused,
+        json!({"label": args.label, "shape": args.shape, "clients": args.clients, "refunds": latencies.len(), "not_200": refused,
                "refunds_per_s": (latencies.len() as f64 / elapsed * 10.0).round() / 10.0,
                "p50_ms": (pct(0.50) * 100.0).round() / 100.0, "p99_ms": (pct(0.99) * 100.0).round() / 100.0})
     );

@@ -187,12 +187,13 @@ pub(super) async fn reserve(
             Reservation::KeyReused
         });
     }
-    if let Some(id) = looked.same_request {
-        return Ok(Reservation::Replay(outcome_of(&mut *pool.acquire().await?, id).await?));
-    }
     let Seen { facts, policy, at } = &looked.seen;
+    // a keyless retry is answered once its first request has finished
     if facts.refund_pending {
         return Ok(Reservation::Busy);
+    }
+    if let Some(id) = looked.same_request {
+        return Ok(Reservation::Replay(outcome_of(&mut *pool.acquire().await?, id).await?));
     }
     let now = Utc::now();
     let valid = match rules::validate(facts, &cmd.form, now) {
