@@ -97,6 +97,11 @@ async fn main() -> Result<(), Error> {
         });
     }
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
+    let applied = || async {
+        let stats: Value = plain.get(format!("{}/__sim/stats", args.sim)).send().await?.json().await?;
+        Ok::<_, Error>(stats["cancels_applied"].as_u64().unwrap_or(0))
+    };
+    let applied_before = applied().await?;
     let started = Instant::now();
     let tasks = customers.into_iter().zip(orders).map(|(client, mine)| {
         let app = args.app.clone();
@@ -110,7 +115,9 @@ async fn main() -> Result<(), Error> {
                 let t = Instant::now();
                 let res = client
                     .post(format!("{app}/payments/cancel"))
-                    .json(&json!({"merchant_uid": merchant_uid, "cancel_request_amount": 100, "reason": "부하 시험"}))
+                    // each request its own: the same words again within a minute would be a
+                    // keyless retry of the first, answered without a refund
+                    .json(&json!({"merchant_uid": merchant_uid, "cancel_request_amount": 100, "reason": format!("부하 시험 {n}")}))
                     .send()
                     .await;
                 match res {
@@ -135,6 +142,8 @@ async fn main() -> Result<(), Error> {
         refused += r;
     }
     let elapsed = started.elapsed().as_secs_f64();
+    // every answered refund is a cancel PortOne applied, none a replay
+    let cancels_applied = applied().await? - applied_before;
     latencies.sort();
     let pct = |p: f64| {
         latencies
@@ -145,6 +154,7 @@ async fn main() -> Result<(), Error> {
     println!(
         "{}",
         json!({"label": args.label, "shape": args.shape, "clients": args.clients, "refunds": latencies.len(), "not_200": refused,
+               "cancels_applied_at_portone": cancels_applied,
                "refunds_per_s": (latencies.len() as f64 / elapsed * 10.0).round() / 10.0,
                "p50_ms": (pct(0.50) * 100.0).round() / 100.0, "p99_ms": (pct(0.99) * 100.0).round() / 100.0})
     );
