@@ -7,7 +7,8 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use moka::future::Cache;
+// the synchronous cache: its upkeep runs inline and briefly, never awaiting inside a request
+use moka::sync::Cache;
 use sqlx::PgPool;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
@@ -41,33 +42,33 @@ impl CachedStore {
 impl SessionStore for CachedStore {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         self.db.create(record).await?;
-        self.cache.insert(record.id, record.clone()).await;
+        self.cache.insert(record.id, record.clone());
         Ok(())
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
         self.db.save(record).await?;
-        self.cache.insert(record.id, record.clone()).await;
+        self.cache.insert(record.id, record.clone());
         Ok(())
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        if let Some(record) = self.cache.get(id).await {
+        if let Some(record) = self.cache.get(id) {
             // an expired session is never honoured, cached or not
             if record.expiry_date > tower_sessions::cookie::time::OffsetDateTime::now_utc() {
                 return Ok(Some(record));
             }
-            self.cache.invalidate(id).await;
+            self.cache.invalidate(id);
         }
         let record = self.db.load(id).await?;
         if let Some(record) = &record {
-            self.cache.insert(*id, record.clone()).await;
+            self.cache.insert(*id, record.clone());
         }
         Ok(record)
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
-        self.cache.invalidate(id).await;
+        self.cache.invalidate(id);
         self.db.delete(id).await
     }
 }
@@ -88,7 +89,7 @@ impl Users {
     /// The account `id` as it stands (a customer's within `CACHE_TTL`): `None` when revoked
     /// or gone.
     pub async fn get(&self, pool: &PgPool, id: i64) -> Result<Option<CurrentUser>, ServerError> {
-        if let Some(known) = self.cache.get(&id).await {
+        if let Some(known) = self.cache.get(&id) {
             return Ok(Some(known));
         }
         let now = sqlx::query!(
@@ -99,7 +100,7 @@ impl Users {
         .await?
         .map(|u| CurrentUser { id: u.id, email: u.email, display_name: u.display_name, role: u.role });
         if let Some(customer) = now.as_ref().filter(|u| u.role == Role::Customer) {
-            self.cache.insert(id, customer.clone()).await;
+            self.cache.insert(id, customer.clone());
         }
         Ok(now)
     }

@@ -98,7 +98,8 @@ async fn main() -> Result<(), Error> {
     }
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
     let applied = || async {
-        let stats: Value = plain.get(format!("{}/__sim/stats", args.sim)).send().await?.json().await?;
+        let stats: Value =
+            plain.get(format!("{}/__sim/stats", args.sim)).send().await?.json().await?;
         Ok::<_, Error>(stats["cancels_applied"].as_u64().unwrap_or(0))
     };
     let applied_before = applied().await?;

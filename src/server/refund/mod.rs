@@ -19,7 +19,7 @@ pub mod settle;
 mod store;
 pub mod sweep;
 pub mod tax;
-mod waiters;
+pub mod waiters;
 
 use std::time::Duration;
 
@@ -62,6 +62,8 @@ pub struct PipelineSettings {
     /// its refund is final (`sealed.rs`); without it, never kept (such a refund cannot wait
     /// for approval nor be resent).
     pub account_keys: Option<sealed::AccountKeys>,
+    /// Requests of this app waiting for another refund of a payment (`waiters.rs`).
+    pub waiters: waiters::Waiters,
 }
 
 impl Default for PipelineSettings {
@@ -71,6 +73,7 @@ impl Default for PipelineSettings {
             customer_requests_per_minute: 60,
             lease: Duration::from_secs(120),
             account_keys: None,
+            waiters: Default::default(),
         }
     }
 }
@@ -220,7 +223,7 @@ async fn refund_once(
             // balance. Only a few requests per payment wait; the rest are told at once.
             reserve::Reservation::Busy => {
                 if waiting.is_none() {
-                    waiting = waiters::Waiter::join(payment_id);
+                    waiting = settings.waiters.join(payment_id);
                 }
                 if waiting.is_none() || tokio::time::Instant::now() >= deadline {
                     let message = rules::REFUND_IN_PROGRESS.to_string();
