@@ -31,7 +31,8 @@ sqlx-prepare:
 bench-first-visit:
 	scripts/bench-first-visit.sh
 
-# Refunds/s through the whole service on a durably committing Postgres, with pgbench's ratio.
+# Refunds/s through the whole service on a durably committing Postgres, beside PortOne's own
+# recipe (the refund guide's Express server, scripts/express-recipe/) and pgbench.
 bench-refunds:
 	scripts/bench-refunds.sh
 
