@@ -212,33 +212,6 @@ pub async fn store_balance(
     Ok(stored.rows_affected() == 1)
 }
 
-/// Takes a refund's tax-free part and VAT off what remains, when the balance we hold was
-/// the one the refund was computed from (`checksum`, the cancellable amount before it). A
-/// payment PortOne keeps no balance for stays without one (null less anything is null), and
-/// its mark moves on too, so the next refund does not ask PortOne again.
-pub async fn book_tax_parts(
-    conn: &mut PgConnection,
-    payment_id: i64,
-    checksum: i64,
-    amount: i64,
-    tax_free: i64,
-    vat: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        r#"update payments set tax_free_remaining = tax_free_remaining - $4, vat_remaining = vat_remaining - $5,
-                  balance_cancel_amount = balance_cancel_amount + $3
-           where id = $1 and balance_cancel_amount = amount - $2"#,
-        payment_id,
-        checksum,
-        amount,
-        tax_free,
-        vat
-    )
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
 /// Stores a payment we learn about from PortOne (webhook import, demo data). Its owner is
 /// decided by `owner_of`. Idempotent on imp_uid. Returns the owner.
 pub async fn import_payment(

@@ -76,7 +76,7 @@ pub async fn decide(
                 receipt_url: entry.receipt_url,
                 cancellation_id: entry.cancellation_id,
             };
-            store::mark_succeeded(&mut tx, refund_id, r.payment_id, Some(&proof), None).await?;
+            store::mark_succeeded(&mut tx, refund_id, r.payment_id, &proof).await?;
             store::audit(
                 &mut *tx,
                 Some(refund_id),

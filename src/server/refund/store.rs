@@ -108,7 +108,9 @@ impl Reserved {
 /// PG has yet to apply it: the refund is 환불 접수됨 (still pending) until the entry appears;
 /// so is one whose V2 cancellation PortOne holds as requested. A V2 cancellation that failed
 /// at the PG fails the refund. A success is one statement (`finish_refund_succeeded`): the
-/// refund, its entry's link, its audit event, its tax parts and its event to the shop.
+/// refund, its entry's link, its audit event, its tax parts and its event to the shop. The
+/// tax parts come off what remains only when the balance we hold was the one the refund was
+/// computed from (`checksum`); a payment PortOne keeps no balance for stays without one.
 pub(crate) async fn finish_succeeded(
     tx: &mut PgConnection,
     r: &Reserved,
@@ -239,33 +241,30 @@ impl From<&CancelEntry> for ProvingEntry {
     }
 }
 
-/// Marks a pending (or reviewed) refund succeeded and links the entry that proves it, when
-/// known. `portone_code` is PortOne's when its answer is the proof; an admin's decision sets
-/// none. Returns whether the refund changed (someone else may have finished it).
+/// An admin's decision (`review.rs`): marks a refund in review succeeded and links the entry
+/// that proves it. PortOne's code, if any, stays as it was. Returns whether the
+/// refund changed (someone else may have finished it). A success learnt from PortOne is
+/// `finish_succeeded`'s one statement instead.
 pub(crate) async fn mark_succeeded(
     tx: &mut PgConnection,
     refund_id: Uuid,
     payment_id: i64,
-    entry: Option<&ProvingEntry>,
-    portone_code: Option<i32>,
+    entry: &ProvingEntry,
 ) -> Result<bool, sqlx::Error> {
     let updated = sqlx::query!(
-        r#"update refunds set status = 'succeeded', portone_code = coalesce($4, portone_code), portone_message = null,
+        r#"update refunds set status = 'succeeded', portone_message = null,
                   pg_tid = $2, receipt_url = $3, updated_at = now(), finished_at = now()
            where id = $1 and status in ('pending', 'needs_review')"#,
         refund_id,
-        entry.and_then(|e| e.pg_tid.clone()),
-        entry.and_then(|e| e.receipt_url.clone()),
-        portone_code,
+        entry.pg_tid,
+        entry.receipt_url,
     )
     .execute(&mut *tx)
     .await?;
     if updated.rows_affected() != 1 {
         return Ok(false);
     }
-    if let Some(e) = entry {
-        link_entry(&mut *tx, payment_id, &e.key, refund_id).await?;
-    }
+    link_entry(&mut *tx, payment_id, &entry.key, refund_id).await?;
     Ok(true)
 }
 
