@@ -39,5 +39,6 @@ bench-refunds:
 bench-sim:
 	scripts/install-tools.sh && . scripts/env.sh && cargo bench --features ssr --bench sim_throughput
 
+# 환불 내역 through HTTP at REFUNDS refunds (default 1,000,000; `make bench-admin REFUNDS=10000000`).
 bench-admin:
-	scripts/install-tools.sh && . scripts/env.sh && DATABASE_URL="$${DATABASE_URL:-$$(scripts/pg.sh postgres)}" cargo bench --features ssr --bench admin_million
+	scripts/install-tools.sh && . scripts/env.sh && DATABASE_URL="$${DATABASE_URL:-$$(scripts/pg.sh postgres)}" REFUNDS="$(REFUNDS)" cargo bench --features ssr --bench admin_pages

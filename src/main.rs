@@ -111,6 +111,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         state.settings.shop_webhooks.clone(),
         stop_rx.clone(),
     );
+    // 환불 내역's kept sums: changes folded every few seconds (readers add unfolded ones).
+    let _folds = portone_refund::server::refund_totals::spawn_fold(
+        state.pool.clone(),
+        std::time::Duration::from_secs(5),
+        stop_rx.clone(),
+    );
     health::spawn_probe(state.pool.clone(), state.db_health.clone());
     let app = router::build(state);
     let listener = tokio::net::TcpListener::bind(addr).await?;

@@ -1,7 +1,7 @@
 //! The admin side: the refund list (filters, keyset pages, totals, daily chart, streamed CSV),
 //! one order's timeline, and re-sync with PortOne. Callers check the admin role first.
 
-use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Timelike, Utc};
 use chrono_tz::Asia::Seoul;
 use futures::StreamExt;
 use sqlx::PgPool;
@@ -12,6 +12,7 @@ use crate::model::{ApiVersion, PayMethod, RefundStatus, Role, TaxAmounts, TaxSpl
 use crate::server::error::ServerError;
 use crate::server::gateway::Gateway;
 use crate::server::refund::observe::{refresh, Refreshed};
+use crate::server::refund_totals;
 
 /// The filter as SQL parameters.
 #[derive(Debug, Default)]
@@ -204,12 +205,35 @@ pub async fn list_refunds(pool: &PgPool, query: &RefundQuery) -> Result<RefundLi
     Ok(RefundList { rows, next, prev })
 }
 
-/// Count and sum per status for the filter (ignoring the page position).
+/// Count and sum per status for the filter (ignoring the page position): from the kept sums,
+/// or for a search from its rows.
 pub async fn totals(pool: &PgPool, query: &RefundQuery) -> Result<Vec<StatusTotal>, sqlx::Error> {
+    totals_from(pool, query, Source::Kept).await
+}
+
+/// Where totals and the chart are read from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// the kept sums (`refund_totals`), or the rows where the sums cannot answer (a search)
+    Kept,
+    /// always the filter's rows: what the kept sums must equal
+    Rows,
+}
+
+pub async fn totals_from(
+    pool: &PgPool,
+    query: &RefundQuery,
+    source: Source,
+) -> Result<Vec<StatusTotal>, sqlx::Error> {
+    if source == Source::Kept {
+        if let Some(totals) = refund_totals::status_totals(pool, query).await? {
+            return Ok(totals);
+        }
+    }
     let p = Params::from_query(query);
     let rows = sqlx::query!(
         r#"select status as "status!: RefundStatus", count(*) as "count!", coalesce(sum(amount), 0)::bigint as "amount!"
-           from filtered_refunds($1, $2, $3, $4, $5, $6, $7)
+           from matching_refunds($1, $2, $3, $4, $5, $6, $7)
            group by status
            order by status"#,
         p.status, p.from as _, p.until as _, p.pay_method, p.requester, p.q,
@@ -226,6 +250,14 @@ pub async fn totals(pool: &PgPool, query: &RefundQuery) -> Result<Vec<StatusTota
 /// Refunded won per KST day over the filter's range (default: the last 30 days), every day
 /// present, zeros included.
 pub async fn daily_refunded(pool: &PgPool, query: &RefundQuery) -> Result<DailyChart, sqlx::Error> {
+    daily_refunded_from(pool, query, Source::Kept).await
+}
+
+pub async fn daily_refunded_from(
+    pool: &PgPool,
+    query: &RefundQuery,
+    source: Source,
+) -> Result<DailyChart, sqlx::Error> {
     let to = query.to_day().unwrap_or_else(kst_today);
     let from = query.from_day().filter(|f| *f <= to).unwrap_or(to - Duration::days(29));
     // at most a year of bars
@@ -235,22 +267,34 @@ pub async fn daily_refunded(pool: &PgPool, query: &RefundQuery) -> Result<DailyC
         to: Some(to.to_string()),
         ..query.without_cursor()
     };
-    let p = Params::from_query(&ranged);
-    let rows = sqlx::query!(
-        r#"select (created_at at time zone 'Asia/Seoul')::date as "day!: NaiveDate",
-                  coalesce(sum(amount) filter (where status = 'succeeded'), 0)::bigint as "refunded!"
-           from filtered_refunds($1, $2, $3, $4, $5, $6, $7)
-           group by 1
-           order by 1"#,
-        p.status, p.from as _, p.until as _, p.pay_method, p.requester, p.q,
-        p.version.map(ApiVersion::as_str)
-    )
-    .fetch_all(pool)
-    .await?;
+    let kept = match source {
+        Source::Kept => refund_totals::daily_refunded(pool, &ranged, from, to).await?,
+        Source::Rows => None,
+    };
+    let rows = match kept {
+        Some(rows) => rows,
+        None => {
+            let p = Params::from_query(&ranged);
+            sqlx::query_as!(
+                DayTotal,
+                r#"select (created_at at time zone 'Asia/Seoul')::date as "day!: NaiveDate",
+                          coalesce(sum(amount) filter (where status = 'succeeded'), 0)::bigint as "refunded!"
+                   from matching_refunds($1, $2, $3, $4, $5, $6, $7)
+                   group by 1
+                   order by 1"#,
+                p.status, p.from as _, p.until as _, p.pay_method, p.requester, p.q,
+                p.version.map(ApiVersion::as_str)
+            )
+            .fetch_all(pool)
+            .await?
+        }
+    };
+    let by_day: std::collections::HashMap<NaiveDate, i64> =
+        rows.into_iter().map(|r| (r.day, r.refunded)).collect();
     let mut days = Vec::new();
     let mut d = from;
     while d <= to {
-        let refunded = rows.iter().find(|r| r.day == d).map(|r| r.refunded).unwrap_or(0);
+        let refunded = by_day.get(&d).copied().unwrap_or(0);
         days.push(DayTotal { day: d, refunded });
         d += Duration::days(1);
     }
@@ -280,69 +324,123 @@ pub async fn refund_page(
 /// One CSV cell: quoted when needed, and a leading `=`, `+`, `-`, `@` (or tab/CR) defused
 /// with an apostrophe so spreadsheet programs do not run it as a formula.
 pub fn csv_cell(value: &str) -> String {
-    let defused = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{value}")
+    let mut cell = String::with_capacity(value.len() + 2);
+    push_csv_cell(&mut cell, value);
+    cell
+}
+
+fn push_csv_cell(out: &mut String, value: &str) {
+    let quoted = value.contains([',', '"', '\n', '\r']);
+    if quoted {
+        out.push('"');
+    }
+    if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        out.push('\'');
+    }
+    if quoted {
+        for (i, part) in value.split('"').enumerate() {
+            if i > 0 {
+                out.push_str("\"\"");
+            }
+            out.push_str(part);
+        }
+        out.push('"');
     } else {
-        value.to_string()
-    };
-    if defused.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", defused.replace('"', "\"\""))
-    } else {
-        defused
+        out.push_str(value);
     }
 }
 
 pub const CSV_HEADER: &str = "요청 일시(KST),주문번호,imp_uid,PortOne 버전,고객,고객 이메일,상품명,결제수단,요청 금액,과세 금액,면세 금액,부가세,상태,요청자,요청자 이름,사유,PortOne 메시지,영수증\r\n";
 
 pub fn csv_line(r: &AdminRefundRow) -> String {
-    let cells = [
-        crate::model::format_kst_seconds(r.requested_at),
-        r.merchant_uid.clone(),
-        r.imp_uid.clone(),
-        r.api_version.label().to_string(),
-        r.customer_name.clone().unwrap_or_default(),
-        r.customer_email.clone().unwrap_or_default(),
-        r.order_name.clone(),
-        r.pay_method.label().to_string(),
-        r.amount.to_string(),
-        // 과세 / 면세 / 부가세: empty when PortOne gave the payment no split
-        r.tax.map(|t| t.supply_of(r.amount).to_string()).unwrap_or_default(),
-        r.tax.map(|t| t.tax_free.to_string()).unwrap_or_default(),
-        r.tax.map(|t| t.vat.to_string()).unwrap_or_default(),
-        r.status.label().to_string(),
-        r.requester_role.label().to_string(),
-        r.requester_name.clone(),
-        r.reason.clone(),
-        r.portone_message.clone().unwrap_or_default(),
-        r.receipt_url.clone().unwrap_or_default(),
-    ];
-    let mut line = cells.iter().map(|c| csv_cell(c)).collect::<Vec<_>>().join(",");
-    line.push_str("\r\n");
+    let mut line = String::with_capacity(256);
+    push_csv_line(&mut line, r);
     line
 }
 
-/// Streams the filter's rows as CSV lines (UTF-8 with a BOM first, so Excel reads Korean),
-/// row by row from the database through a small bounded channel: memory stays flat however
-/// many rows there are.
+/// Appends one refund's CSV line, cell by cell, with no allocation of its own: the export
+/// writes ten million of them.
+fn push_csv_line(out: &mut String, r: &AdminRefundRow) {
+    use std::fmt::Write;
+    let kst = r.requested_at.with_timezone(&Seoul);
+    let _ = write!(
+        out,
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        kst.year(),
+        kst.month(),
+        kst.day(),
+        kst.hour(),
+        kst.minute(),
+        kst.second()
+    );
+    let mut cell = |value: &str| {
+        out.push(',');
+        push_csv_cell(out, value);
+    };
+    cell(&r.merchant_uid);
+    cell(&r.imp_uid);
+    cell(r.api_version.label());
+    cell(r.customer_name.as_deref().unwrap_or_default());
+    cell(r.customer_email.as_deref().unwrap_or_default());
+    cell(&r.order_name);
+    cell(r.pay_method.label());
+    let mut number = itoa::Buffer::new();
+    cell(number.format(r.amount));
+    // 과세 / 면세 / 부가세: empty when PortOne gave the payment no split
+    match r.tax {
+        Some(t) => {
+            cell(number.format(t.supply_of(r.amount)));
+            cell(number.format(t.tax_free));
+            cell(number.format(t.vat));
+        }
+        None => {
+            cell("");
+            cell("");
+            cell("");
+        }
+    }
+    cell(r.status.label());
+    cell(r.requester_role.label());
+    cell(&r.requester_name);
+    cell(&r.reason);
+    cell(r.portone_message.as_deref().unwrap_or_default());
+    cell(r.receipt_url.as_deref().unwrap_or_default());
+    out.push_str("\r\n");
+}
+
+/// What the CSV export sends at a time: lines gathered to about this many bytes.
+const CSV_CHUNK: usize = 64 * 1024;
+
+/// Streams the filter's rows as CSV (UTF-8 with a BOM first, so Excel reads Korean), row by
+/// row from the database, in chunks of about 64 KB through a small bounded channel: memory
+/// stays flat however many rows there are.
 pub fn csv_stream(
     pool: PgPool,
     query: RefundQuery,
 ) -> tokio::sync::mpsc::Receiver<Result<String, std::io::Error>> {
-    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    let (tx, rx) = tokio::sync::mpsc::channel(8);
     tokio::spawn(async move {
-        if tx.send(Ok(format!("\u{feff}{CSV_HEADER}"))).await.is_err() {
-            return;
-        }
+        let mut chunk = String::with_capacity(CSV_CHUNK + 1024);
+        chunk.push('\u{feff}');
+        chunk.push_str(CSV_HEADER);
         let p = Params::from_query(&query);
         let mut rows = page_query(&p, None, None, None).fetch(&pool);
         while let Some(row) = rows.next().await {
-            let item =
-                row.map(|r| csv_line(&AdminRefundRow::from(r))).map_err(std::io::Error::other);
-            let failed = item.is_err();
-            if tx.send(item).await.is_err() || failed {
-                return;
+            match row {
+                Ok(r) => push_csv_line(&mut chunk, &AdminRefundRow::from(r)),
+                Err(error) => {
+                    let _ = tx.send(Err(std::io::Error::other(error))).await;
+                    return;
+                }
+            }
+            if chunk.len() >= CSV_CHUNK {
+                let full = std::mem::replace(&mut chunk, String::with_capacity(CSV_CHUNK + 1024));
+                if tx.send(Ok(full)).await.is_err() {
+                    return;
+                }
             }
         }
+        let _ = tx.send(Ok(chunk)).await;
     });
     rx
 }

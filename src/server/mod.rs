@@ -19,6 +19,7 @@ pub mod orders;
 pub mod outbox;
 pub mod payments;
 pub mod refund;
+pub mod refund_totals;
 pub mod router;
 pub mod seed_api;
 pub mod sessions;

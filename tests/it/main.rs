@@ -20,5 +20,6 @@ mod shop;
 mod shop_events;
 mod statements;
 mod tax;
+mod totals;
 mod v2_refunds;
 mod webhooks;
