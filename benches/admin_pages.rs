@@ -125,6 +125,7 @@ fn query(pairs: &[(&str, &str)]) -> RefundQuery {
 
 #[tokio::main]
 async fn main() {
+    portone_refund::server::telemetry::install_crypto_provider();
     let refunds: i64 = std::env::var("REFUNDS")
         .ok()
         .filter(|v| !v.is_empty())
@@ -185,7 +186,7 @@ async fn main() {
     println!("|---|---|---|");
     let mut worst: f64 = 0.0;
     for (name, q) in &cases {
-        let url = format!("{base}/admin/refunds{}", q.to_query_string());
+        let url = format!("{base}/admin/refunds?{}", q.to_query_string());
         let load = || async {
             let res = client.get(&url).header("accept", "text/html").send().await.unwrap();
             assert_eq!(res.status(), 200, "{name}");

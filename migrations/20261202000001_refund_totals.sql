@@ -212,33 +212,8 @@ language sql stable as $$
     select * from searched_refunds($6, $1, $2, $3, $4, $5, $7) where $6 is not null
 $$;
 
--- One page by keyset, as before (`20261201000004_portone_v2.sql`), with a search's pages
--- from `searched_refunds`. Each branch keeps its own ORDER BY and LIMIT, so the unsearched
--- ones still walk the (…, created_at, id) indexes; one-time conditions leave one to run.
-create or replace function refund_list_page(
-    status text, from_at timestamptz, until_at timestamptz, pay_method text, requester text, q text,
-    api_version text,
-    newer_than_at timestamptz, newer_than_id uuid, older_than_at timestamptz, older_than_id uuid,
-    lim bigint
-) returns setof admin_refund_rows
-language sql stable as $$
-    (select * from filtered_refunds($1, $2, $3, $4, $5, null, $7)
-     where $6 is null and $8 is not null and (created_at, id) > ($8, $9)
-     order by created_at asc, id asc
-     limit $12)
-    union all
-    (select * from filtered_refunds($1, $2, $3, $4, $5, null, $7)
-     where $6 is null and $8 is null and ($10 is null or (created_at, id) < ($10, $11))
-     order by created_at desc, id desc
-     limit $12)
-    union all
-    (select * from searched_refunds($6, $1, $2, $3, $4, $5, $7)
-     where $6 is not null and $8 is not null and (created_at, id) > ($8, $9)
-     order by created_at asc, id asc
-     limit $12)
-    union all
-    (select * from searched_refunds($6, $1, $2, $3, $4, $5, $7)
-     where $6 is not null and $8 is null and ($10 is null or (created_at, id) < ($10, $11))
-     order by created_at desc, id desc
-     limit $12)
-$$;
+-- Pages are read by statements of their own now (src/server/admin.rs), each inlining one
+-- function: planning `refund_list_page` inlined five (itself and four filters) on every call,
+-- 4 ms of a 6 ms page.
+drop function refund_list_page(text, timestamptz, timestamptz, text, text, text, text,
+                               timestamptz, uuid, timestamptz, uuid, bigint);

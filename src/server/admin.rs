@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Timelike, Utc};
 use chrono_tz::Asia::Seoul;
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -117,44 +117,117 @@ pub fn delay(
 /// A keyset position in the filter's rows (`created_at`, `id`).
 type Cursor = (DateTime<Utc>, Uuid);
 
-/// One page of the filter's rows: newer than `newer_than` (oldest first) when given, else
-/// older than `older_than` (newest first); every row without `limit`.
-fn page_query<'a>(
+/// A statement reading refunds as 환불 내역 lists them, `$from` the rest of it: the four
+/// page statements below share the columns. Each is planned for its own values (a rare status
+/// walks its index); one function inlined per statement keeps that planning short.
+macro_rules! listed_refunds {
+    ($from:literal, $($arg:expr),* $(,)?) => {
+        sqlx::query_as!(
+            Row,
+            r#"select id as "id!", created_at as "created_at!: DateTime<Utc>", merchant_uid as "merchant_uid!",
+                      imp_uid as "imp_uid!", customer_name, customer_email, order_name as "order_name!",
+                      pay_method as "pay_method!: PayMethod", amount as "amount!", status as "status!: RefundStatus",
+                      requester_role as "requester_role!: Role", requester_name as "requester_name!",
+                      reason as "reason!", portone_message, receipt_url, tax_free, vat_amount,
+                      amount_mismatch as "amount_mismatch!", unassigned as "unassigned!",
+                      api_version as "api_version!: ApiVersion" "# + $from,
+            $($arg),*
+        )
+    };
+}
+
+/// Which way a page goes from its cursor.
+#[derive(Clone, Copy)]
+enum Direction {
+    /// rows newer than the cursor, oldest first (paging back)
+    Newer(Cursor),
+    /// rows older than the cursor, or from the newest without one, newest first
+    Older(Option<Cursor>),
+}
+
+/// One page of the filter's rows (every row without `limit`); a search reads from the
+/// payments it names (`searched_refunds`), anything else from `filtered_refunds`.
+fn page_rows<'a>(
+    pool: &'a PgPool,
     p: &'a Params,
-    newer_than: Option<Cursor>,
-    older_than: Option<Cursor>,
+    direction: Direction,
     limit: Option<i64>,
-) -> sqlx::query::Map<
-    'a,
-    sqlx::Postgres,
-    impl FnMut(sqlx::postgres::PgRow) -> Result<Row, sqlx::Error> + Send,
-    sqlx::postgres::PgArguments,
-> {
-    let (newer_at, newer_id) = newer_than.unzip();
-    let (older_at, older_id) = older_than.unzip();
-    sqlx::query_as!(
-        Row,
-        r#"select id as "id!", created_at as "created_at!: DateTime<Utc>", merchant_uid as "merchant_uid!",
-                  imp_uid as "imp_uid!", customer_name, customer_email, order_name as "order_name!",
-                  pay_method as "pay_method!: PayMethod", amount as "amount!", status as "status!: RefundStatus",
-                  requester_role as "requester_role!: Role", requester_name as "requester_name!",
-                  reason as "reason!", portone_message, receipt_url, tax_free, vat_amount,
-                  amount_mismatch as "amount_mismatch!", unassigned as "unassigned!",
-                  api_version as "api_version!: ApiVersion"
-           from refund_list_page($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"#,
-        p.status,
-        p.from as _,
-        p.until as _,
-        p.pay_method,
-        p.requester,
-        p.q,
-        p.version.map(ApiVersion::as_str),
-        newer_at as _,
-        newer_id,
-        older_at as _,
-        older_id,
-        limit
-    )
+) -> futures::stream::BoxStream<'a, Result<Row, sqlx::Error>> {
+    let version = p.version.map(ApiVersion::as_str);
+    match (&p.q, direction) {
+        (None, Direction::Newer((at, id))) => listed_refunds!(
+            "from filtered_refunds($1, $2, $3, $4, $5, null, $6)
+             where (created_at, id) > ($7, $8)
+             order by created_at asc, id asc
+             limit $9",
+            p.status,
+            p.from as _,
+            p.until as _,
+            p.pay_method,
+            p.requester,
+            version,
+            at as _,
+            id,
+            limit
+        )
+        .fetch(pool),
+        (None, Direction::Older(cursor)) => {
+            let (at, id) = cursor.unzip();
+            listed_refunds!(
+                "from filtered_refunds($1, $2, $3, $4, $5, null, $6)
+                 where ($7::timestamptz is null or (created_at, id) < ($7, $8))
+                 order by created_at desc, id desc
+                 limit $9",
+                p.status,
+                p.from as _,
+                p.until as _,
+                p.pay_method,
+                p.requester,
+                version,
+                at as _,
+                id,
+                limit
+            )
+            .fetch(pool)
+        }
+        (Some(q), Direction::Newer((at, id))) => listed_refunds!(
+            "from searched_refunds($1, $2, $3, $4, $5, $6, $7)
+             where (created_at, id) > ($8, $9)
+             order by created_at asc, id asc
+             limit $10",
+            q,
+            p.status,
+            p.from as _,
+            p.until as _,
+            p.pay_method,
+            p.requester,
+            version,
+            at as _,
+            id,
+            limit
+        )
+        .fetch(pool),
+        (Some(q), Direction::Older(cursor)) => {
+            let (at, id) = cursor.unzip();
+            listed_refunds!(
+                "from searched_refunds($1, $2, $3, $4, $5, $6, $7)
+                 where ($8::timestamptz is null or (created_at, id) < ($8, $9))
+                 order by created_at desc, id desc
+                 limit $10",
+                q,
+                p.status,
+                p.from as _,
+                p.until as _,
+                p.pay_method,
+                p.requester,
+                version,
+                at as _,
+                id,
+                limit
+            )
+            .fetch(pool)
+        }
+    }
 }
 
 /// A page of 환불 내역 with the cursors of its neighbours.
@@ -183,7 +256,11 @@ pub async fn list_refunds(pool: &PgPool, query: &RefundQuery) -> Result<RefundLi
     let after = if before.is_some() { None } else { query.after.as_deref().and_then(parse_cursor) };
     // one extra row tells whether another page exists in that direction
     let limit = size + 1;
-    let mut rows = page_query(&p, before, after, Some(limit)).fetch_all(pool).await?;
+    let direction = match before {
+        Some(cursor) => Direction::Newer(cursor),
+        None => Direction::Older(after),
+    };
+    let mut rows: Vec<Row> = page_rows(pool, &p, direction, Some(limit)).try_collect().await?;
     // paging back, the rows came oldest first
     if before.is_some() {
         rows.sort_by_key(|r| (r.created_at, r.id));
@@ -301,23 +378,27 @@ pub async fn daily_refunded_from(
     Ok(DailyChart { from, to, days })
 }
 
+/// The whole 환불 내역 page. Its four reads are independent and go out together, each on a
+/// connection of its own: the page waits for the slowest, not for their sum.
 pub async fn refund_page(
     pool: &PgPool,
     query: &RefundQuery,
     alert_after: std::time::Duration,
 ) -> Result<RefundPage, sqlx::Error> {
-    let RefundList { mut rows, next, prev } = list_refunds(pool, query).await?;
+    let waiting =
+        sqlx::query_scalar!(r#"select count(*) as "n!" from refunds where status = 'requested'"#)
+            .fetch_one(pool);
+    let (RefundList { mut rows, next, prev }, totals, chart, waiting_requests) = futures::try_join!(
+        list_refunds(pool, query),
+        totals(pool, query),
+        daily_refunded(pool, query),
+        waiting
+    )?;
     let now = Utc::now();
     for row in &mut rows {
         row.delayed_secs = delay(row.status, row.requested_at, now, alert_after);
     }
-    let totals = totals(pool, query).await?;
-    let DailyChart { from: chart_from, to: chart_to, days: chart } =
-        daily_refunded(pool, query).await?;
-    let waiting_requests =
-        sqlx::query_scalar!(r#"select count(*) as "n!" from refunds where status = 'requested'"#)
-            .fetch_one(pool)
-            .await?;
+    let DailyChart { from: chart_from, to: chart_to, days: chart } = chart;
     Ok(RefundPage { rows, next, prev, totals, chart, chart_from, chart_to, waiting_requests })
 }
 
@@ -424,7 +505,7 @@ pub fn csv_stream(
         chunk.push('\u{feff}');
         chunk.push_str(CSV_HEADER);
         let p = Params::from_query(&query);
-        let mut rows = page_query(&p, None, None, None).fetch(&pool);
+        let mut rows = page_rows(&pool, &p, Direction::Older(None), None);
         while let Some(row) = rows.next().await {
             match row {
                 Ok(r) => push_csv_line(&mut chunk, &AdminRefundRow::from(r)),

@@ -65,6 +65,11 @@ pub async fn ledgers(pool: &PgPool, at_portone: &[Payment]) -> Result<Verdict, s
             .violations
             .push(format!("{linked_twice} refunds are linked to more than one entry"));
     }
+    // 환불 내역's kept sums (appended by triggers, folded by both instances as they ran and
+    // were killed) must equal the rows they sum.
+    for d in portone_refund::server::refund_totals::disagreements(pool).await? {
+        verdict.violations.push(format!("환불 내역's sums disagree with the rows: {d:?}"));
+    }
     let no_refunds = Vec::new();
     for payment in at_portone {
         let mine = ours.get(&payment.imp_uid).unwrap_or(&no_refunds);
