@@ -148,7 +148,7 @@ enum Direction {
 /// One page of the filter's rows (every row without `limit`); a search reads from the
 /// payments it names (`searched_refunds`), anything else from `filtered_refunds`.
 fn page_rows<'a>(
-    pool: &'a PgPool,
+    pool: impl sqlx::PgExecutor<'a> + 'a,
     p: &'a Params,
     direction: Direction,
     limit: Option<i64>,
@@ -505,7 +505,21 @@ pub fn csv_stream(
         chunk.push('\u{feff}');
         chunk.push_str(CSV_HEADER);
         let p = Params::from_query(&query);
-        let mut rows = page_rows(&pool, &p, Direction::Older(None), None);
+        // Every row: hashing the few payments and users once beats looking each up per refund
+        // (measured at ten million refunds: 34 s instead of 64 s in Postgres).
+        let mut db = match pool.begin().await {
+            Ok(db) => db,
+            Err(error) => {
+                let _ = tx.send(Err(std::io::Error::other(error))).await;
+                return;
+            }
+        };
+        if let Err(error) = sqlx::query!("set local enable_nestloop = off").execute(&mut *db).await
+        {
+            let _ = tx.send(Err(std::io::Error::other(error))).await;
+            return;
+        }
+        let mut rows = page_rows(&mut *db, &p, Direction::Older(None), None);
         while let Some(row) = rows.next().await {
             match row {
                 Ok(r) => push_csv_line(&mut chunk, &AdminRefundRow::from(r)),
