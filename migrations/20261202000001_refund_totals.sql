@@ -21,6 +21,19 @@ create table refund_day_totals (
     primary key (day, status, pay_method, requester_role, api_version)
 );
 
+-- The same sums per KST month (`month` its first day): a year of 환불 내역 reads twelve
+-- months and the days at the window's ragged edges, not every day.
+create table refund_month_totals (
+    month date not null check (extract(day from month) = 1),
+    status text not null,
+    pay_method text not null,
+    requester_role text not null,
+    api_version text not null,
+    refunds bigint not null,
+    amount bigint not null,
+    primary key (month, status, pay_method, requester_role, api_version)
+);
+
 create table refund_total_changes (
     day date not null,
     status text not null,
@@ -71,7 +84,7 @@ create trigger refunds_totals_update after update of status, amount, created_at,
 create function refund_totals_reset() returns trigger
 language plpgsql as $$
 begin
-    truncate refund_day_totals, refund_total_changes;
+    truncate refund_day_totals, refund_month_totals, refund_total_changes;
     return null;
 end
 $$;
@@ -90,10 +103,19 @@ language sql as $$
                sum(refunds)::bigint as refunds, sum(amount)::bigint as amount
         from moved
         group by day, status, pay_method, requester_role, api_version
-    ), folded as (
+    ), folded_days as (
         insert into refund_day_totals as t
         select * from summed
         on conflict (day, status, pay_method, requester_role, api_version)
+        do update set refunds = t.refunds + excluded.refunds, amount = t.amount + excluded.amount
+        returning 1
+    ), folded_months as (
+        insert into refund_month_totals as t
+        select date_trunc('month', day::timestamp)::date, status, pay_method, requester_role,
+               api_version, sum(refunds)::bigint, sum(amount)::bigint
+        from summed
+        group by 1, 2, 3, 4, 5
+        on conflict (month, status, pay_method, requester_role, api_version)
         do update set refunds = t.refunds + excluded.refunds, amount = t.amount + excluded.amount
         returning 1
     )
@@ -109,21 +131,51 @@ create view refund_total_rows as
     from refund_total_changes;
 
 -- Count and sum per status for 환불 내역's filter without a search (NULL means "any"; days
--- are KST days, both ends included).
+-- are KST days, both ends included): whole months inside the window from the month sums, the
+-- days before the first whole month and after the last from the day sums (two index ranges),
+-- and the changes not folded yet.
 create function refund_status_totals(
     status text, from_day date, to_day date, pay_method text, requester text, api_version text
 ) returns table (status text, refunds bigint, amount bigint)
 language sql stable as $$
-    select t.status, sum(t.refunds)::bigint, sum(t.amount)::bigint
-    from refund_total_rows t
-    where ($1 is null or t.status = $1)
-      and ($2 is null or t.day >= $2)
-      and ($3 is null or t.day <= $3)
-      and ($4 is null or t.pay_method = $4)
-      and ($5 is null or t.requester_role = $5)
-      and ($6 is null or t.api_version = $6)
-    group by t.status
-    having sum(t.refunds) <> 0
+    with window_ as (
+        select coalesce($2, '-infinity'::date) as lo,
+               coalesce($3, 'infinity'::date) as hi,
+               -- the first whole month: `lo`'s own when it starts it, else the next
+               case when $2 is null then '-infinity'::date
+                    when extract(day from $2) = 1 then $2
+                    else (date_trunc('month', $2::timestamp) + interval '1 month')::date
+               end as whole_from,
+               -- the day after the last whole month: `hi`'s own month ends whole only on its
+               -- last day
+               case when $3 is null then 'infinity'::date
+                    else date_trunc('month', ($3 + 1)::timestamp)::date
+               end as whole_until
+    ), kept as (
+        select m.status, m.pay_method, m.requester_role, m.api_version, m.refunds, m.amount
+        from refund_month_totals m, window_ w
+        where m.month >= w.whole_from and m.month < w.whole_until
+        union all
+        select d.status, d.pay_method, d.requester_role, d.api_version, d.refunds, d.amount
+        from refund_day_totals d, window_ w
+        where d.day >= w.lo and d.day <= w.hi and d.day < w.whole_from
+        union all
+        select d.status, d.pay_method, d.requester_role, d.api_version, d.refunds, d.amount
+        from refund_day_totals d, window_ w
+        where d.day >= greatest(w.lo, w.whole_from, w.whole_until) and d.day <= w.hi
+        union all
+        select c.status, c.pay_method, c.requester_role, c.api_version, c.refunds, c.amount
+        from refund_total_changes c, window_ w
+        where c.day >= w.lo and c.day <= w.hi
+    )
+    select k.status, sum(k.refunds)::bigint, sum(k.amount)::bigint
+    from kept k
+    where ($1 is null or k.status = $1)
+      and ($4 is null or k.pay_method = $4)
+      and ($5 is null or k.requester_role = $5)
+      and ($6 is null or k.api_version = $6)
+    group by k.status
+    having sum(k.refunds) <> 0
 $$;
 
 -- Refunded won per KST day for the same filter, days without refunds left out.
@@ -144,10 +196,13 @@ language sql stable as $$
     having sum(t.amount) <> 0
 $$;
 
--- Groups whose sums differ from the rows, with both; empty when all is well.
+-- Groups whose sums differ from what they sum, with both; empty when all is well. `day`
+-- groups: the day sums and the changes against the rows; `month` groups (`day` the month's
+-- first): the month sums against the day sums.
 create function refund_totals_disagreements()
-returns table (day date, status text, pay_method text, requester_role text, api_version text,
-               kept_refunds bigint, kept_amount bigint, row_refunds bigint, row_amount bigint)
+returns table (level text, day date, status text, pay_method text, requester_role text,
+               api_version text, kept_refunds bigint, kept_amount bigint, summed_refunds bigint,
+               summed_amount bigint)
 language sql stable as $$
     with kept as (
         select t.day, t.status, t.pay_method, t.requester_role, t.api_version,
@@ -160,11 +215,28 @@ language sql stable as $$
                r.requester_role, p.api_version, count(*) as refunds, sum(r.amount)::bigint as amount
         from refunds r join payments p on p.id = r.payment_id
         group by 1, 2, 3, 4, 5
+    ), months as (
+        select m.month as day, m.status, m.pay_method, m.requester_role, m.api_version,
+               m.refunds, m.amount
+        from refund_month_totals m
+        where m.refunds <> 0 or m.amount <> 0
+    ), days_by_month as (
+        select date_trunc('month', d.day::timestamp)::date as day, d.status, d.pay_method,
+               d.requester_role, d.api_version,
+               sum(d.refunds)::bigint as refunds, sum(d.amount)::bigint as amount
+        from refund_day_totals d
+        group by 1, 2, 3, 4, 5
+        having sum(d.refunds) <> 0 or sum(d.amount) <> 0
     )
-    select day, status, pay_method, requester_role, api_version,
+    select 'day', day, status, pay_method, requester_role, api_version,
            coalesce(k.refunds, 0), coalesce(k.amount, 0), coalesce(c.refunds, 0), coalesce(c.amount, 0)
     from kept k full join counted c using (day, status, pay_method, requester_role, api_version)
     where k.refunds is distinct from c.refunds or k.amount is distinct from c.amount
+    union all
+    select 'month', day, status, pay_method, requester_role, api_version,
+           coalesce(m.refunds, 0), coalesce(m.amount, 0), coalesce(d.refunds, 0), coalesce(d.amount, 0)
+    from months m full join days_by_month d using (day, status, pay_method, requester_role, api_version)
+    where m.refunds is distinct from d.refunds or m.amount is distinct from d.amount
 $$;
 
 -- The refunds already stored, summed once.
@@ -172,6 +244,11 @@ insert into refund_day_totals
 select (r.created_at at time zone 'Asia/Seoul')::date, r.status, p.pay_method, r.requester_role,
        p.api_version, count(*), sum(r.amount)
 from refunds r join payments p on p.id = r.payment_id
+group by 1, 2, 3, 4, 5;
+insert into refund_month_totals
+select date_trunc('month', day::timestamp)::date, status, pay_method, requester_role, api_version,
+       sum(refunds), sum(amount)
+from refund_day_totals
 group by 1, 2, 3, 4, 5;
 
 -- 환불 내역's search drives from the payments it names (an order number, an imp_uid, or the

@@ -39,26 +39,29 @@ pub fn spawn_fold(
     })
 }
 
-/// A group whose kept sums differ from its rows.
+/// A group whose kept sums differ from what they sum.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Disagreement {
+    /// `day`: a day's sums against its rows; `month`: a month's sums against its days' sums
+    pub level: String,
+    /// the day, or the month's first day
     pub day: NaiveDate,
     pub status: String,
     pub pay_method: String,
     pub requester_role: String,
     pub api_version: String,
     pub kept: (i64, i64),
-    pub counted: (i64, i64),
+    pub summed: (i64, i64),
 }
 
-/// Every group whose kept sums differ from the rows: empty when all is well. Reads every
-/// refund: for tests and the torture run's final check, not for pages.
+/// Every group whose kept sums differ from the rows (or a month's from its days'): empty when
+/// all is well. Reads every refund: for tests and the torture run's final check, not pages.
 pub async fn disagreements(pool: &PgPool) -> Result<Vec<Disagreement>, sqlx::Error> {
     let rows = sqlx::query!(
-        r#"select day as "day!: NaiveDate", status as "status!", pay_method as "pay_method!",
+        r#"select level as "level!", day as "day!: NaiveDate", status as "status!", pay_method as "pay_method!",
                   requester_role as "requester_role!", api_version as "api_version!",
                   kept_refunds as "kept_refunds!", kept_amount as "kept_amount!",
-                  row_refunds as "row_refunds!", row_amount as "row_amount!"
+                  summed_refunds as "summed_refunds!", summed_amount as "summed_amount!"
            from refund_totals_disagreements()"#
     )
     .fetch_all(pool)
@@ -66,13 +69,14 @@ pub async fn disagreements(pool: &PgPool) -> Result<Vec<Disagreement>, sqlx::Err
     Ok(rows
         .into_iter()
         .map(|r| Disagreement {
+            level: r.level,
             day: r.day,
             status: r.status,
             pay_method: r.pay_method,
             requester_role: r.requester_role,
             api_version: r.api_version,
             kept: (r.kept_refunds, r.kept_amount),
-            counted: (r.row_refunds, r.row_amount),
+            summed: (r.summed_refunds, r.summed_amount),
         })
         .collect())
 }

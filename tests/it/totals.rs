@@ -38,8 +38,13 @@ fn opt(v: Option<&str>) -> Option<String> {
 
 /// Asserts that the sums answer every combination of the page's filters as the rows do.
 async fn sums_equal_rows(app: &TestApp, when: &str) {
-    let days: [(Option<&str>, Option<&str>); 6] = [
+    // the month sums answer whole months inside a window, the day sums its ragged edges
+    let days: [(Option<&str>, Option<&str>); 10] = [
         (None, None),
+        (Some("2026-11-01"), Some("2026-11-30")), // one whole month
+        (Some("2026-10-01"), Some("2026-11-30")), // two whole months
+        (Some("2026-10-15"), None),               // half a month, then whole ones
+        (None, Some("2026-11-15")),               // whole months, then half of one
         (Some("2026-11-01"), Some("2026-11-01")), // one KST day, its midnights at both edges
         (Some("2026-10-31"), Some("2026-11-02")),
         (None, Some("2026-10-31")),
@@ -80,7 +85,7 @@ async fn sums_equal_rows(app: &TestApp, when: &str) {
             }
         }
     }
-    assert_eq!(compared, 5 * 6 * 3 * 3 * 2);
+    assert_eq!(compared, 5 * 10 * 3 * 3 * 2);
     assert_eq!(refund_totals::disagreements(&app.pool).await.unwrap(), vec![], "{when}");
 }
 
