@@ -52,15 +52,5 @@ cross join lateral (
 
 alter table refunds enable trigger user;
 select indexdef from bench_refund_indexes \gexec
-truncate refund_total_changes, refund_day_totals, refund_month_totals;
-insert into refund_day_totals
-select (r.created_at at time zone 'Asia/Seoul')::date, r.status, p.pay_method, r.requester_role,
-       p.api_version, count(*), sum(r.amount)
-from refunds r join payments p on p.id = r.payment_id
-group by 1, 2, 3, 4, 5;
-insert into refund_month_totals
-select date_trunc('month', day::timestamp)::date, status, pay_method, requester_role, api_version,
-       sum(refunds), sum(amount)
-from refund_day_totals
-group by 1, 2, 3, 4, 5;
+select refund_totals_rebuild();
 analyze;
