@@ -6,6 +6,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 
+# A full disk shows up late and far from its cause (the linker dies with a bus error): say it
+# first. A clean run builds about 6 GB under target/.
+free_kb=$(df -Pk . 2>/dev/null | awk 'NR == 2 { print $4 }' || true)
+if [ -n "$free_kb" ] && [ "$free_kb" -lt $((8 * 1024 * 1024)) ]; then
+  echo "test: only $((free_kb / 1024 / 1024)) GB free here; a clean run needs about 6 GB for target/ and more for Postgres and the browser" >&2
+fi
+
 scripts/install-tools.sh --browser
 scripts/test-rust.sh
 
