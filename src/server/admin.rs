@@ -261,12 +261,9 @@ pub async fn list_refunds(pool: &PgPool, query: &RefundQuery) -> Result<RefundLi
         None => Direction::Older(after),
     };
     let mut rows: Vec<Row> = page_rows(pool, &p, direction, Some(limit)).try_collect().await?;
-    // paging back, the rows came oldest first
-    if before.is_some() {
-        rows.sort_by_key(|r| (r.created_at, r.id));
-    }
     let more = rows.len() as i64 > size;
     rows.truncate(size as usize);
+    // paging back, the rows came oldest first
     if before.is_some() {
         rows.reverse();
     }
@@ -501,43 +498,39 @@ pub fn csv_stream(
 ) -> tokio::sync::mpsc::Receiver<Result<String, std::io::Error>> {
     let (tx, rx) = tokio::sync::mpsc::channel(8);
     tokio::spawn(async move {
-        let mut chunk = String::with_capacity(CSV_CHUNK + 1024);
-        chunk.push('\u{feff}');
-        chunk.push_str(CSV_HEADER);
-        let p = Params::from_query(&query);
-        // Every row: hashing the few payments and users once beats looking each up per refund
-        // (measured at ten million refunds: 34 s instead of 64 s in Postgres).
-        let mut db = match pool.begin().await {
-            Ok(db) => db,
-            Err(error) => {
-                let _ = tx.send(Err(std::io::Error::other(error))).await;
-                return;
-            }
-        };
-        if let Err(error) = sqlx::query!("set local enable_nestloop = off").execute(&mut *db).await
-        {
+        if let Err(error) = write_csv(&pool, &query, &tx).await {
             let _ = tx.send(Err(std::io::Error::other(error))).await;
-            return;
         }
-        let mut rows = page_rows(&mut *db, &p, Direction::Older(None), None);
-        while let Some(row) = rows.next().await {
-            match row {
-                Ok(r) => push_csv_line(&mut chunk, &AdminRefundRow::from(r)),
-                Err(error) => {
-                    let _ = tx.send(Err(std::io::Error::other(error))).await;
-                    return;
-                }
-            }
-            if chunk.len() >= CSV_CHUNK {
-                let full = std::mem::replace(&mut chunk, String::with_capacity(CSV_CHUNK + 1024));
-                if tx.send(Ok(full)).await.is_err() {
-                    return;
-                }
-            }
-        }
-        let _ = tx.send(Ok(chunk)).await;
     });
     rx
+}
+
+/// Sends the CSV to `tx` until the last row, or until nobody reads any more (not an error).
+async fn write_csv(
+    pool: &PgPool,
+    query: &RefundQuery,
+    tx: &tokio::sync::mpsc::Sender<Result<String, std::io::Error>>,
+) -> Result<(), sqlx::Error> {
+    let mut chunk = String::with_capacity(CSV_CHUNK + 1024);
+    chunk.push('\u{feff}');
+    chunk.push_str(CSV_HEADER);
+    let p = Params::from_query(query);
+    // Every row: hashing the few payments and users once beats looking each up per refund
+    // (measured at ten million refunds: 34 s instead of 64 s in Postgres).
+    let mut db = pool.begin().await?;
+    sqlx::query!("set local enable_nestloop = off").execute(&mut *db).await?;
+    let mut rows = page_rows(&mut *db, &p, Direction::Older(None), None);
+    while let Some(row) = rows.next().await {
+        push_csv_line(&mut chunk, &AdminRefundRow::from(row?));
+        if chunk.len() >= CSV_CHUNK {
+            let full = std::mem::replace(&mut chunk, String::with_capacity(CSV_CHUNK + 1024));
+            if tx.send(Ok(full)).await.is_err() {
+                return Ok(());
+            }
+        }
+    }
+    let _ = tx.send(Ok(chunk)).await;
+    Ok(())
 }
 
 /// One order: payment facts, PortOne's cancel history (ours or made outside), and every
