@@ -39,6 +39,7 @@ bench-refunds:
 bench-sim:
 	scripts/install-tools.sh && . scripts/env.sh && cargo bench --features ssr --bench sim_throughput
 
-# 환불 내역 through HTTP at REFUNDS refunds (default 1,000,000; `make bench-admin REFUNDS=10000000`).
+# 환불 내역 through HTTP at REFUNDS refunds (default 1,000,000; `make bench-admin REFUNDS=10000000`;
+# ONLY=<text> keeps the filters named so, ONLY=csv the export alone).
 bench-admin:
-	scripts/install-tools.sh && . scripts/env.sh && DATABASE_URL="$${DATABASE_URL:-$$(scripts/pg.sh postgres)}" REFUNDS="$(REFUNDS)" cargo bench --features ssr --bench admin_pages
+	scripts/install-tools.sh && . scripts/env.sh && DATABASE_URL="$${DATABASE_URL:-$$(scripts/pg.sh postgres)}" REFUNDS="$(REFUNDS)" ONLY="$(ONLY)" cargo bench --features ssr --bench admin_pages

@@ -5,6 +5,9 @@
 //!     make bench-admin                  (1,000,000 refunds)
 //!     make bench-admin REFUNDS=10000000
 //!
+//! `ONLY=<text>` keeps the filters whose name contains it, and the CSV only if it contains
+//! `csv` (`ONLY=csv` measures the export alone).
+//!
 //! Seeds a separate database `portone_refund_bench` with `benches/admin/seed.sql` whenever it
 //! holds another number of refunds. Needs DATABASE_URL pointing at any database of the cluster
 //! and `psql`; serves the app in this process, signed in as an admin.
@@ -109,6 +112,22 @@ async fn signed_in(base: &str) -> reqwest::Client {
     client
 }
 
+/// CPU seconds this process (server and client together) has used so far.
+fn cpu_seconds() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let after_name = s.rsplit_once(')')?.1;
+            let fields: Vec<&str> = after_name.split_whitespace().collect();
+            // utime and stime, fields 14 and 15 of proc(5), in clock ticks of 1/100 s
+            Some(
+                (fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?)
+                    / 100.0,
+            )
+        })
+        .unwrap_or(0.0)
+}
+
 fn percentiles(mut samples: Vec<Duration>) -> (f64, f64) {
     samples.sort();
     let at = |p: f64| {
@@ -132,6 +151,7 @@ async fn main() {
         .map(|v| v.replace('_', "").parse().expect("REFUNDS is a number"))
         .unwrap_or(1_000_000);
     let url = std::env::var("DATABASE_URL").expect("DATABASE_URL");
+    let only = std::env::var("ONLY").ok().filter(|v| !v.is_empty());
     let (bench_url, pool) = bench_db(&url, refunds).await;
     let base = serve(&bench_url, pool.clone()).await;
     let client = signed_in(&base).await;
@@ -185,7 +205,9 @@ async fn main() {
     println!("| filter | p50 | p95 |");
     println!("|---|---|---|");
     let mut worst: f64 = 0.0;
-    for (name, q) in &cases {
+    for (name, q) in
+        cases.iter().filter(|(name, _)| only.as_ref().is_none_or(|o| name.contains(o.as_str())))
+    {
         let url = format!("{base}/admin/refunds?{}", q.to_query_string());
         let load = || async {
             let res = client.get(&url).header("accept", "text/html").send().await.unwrap();
@@ -207,8 +229,12 @@ async fn main() {
         println!("| {name} | {p50:.2} ms | {p95:.2} ms |");
     }
     println!("worst p95: {worst:.2} ms");
+    if only.as_ref().is_some_and(|o| !o.contains("csv")) {
+        return;
+    }
 
     let before = peak_rss_mib();
+    let cpu = cpu_seconds();
     let t = Instant::now();
     let mut res = client
         .get(format!("{base}/admin/refunds.csv"))
@@ -223,10 +249,11 @@ async fn main() {
         lines += chunk.iter().filter(|b| **b == b'\n').count();
     }
     println!(
-        "CSV of every refund through HTTP: {} rows, {:.1} MB in {:.1} s; peak RSS {} MiB before, {} MiB after",
+        "CSV of every refund through HTTP: {} rows, {:.1} MB in {:.1} s ({:.1} CPU s in this process); peak RSS {} MiB before, {} MiB after",
         lines - 1,
         bytes as f64 / 1e6,
         t.elapsed().as_secs_f64(),
+        cpu_seconds() - cpu,
         before,
         peak_rss_mib()
     );

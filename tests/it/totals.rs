@@ -32,6 +32,15 @@ async fn stored(
     insert_recorded(&app.pool, &r).await.unwrap();
 }
 
+async fn csv_text(app: &TestApp, query: &RefundQuery, per_slice: i64) -> String {
+    let mut chunks = admin::csv_stream_in_slices(app.pool.clone(), query.clone(), per_slice);
+    let mut text = String::new();
+    while let Some(chunk) = chunks.recv().await {
+        text.push_str(&chunk.unwrap());
+    }
+    text
+}
+
 fn opt(v: Option<&str>) -> Option<String> {
     v.map(str::to_string)
 }
@@ -133,6 +142,25 @@ async fn the_kept_totals_equal_the_rows_for_every_filter_folded_or_not(pool: PgP
     assert!(refund_totals::fold(&app.pool).await.unwrap() >= 6);
     assert_eq!(refund_totals::fold(&app.pool).await.unwrap(), 0, "nothing left to move");
     sums_equal_rows(&app, "folded").await;
+
+    // The CSV cut into slices of one day each, read by two connections at once, is the CSV
+    // read in one piece: every refund once, newest first.
+    let whole = csv_text(&app, &RefundQuery::default(), i64::MAX).await;
+    assert_eq!(whole.lines().count(), 1 + 6, "{whole}");
+    for query in [
+        RefundQuery::default(),
+        RefundQuery { status: opt(Some("succeeded")), ..Default::default() },
+        RefundQuery {
+            from: opt(Some("2026-11-01")),
+            to: opt(Some("2026-11-02")),
+            ..Default::default()
+        },
+        RefundQuery { pay_method: opt(Some("phone")), ..Default::default() },
+        RefundQuery { from: opt(Some("2030-01-01")), ..Default::default() },
+    ] {
+        let whole = csv_text(&app, &query, i64::MAX).await;
+        assert_eq!(csv_text(&app, &query, 1).await, whole, "{query:?}");
+    }
 
     // refunds through the pipeline today (pending, then succeeded), and status changes
     refund(&app, &card, 7_000).await;
