@@ -37,7 +37,7 @@ bench-refunds:
 	scripts/bench-refunds.sh
 
 bench-sim:
-	scripts/install-tools.sh && . scripts/env.sh && cargo bench --features ssr --bench sim_throughput
+	scripts/install-tools.sh && . scripts/env.sh && cargo bench -p portone-sim --bench throughput
 
 # 환불 내역 through HTTP at REFUNDS refunds (default 1,000,000; `make bench-admin REFUNDS=10000000`;
 # ONLY=<text> keeps the filters named so, ONLY=csv the export alone).

@@ -13,14 +13,14 @@ sim="127.0.0.1:${BENCH_SIM_PORT:-3299}"
 db="portone_refund_bench_visit"
 
 cargo leptos build --release --precompress
-plain_cargo build --release -p portone-sim
+plain_cargo build --release -p portone-sim -p portone-demo
 
 admin_url="$(scripts/pg.sh postgres)"
 psql "$admin_url" -qAt -c "drop database if exists $db with (force)" -c "create database $db" >/dev/null
 export DATABASE_URL="${admin_url%/*}/$db"
 mkdir -p target/bench-visit
 export DEV_MODE=1 METRICS_ADDR=off RUST_LOG=warn
-LEPTOS_SITE_ADDR="$site" target/release/portone-refund seed-demo target/bench-visit/sim-payments.json
+LEPTOS_SITE_ADDR="$site" target/release/portone-demo seed target/bench-visit/sim-payments.json
 target/release/portone-sim --addr "$sim" --payments target/bench-visit/sim-payments.json > target/bench-visit/sim.log 2>&1 &
 sim_pid=$!
 LEPTOS_SITE_ADDR="$site" PORTONE_API_URL="http://$sim" target/release/portone-refund > target/bench-visit/app.log 2>&1 &

@@ -20,7 +20,7 @@ psql "$durable_url" -qAt -c "show fsync" -c "show synchronous_commit" | paste -s
   || { echo "bench-refunds: the cluster does not commit durably" >&2; exit 1; }
 
 cargo leptos build --release
-plain_cargo build --release -p portone-sim -p refund-load
+plain_cargo build --release -p portone-sim -p refund-load -p portone-demo
 recipe_port="${BENCH_RECIPE_PORT:-3397}"
 [ -d scripts/express-recipe/node_modules ] || (cd scripts/express-recipe && npm ci --no-audit --no-fund)
 
@@ -32,7 +32,7 @@ run_app() {
   psql "$durable_url" -qAt -c "drop database if exists $db with (force)" -c "create database $db" >/dev/null
   export DATABASE_URL="${durable_url%/*}/$db"
   DEV_MODE=1 METRICS_ADDR=off RUST_LOG=warn LEPTOS_SITE_ADDR="$site" \
-    target/release/portone-refund seed-demo "$out/sim-payments.json" >/dev/null
+    target/release/portone-demo seed "$out/sim-payments.json" >/dev/null
   target/release/portone-sim --addr "$sim" --payments "$out/sim-payments.json" > "$out/sim.log" 2>&1 &
   sim_pid=$!
   DEV_MODE=1 METRICS_ADDR=off RUST_LOG=warn LEPTOS_SITE_ADDR="$site" PORTONE_API_URL="http://$sim" \

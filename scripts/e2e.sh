@@ -11,7 +11,7 @@ sim_v2="127.0.0.1:${E2E_SIM_V2_PORT:-3197}"
 db="portone_refund_e2e_${site##*:}"  # per port, so two runs can share the cluster
 
 cargo leptos build
-plain_cargo build -p portone-sim
+plain_cargo build -p portone-sim -p portone-demo
 
 admin_url="$(scripts/pg.sh postgres)"
 psql "$admin_url" -qAt -c "drop database if exists $db with (force)" -c "create database $db" >/dev/null
@@ -19,7 +19,7 @@ export DATABASE_URL="${admin_url%/*}/$db"
 
 mkdir -p target/e2e
 export DEV_MODE=1
-LEPTOS_SITE_ADDR="$site" target/debug/portone-refund seed-demo target/e2e/sim-payments.json
+LEPTOS_SITE_ADDR="$site" target/debug/portone-demo seed target/e2e/sim-payments.json
 # the shop's side for shop.spec.ts: a sign-in secret and an API key, made as a shop makes them
 SHOP_LOGIN_SECRET="$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 export SHOP_LOGIN_SECRET

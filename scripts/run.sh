@@ -19,11 +19,11 @@ fi
 
 echo "==> building (cargo leptos build)"
 cargo leptos build
-plain_cargo build -p portone-sim
+plain_cargo build -p portone-sim -p portone-demo
 
 mkdir -p target/demo
 if [ "$seed_demo" = 1 ]; then
-  DEV_MODE=1 LEPTOS_SITE_ADDR="$SITE_ADDR" target/debug/portone-refund seed-demo target/demo/sim-payments.json
+  DEV_MODE=1 LEPTOS_SITE_ADDR="$SITE_ADDR" target/debug/portone-demo seed target/demo/sim-payments.json
 else
   echo "==> DATABASE_URL is set: no demo accounts are written to it (SEED_DEMO=1 to write them)"
   echo "[]" > target/demo/sim-payments.json
@@ -42,7 +42,7 @@ fi
 export REFUND_ACCOUNT_KEY
 shop_lines=""
 if [ "$seed_demo" = 1 ]; then
-  shop_lines="$(DEV_MODE=1 LEPTOS_SITE_ADDR="$SITE_ADDR" RUST_LOG=warn target/debug/portone-refund demo-shop | grep -E '^(SHOP_API_KEY=|SHOP_LOGIN_SECRET=|http)')"
+  shop_lines="$(DEV_MODE=1 LEPTOS_SITE_ADDR="$SITE_ADDR" RUST_LOG=warn target/debug/portone-demo shop | grep -E '^(SHOP_API_KEY=|SHOP_LOGIN_SECRET=|http)')"
 fi
 
 # PortOne V2 beside V1 (one ledger): the app checks the V2 secret at /readyz and verifies the

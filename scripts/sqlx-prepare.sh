@@ -8,4 +8,4 @@ WITH_SQLX_CLI=1 scripts/install-tools.sh
 url="$(scripts/pg.sh portone_refund_schema)"
 psql "$url" -qAt -c "drop schema public cascade" -c "create schema public" -c "drop schema if exists tower_sessions cascade" >/dev/null
 DATABASE_URL="$url" sqlx migrate run
-DATABASE_URL="$url" SQLX_OFFLINE=false cargo sqlx prepare -- --features ssr --all-targets
+DATABASE_URL="$url" SQLX_OFFLINE=false cargo sqlx prepare --workspace -- --workspace --features ssr --all-targets

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make test`: set up everything and run every test: format and lints, unit and integration
 # tests (real Postgres, the simulator over HTTP; scripts/test-rust.sh), the short torture run,
-# and Playwright in Chromium against the app built by cargo-leptos.
+# Playwright in Chromium against the app built by cargo-leptos, and checks of the logs and of
+# the production binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -21,6 +22,9 @@ scripts/torture.sh --seed "${TORTURE_SEED:-7}" --requests 1500 --kills 4 --shopp
 
 echo "==> browser tests"
 scripts/e2e.sh
+
+echo "==> the production binary holds only the product"
+scripts/check-product.sh target/debug/portone-refund
 
 echo "==> logs of the whole run: no secret, no full account number"
 scripts/check-logs.sh target/test-logs target/torture target/e2e

@@ -8,7 +8,8 @@ source scripts/env.sh
 
 scripts/install-tools.sh --server-only
 echo "==> building the app, the simulator and the torture run"
-plain_cargo build --features ssr --bin portone-refund --bin torture
+plain_cargo build --features ssr --bin portone-refund
+plain_cargo build -p torture
 plain_cargo build -p portone-sim
 
 if [ -z "${TORTURE_DATABASE_URL:-}" ]; then

@@ -1,15 +1,14 @@
 //! The refund service's server: `portone-refund` serves the app. Commands for operators:
 //! `portone-refund api-key create <name>` prints a new shop API key (once);
 //! `portone-refund admin create <email>` prints a one-time link (24 h) to become an admin.
-//! The demo's own: `seed-demo <simulator-payments.json>` writes the demo data and
-//! `demo-shop` prints a demo API key, the shop-login secret and a link for 김민수.
+//! The demo's data and demo shop key come from `portone-demo` (`crates/demo`), never from here.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use leptos::prelude::get_configuration;
 use portone_refund::server::{
-    admins, config::Settings, db, demo, health, metrics, refund, router, shop, telemetry, AppState,
+    admins, config::Settings, db, health, metrics, refund, router, shop, telemetry, AppState,
 };
 use portone_v1::PortOneClient;
 
@@ -33,24 +32,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let base_url = settings.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
     match args.as_slice() {
         [] => {}
-        ["seed-demo", rest @ ..] => {
-            let written = demo::seed(&pool).await?;
-            let payments = demo::simulator_payments(&pool).await?;
-            if let Some(path) = rest.first() {
-                tokio::fs::write(path, serde_json::to_vec_pretty(&payments)?).await?;
-            }
-            tracing::info!(seeded = written, payments = payments.len(), "demo data ready");
-            return Ok(());
-        }
-        ["demo-shop"] if settings.development => {
-            let key = shop::keys::create(&pool, "데모 쇼핑몰", true, "system:demo").await?;
-            println!("SHOP_API_KEY={}", key.key);
-            if let Some(secret) = &settings.shop_login_secret {
-                println!("SHOP_LOGIN_SECRET={}", secret.0);
-                println!("{}", demo::minsu_login_link(&base_url, secret.0.as_bytes()));
-            }
-            return Ok(());
-        }
         ["api-key", "create", name] => {
             let key = shop::keys::create(&pool, name, settings.development, "cli").await?;
             println!("{}", key.key);
@@ -67,9 +48,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             return Ok(());
         }
         _ => {
-            eprintln!(
-                "usage: portone-refund [api-key create <name> | admin create <email> | seed-demo <file>]"
-            );
+            eprintln!("usage: portone-refund [api-key create <name> | admin create <email>]");
             std::process::exit(2);
         }
     }

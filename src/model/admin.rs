@@ -9,7 +9,8 @@ pub use super::RefundStatus;
 /// The 환불 내역 filter, exactly as it appears in the URL query.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RefundQuery {
-    /// pending | succeeded | failed | needs_review
+    /// a `RefundStatus` in its stored form: requested | pending | succeeded | failed |
+    /// needs_review | withdrawn | rejected
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
     /// first KST day, YYYY-MM-DD
@@ -20,7 +21,7 @@ pub struct RefundQuery {
     pub to: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pay_method: Option<String>,
-    /// customer | admin
+    /// customer | admin | shop
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requester: Option<String>,
     /// merchant_uid, imp_uid, customer e-mail or name

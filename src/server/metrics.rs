@@ -3,12 +3,17 @@
 //! listener (`METRICS_ADDR`), never on the public one.
 //!
 //! Series (all names in the README's "Operating it"):
-//! - `refund_requests_total{role}`, `refund_outcomes_total{status, role, pay_method}`
-//! - `portone_request_duration_seconds{endpoint, outcome}` (recorded by `portone-v1`)
+//! - `refund_requests_total{role}`, `refund_outcomes_total{status, role, pay_method}`,
+//!   `refund_duplicates_suspected_total`, `payment_amount_mismatch_total`
+//! - `portone_request_duration_seconds{endpoint, outcome}` (recorded by `portone-v1` and
+//!   `portone-v2`)
 //! - `refunds_pending`, `refunds_needs_review`, `refund_oldest_pending_age_seconds`,
-//!   `refund_requests_waiting`, `refund_oldest_request_age_seconds` (read from Postgres at each
-//!   scrape)
-//! - `reconciler_actions_total{action}`, `sign_in_total{result}`, `webhooks_total{result}`
+//!   `refund_requests_waiting`, `refund_oldest_request_age_seconds`,
+//!   `shop_webhook_deliveries_pending`, `shop_webhook_oldest_undelivered_age_seconds` (read
+//!   from Postgres at each scrape)
+//! - `reconciler_actions_total{action}`, `sweep_payments_read_total`, `sweep_new_entries_total`
+//! - `sign_in_total{result}`, `shop_logins_total{result}`, `api_requests_total{answer}`,
+//!   `webhooks_total{result}`, `shop_webhook_deliveries_total{result}`
 //! - `http_request_duration_seconds{route, method, status}`
 
 use std::sync::OnceLock;

@@ -8,7 +8,6 @@ pub mod coalesce;
 pub mod config;
 pub mod csrf;
 pub mod db;
-pub mod demo;
 pub mod error;
 pub mod fn_status;
 pub mod gateway;

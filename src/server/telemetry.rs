@@ -1,7 +1,8 @@
 //! Logs: set up once per process. `RUST_LOG` overrides the default filter; `LOG_FORMAT=json`
 //! writes one JSON object per line with the fields of every enclosing span, so each line of a
 //! request carries its `request_id` and each line of the refund pipeline its `refund_id`.
-//! Secrets never reach a log: `ImpSecret` has no Display, refund accounts are logged masked.
+//! Secrets never reach a log: the PortOne secrets (`ImpSecret`, `ApiSecret`) print as `***`,
+//! the webhook and shop-login secrets have a redacting Debug; refund accounts are logged masked.
 
 use axum::http::Request;
 

@@ -7,6 +7,7 @@ use sqlx::PgPool;
 
 use super::{kst_midnight, page_rows, Direction, Params};
 use crate::model::admin::*;
+use crate::model::ApiVersion;
 
 /// One CSV cell: quoted when needed, and a leading `=`, `+`, `-`, `@` (or tab/CR) defused
 /// with an apostrophe so spreadsheet programs do not run it as a formula.
@@ -131,7 +132,8 @@ const CSV_SLICE_REFUNDS: i64 = 200_000;
 /// A slice of the CSV's time range: from (inclusive) until (exclusive), `None` open.
 type TimeSlice = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
 
-/// The filter's time range from the kept counts per day (`refund_total_rows`), in slices.
+/// The filter's time range in slices, from the kept counts per day of the refunds it
+/// matches (`refund_total_rows`): an export of a rare status is one slice.
 async fn csv_slices(
     db: &mut sqlx::PgConnection,
     p: &Params,
@@ -142,10 +144,18 @@ async fn csv_slices(
            from refund_total_rows
            where ($1::timestamptz is null or day >= ($1 at time zone 'Asia/Seoul')::date)
              and ($2::timestamptz is null or day < ($2 at time zone 'Asia/Seoul')::date)
+             and ($3::text is null or status = $3)
+             and ($4::text is null or pay_method = $4)
+             and ($5::text is null or requester_role = $5)
+             and ($6::text is null or api_version = $6)
            group by day
            order by day desc"#,
         p.from as _,
-        p.until as _
+        p.until as _,
+        p.status,
+        p.pay_method,
+        p.requester,
+        p.version.map(ApiVersion::as_str)
     )
     .fetch_all(&mut *db)
     .await?;

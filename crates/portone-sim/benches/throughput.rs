@@ -1,7 +1,7 @@
 //! Throughput of the simulator's `POST /payments/cancel` over real HTTP on this machine, so
 //! later benchmarks know the gateway stand-in is not their bottleneck.
 //!
-//!     make bench-sim        (cargo bench --features ssr --bench sim_throughput)
+//!     make bench-sim        (cargo bench -p portone-sim --bench throughput)
 //!
 //! The simulator and the load generator share the machine (and its cores).
 

@@ -6,12 +6,12 @@ use chrono::{Datelike, Duration, TimeZone, Utc};
 use chrono_tz::Asia::Seoul;
 use sqlx::PgPool;
 
-use crate::model::{PayMethod, RefundStatus, Role};
-use crate::server::auth;
-use crate::server::gateway::{from_v1, Balance, TaxSplit};
-use crate::server::payments::import_payment;
-use crate::server::refund::{insert_recorded, RecordedRefund};
-use crate::server::shop::orders::{self, OrderRegistration, ShopCustomer};
+use portone_refund::model::{PayMethod, RefundStatus, Role};
+use portone_refund::server::auth;
+use portone_refund::server::gateway::{from_v1, Balance, TaxSplit};
+use portone_refund::server::payments::import_payment;
+use portone_refund::server::refund::{insert_recorded, RecordedRefund};
+use portone_refund::server::shop::orders::{self, OrderRegistration, ShopCustomer};
 use portone_v1::CancelHistoryEntry;
 use portone_v1::Payment;
 
@@ -272,7 +272,7 @@ const ORDERS: &[DemoOrder] = &[
 
 /// A demo order made through PortOne V2 names its PG as V2 does (`banks::is_v2_pg`).
 fn through_v2(o: &DemoOrder) -> bool {
-    crate::server::banks::is_v2_pg(o.pg_provider)
+    portone_refund::server::banks::is_v2_pg(o.pg_provider)
 }
 
 /// Seeds accounts and orders unless they exist. Returns whether anything was written.
@@ -343,10 +343,10 @@ pub async fn seed(pool: &PgPool) -> Result<bool, Box<dyn std::error::Error + Sen
 
 /// The payment as the app reads it: a V2 one as V2 presents it (its version, its PG's V2
 /// name); its stored copy stays the object the simulator loads.
-fn demo_payment(payment: &Payment, o: &DemoOrder) -> crate::server::gateway::Payment {
+fn demo_payment(payment: &Payment, o: &DemoOrder) -> portone_refund::server::gateway::Payment {
     let mut read = from_v1(payment.clone());
     if through_v2(o) {
-        read.version = crate::model::ApiVersion::V2;
+        read.version = portone_refund::model::ApiVersion::V2;
         read.pg_provider = o.pg_provider.to_string();
     }
     read
@@ -360,7 +360,7 @@ async fn register(
     shop_id: &str,
     email: &str,
     name: &str,
-) -> Result<i64, crate::server::error::ServerError> {
+) -> Result<i64, portone_refund::server::error::ServerError> {
     let registration = OrderRegistration {
         customer: ShopCustomer { id: shop_id.into(), email: email.into(), name: name.into() },
         amount: payment.amount,
@@ -376,16 +376,16 @@ async fn register(
 pub fn minsu_login_link(base_url: &str, secret: &[u8]) -> String {
     let now = Utc::now().timestamp();
     let minsu = &ACCOUNTS[0];
-    let claims = crate::server::shop::login::ShopLoginClaims {
+    let claims = portone_refund::server::shop::login::ShopLoginClaims {
         sub: minsu.shop_id.unwrap_or_default().into(),
         email: minsu.email.into(),
         name: minsu.name.into(),
         iat: now,
-        exp: now + crate::server::shop::login::MAX_LIFETIME_SECS,
+        exp: now + portone_refund::server::shop::login::MAX_LIFETIME_SECS,
         jti: uuid::Uuid::new_v4().to_string(),
         next: None,
     };
-    let token = crate::server::shop::login::sign(secret, &claims);
+    let token = portone_refund::server::shop::login::sign(secret, &claims);
     format!("{base_url}/shop-login?token={token}")
 }
 
@@ -396,14 +396,14 @@ async fn store_demo_balance(
     payment: &Payment,
     tax_free: i64,
 ) -> Result<(), sqlx::Error> {
-    let vat = crate::server::refund::tax::vat_included(payment.amount - tax_free);
+    let vat = portone_refund::server::refund::tax::vat_included(payment.amount - tax_free);
     let split = TaxSplit { tax_free, vat, total: payment.amount };
     let balance = Balance { original: split, remaining: split };
     let id = sqlx::query_scalar!("select id from payments where imp_uid = $1", payment.imp_uid)
         .fetch_one(pool)
         .await?;
     if payment.cancel_amount == 0 {
-        crate::server::payments::store_balance(pool, id, Some(&balance)).await?;
+        portone_refund::server::payments::store_balance(pool, id, Some(&balance)).await?;
     }
     Ok(())
 }

@@ -337,23 +337,9 @@ async fn run(args: &Args, seed: u64) -> Result<usize, String> {
     }
 
     // PortOne's ledger (one for both versions), as the app reads a payment
-    let at_portone: Vec<Payment> = http
-        .get(format!("{}/__sim/payments", sim.url))
-        .send()
-        .await
-        .map_err(|e| e.to_string())?
-        .json()
-        .await
-        .map_err(|e| e.to_string())?;
+    let at_portone: Vec<Payment> = sim_json(&http, &format!("{}/__sim/payments", sim.url)).await?;
     let at_portone: Vec<gateway::Payment> = at_portone.into_iter().map(gateway::from_v1).collect();
-    let stats: Value = http
-        .get(format!("{}/__sim/stats", sim.url))
-        .send()
-        .await
-        .map_err(|e| e.to_string())?
-        .json()
-        .await
-        .map_err(|e| e.to_string())?;
+    let stats: Value = sim_json(&http, &format!("{}/__sim/stats", sim.url)).await?;
     let verdict = check::ledgers(&pool, &at_portone).await.map_err(|e| e.to_string())?;
     // the shop's receiver: every event delivered (a killed instance's lease runs out first)
     let events_started = Instant::now();
@@ -438,4 +424,12 @@ async fn run(args: &Args, seed: u64) -> Result<usize, String> {
         events_started.elapsed().as_secs()
     );
     Ok(verdict.violations.len() + events.violations.len())
+}
+
+/// One of the simulator's control reads, as JSON.
+async fn sim_json<T: serde::de::DeserializeOwned>(
+    http: &reqwest::Client,
+    url: &str,
+) -> Result<T, String> {
+    http.get(url).send().await.map_err(|e| e.to_string())?.json().await.map_err(|e| e.to_string())
 }
