@@ -19,6 +19,8 @@ echo "==> format and lints"
 cargo fmt --all --check
 plain_cargo clippy --workspace --features ssr --all-targets -- -D warnings
 plain_cargo clippy --lib --no-default-features --features hydrate --target wasm32-unknown-unknown -- -D warnings
+echo "==> .sqlx/ holds exactly the queries the code runs"
+scripts/sqlx-prepare.sh --check
 
 echo "==> unit and integration tests"
 # One test at a time: every integration test runs in one binary (tests/it), each with its own
