@@ -12,15 +12,15 @@
 //! holds another number of refunds. Needs DATABASE_URL pointing at any database of the cluster
 //! and `psql`; serves the app in this process, signed in as an admin.
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use leptos::prelude::LeptosOptions;
 use leptos::server_fn::ServerFn;
 use portone_refund::model::admin::RefundQuery;
 use portone_refund::model::Role;
+use portone_refund::server::application::Application;
 use portone_refund::server::config::Settings;
-use portone_refund::server::{admin, auth, db, router, AppState};
+use portone_refund::server::{admin, auth, db};
 use sqlx::PgPool;
 
 const RUNS: usize = 200;
@@ -87,11 +87,11 @@ async fn serve(database_url: &str, pool: PgPool) -> String {
     )
     .unwrap();
     let options = LeptosOptions::builder().output_name("portone-refund").site_addr(addr).build();
-    let app = router::build(AppState::new(options, pool, None, settings));
+    let app = Application::build(settings, options, pool).unwrap();
+    let (keep, never) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
-        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .await
-            .unwrap();
+        app.serve(listener, never).await.unwrap();
+        drop(keep);
     });
     format!("http://{addr}")
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make torture`: the chaos run (see README, "Torture run"). Arguments go to the torture
+# `make torture`: the chaos run (see `docs/measurements.md`, "Torture run"). Arguments go to the torture
 # binary, e.g. `scripts/torture.sh --seed 42 --requests 2000 --kills 5`.
 # Uses a fresh database `portone_refund_torture` in the private cluster (or TORTURE_DATABASE_URL).
 set -euo pipefail

@@ -3,14 +3,10 @@
 //! `portone-refund admin create <email>` prints a one-time link (24 h) to become an admin.
 //! The demo's data and demo shop key come from `portone-demo` (`crates/demo`), never from here.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
-
 use leptos::prelude::get_configuration;
-use portone_refund::server::{
-    admins, config::Settings, db, health, metrics, refund, router, shop, telemetry, AppState,
-};
-use portone_v1::PortOneClient;
+use portone_refund::server::actor::Actor;
+use portone_refund::server::application::{stopped, Application};
+use portone_refund::server::{admins, config::Settings, db, shop, telemetry};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
@@ -30,16 +26,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let base_url = settings.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+    let cli = Actor::Cli.to_string();
     match args.as_slice() {
         [] => {}
         ["api-key", "create", name] => {
-            let key = shop::keys::create(&pool, name, settings.development, "cli").await?;
+            let key = shop::keys::create(&pool, name, settings.development, &cli).await?;
             println!("{}", key.key);
             eprintln!("API 키가 만들어졌습니다 (#{}). 이 키는 다시 보여 드리지 않습니다.", key.id);
             return Ok(());
         }
         ["admin", "create", email] => {
-            let invite = admins::invite(&pool, email, "cli").await?;
+            let invite = admins::invite(&pool, email, &cli).await?;
             println!("{base_url}{}", invite.path());
             eprintln!(
                 "{email} 님의 관리자 초대 링크입니다. {}시간 동안 한 번 쓸 수 있습니다.",
@@ -53,51 +50,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         }
     }
 
-    // Expired sessions are deleted hourly.
-    {
-        use tower_sessions::session_store::ExpiredDeletion;
-        let store = tower_sessions_sqlx_store::PostgresStore::new(pool.clone());
-        tokio::spawn(store.continuously_delete_expired(std::time::Duration::from_secs(3600)));
-    }
-    let v1 = match settings.portone.clone() {
-        Some(config) => Some(Arc::new(PortOneClient::new(config)?)),
-        None => None,
-    };
-    if let Some(metrics_addr) = settings.metrics_addr {
-        // A busy metrics port must not stop refunds: said loudly, and served without.
-        match tokio::net::TcpListener::bind(metrics_addr).await {
-            Ok(listener) => {
-                tracing::info!("metrics on http://{}/metrics", listener.local_addr()?);
-                let metrics = metrics::router(pool.clone());
-                tokio::spawn(async move { axum::serve(listener, metrics).await });
-            }
-            Err(error) => tracing::error!(%error, %metrics_addr, "cannot serve /metrics"),
-        }
-    }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let grace = settings.shutdown_grace;
-    let state = AppState::new(conf.leptos_options, pool, v1, settings);
-    let reconciler = refund::reconcile::spawn(
-        state.pool.clone(),
-        state.portone.clone(),
-        state.settings.reconcile_interval,
-        state.settings.pipeline.clone(),
-        state.settings.sweep.clone(),
-        stop_rx.clone(),
-    );
-    let deliveries = portone_refund::server::outbox::deliver::spawn(
-        state.pool.clone(),
-        state.settings.shop_webhooks.clone(),
-        stop_rx.clone(),
-    );
-    // 환불 내역's kept sums: changes folded every few seconds (readers add unfolded ones).
-    let _folds = portone_refund::server::refund_totals::spawn_fold(
-        state.pool.clone(),
-        std::time::Duration::from_secs(5),
-        stop_rx.clone(),
-    );
-    health::spawn_probe(state.pool.clone(), state.db_health.clone());
-    let app = router::build(state);
+    let app = Application::build(settings, conf.leptos_options, pool)?;
+    let workers = app.spawn_workers(&stop_rx).await;
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!("listening on http://{}", listener.local_addr()?);
     tokio::spawn(async move {
@@ -108,19 +64,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         );
         let _ = stop_tx.send(true);
     });
-    let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(stopped(stop_rx.clone()));
     tokio::select! {
-        served = server => served?,
+        served = app.serve(listener, stop_rx.clone()) => served?,
         _ = async { stopped(stop_rx).await; tokio::time::sleep(grace).await } => {
             tracing::warn!("the shutdown grace period ran out with requests in flight; the reconciler finishes them");
         }
     }
     // The reconciler stops between claims; one PortOne call may still be finishing.
-    if tokio::time::timeout(grace, reconciler).await.is_err() {
+    if tokio::time::timeout(grace, workers.reconciler).await.is_err() {
         tracing::warn!("the reconciler did not stop within the grace period");
     }
-    if tokio::time::timeout(grace, deliveries).await.is_err() {
+    if tokio::time::timeout(grace, workers.deliveries).await.is_err() {
         tracing::warn!("event deliveries did not stop within the grace period");
     }
     tracing::info!("stopped");
@@ -141,9 +95,4 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
-}
-
-/// Resolves once shutdown has begun.
-async fn stopped(mut stop: tokio::sync::watch::Receiver<bool>) {
-    let _ = stop.wait_for(|stopping| *stopping).await;
 }

@@ -11,7 +11,7 @@ pub mod shop;
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::model::{CurrentUser, OrderDetail, OrderSummary, RefundOutcome};
+use crate::model::{CurrentUser, OrderDetail, OrderSummary, RefundForm, RefundOutcome};
 #[cfg(feature = "ssr")]
 use crate::server::error::ServerError;
 
@@ -131,41 +131,20 @@ pub async fn withdraw_refund_request(refund_id: String) -> Result<(), AppError> 
     Ok(crate::server::refund::approval::withdraw(&state.pool, &user, refund_id).await?)
 }
 
-/// 환불하기. Field names match the refund form, so it also works as a plain HTML form.
+/// 환불하기. The form's fields arrive as one [`RefundForm`] (the names are the HTML form's, so
+/// it also works as a plain form).
 #[server]
 pub async fn request_refund(
     merchant_uid: String,
     idempotency_key: String,
-    amount: Option<String>,
-    reason: String,
-    refund_holder: Option<String>,
-    refund_bank: Option<String>,
-    refund_account: Option<String>,
-    refund_tel: Option<String>,
-    tax_free: Option<String>,
-    vat_amount: Option<String>,
+    #[server(flatten)] form: RefundForm,
 ) -> Result<RefundOutcome, AppError> {
-    use crate::server::refund::{self, rules::RefundForm, PipelineSettings, RefundCommand};
+    use crate::server::refund::{self, RefundCommand};
     let user = ctx::require_user().await?;
     let state = ctx::state()?;
     let idempotency_key = uuid::Uuid::parse_str(idempotency_key.trim())
         .map_err(|_| AppError::Rejected("잘못된 요청입니다. 페이지를 새로고침해 주세요.".into()))?;
-    let settings =
-        use_context::<std::sync::Arc<PipelineSettings>>().map(|s| (*s).clone()).unwrap_or_default();
-    let cmd = RefundCommand {
-        merchant_uid,
-        form: RefundForm {
-            amount,
-            reason,
-            refund_holder,
-            refund_bank,
-            refund_account,
-            refund_tel,
-            tax_free,
-            vat_amount,
-        },
-        idempotency_key,
-        keyless_within: None,
-    };
-    Ok(refund::request_refund(&state.pool, &state.portone, &settings, &user, cmd).await?)
+    let cmd = RefundCommand { merchant_uid, form, idempotency_key, keyless_within: None };
+    let pipeline = &state.settings.pipeline;
+    Ok(refund::request_refund(&state.pool, &state.portone, pipeline, &user, cmd).await?)
 }

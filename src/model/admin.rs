@@ -278,22 +278,86 @@ pub struct TimelineEvent {
 impl TimelineEvent {
     /// What the timeline calls the event; a kind it does not know is shown as stored.
     pub fn label(&self) -> &str {
-        match self.kind.as_str() {
-            "requested" => "환불 요청",
-            "reserved" => "환불 접수",
-            "approved" => "승인",
-            "rejected" => "거절",
-            "withdrawn" => "요청 철회",
-            "resent" => "재전송",
-            "outcome_unknown" => "응답 없음",
-            "succeeded" => "환불 완료",
-            "failed" => "환불 실패",
-            "needs_review" => "검토 필요",
-            "duplicate_suspected" => "중복 환불 의심",
-            "review_succeeded" => "검토: 환불됨",
-            "review_failed" => "검토: 환불 안 됨",
-            other => other,
+        AuditKind::parse(&self.kind).and_then(AuditKind::label).unwrap_or(&self.kind)
+    }
+}
+
+/// Declares `AuditKind` from one list of variants and their stored names.
+macro_rules! audit_kinds {
+    ($($variant:ident => $name:literal,)*) => {
+        /// What an audit event records (`refund_events.kind`): each kind written once, by name.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum AuditKind {
+            $($variant,)*
         }
+
+        impl AuditKind {
+            pub const ALL: &'static [AuditKind] = &[$(AuditKind::$variant,)*];
+
+            /// The stored name. `requested`, `reserved` and `succeeded` are also written by the
+            /// database's own functions
+            /// (`migrations/20261201000006_reserve_in_one_round_trip.sql`).
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(AuditKind::$variant => $name,)*
+                }
+            }
+        }
+    };
+}
+
+audit_kinds! {
+    Requested => "requested",
+    Reserved => "reserved",
+    Accepted => "accepted",
+    Approved => "approved",
+    ApprovalRefused => "approval_refused",
+    Rejected => "rejected",
+    Withdrawn => "withdrawn",
+    Resent => "resent",
+    OutcomeUnknown => "outcome_unknown",
+    Succeeded => "succeeded",
+    Failed => "failed",
+    NeedsReview => "needs_review",
+    DuplicateSuspected => "duplicate_suspected",
+    ReviewSucceeded => "review_succeeded",
+    ReviewFailed => "review_failed",
+    Synced => "synced",
+    PolicyChanged => "policy_changed",
+    AdminInvited => "admin_invited",
+    AdminEnrolled => "admin_enrolled",
+    AdminRevoked => "admin_revoked",
+    ApiKeyCreated => "api_key_created",
+    ApiKeyRevoked => "api_key_revoked",
+    ApiRefundsRead => "api_refunds_read",
+    OrderRegistered => "order_registered",
+    OrderAssigned => "order_assigned",
+}
+
+impl AuditKind {
+    pub fn parse(name: &str) -> Option<AuditKind> {
+        AuditKind::ALL.iter().copied().find(|kind| kind.as_str() == name)
+    }
+
+    /// What a refund's timeline calls it; `None` for the kinds it shows by their name.
+    pub fn label(self) -> Option<&'static str> {
+        use AuditKind::*;
+        Some(match self {
+            Requested => "환불 요청",
+            Reserved => "환불 접수",
+            Approved => "승인",
+            Rejected => "거절",
+            Withdrawn => "요청 철회",
+            Resent => "재전송",
+            OutcomeUnknown => "응답 없음",
+            Succeeded => "환불 완료",
+            Failed => "환불 실패",
+            NeedsReview => "검토 필요",
+            DuplicateSuspected => "중복 환불 의심",
+            ReviewSucceeded => "검토: 환불됨",
+            ReviewFailed => "검토: 환불 안 됨",
+            _ => return None,
+        })
     }
 }
 
@@ -337,7 +401,23 @@ impl SyncReport {
 
 #[cfg(test)]
 mod tests {
-    use super::format_age;
+    use super::{format_age, AuditKind, TimelineEvent};
+
+    #[test]
+    fn audit_kinds_read_back_by_name_and_unknown_ones_show_as_stored() {
+        for kind in AuditKind::ALL {
+            assert_eq!(AuditKind::parse(kind.as_str()), Some(*kind));
+        }
+        let event = |kind: &str| TimelineEvent {
+            at: chrono::Utc::now(),
+            kind: kind.into(),
+            actor: "system".into(),
+            detail: String::new(),
+        };
+        assert_eq!(event("duplicate_suspected").label(), "중복 환불 의심");
+        assert_eq!(event("synced").label(), "synced");
+        assert_eq!(event("from_a_later_version").label(), "from_a_later_version");
+    }
 
     #[test]
     fn extreme_or_malformed_filter_days_are_no_filter() {

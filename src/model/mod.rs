@@ -562,6 +562,22 @@ impl From<RefundStatus> for RefundOutcomeStatus {
     }
 }
 
+/// What 환불하기's form sends, before validation (`server::refund::rules`). Its field names
+/// are the form's, so one struct serves the HTML form, the island and the JSON endpoints.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RefundForm {
+    pub amount: Option<String>,
+    pub reason: String,
+    pub refund_holder: Option<String>,
+    pub refund_bank: Option<String>,
+    pub refund_account: Option<String>,
+    /// the account holder's phone (예금주 연락처), where the PG needs it
+    pub refund_tel: Option<String>,
+    /// the tax-free part (면세 금액) and VAT (부가세) an admin names; empty: proportional
+    pub tax_free: Option<String>,
+    pub vat_amount: Option<String>,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RefundOutcome {
     pub refund_id: String,

@@ -6,8 +6,10 @@
 use chrono::{DateTime, Duration, Utc};
 use sqlx::PgPool;
 
+use crate::model::admin::AuditKind;
 use crate::model::shop::{AdminView, InviteView};
 use crate::model::{CurrentUser, Role};
+use crate::server::actor::Actor;
 use crate::server::error::ServerError;
 use crate::server::tokens::{random_token, token_hash};
 use crate::server::totp::totp;
@@ -50,7 +52,7 @@ pub async fn invite(pool: &PgPool, email: &str, created_by: &str) -> Result<Invi
     .await?;
     crate::server::refund::audit_event(
         &mut *tx,
-        "admin_invited",
+        AuditKind::AdminInvited,
         created_by,
         serde_json::json!({"email": email}),
     )
@@ -156,8 +158,8 @@ pub async fn accept(pool: &PgPool, e: &Enrollment<'_>) -> Result<Enrolled, Serve
     .await?;
     crate::server::refund::audit_event(
         &mut *tx,
-        "admin_enrolled",
-        &format!("admin:{user_id}"),
+        AuditKind::AdminEnrolled,
+        &Actor::User { role: crate::model::Role::Admin, id: user_id }.to_string(),
         serde_json::json!({"email": email}),
     )
     .await?;
@@ -222,7 +224,7 @@ pub async fn revoke(pool: &PgPool, admin_id: i64, by: &str) -> Result<(), Server
         .await?;
     crate::server::refund::audit_event(
         &mut *tx,
-        "admin_revoked",
+        AuditKind::AdminRevoked,
         by,
         serde_json::json!({"admin_id": admin_id}),
     )

@@ -2,6 +2,8 @@
 //! (PortOne's "PG사별 은행코드" table): the same "11" is 농협 at KG Inicis and SC제일 at 키움페이.
 //! Unknown PG/code combinations are refused rather than guessed.
 
+use crate::server::pg::{BankCodes, PgProvider};
+
 /// (bank name, KFTC 3-digit code) — the banks PortOne documents for refunds.
 const KFTC: &[(&str, &str)] = &[
     ("KB국민은행", "004"),
@@ -28,9 +30,9 @@ const KFTC: &[(&str, &str)] = &[
     ("토스뱅크", "092"),
 ];
 
-const NICE_V2: &[&str] =
+pub(crate) const NICE_V2: &[&str] =
     &["004", "023", "034", "003", "011", "031", "032", "088", "081", "020", "071", "089"];
-const WELCOME: &[&str] =
+pub(crate) const WELCOME: &[&str] =
     &["004", "034", "039", "003", "031", "032", "007", "088", "081", "020", "037", "089"];
 
 /// 키움페이 (daou) has its own numbering and fewer banks.
@@ -77,53 +79,40 @@ pub fn v2_bank(code: &str) -> Option<&'static str> {
     V2_NAMES.iter().find(|(c, _)| *c == code).map(|(_, name)| *name)
 }
 
-/// A V2 payment's PG is named as PortOne V2's `PgProvider` (`NICE_V2`, `TOSSPAYMENTS`),
-/// upper case; V1 names its PGs in lower case.
-pub fn is_v2_pg(pg_provider: &str) -> bool {
-    pg_provider.starts_with(|c: char| c.is_ascii_uppercase())
-}
-
-/// The banks a refund for a payment through `pg_provider` may go to: (code, name).
-/// Empty when we do not know the PG's table.
-pub fn refund_banks(pg_provider: &str) -> Vec<(String, String)> {
-    if is_v2_pg(pg_provider) {
-        return KFTC
+/// The banks a refund for a payment through `pg` may go to: (code, name). Empty when we do
+/// not know the PG's table.
+pub fn refund_banks(pg: &PgProvider) -> Vec<(String, String)> {
+    let named = |code: String, name: &str| (code, name.to_string());
+    match pg.bank_codes() {
+        BankCodes::V2 => KFTC
             .iter()
             .filter(|(_, code)| v2_bank(code).is_some())
-            .map(|(name, code)| (code.to_string(), name.to_string()))
-            .collect();
-    }
-    let kftc = |filter: Option<&[&str]>| {
-        KFTC.iter()
-            .filter(|(_, code)| filter.is_none_or(|allowed| allowed.contains(code)))
-            .map(|(name, code)| (code.to_string(), name.to_string()))
-            .collect()
-    };
-    match pg_provider {
-        "html5_inicis" | "inicis" | "inicis_unified" => {
-            KFTC.iter().map(|(name, code)| (code[1..].to_string(), name.to_string())).collect()
-        }
-        "kcp" | "kcp_quick" | "kcp_billing" => KFTC
-            .iter()
-            .map(|(name, code)| (format!("BK{}", &code[1..]), name.to_string()))
+            .map(|(name, code)| named(code.to_string(), name))
             .collect(),
-        "daou" => DAOU.iter().map(|(name, code)| (code.to_string(), name.to_string())).collect(),
-        "nice_v2" => kftc(Some(NICE_V2)),
-        "welcome" => kftc(Some(WELCOME)),
-        "tosspayments" | "uplus" | "danal" | "danal_tpay" | "nice" | "kicc" | "smartro"
-        | "smartro_v2" | "settle" | "settle_acc" => kftc(None),
-        _ => Vec::new(),
+        BankCodes::Kftc(subset) => KFTC
+            .iter()
+            .filter(|(_, code)| subset.is_none_or(|allowed| allowed.contains(code)))
+            .map(|(name, code)| named(code.to_string(), name))
+            .collect(),
+        BankCodes::InicisTwoDigit => {
+            KFTC.iter().map(|(name, code)| named(code[1..].to_string(), name)).collect()
+        }
+        BankCodes::KcpBk => {
+            KFTC.iter().map(|(name, code)| named(format!("BK{}", &code[1..]), name)).collect()
+        }
+        BankCodes::Daou => DAOU.iter().map(|(name, code)| named(code.to_string(), name)).collect(),
+        BankCodes::Unknown => Vec::new(),
     }
 }
 
 /// Whether `code` is a refund bank code valid for `pg_provider`.
-pub fn is_valid_refund_bank(pg_provider: &str, code: &str) -> bool {
-    refund_banks(pg_provider).iter().any(|(c, _)| c == code)
+pub fn is_valid_refund_bank(pg: &PgProvider, code: &str) -> bool {
+    refund_banks(pg).iter().any(|(c, _)| c == code)
 }
 
 /// The bank's name for display, if the code is valid for the PG.
-pub fn bank_name(pg_provider: &str, code: &str) -> Option<String> {
-    refund_banks(pg_provider).into_iter().find(|(c, _)| c == code).map(|(_, n)| n)
+pub fn bank_name(pg: &PgProvider, code: &str) -> Option<String> {
+    refund_banks(pg).into_iter().find(|(c, _)| c == code).map(|(_, n)| n)
 }
 
 #[cfg(test)]
@@ -149,10 +138,10 @@ mod tests {
             ("KCP_V2", "BK88", false),
         ];
         for (pg, code, valid) in cases {
-            assert_eq!(is_valid_refund_bank(pg, code), valid, "{pg} {code}");
+            assert_eq!(is_valid_refund_bank(&pg.into(), code), valid, "{pg} {code}");
         }
-        assert_eq!(bank_name("daou", "11").as_deref(), Some("SC제일은행"));
-        assert_eq!(bank_name("html5_inicis", "11").as_deref(), Some("NH농협은행"));
+        assert_eq!(bank_name(&"daou".into(), "11").as_deref(), Some("SC제일은행"));
+        assert_eq!(bank_name(&"html5_inicis".into(), "11").as_deref(), Some("NH농협은행"));
         assert!(KFTC.iter().all(|(_, code)| v2_bank(code).is_some()));
     }
 }

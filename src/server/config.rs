@@ -413,7 +413,7 @@ impl Settings {
 
 /// How much longer than a PortOne call's deadline an attempt owns its refund, at least,
 /// against the real PortOne: what PortOne and the PG may still take to apply a cancel after we
-/// stopped waiting (README, "Sizing the lease").
+/// stopped waiting (`docs/operations.md`, "Sizing the lease").
 pub const LEASE_MARGIN: Duration = Duration::from_secs(30);
 
 #[cfg(test)]

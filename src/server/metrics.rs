@@ -2,7 +2,7 @@
 //! (`metrics::counter!` …), this module installs the exporter and serves `/metrics` on its own
 //! listener (`METRICS_ADDR`), never on the public one.
 //!
-//! Series (all names in the README's "Operating it"):
+//! Series (all names in `docs/operations.md`):
 //! - `refund_requests_total{role}`, `refund_outcomes_total{status, role, pay_method}`,
 //!   `refund_duplicates_suspected_total`, `payment_amount_mismatch_total`
 //! - `portone_request_duration_seconds{endpoint, outcome}` (recorded by `portone-v1` and

@@ -1,7 +1,9 @@
 //! Everything that only runs on the server. Nothing in here reaches the WASM bundle.
 
+pub mod actor;
 pub mod admin;
 pub mod admins;
+pub mod application;
 pub mod auth;
 pub mod banks;
 pub mod coalesce;
@@ -17,6 +19,7 @@ pub mod metrics;
 pub mod orders;
 pub mod outbox;
 pub mod payments;
+pub mod pg;
 pub mod refund;
 pub mod refund_totals;
 pub mod router;

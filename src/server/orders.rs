@@ -96,7 +96,7 @@ pub async fn find_order(
 
     let facts = rules::PaymentFacts {
         pay_method: p.pay_method.clone(),
-        pg_provider: p.pg_provider.clone(),
+        pg_provider: p.pg_provider.as_str().into(),
         status: p.status.clone(),
         amount: p.amount,
         cancel_amount: p.cancel_amount,
@@ -126,7 +126,7 @@ pub async fn find_order(
         imp_uid: p.imp_uid,
         api_version: p.api_version,
         refund_banks: if rules::refund_account_needed(&facts, Utc::now()) {
-            banks::refund_banks(&p.pg_provider)
+            banks::refund_banks(&facts.pg_provider)
         } else {
             Vec::new()
         },
@@ -135,7 +135,7 @@ pub async fn find_order(
         buyer_name: p.buyer_name,
         receipt_url: p.receipt_url,
         refunds,
-        not_refundable_reason: rules::why_not_refundable(&facts, Utc::now()),
+        not_refundable_reason: rules::why_not_refundable(&facts, Utc::now()).map(|r| r.to_string()),
         partial_allowed: rules::partial_allowed(&facts),
         idempotency_key: uuid::Uuid::new_v4().to_string(),
         last_refund,

@@ -1,8 +1,6 @@
 //! The HTTP surface: Leptos pages and server functions, the seed-compatible JSON refund
 //! endpoint, the PortOne webhook; wrapped in sessions and the cross-site check.
 
-use std::sync::Arc;
-
 use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::header;
@@ -10,7 +8,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use serde::Deserialize;
 use tower_http::compression::predicate::{DefaultPredicate, NotForContentType, Predicate};
@@ -40,7 +37,6 @@ pub fn build(state: AppState) -> Router {
         .with_same_site(SameSite::Strict)
         .with_secure(state.settings.cookie_secure)
         .with_expiry(Expiry::OnInactivity(tower_sessions::cookie::time::Duration::hours(12)));
-    let pipeline = Arc::new(state.settings.pipeline.clone());
     Router::new()
         .route("/payments/cancel", post(seed_api::refund))
         .route(csrf::WEBHOOK_PATH, post(webhook::handle))
@@ -51,12 +47,7 @@ pub fn build(state: AppState) -> Router {
         .route("/admin/find", get(find_order))
         .route("/shop-login", get(crate::server::shop::login::handle))
         .merge(crate::server::shop::api::routes())
-        .leptos_routes_with_context(
-            &state,
-            routes,
-            move || provide_context(pipeline.clone()),
-            move || shell(options.clone()),
-        )
+        .leptos_routes(&state, routes, move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(axum::middleware::from_fn(fn_status::with_error_status))
         .layer(axum::middleware::from_fn_with_state(state.clone(), csrf::reject_cross_site))

@@ -329,9 +329,11 @@ async fn the_timeline_orders_events_and_marks_cancels_made_outside(pool: PgPool)
     .await
     .unwrap();
     // a console cancel without a webhook: only a re-sync finds it
-    let http = reqwest::Client::new();
-    let sim_cancel = format!("{}/__sim/payments/{}/cancel", app.sim_url, p.imp_uid);
-    http.post(&sim_cancel).json(&json!({"amount": 2000, "reason": "콘솔"})).send().await.unwrap();
+    app.console_cancel(
+        &p.imp_uid,
+        ConsoleCancel { amount: Some(2000), reason: Some("콘솔".into()) },
+    )
+    .await;
     let admin = app.signed_in(ADMIN).await;
     let report: serde_json::Value = app
         .server_fn(&admin, AdminSync::PATH, &[("merchant_uid", &p.merchant_uid)])
@@ -355,14 +357,7 @@ async fn the_timeline_orders_events_and_marks_cancels_made_outside(pool: PgPool)
     assert_eq!(kinds, vec!["reserved", "succeeded"]);
     assert!(r.events.windows(2).all(|w| w[0].at <= w[1].at));
     // admin refunds reach PortOne as requester admin; the page renders the timeline
-    let page = admin
-        .get(format!("{}/admin/payments/{}", app.base_url, p.merchant_uid))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.page(&admin, &format!("/admin/payments/{}", p.merchant_uid)).await;
     assert!(page.contains("서비스 외부에서 취소됨"));
     let list: RefundPage = app
         .server_fn(&admin, AdminRefunds::PATH, &[("query[status]", "succeeded")])
@@ -397,23 +392,9 @@ async fn delayed_and_reviewed_refunds_are_shown_and_decided_by_an_admin(pool: Pg
         .unwrap();
     assert_eq!(list.rows[0].id, pending.to_string());
     assert!(list.rows[0].delayed_secs.is_some_and(|s| s >= 25 * 60));
-    let page = admin
-        .get(format!("{}/admin/refunds?status=pending", app.base_url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.page(&admin, "/admin/refunds?status=pending").await;
     assert!(page.contains("지연 25분"), "the list shows the delay");
-    let page = admin
-        .get(format!("{}/admin/payments/{}", app.base_url, p.merchant_uid))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.page(&admin, &format!("/admin/payments/{}", p.merchant_uid)).await;
     assert!(page.contains("지연 25분"), "the timeline shows the delay");
 
     // a refund that needs review, with a console cancel of its amount next to it
@@ -430,19 +411,12 @@ async fn delayed_and_reviewed_refunds_are_shown_and_decided_by_an_admin(pool: Pg
         .execute(&app.pool)
         .await
         .unwrap();
-    app.sim_control(
-        &format!("/__sim/payments/{}/cancel", p.imp_uid),
-        json!({"amount": 2000, "reason": "콘솔 취소"}),
+    app.console_cancel(
+        &p.imp_uid,
+        ConsoleCancel { amount: Some(2000), reason: Some("콘솔 취소".into()) },
     )
     .await;
-    let page = admin
-        .get(format!("{}/admin/payments/{}", app.base_url, p.merchant_uid))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.page(&admin, &format!("/admin/payments/{}", p.merchant_uid)).await;
     assert!(
         page.contains("검토 필요") && page.contains("선택한 내역으로 성공 처리"),
         "the review form is offered"

@@ -64,10 +64,10 @@ async fn a_large_refund_waits_and_runs_when_an_admin_approves_it(pool: PgPool) {
     let small = refund_as(&app, &app.users.minsu, &p, "10000").await.unwrap();
     assert_eq!(small.status, RefundOutcomeStatus::Succeeded);
     // beyond it: a request, nothing sent
-    let calls = app.sim_stats().await["cancel_calls"].as_i64().unwrap();
+    let calls = app.sim_stats().await.cancel_calls;
     let request = refund_as(&app, &app.users.minsu, &p, "15000").await.unwrap();
     assert_eq!(request.status, RefundOutcomeStatus::Requested);
-    assert_eq!(app.sim_stats().await["cancel_calls"].as_i64().unwrap(), calls);
+    assert_eq!(app.sim_stats().await.cancel_calls, calls);
     // it holds its amount: 5,000 is all another refund may take now
     let more = refund_as(&app, &app.users.minsu, &p, "5001").await;
     assert!(matches!(&more, Err(ServerError::Rejected(m)) if m.contains("5,000원")), "{more:?}");
@@ -93,7 +93,7 @@ async fn a_large_refund_waits_and_runs_when_an_admin_approves_it(pool: PgPool) {
     );
     assert_eq!(app.sim_payment(&p.imp_uid).await.cancel_amount, 25_000);
     // PortOne was told the customer asked for it (the small one too); the admin approved it
-    assert_eq!(app.sim_stats().await["requesters"], json!({"customer": 2}));
+    assert_eq!(app.sim_stats().await.requesters, [("customer".to_string(), 2)].into());
     let admin = format!("admin:{}", app.users.admin.id);
     let customer = format!("customer:{}", app.users.minsu.id);
     assert_eq!(
@@ -164,7 +164,7 @@ async fn a_rejected_request_tells_the_customer_why_and_a_withdrawn_one_frees_its
         events(&app, &second.refund_id).await.into_iter().map(|e| e.0).collect();
     assert_eq!(kinds, ["requested", "withdrawn"]);
     // nothing was ever sent to PortOne, and the balance is free again
-    assert_eq!(app.sim_stats().await["cancel_calls"], json!(0));
+    assert_eq!(app.sim_stats().await.cancel_calls, json!(0));
     assert_eq!(
         refund_as(&app, &app.users.minsu, &p, "9000").await.unwrap().status,
         RefundOutcomeStatus::Succeeded
@@ -191,8 +191,7 @@ async fn two_requests_cannot_together_exceed_the_balance_and_approval_rechecks_p
     );
 
     // meanwhile 20,000 is cancelled in PortOne's console: the approval sees it
-    app.sim_control(&format!("/__sim/payments/{}/cancel", p.imp_uid), json!({"amount": 20_000}))
-        .await;
+    app.console_cancel(&p.imp_uid, ConsoleCancel { amount: Some(20_000), reason: None }).await;
     let settings = PipelineSettings::default();
     let refused =
         approval::approve(&app.pool, &app.portone, &settings, &app.users.admin, id(&a)).await;
@@ -324,13 +323,13 @@ async fn a_large_refund_to_a_typed_account_waits_for_approval_too(pool: PgPool) 
         idempotency_key: Uuid::new_v4(),
         keyless_within: None,
     };
-    let calls = app.sim_stats().await["cancel_calls"].as_i64().unwrap();
+    let calls = app.sim_stats().await.cancel_calls;
     let request =
         refund::request_refund(&app.pool, &app.portone, &test_pipeline(), &app.users.minsu, cmd)
             .await
             .unwrap();
     assert_eq!(request.status, RefundOutcomeStatus::Requested, "the riskiest refunds wait too");
-    assert_eq!(app.sim_stats().await["cancel_calls"].as_i64().unwrap(), calls, "nothing sent");
+    assert_eq!(app.sim_stats().await.cancel_calls, calls, "nothing sent");
     // kept sealed: the number is nowhere in the row
     let (masked, sealed) = kept_account(&app, id(&request)).await;
     assert_eq!(masked.as_deref(), Some("**********8400"));
@@ -363,7 +362,7 @@ async fn the_reconciler_resends_a_typed_account_refund_and_then_forgets_the_acco
     let app = spawn_app(pool).await;
     let p = app.paid_order(&app.users.minsu, 54_000, "vbank", "html5_inicis").await;
     // PortOne fails before applying the first attempt
-    app.faults(json!([{"endpoint": "cancel", "kind": "error_before", "status": 500, "count": 1}]))
+    app.faults(&[FaultRule::once(FaultEndpoint::Cancel, FaultKind::ErrorBefore { status: 500 })])
         .await;
     let cmd = RefundCommand {
         merchant_uid: p.merchant_uid.clone(),

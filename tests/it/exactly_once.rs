@@ -13,7 +13,6 @@ use portone_refund::server::refund::{
     self, decide, reconcile, rules::RefundForm, PipelineSettings, RefundCommand,
 };
 use portone_v1::Payment;
-use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -45,9 +44,9 @@ pub(crate) async fn status(app: &TestApp, refund_id: &str) -> String {
 
 async fn console_cancel(app: &TestApp, p: &Payment, amount: i64) {
     let res = app
-        .sim_control(
-            &format!("/__sim/payments/{}/cancel", p.imp_uid),
-            json!({"amount": amount, "reason": "콘솔 취소"}),
+        .console_cancel(
+            &p.imp_uid,
+            ConsoleCancel { amount: Some(amount), reason: Some("콘솔 취소".into()) },
         )
         .await;
     assert_eq!(res["webhook"]["status"], 200, "{res}");
@@ -79,22 +78,24 @@ async fn a_console_cancel_synced_before_our_failed_attempt_is_not_our_success(po
     let app = spawn_app(pool).await;
     // the first attempt fails before PortOne applies it: a 5xx, or getToken failing after a 401
     for faults in [
-        json!([{"endpoint": "cancel", "kind": "error_before", "status": 500, "count": 1}]),
-        json!([{"endpoint": "cancel", "kind": "expire_token", "count": 1},
-               {"endpoint": "token", "kind": "error_before", "status": 503, "count": 1}]),
+        vec![FaultRule::once(FaultEndpoint::Cancel, FaultKind::ErrorBefore { status: 500 })],
+        vec![
+            FaultRule::once(FaultEndpoint::Cancel, FaultKind::ExpireToken),
+            FaultRule::once(FaultEndpoint::Token, FaultKind::ErrorBefore { status: 503 }),
+        ],
     ] {
         let p = app.paid_order(&app.users.minsu, 10_000, "card", "kcp").await;
         console_cancel(&app, &p, 1000).await;
-        app.faults(faults.clone()).await;
+        app.faults(&faults).await;
         let o = refund(&app, &p, 1000).await;
-        assert_eq!(o.status, RefundOutcomeStatus::Pending, "{faults}");
+        assert_eq!(o.status, RefundOutcomeStatus::Pending, "{faults:?}");
         let report = app.reconcile().await;
-        assert_eq!((report.resent, report.succeeded), (1, 1), "{faults}: {report:?}");
+        assert_eq!((report.resent, report.succeeded), (1, 1), "{faults:?}: {report:?}");
         assert_eq!(status(&app, &o.refund_id).await, "succeeded");
         assert_eq!(
             app.sim_payment(&p.imp_uid).await.cancel_amount,
             2000,
-            "{faults}: the customer's money really moved"
+            "{faults:?}: the customer's money really moved"
         );
         assert_eq!(entries_of(&app, &p, &o.refund_id).await, 1);
         assert_eq!(
@@ -109,7 +110,7 @@ async fn a_console_cancel_synced_before_our_failed_attempt_is_not_our_success(po
 async fn a_console_cancel_while_our_refund_is_pending_goes_to_review(pool: PgPool) {
     let app = spawn_app(pool).await;
     let p = app.paid_order(&app.users.minsu, 10_000, "card", "kcp").await;
-    app.faults(json!([{"endpoint": "cancel", "kind": "error_before", "status": 500, "count": 1}]))
+    app.faults(&[FaultRule::once(FaultEndpoint::Cancel, FaultKind::ErrorBefore { status: 500 })])
         .await;
     let o = refund(&app, &p, 1000).await;
     assert_eq!(o.status, RefundOutcomeStatus::Pending);
@@ -167,7 +168,7 @@ async fn a_console_cancel_while_our_refund_is_pending_goes_to_review(pool: PgPoo
 async fn an_admin_links_the_entry_that_proves_a_reviewed_refund(pool: PgPool) {
     let app = spawn_app(pool).await;
     let p = app.paid_order(&app.users.minsu, 10_000, "card", "kcp").await;
-    app.faults(json!([{"endpoint": "cancel", "kind": "error_before", "status": 500, "count": 1}]))
+    app.faults(&[FaultRule::once(FaultEndpoint::Cancel, FaultKind::ErrorBefore { status: 500 })])
         .await;
     let o = refund(&app, &p, 2000).await;
     console_cancel(&app, &p, 2000).await;
@@ -196,10 +197,11 @@ async fn an_admin_links_the_entry_that_proves_a_reviewed_refund(pool: PgPool) {
 async fn the_reconciler_leaves_an_attempt_in_flight_alone(pool: PgPool) {
     let app = Arc::new(spawn_app(pool).await);
     for serialized in [true, false] {
-        app.sim_control("/__sim/config", json!({"serialize_cancels": serialized})).await;
+        app.sim_config(ConfigChange { serialize_cancels: Some(serialized), ..Default::default() })
+            .await;
         let p = app.paid_order(&app.users.minsu, 10_000, "card", "kcp").await;
         // PortOne is slow: it checks at once and applies a second later
-        app.faults(json!([{"endpoint": "cancel", "kind": "delay_apply", "ms": 1000, "count": 1}]))
+        app.faults(&[FaultRule::once(FaultEndpoint::Cancel, FaultKind::DelayApply { ms: 1000 })])
             .await;
         let request = {
             let (app, p) = (app.clone(), p.clone());
@@ -226,8 +228,7 @@ async fn a_refused_resend_that_our_late_first_attempt_explains_is_a_success(pool
     let app = spawn_app(pool).await;
     let p = app.paid_order(&app.users.minsu, 10_000, "card", "kcp").await;
     // PortOne accepts the first cancel but applies it only after our client gave up
-    app.faults(json!([{"endpoint": "cancel", "kind": "delay_apply", "ms": 2500, "count": 1}]))
-        .await;
+    app.faults(&[FaultRule::once(FaultEndpoint::Cancel, FaultKind::DelayApply { ms: 2500 })]).await;
     let o = refund(&app, &p, 1000).await;
     assert_eq!(o.status, RefundOutcomeStatus::Pending);
     // the lease ran out early (say a clock jumped): the resend waits behind the first cancel
@@ -245,7 +246,7 @@ async fn null_fields_from_portone_never_decide_a_refund(pool: PgPool) {
     let p = app.paid_order(&app.users.minsu, 10_000, "card", "kcp").await;
     // the cancel's answer carries no history: succeeded by PortOne's word, linked by the
     // `cancelled` webhook that `enable_webhook` asks for
-    app.faults(json!([{"endpoint": "cancel", "kind": "null_optionals", "count": 1}])).await;
+    app.faults(&[FaultRule::once(FaultEndpoint::Cancel, FaultKind::NullOptionals)]).await;
     let o = refund(&app, &p, 1000).await;
     assert_eq!(o.status, RefundOutcomeStatus::Succeeded);
     let mut linked = 0;
@@ -259,9 +260,11 @@ async fn null_fields_from_portone_never_decide_a_refund(pool: PgPool) {
     assert_eq!(linked, 1, "the webhook's sync linked the entry");
 
     // an unknown outcome, and lookups that leave the history out: neither success nor review
-    app.faults(json!([{"endpoint": "cancel", "kind": "error_after", "status": 502, "count": 1},
-                      {"endpoint": "payment", "kind": "null_optionals"}]))
-        .await;
+    app.faults(&[
+        FaultRule::once(FaultEndpoint::Cancel, FaultKind::ErrorAfter { status: 502 }),
+        FaultRule::always(FaultEndpoint::Payment, FaultKind::NullOptionals),
+    ])
+    .await;
     let o = refund(&app, &p, 2000).await;
     assert_eq!(o.status, RefundOutcomeStatus::Pending);
     let report = app.reconcile().await;
@@ -270,7 +273,7 @@ async fn null_fields_from_portone_never_decide_a_refund(pool: PgPool) {
         (1, 0, 0),
         "{report:?}"
     );
-    reqwest::Client::new().delete(format!("{}/__sim/faults", app.sim_url)).send().await.unwrap();
+    app.control.clear_faults().await.unwrap();
     let report = app.reconcile().await;
     assert_eq!(report.succeeded, 1, "{report:?}");
     assert_eq!(app.sim_payment(&p.imp_uid).await.cancel_amount, 3000);
@@ -302,18 +305,19 @@ async fn an_older_snapshot_never_moves_cancel_amount_backwards(pool: PgPool) {
 async fn money_that_moves_for_a_failed_refund_is_flagged(pool: PgPool) {
     let app = spawn_app(pool).await;
     let p = app.paid_order(&app.users.minsu, 10_000, "card", "kcp").await;
-    app.faults(
-        json!([{"endpoint": "cancel", "kind": "pg_reject", "message": "PG 통신 오류", "count": 1}]),
-    )
+    app.faults(&[FaultRule::once(
+        FaultEndpoint::Cancel,
+        FaultKind::PgReject { message: "PG 통신 오류".into() },
+    )])
     .await;
     let o = refund(&app, &p, 1000).await;
     assert_eq!(o.status, RefundOutcomeStatus::Failed);
     // PortOne's books later show a cancel with this refund's reference (a PG that applied it
     // anyway): the next sync flags the refund for review instead of leaving it failed
     let reason = decide::reason_for_portone("단순 변심", Uuid::parse_str(&o.refund_id).unwrap());
-    app.sim_control(
-        &format!("/__sim/payments/{}/cancel", p.imp_uid),
-        json!({"amount": 1000, "reason": reason}),
+    app.console_cancel(
+        &p.imp_uid,
+        ConsoleCancel { amount: Some(1000), reason: Some(reason.to_string()) },
     )
     .await;
     assert_eq!(status(&app, &o.refund_id).await, "needs_review");

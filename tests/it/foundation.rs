@@ -147,7 +147,7 @@ async fn the_session_survives_an_app_restart(pool: PgPool) {
     // a second app process on another port, same database: the cookie is still good
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let second = format!("http://{}", listener.local_addr().unwrap());
-    serve_app(listener, pool, app.v1.clone());
+    serve_app(listener, pool, app.settings.clone());
     let cookie_jar_client = minsu; // cookies are per host:port-insensitive for 127.0.0.1
     let res = cookie_jar_client
         .post(format!("{second}{}", GetCurrentUser::PATH))

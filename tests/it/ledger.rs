@@ -46,9 +46,9 @@ async fn a_second_entry_carrying_a_succeeded_refunds_reference_is_a_suspected_do
     // its webhook syncs the payment
     let reason = decide::reason_for_portone("단순 변심", Uuid::parse_str(&o.refund_id).unwrap());
     let res = app
-        .sim_control(
-            &format!("/__sim/payments/{}/cancel", p.imp_uid),
-            json!({"amount": 3000, "reason": reason}),
+        .console_cancel(
+            &p.imp_uid,
+            ConsoleCancel { amount: Some(3000), reason: Some(reason.to_string()) },
         )
         .await;
     assert_eq!(res["webhook"]["status"], 200, "{res}");
@@ -73,13 +73,13 @@ async fn the_reconciler_finding_two_entries_for_a_pending_refund_suspects_a_doub
     let app = spawn_app(pool).await;
     let p = app.paid_order(&app.users.minsu, 10_000, "card", "kcp").await;
     // applied, then the connection drops: pending
-    app.faults(json!([{"endpoint": "cancel", "kind": "drop_after", "count": 1}])).await;
+    app.faults(&[FaultRule::once(FaultEndpoint::Cancel, FaultKind::DropAfter)]).await;
     let o = refund(&app, &p, 2000).await;
     assert_eq!(o.status, RefundOutcomeStatus::Pending);
     let reason = decide::reason_for_portone("단순 변심", Uuid::parse_str(&o.refund_id).unwrap());
-    app.sim_control(
-        &format!("/__sim/payments/{}/cancel", p.imp_uid),
-        json!({"amount": 2000, "reason": reason}),
+    app.console_cancel(
+        &p.imp_uid,
+        ConsoleCancel { amount: Some(2000), reason: Some(reason.to_string()) },
     )
     .await;
     let report = app.reconcile().await;
@@ -91,7 +91,7 @@ async fn the_reconciler_finding_two_entries_for_a_pending_refund_suspects_a_doub
 async fn a_long_korean_reason_cut_by_the_pg_still_links_its_refund(pool: PgPool) {
     let app = spawn_app(pool).await;
     // a PG that keeps 40 bytes of the reason: 13 for the reference, 9 Hangul of the words
-    app.sim_control("/__sim/config", json!({"reason_byte_limit": 40})).await;
+    app.sim_config(ConfigChange { reason_byte_limit: Some(40), ..Default::default() }).await;
     let p = app.paid_order(&app.users.minsu, 10_000, "card", "kcp").await;
     let long = "상품을 받아 보니 설명과 색상이 너무 달라서 반품하고 환불을 요청합니다 [R-00000000]";
     let form = portone_refund::server::refund::rules::RefundForm {
@@ -100,7 +100,7 @@ async fn a_long_korean_reason_cut_by_the_pg_still_links_its_refund(pool: PgPool)
         ..Default::default()
     };
     // the answer to the cancel is lost, so only the history can prove it
-    app.faults(json!([{"endpoint": "cancel", "kind": "drop_after", "count": 1}])).await;
+    app.faults(&[FaultRule::once(FaultEndpoint::Cancel, FaultKind::DropAfter)]).await;
     let cmd = portone_refund::server::refund::RefundCommand {
         merchant_uid: p.merchant_uid.clone(),
         form,
@@ -143,10 +143,13 @@ async fn a_late_refusal_of_attempt_one_cannot_fail_a_refund_whose_attempt_two_is
     let app = spawn_app(pool).await;
     let p = app.paid_order(&app.users.minsu, 10_000, "card", "kcp").await;
     // attempt 1 is slow, then refused
-    app.faults(json!([
-        {"endpoint": "cancel", "kind": "latency", "ms": 1500, "count": 1},
-        {"endpoint": "cancel", "kind": "pg_reject", "message": "PG 통신 지연", "count": 1}
-    ]))
+    app.faults(&[
+        FaultRule::once(FaultEndpoint::Cancel, FaultKind::Latency { ms: 1500 }),
+        FaultRule::once(
+            FaultEndpoint::Cancel,
+            FaultKind::PgReject { message: "PG 통신 지연".into() },
+        ),
+    ])
     .await;
     let first = {
         let (pool, portone, minsu) =
@@ -174,7 +177,7 @@ async fn a_late_refusal_of_attempt_one_cannot_fail_a_refund_whose_attempt_two_is
     };
     tokio::time::sleep(Duration::from_millis(300)).await;
     // attempt 2, sent by the reconciler once the lease ran out, is slower still
-    app.faults(json!([{"endpoint": "cancel", "kind": "latency", "ms": 1800, "count": 1}])).await;
+    app.faults(&[FaultRule::once(FaultEndpoint::Cancel, FaultKind::Latency { ms: 1800 })]).await;
     let second = {
         let (pool, portone) = (app.pool.clone(), app.portone.clone());
         app.expire_leases().await;
@@ -245,14 +248,14 @@ async fn the_seed_endpoint_called_again_without_a_key_answers_the_first_refund(p
 }
 
 async fn cancel_calls(app: &TestApp) -> u64 {
-    app.sim_stats().await["cancel_calls"].as_u64().unwrap()
+    app.sim_stats().await.cancel_calls
 }
 
 #[sqlx::test]
 async fn a_cancel_the_pg_applies_later_is_accepted_then_succeeded_never_resent(pool: PgPool) {
     let app = spawn_app(pool).await;
     let p = app.paid_order(&app.users.minsu, 10_000, "card", "kcp").await;
-    app.faults(json!([{"endpoint": "cancel", "kind": "accept_later", "ms": 1500, "count": 1}]))
+    app.faults(&[FaultRule::once(FaultEndpoint::Cancel, FaultKind::AcceptLater { ms: 1500 })])
         .await;
     let o = refund(&app, &p, 3000).await;
     assert_eq!(o.status, RefundOutcomeStatus::Pending, "code 0 without our entry is not 성공");
@@ -276,7 +279,7 @@ async fn a_cancel_the_pg_applies_later_is_accepted_then_succeeded_never_resent(p
 async fn a_cancel_the_pg_accepted_then_dropped_goes_to_an_admin_never_resent(pool: PgPool) {
     let app = spawn_app(pool).await;
     let p = app.paid_order(&app.users.minsu, 10_000, "card", "kcp").await;
-    app.faults(json!([{"endpoint": "cancel", "kind": "accept_revert", "count": 1}])).await;
+    app.faults(&[FaultRule::once(FaultEndpoint::Cancel, FaultKind::AcceptRevert)]).await;
     let o = refund(&app, &p, 3000).await;
     assert_eq!(o.status, RefundOutcomeStatus::Pending);
     let calls = cancel_calls(&app).await;

@@ -7,7 +7,6 @@ use crate::common::*;
 use leptos::server_fn::ServerFn;
 use portone_refund::api::RequestRefund;
 use portone_refund::model::{RefundOutcome, RefundOutcomeStatus};
-use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -59,7 +58,7 @@ async fn metrics_move_as_refunds_happen(pool: PgPool) {
     assert!(res.status().is_success());
     // a refund PortOne does not answer in time stays pending: the backlog gauge shows it
     let q = app.paid_order(&app.users.minsu, 10_000, "card", "kcp").await;
-    app.faults(json!([{"endpoint": "cancel", "kind": "latency", "ms": 4000, "count": 1}])).await;
+    app.faults(&[FaultRule::once(FaultEndpoint::Cancel, FaultKind::Latency { ms: 4000 })]).await;
     let key = Uuid::new_v4().to_string();
     let res = app
         .server_fn(&minsu, RequestRefund::PATH, &refund_form(&q.merchant_uid, &key, "1000"))
@@ -136,13 +135,8 @@ async fn health_and_readiness_say_little_and_mean_it(pool: PgPool) {
         (200, "ready".to_string())
     );
     // PortOne refusing our credentials: not ready, and nothing said about why
-    let broken = std::sync::Arc::new(
-        portone_v1::PortOneClient::new(portone_v1::PortOneConfig {
-            imp_key: "wrong".into(),
-            ..portone_config(&app.sim_url, Duration::from_secs(2))
-        })
-        .unwrap(),
-    );
+    let mut broken = app.settings.clone();
+    broken.portone.as_mut().unwrap().imp_key = "wrong".into();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let other = format!("http://{}", listener.local_addr().unwrap());
     serve_app(listener, app.pool.clone(), broken);
@@ -160,7 +154,7 @@ async fn a_database_outage_answers_503_and_loses_nothing(pool: PgPool) {
     let through_proxy = proxy.pool().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    serve_app(listener, through_proxy.clone(), app.v1.clone());
+    serve_app(listener, through_proxy.clone(), app.settings.clone());
     let minsu = app.signed_in_at(&base, MINSU).await;
     // the load comes from an admin (not rate limited); the customer opens pages
     let admin = app.signed_in_at(&base, ADMIN).await;
@@ -299,7 +293,7 @@ async fn sigterm_lets_a_slow_refund_finish(pool: PgPool) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let minsu = app.signed_in_at(&base, MINSU).await;
-    app.faults(json!([{"endpoint": "cancel", "kind": "latency", "ms": 2000, "count": 1}])).await;
+    app.faults(&[FaultRule::once(FaultEndpoint::Cancel, FaultKind::Latency { ms: 2000 })]).await;
     let key = Uuid::new_v4().to_string();
     let mut form = refund_form(&p.merchant_uid, &key, "12000");
     form.extend([

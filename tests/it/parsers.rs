@@ -22,7 +22,7 @@ proptest! {
         match parse_won(&any) {
             Ok(Some(v)) => prop_assert!(v >= 0),
             Ok(None) => prop_assert!(any.trim().trim_end_matches('원').chars().all(|c| c == ',' || c.is_whitespace())),
-            Err(message) => prop_assert!(message.contains("환불 금액")),
+            Err(refusal) => prop_assert!(refusal.to_string().contains("환불 금액")),
         }
     }
 

@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 struct Gateway {
     url: String,
     client: Arc<PortOneClient>,
+    control: SimControl,
 }
 
 async fn gateway(timeout_ms: u64) -> Gateway {
@@ -19,7 +20,7 @@ async fn gateway(timeout_ms: u64) -> Gateway {
     let client = Arc::new(
         PortOneClient::new(portone_config(&url, Duration::from_millis(timeout_ms))).unwrap(),
     );
-    Gateway { url, client }
+    Gateway { control: SimControl::new(&url), url, client }
 }
 
 impl Gateway {
@@ -29,35 +30,23 @@ impl Gateway {
             "pay_method": pay_method, "pg_provider": pg, "name": "상품", "buyer_email": "b@example.com"
         });
         body.as_object_mut().unwrap().extend(extra.as_object().cloned().unwrap_or_default());
-        reqwest::Client::new()
-            .post(format!("{}/__sim/payments", self.url))
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        let new: portone_sim::NewPayment = serde_json::from_value(body).unwrap();
+        self.control.create_payment(&new).await.unwrap()
     }
 
-    async fn faults(&self, rules: Value) {
-        reqwest::Client::new()
-            .post(format!("{}/__sim/faults", self.url))
-            .json(&rules)
-            .send()
-            .await
-            .unwrap();
+    async fn faults(&self, rules: &[FaultRule]) {
+        self.control.add_faults(rules).await.unwrap();
     }
 
-    async fn stats(&self) -> Value {
-        reqwest::get(format!("{}/__sim/stats", self.url)).await.unwrap().json().await.unwrap()
+    async fn stats(&self) -> portone_sim::StatsView {
+        self.control.stats().await.unwrap()
     }
 
     async fn token(&self) -> String {
         let res: Value = reqwest::Client::new()
             .post(format!("{}/users/getToken", self.url))
             .json(&json!({"imp_key": portone_sim::DEMO_IMP_KEY, "imp_secret": portone_sim::DEMO_IMP_SECRET}))
-            .send().await.unwrap().json().await.unwrap();
+            .answer().await;
         res["response"]["access_token"].as_str().unwrap().to_string()
     }
 }
@@ -84,7 +73,7 @@ async fn twenty_concurrent_callers_share_one_token() {
     for r in futures::future::join_all(calls).await {
         assert_eq!(r.unwrap().amount, 1000);
     }
-    assert_eq!(g.stats().await["get_token_calls"], 1);
+    assert_eq!(g.stats().await.get_token_calls, 1);
 }
 
 #[tokio::test]
@@ -92,14 +81,11 @@ async fn an_expired_token_is_refreshed_once_and_the_request_resent() {
     let g = gateway(2000).await;
     let p = g.pay(5000, "card", "kcp", json!({})).await;
     g.client.payment(&p.imp_uid, false).await.unwrap();
-    g.faults(json!([{"endpoint": "cancel", "kind": "expire_token", "count": 1}])).await;
+    g.faults(&[FaultRule::once(FaultEndpoint::Cancel, FaultKind::ExpireToken)]).await;
     let after = g.client.cancel(&cancel(&p.imp_uid, 1000, 5000)).await.unwrap();
     assert_eq!(after.cancel_amount, 1000);
     let stats = g.stats().await;
-    assert_eq!(
-        (stats["tokens_issued"].as_u64(), stats["cancel_calls"].as_u64()),
-        (Some(2), Some(2))
-    );
+    assert_eq!((stats.tokens_issued, stats.cancel_calls), (2, 2));
 }
 
 #[tokio::test]
@@ -118,7 +104,7 @@ async fn every_fault_kind_surfaces_as_its_error_class() {
     let p = g.pay(10_000, "card", "html5_inicis", json!({})).await;
     g.client.payment(&p.imp_uid, false).await.unwrap(); // token in hand
 
-    g.faults(json!([{"endpoint": "cancel", "kind": "error_before", "status": 500, "count": 1}]))
+    g.faults(&[FaultRule::once(FaultEndpoint::Cancel, FaultKind::ErrorBefore { status: 500 })])
         .await;
     let e = g.client.cancel(&cancel(&p.imp_uid, 1000, 10_000)).await.unwrap_err();
     assert!(matches!(e, PortOneError::HttpStatus { status: 500 }) && e.outcome_unknown(), "{e:?}");
@@ -128,7 +114,7 @@ async fn every_fault_kind_surfaces_as_its_error_class() {
         "error_before applies nothing"
     );
 
-    g.faults(json!([{"endpoint": "cancel", "kind": "error_after", "status": 502, "count": 1}]))
+    g.faults(&[FaultRule::once(FaultEndpoint::Cancel, FaultKind::ErrorAfter { status: 502 })])
         .await;
     let e = g.client.cancel(&cancel(&p.imp_uid, 1000, 10_000)).await.unwrap_err();
     assert!(matches!(e, PortOneError::HttpStatus { status: 502 }), "{e:?}");
@@ -138,7 +124,13 @@ async fn every_fault_kind_surfaces_as_its_error_class() {
         "error_after applies"
     );
 
-    g.faults(json!([{"endpoint": "cancel", "kind": "pg_reject", "message": "[9029] 상점의 취소가능 금액이 부족합니다.", "count": 1}])).await;
+    g.faults(&[FaultRule::once(
+        FaultEndpoint::Cancel,
+        FaultKind::PgReject {
+            message: "[9029] 상점의 취소가능 금액이 부족합니다.".into()
+        },
+    )])
+    .await;
     match g.client.cancel(&cancel(&p.imp_uid, 1000, 9000)).await {
         Err(PortOneError::Refused { status: 200, code: 1, message }) => {
             assert!(message.contains("9029"))
@@ -146,11 +138,11 @@ async fn every_fault_kind_surfaces_as_its_error_class() {
         other => panic!("{other:?}"),
     }
 
-    g.faults(json!([{"endpoint": "payment", "kind": "latency", "ms": 1500, "count": 1}])).await;
+    g.faults(&[FaultRule::once(FaultEndpoint::Payment, FaultKind::Latency { ms: 1500 })]).await;
     let e = g.client.payment(&p.imp_uid, false).await.unwrap_err();
     assert!(matches!(e, PortOneError::Timeout), "{e:?}");
 
-    g.faults(json!([{"endpoint": "cancel", "kind": "drop_after", "count": 1}])).await;
+    g.faults(&[FaultRule::once(FaultEndpoint::Cancel, FaultKind::DropAfter)]).await;
     let e = g.client.cancel(&cancel(&p.imp_uid, 2000, 9000)).await.unwrap_err();
     assert!(matches!(e, PortOneError::Connection(_)) && e.outcome_unknown(), "{e:?}");
     let at_sim = g.client.payment(&p.imp_uid, false).await.unwrap();
@@ -287,12 +279,8 @@ async fn form_encoded_bodies_with_extra_requester_and_both_header_styles_work() 
             ("reason", "폼"),
             ("extra[requester]", "customer"),
         ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .answer()
+        .await;
     assert_eq!(res["code"], 0, "{res}");
     assert_eq!(res["response"]["cancel_amount"], 2000);
     let res = http
@@ -312,17 +300,11 @@ async fn token_reuse_follows_portones_rules() {
     let (a, b) = (g.token().await, g.token().await);
     assert_eq!(a, b, "before expiry getToken returns the same token");
     let stats = g.stats().await;
-    assert_eq!(stats["tokens_issued"], 1);
+    assert_eq!(stats.tokens_issued, 1);
 }
 
-async fn move_clock(g: &Gateway, body: Value) {
-    let res = reqwest::Client::new()
-        .post(format!("{}/__sim/clock", g.url))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert!(res.status().is_success());
+async fn move_clock(g: &Gateway, change: MoveClock) {
+    g.control.move_clock(&change).await.unwrap();
 }
 
 #[tokio::test]
@@ -331,10 +313,10 @@ async fn a_token_expired_by_portones_clock_is_refreshed() {
     let p = g.pay(1000, "card", "kcp", json!({})).await;
     g.client.payment(&p.imp_uid, false).await.unwrap();
     // 31 minutes later at PortOne: the cached token has expired there, not here
-    move_clock(&g, json!({"advance_secs": 31 * 60})).await;
+    move_clock(&g, MoveClock { advance_secs: Some(31 * 60), now: None }).await;
     assert_eq!(g.client.payment(&p.imp_uid, false).await.unwrap().amount, 1000);
     let stats = g.stats().await;
-    assert_eq!(stats["tokens_issued"], 2, "{stats}");
+    assert_eq!(stats.tokens_issued, 2, "{stats:?}");
 }
 
 #[tokio::test]
@@ -343,9 +325,9 @@ async fn the_phone_month_rule_follows_portones_kst_clock() {
     // paid 2026-11-30 23:50 KST: refundable at 23:55, not at 00:05 on 2026-12-01 (KST)
     let paid_at = 1_796_050_200; // 2026-11-30T14:50:00Z
     let p = g.pay(3000, "phone", "html5_inicis", json!({"paid_at": paid_at})).await;
-    move_clock(&g, json!({"now": paid_at + 5 * 60})).await;
+    move_clock(&g, MoveClock { now: Some(paid_at + 5 * 60), advance_secs: None }).await;
     g.client.cancel(&cancel(&p.imp_uid, 1000, 3000)).await.unwrap();
-    move_clock(&g, json!({"now": paid_at + 15 * 60})).await;
+    move_clock(&g, MoveClock { now: Some(paid_at + 15 * 60), advance_secs: None }).await;
     match g.client.cancel(&cancel(&p.imp_uid, 1000, 2000)).await {
         Err(PortOneError::Refused { message, .. }) => {
             assert!(message.contains("결제한 달에만"), "{message}")
@@ -358,7 +340,7 @@ async fn the_phone_month_rule_follows_portones_kst_clock() {
 async fn explicit_nulls_in_optional_payment_fields_are_read() {
     let g = gateway(2000).await;
     let p = g.pay(8000, "card", "kcp", json!({})).await;
-    g.faults(json!([{"endpoint": "*", "kind": "null_optionals"}])).await;
+    g.faults(&[FaultRule::always(FaultEndpoint::Any, FaultKind::NullOptionals)]).await;
     let looked_up = g.client.payment(&p.imp_uid, false).await.unwrap();
     assert_eq!(
         (looked_up.amount, looked_up.cancel_amount, looked_up.cancel_history.is_none()),
@@ -378,12 +360,8 @@ async fn the_simulator_refuses_fields_portone_does_not_know() {
         .post(format!("{}/payments/cancel", g.url))
         .header("authorization", token)
         .json(&json!({"imp_uid": p.imp_uid, "cancel_request_amount": 1000}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .answer()
+        .await;
     assert_ne!(res["code"], 0, "{res}");
     assert!(res["message"].as_str().unwrap().contains("cancel_request_amount"));
 }

@@ -12,7 +12,7 @@ use portone_v2::{
     ApiSecret, CancelBody, CancellationStatus, ErrorType, IdempotencyKey, PaymentStatus,
     PortOneV2Client, PortOneV2Config, PortOneV2Error, PortOneVersion, RefundAccount,
 };
-use serde_json::{json, Value};
+use serde_json::Value;
 
 struct V2 {
     url: String,
@@ -39,35 +39,16 @@ async fn v2() -> V2 {
 
 impl V2 {
     async fn pay(&self, payment_id: &str, amount: i64, method: &str) -> Value {
-        let res = reqwest::Client::new()
-            .post(format!("{}/__sim/payments", self.url))
-            .json(&json!({"paymentId": payment_id, "amount": amount, "orderName": "키보드",
-                          "method": method, "pgProvider": "NICE_V2",
-                          "customer": {"email": "minsu@example.com", "name": "김민수"}}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 201);
-        res.json().await.unwrap()
+        let new = minsus_v2_payment(payment_id, amount, "키보드", method);
+        SimControl::new(&self.url).create_v2_payment(&new).await.unwrap()
     }
 
-    async fn faults(&self, rules: Value) {
-        reqwest::Client::new()
-            .post(format!("{}/__sim/faults", self.v1_url))
-            .json(&rules)
-            .send()
-            .await
-            .unwrap();
+    async fn faults(&self, rules: &[FaultRule]) {
+        SimControl::new(&self.v1_url).add_faults(rules).await.unwrap();
     }
 
     async fn cancel_calls(&self) -> u64 {
-        let stats: Value = reqwest::get(format!("{}/__sim/stats", self.v1_url))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        stats["cancel_calls"].as_u64().unwrap()
+        SimControl::new(&self.v1_url).stats().await.unwrap().cancel_calls
     }
 }
 
@@ -119,7 +100,7 @@ async fn a_lost_answer_then_a_resend_with_the_same_key_is_one_cancel() {
     let g = v2().await;
     g.pay("order-v2-2", 10_000, "card").await;
     // applied, then the connection drops: the outcome is unknown to us
-    g.faults(json!([{"endpoint": "cancel", "kind": "drop_after", "count": 1}])).await;
+    g.faults(&[FaultRule::once(FaultEndpoint::Cancel, FaultKind::DropAfter)]).await;
     let lost = g.client.cancel("order-v2-2", &key(3), &body(4000, 10_000)).await.unwrap_err();
     assert!(lost.outcome_unknown(), "{lost:?}");
     // the resend carries the same key and the same checksum: PortOne answers the first cancel
@@ -133,7 +114,7 @@ async fn a_lost_answer_then_a_resend_with_the_same_key_is_one_cancel() {
 async fn a_request_still_in_flight_answers_409_which_is_never_a_failure() {
     let g = v2().await;
     g.pay("order-v2-3", 10_000, "card").await;
-    g.faults(json!([{"endpoint": "cancel", "kind": "delay_apply", "ms": 1200, "count": 1}])).await;
+    g.faults(&[FaultRule::once(FaultEndpoint::Cancel, FaultKind::DelayApply { ms: 1200 })]).await;
     let first = {
         let client_url = g.url.clone();
         tokio::spawn(async move {
@@ -161,12 +142,8 @@ async fn a_request_still_in_flight_answers_409_which_is_never_a_failure() {
 #[tokio::test]
 async fn a_virtual_account_refund_is_requested_then_succeeds() {
     let g = v2().await;
-    reqwest::Client::new()
-        .post(format!("{}/__sim/config", g.v1_url))
-        .json(&json!({"v2_vbank_delay_ms": 800}))
-        .send()
-        .await
-        .unwrap();
+    let change = ConfigChange { v2_vbank_delay_ms: Some(800), ..Default::default() };
+    SimControl::new(&g.v1_url).set_config(&change).await.unwrap();
     g.pay("order-v2-4", 30_000, "virtualAccount").await;
     let without = g.client.cancel("order-v2-4", &key(5), &body(30_000, 30_000)).await.unwrap_err();
     assert_eq!(without.error_type(), Some(ErrorType::InvalidRequest), "an account is needed");
@@ -212,23 +189,10 @@ async fn readiness_checks_portone_v2_when_it_is_configured(pool: sqlx::PgPool) {
         async move {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let base = format!("http://{}", listener.local_addr().unwrap());
-            let portone = Arc::new(
-                portone_v1::PortOneClient::new(portone_config(&v1_url, Duration::from_secs(2)))
-                    .unwrap(),
-            );
-            serve_app_with(listener, pool, portone, |s| {
-                s.portone_v2 = Some(portone_refund::server::config::PortOneV2Settings {
-                    client: PortOneV2Config {
-                        base_url: v2_url,
-                        secret: ApiSecret::new(secret),
-                        store_id: None,
-                        connect_timeout: Duration::from_secs(2),
-                        request_timeout: Duration::from_secs(2),
-                        deadline: Duration::from_secs(3),
-                    },
-                    webhook_secret: None,
-                });
-            });
+            let mut settings = test_settings(&v1_url, Some(&v2_url));
+            let v2 = settings.portone_v2.as_mut().unwrap();
+            (v2.client.secret, v2.webhook_secret) = (ApiSecret::new(secret), None);
+            serve_app(listener, pool, settings);
             reqwest::get(format!("{base}/readyz")).await.unwrap().status().as_u16()
         }
     };

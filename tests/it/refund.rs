@@ -113,7 +113,7 @@ async fn validation_rules_refuse_before_anything_is_reserved(pool: PgPool) {
     let refunds =
         sqlx::query_scalar!("select count(*) from refunds").fetch_one(&app.pool).await.unwrap();
     assert_eq!(refunds, Some(0));
-    assert_eq!(app.sim_stats().await["cancel_calls"], 0);
+    assert_eq!(app.sim_stats().await.cancel_calls, 0);
     let audits = sqlx::query_scalar!("select count(*) from refund_events where kind = 'rejected'")
         .fetch_one(&app.pool)
         .await
@@ -152,7 +152,7 @@ async fn phone_from_last_month_is_refused_before_any_gateway_call(pool: PgPool) 
     let last_month = chrono::Utc::now().timestamp() - 40 * 24 * 3600;
     let p = app.paid_order_at(&app.users.minsu, 9_900, "phone", "danal", Some(last_month)).await;
     assert!(rejected(refund(&app, &p, "").await).contains("결제한 달에만"));
-    assert_eq!(app.sim_stats().await["cancel_calls"], 0);
+    assert_eq!(app.sim_stats().await.cancel_calls, 0);
 }
 
 fn with_account(mut f: RefundForm, bank: &str, tel: Option<&str>) -> RefundForm {
@@ -176,7 +176,7 @@ async fn kcp_refunds_last_months_phone_payment_to_an_account(pool: PgPool) {
     assert!(!detail.refund_tel_required);
     // without an account the rules refuse before PortOne is asked
     assert!(rejected(refund(&app, &p, "").await).contains("계좌"));
-    assert_eq!(app.sim_stats().await["cancel_calls"], 0);
+    assert_eq!(app.sim_stats().await.cancel_calls, 0);
     let f = with_account(form("", "단순 변심"), "BK88", None);
     let o = refund_as(&app, &app.users.minsu, &p, f, Uuid::new_v4()).await.unwrap();
     assert_eq!(o.status, RefundOutcomeStatus::Succeeded, "{o:?}");
@@ -255,7 +255,7 @@ async fn the_same_key_refunds_once_sequentially_and_in_parallel(pool: PgPool) {
     let results: Vec<_> =
         futures::future::join_all(tasks).await.into_iter().map(|r| r.unwrap().unwrap()).collect();
     assert!(results.iter().all(|r| r.refund_id == results[0].refund_id));
-    assert_eq!(app.sim_stats().await["cancels_applied"], 2);
+    assert_eq!(app.sim_stats().await.cancels_applied, 2);
     assert_eq!(app.sim_payment(&p.imp_uid).await.cancel_amount, 2000);
 }
 
@@ -298,30 +298,30 @@ async fn reconcile(app: &TestApp) -> reconcile::ReconcileReport {
 async fn unknown_outcomes_stay_pending_until_the_reconciler_settles_them(pool: PgPool) {
     let app = spawn_app(pool).await;
     for (fault, expect_resend) in [
-        (json!({"endpoint": "cancel", "kind": "drop_after", "count": 1}), false),
-        (json!({"endpoint": "cancel", "kind": "error_after", "status": 502, "count": 1}), false),
-        (json!({"endpoint": "cancel", "kind": "latency", "ms": 2500, "count": 1}), false),
-        (json!({"endpoint": "cancel", "kind": "error_before", "status": 500, "count": 1}), true),
+        (FaultKind::DropAfter, false),
+        (FaultKind::ErrorAfter { status: 502 }, false),
+        (FaultKind::Latency { ms: 2500 }, false),
+        (FaultKind::ErrorBefore { status: 500 }, true),
     ] {
         let p = app.paid_order(&app.users.minsu, 10_000, "card", "kcp").await;
-        app.faults(json!([fault])).await;
+        app.faults(&[FaultRule::once(FaultEndpoint::Cancel, fault.clone())]).await;
         let o = refund(&app, &p, "3000").await.unwrap();
-        assert_eq!(o.status, RefundOutcomeStatus::Pending, "{fault}");
+        assert_eq!(o.status, RefundOutcomeStatus::Pending, "{fault:?}");
         assert_eq!(ours(&app, &p).await.2, 1);
         tokio::time::sleep(Duration::from_millis(800)).await; // let a slow cancel land
         let report = reconcile(&app).await;
-        assert_eq!(report.resent, expect_resend as u32, "{fault}: {report:?}");
-        assert_eq!(ours(&app, &p).await, (3_000, "cancelled".into(), 0), "{fault}");
+        assert_eq!(report.resent, expect_resend as u32, "{fault:?}: {report:?}");
+        assert_eq!(ours(&app, &p).await, (3_000, "cancelled".into(), 0), "{fault:?}");
         let at_sim = app.sim_payment(&p.imp_uid).await;
-        assert_eq!(at_sim.cancel_amount, 3_000, "{fault}: nothing doubled");
+        assert_eq!(at_sim.cancel_amount, 3_000, "{fault:?}: nothing doubled");
         let status = sqlx::query_scalar!("select r.status from refunds r join payments p on p.id = r.payment_id where p.imp_uid = $1", p.imp_uid)
             .fetch_one(&app.pool).await.unwrap();
-        assert_eq!(status, "succeeded", "{fault}");
+        assert_eq!(status, "succeeded", "{fault:?}");
         let linked = sqlx::query_scalar!(
             "select c.refund_id is not null from payment_cancellations c join payments p on p.id = c.payment_id where p.imp_uid = $1",
             p.imp_uid
         ).fetch_one(&app.pool).await.unwrap();
-        assert_eq!(linked, Some(true), "{fault}: the simulator's entry is linked");
+        assert_eq!(linked, Some(true), "{fault:?}: the simulator's entry is linked");
     }
 }
 
@@ -330,9 +330,15 @@ async fn expired_tokens_are_refreshed_and_pg_refusals_fail_with_their_message(po
     let app = spawn_app(pool).await;
     let p = app.paid_order(&app.users.minsu, 10_000, "card", "kcp").await;
     refund(&app, &p, "1000").await.unwrap();
-    app.faults(json!([{"endpoint": "cancel", "kind": "expire_token", "count": 1}])).await;
+    app.faults(&[FaultRule::once(FaultEndpoint::Cancel, FaultKind::ExpireToken)]).await;
     assert_eq!(refund(&app, &p, "1000").await.unwrap().status, RefundOutcomeStatus::Succeeded);
-    app.faults(json!([{"endpoint": "cancel", "kind": "pg_reject", "message": "[9029] 상점의 취소가능 금액이 부족합니다.", "count": 1}])).await;
+    app.faults(&[FaultRule::once(
+        FaultEndpoint::Cancel,
+        FaultKind::PgReject {
+            message: "[9029] 상점의 취소가능 금액이 부족합니다.".into()
+        },
+    )])
+    .await;
     let o = refund(&app, &p, "1000").await.unwrap();
     assert_eq!(o.status, RefundOutcomeStatus::Failed);
     assert!(o.message.unwrap().contains("9029"));
@@ -386,12 +392,11 @@ async fn webhooks_import_payments_and_sync_console_cancels_idempotently(pool: Pg
     let app = spawn_app(pool).await;
     let http = reqwest::Client::new();
     // a paid webhook for a payment we do not know: imported, owned by the buyer's account
-    let res = http.post(format!("{}/__sim/payments", app.sim_url))
-        .json(&json!({"merchant_uid": "ORD-WEBHOOK-1", "amount": 25_000, "pay_method": "card", "pg_provider": "kcp",
-                      "name": "웹훅 상품", "buyer_email": "JIWOO@example.com", "notify": true}))
-        .send().await.unwrap();
-    assert_eq!(res.headers()["x-sim-webhook"], "200", "the paid webhook reached the app");
-    let created: Payment = res.json().await.unwrap();
+    let new =
+        sim_payment("ORD-WEBHOOK-1", 25_000, "card", "kcp", "웹훅 상품", "JIWOO@example.com", true);
+    let (created, webhook) = app.control.create_payment_notified(&new).await.unwrap();
+    assert_eq!(webhook, "200", "the paid webhook reached the app");
+    let created: Payment = serde_json::from_value(created).unwrap();
     let owner = sqlx::query_scalar!(
         "select customer_id from payments where merchant_uid = 'ORD-WEBHOOK-1'"
     )
@@ -402,15 +407,12 @@ async fn webhooks_import_payments_and_sync_console_cancels_idempotently(pool: Pg
 
     // a cancel made in PortOne's console arrives by webhook and is synced, marked as outside
     let imp_uid = created.imp_uid.clone();
-    let console: serde_json::Value = http
-        .post(format!("{}/__sim/payments/{imp_uid}/cancel", app.sim_url))
-        .json(&json!({"amount": 5000, "reason": "콘솔 취소"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let console = app
+        .console_cancel(
+            &imp_uid,
+            ConsoleCancel { amount: Some(5000), reason: Some("콘솔 취소".into()) },
+        )
+        .await;
     assert_eq!(console["webhook"]["status"], 200);
     let synced = sqlx::query!("select cancel_amount, (select count(*) from payment_cancellations c where c.payment_id = p.id and c.refund_id is null) as \"outside!\" from payments p where imp_uid = $1", imp_uid)
         .fetch_one(&app.pool).await.unwrap();
@@ -510,25 +512,24 @@ async fn customers_are_rate_limited_but_admins_are_not(pool: PgPool) {
 #[sqlx::test]
 async fn the_webhook_imports_only_real_krw_payments(pool: PgPool) {
     let app = spawn_app(pool).await;
-    let http = reqwest::Client::new();
     let mut notices = Vec::new();
-    for (merchant_uid, extra) in [
-        ("ORD-SANDBOX", json!({"sandbox": true})),
-        ("ORD-USD", json!({"currency": "USD"})),
-        ("ORD-REAL", json!({})),
-    ] {
-        let mut body = json!({"merchant_uid": merchant_uid, "amount": 10_000, "pay_method": "card", "pg_provider": "kcp",
-                              "name": "상품", "buyer_email": app.users.minsu.email});
-        body.as_object_mut().unwrap().extend(extra.as_object().cloned().unwrap());
-        let created: Payment = http
-            .post(format!("{}/__sim/payments", app.sim_url))
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+    for (merchant_uid, sandbox, currency) in
+        [("ORD-SANDBOX", true, None), ("ORD-USD", false, Some("USD")), ("ORD-REAL", false, None)]
+    {
+        let new = NewPayment {
+            sandbox,
+            currency: currency.map(Into::into),
+            ..sim_payment(
+                merchant_uid,
+                10_000,
+                "card",
+                "kcp",
+                "상품",
+                &app.users.minsu.email,
+                false,
+            )
+        };
+        let created: Payment = app.control.create_payment(&new).await.unwrap();
         notices.push(portone_v1::WebhookNotice {
             imp_uid: created.imp_uid,
             merchant_uid: None,
@@ -566,7 +567,7 @@ async fn one_customers_burst_never_starves_everyone_else(pool: PgPool) {
     let app = std::sync::Arc::new(spawn_app(pool).await);
     let p = app.paid_order(&app.users.minsu, 1_000_000, "card", "kcp").await;
     // PortOne is slow for every cancel: the first refund holds the payment for a while
-    app.faults(json!([{"endpoint": "cancel", "kind": "latency", "ms": 1500}])).await;
+    app.faults(&[FaultRule::always(FaultEndpoint::Cancel, FaultKind::Latency { ms: 1500 })]).await;
     let minsu = app.signed_in(MINSU).await;
     let jiwoo = app.signed_in(JIWOO).await;
     let burst: Vec<_> = (0..200)

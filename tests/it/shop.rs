@@ -39,15 +39,10 @@ async fn put_order(
 
 /// A paid payment at the simulator whose webhook reaches the app (which imports it).
 async fn paid_at_sim(app: &TestApp, merchant_uid: &str, amount: i64, buyer_email: &str) -> Payment {
-    let res = reqwest::Client::new()
-        .post(format!("{}/__sim/payments", app.sim_url))
-        .json(&json!({"merchant_uid": merchant_uid, "amount": amount, "pay_method": "card", "pg_provider": "kcp",
-                      "name": "테스트 주문", "buyer_email": buyer_email, "notify": true}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.headers()["x-sim-webhook"], "200");
-    res.json().await.unwrap()
+    let new = sim_payment(merchant_uid, amount, "card", "kcp", "테스트 주문", buyer_email, true);
+    let (payment, webhook) = app.control.create_payment_notified(&new).await.unwrap();
+    assert_eq!(webhook, "200");
+    serde_json::from_value(payment).unwrap()
 }
 
 async fn owner_of(app: &TestApp, merchant_uid: &str) -> Option<i64> {
@@ -253,7 +248,7 @@ async fn the_shops_refund_goes_through_the_pipeline_once_per_idempotency_key(poo
     ids.dedup();
     assert_eq!(ids.len(), 1, "{ids:?}");
     let sim = app.sim_stats().await;
-    assert_eq!(sim["cancels_applied"], 1, "{sim}");
+    assert_eq!(sim.cancels_applied, 1, "{sim:?}");
     // the same key with other input, no key, an unknown field, a bad type, too big
     let reused = send(Some("order-s-1-a"), json!({"amount": 20_000, "reason": "x"})).await.unwrap();
     assert_eq!(reused.status(), 422);
@@ -267,8 +262,7 @@ async fn the_shops_refund_goes_through_the_pipeline_once_per_idempotency_key(poo
     let huge = send(Some("k3"), json!({"amount": 1, "reason": "가".repeat(20_000)})).await.unwrap();
     assert_eq!(huge.status(), 413);
     // the order's refunds, with who asked
-    let listed: Value =
-        shop.get(&url).bearer_auth(&key).send().await.unwrap().json().await.unwrap();
+    let listed: Value = shop.get(&url).bearer_auth(&key).answer().await;
     let refunds = listed["refunds"].as_array().unwrap();
     assert_eq!(refunds.len(), 1, "{listed}");
     assert_eq!(refunds[0]["status"], "succeeded");

@@ -132,6 +132,12 @@ fn verified(secret: &str, r: &Received) -> bool {
     standardwebhooks::Webhook::new(secret).unwrap().verify(&r.body, &r.headers).is_ok()
 }
 
+/// A policy under which customers' refunds above 1,000원 wait for an admin.
+async fn hold_above_1000(app: &TestApp) {
+    let policy = Policy { auto_max_amount: Some(1000), auto_within_days: None };
+    approval::save(&app.pool, &app.users.admin, policy).await.unwrap();
+}
+
 #[sqlx::test]
 async fn each_event_arrives_once_signed_with_what_the_shop_needs(pool: PgPool) {
     let app = spawn_app(pool).await;
@@ -142,26 +148,21 @@ async fn each_event_arrives_once_signed_with_what_the_shop_needs(pool: PgPool) {
     // succeeded, then a console cancel made outside this service
     let p = app.paid_order(&app.users.minsu, 10_000, "card", "kcp").await;
     assert_eq!(refund(&app, &p, 3000).await.status, RefundOutcomeStatus::Succeeded);
-    app.sim_control(
-        &format!("/__sim/payments/{}/cancel", p.imp_uid),
-        json!({"amount": 1000, "reason": "콘솔 취소"}),
+    app.console_cancel(
+        &p.imp_uid,
+        ConsoleCancel { amount: Some(1000), reason: Some("콘솔 취소".into()) },
     )
     .await;
     // failed at the PG
     let q = app.paid_order(&app.users.minsu, 10_000, "card", "kcp").await;
-    app.faults(
-        json!([{"endpoint": "cancel", "kind": "pg_reject", "message": "한도 초과", "count": 1}]),
-    )
+    app.faults(&[FaultRule::once(
+        FaultEndpoint::Cancel,
+        FaultKind::PgReject { message: "한도 초과".into() },
+    )])
     .await;
     assert_eq!(refund(&app, &q, 2000).await.status, RefundOutcomeStatus::Failed);
     // requested (the policy holds it), approved (then succeeded), rejected, withdrawn
-    approval::save(
-        &app.pool,
-        &app.users.admin,
-        Policy { auto_max_amount: Some(1000), auto_within_days: None },
-    )
-    .await
-    .unwrap();
+    hold_above_1000(&app).await;
     let held = |amount| {
         let app = &app;
         let q = q.clone();
@@ -182,14 +183,14 @@ async fn each_event_arrives_once_signed_with_what_the_shop_needs(pool: PgPool) {
     // needs review, then decided
     let r = app.paid_order(&app.users.minsu, 10_000, "card", "kcp").await;
     approval::save(&app.pool, &app.users.admin, Policy::default()).await.unwrap();
-    app.faults(json!([{"endpoint": "cancel", "kind": "error_before", "status": 500, "count": 1}]))
+    app.faults(&[FaultRule::once(FaultEndpoint::Cancel, FaultKind::ErrorBefore { status: 500 })])
         .await;
-    app.sim_control("/__sim/config", json!({"drop_webhooks": true})).await;
+    app.sim_config(ConfigChange { drop_webhooks: Some(true), ..Default::default() }).await;
     let pending = refund(&app, &r, 1000).await;
     assert_eq!(pending.status, RefundOutcomeStatus::Pending);
-    app.sim_control(
-        &format!("/__sim/payments/{}/cancel", r.imp_uid),
-        json!({"amount": 1000, "reason": "콘솔 취소"}),
+    app.console_cancel(
+        &r.imp_uid,
+        ConsoleCancel { amount: Some(1000), reason: Some("콘솔 취소".into()) },
     )
     .await;
     app.reconcile().await;
@@ -334,13 +335,7 @@ async fn one_refunds_events_arrive_in_order_even_when_the_first_is_retried(pool:
     let (url, receiver) =
         Receiver { fail_first: Arc::new(Mutex::new(1)), ..Default::default() }.serve().await;
     register(&app, &url, None).await;
-    approval::save(
-        &app.pool,
-        &app.users.admin,
-        Policy { auto_max_amount: Some(1000), auto_within_days: None },
-    )
-    .await
-    .unwrap();
+    hold_above_1000(&app).await;
     let p = app.paid_order(&app.users.minsu, 10_000, "card", "kcp").await;
     let o = refund(&app, &p, 5000).await;
     let id = Uuid::parse_str(&o.refund_id).unwrap();
@@ -388,12 +383,8 @@ async fn a_disabled_or_deleted_endpoint_gets_nothing_and_bad_urls_are_refused(po
     let listed: Value = client
         .get(format!("{}/api/v1/webhook-endpoints", app.base_url))
         .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .answer()
+        .await;
     assert_eq!(listed["endpoints"].as_array().unwrap().len(), 1);
     assert!(!listed.to_string().contains("whsec_"), "secrets are never listed");
     let deleted = client

@@ -124,8 +124,13 @@ async fn the_pg_refuses_a_tax_free_payments_cancel_without_its_tax_free_part(poo
 
     // when PortOne's balance cannot be read, we do not guess: the refund waits for the split
     // (nothing is sent) rather than going out without the part
-    app.faults(json!([{"endpoint": "balance", "kind": "error_before", "status": 500, "count": 5}]))
-        .await;
+    app.faults(&[FaultRule {
+        endpoint: FaultEndpoint::Balance,
+        kind: FaultKind::ErrorBefore { status: 500 },
+        count: Some(5),
+        probability: None,
+    }])
+    .await;
     let p2 = app
         .paid_order_with(&app.users.minsu, 16_000, "card", "kcp", json!({"tax_free": 6_000}))
         .await;
@@ -178,8 +183,7 @@ async fn a_console_cancel_is_read_back_from_portones_balance_before_the_next_spl
         .await;
     refund_with(&app, &app.users.minsu, &p, amount("4000")).await.unwrap();
     // 8,000 cancelled in PortOne's console; PortOne splits it itself
-    app.sim_control(&format!("/__sim/payments/{}/cancel", p.imp_uid), json!({"amount": 8_000}))
-        .await;
+    app.console_cancel(&p.imp_uid, ConsoleCancel { amount: Some(8_000), reason: None }).await;
     let (tax_free_left, vat_left) = portone_left(&app, &p).await;
     let next = refund_with(&app, &app.users.minsu, &p, amount("")).await.unwrap();
     assert_eq!(next.status, RefundOutcomeStatus::Succeeded, "{:?}", next.message);
@@ -191,8 +195,11 @@ async fn a_console_cancel_is_read_back_from_portones_balance_before_the_next_spl
 async fn a_payment_portone_keeps_no_balance_for_is_asked_once(pool: PgPool) {
     let app = spawn_app(pool).await;
     // PortOne answers the balance of this payment with a refusal (it serves PAYCO's only)
-    app.faults(json!([{"endpoint": "balance", "kind": "pg_reject", "message": "지원하지 않는 PG사입니다.", "count": 1}]))
-        .await;
+    app.faults(&[FaultRule::once(
+        FaultEndpoint::Balance,
+        FaultKind::PgReject { message: "지원하지 않는 PG사입니다.".into() },
+    )])
+    .await;
     let p = app.paid_order(&app.users.minsu, 10_000, "card", "tosspayments").await;
     for amount in ["1000", "2000"] {
         let o = refund_with(&app, &app.users.minsu, &p, self::amount(amount)).await.unwrap();
@@ -201,7 +208,7 @@ async fn a_payment_portone_keeps_no_balance_for_is_asked_once(pool: PgPool) {
     // the refusal was taken as "no split": the second refund did not ask again (it would have
     // had an answer now), and both went without parts
     assert_eq!(ours(&app, &p).await, (vec![(1_000, None, None), (2_000, None, None)], None, None));
-    assert_eq!(app.sim_stats().await["faults"]["pg_reject"], json!(1));
+    assert_eq!(app.sim_stats().await.faults["pg_reject"], json!(1));
 }
 
 #[sqlx::test]
@@ -214,39 +221,36 @@ async fn a_tax_free_payment_whose_split_portone_did_not_answer_waits_rather_than
         .await;
     // PortOne's balance endpoint is down (5xx, no answer): a payment whose split was never
     // read does not go out as if it had none …
-    app.faults(json!([
-        {"endpoint": "balance", "kind": "error_before", "status": 500},
-    ]))
+    app.faults(&[FaultRule::always(
+        FaultEndpoint::Balance,
+        FaultKind::ErrorBefore { status: 500 },
+    )])
     .await;
     let refused = refund_with(&app, &app.users.minsu, &p, amount("1000")).await;
     assert!(
         matches!(&refused, Err(ServerError::Rejected(m)) if m == refund::rules::TAX_SPLIT_UNREAD)
     );
-    reqwest::Client::new().delete(format!("{}/__sim/faults", app.sim_url)).send().await.unwrap();
+    app.control.clear_faults().await.unwrap();
     let first = refund_with(&app, &app.users.minsu, &p, amount("2000")).await.unwrap();
     assert_eq!(first.status, RefundOutcomeStatus::Succeeded);
     // … nor one with a tax-free part after a console cancel moved its balance
-    app.faults(json!([
-        {"endpoint": "balance", "kind": "error_before", "status": 500},
-    ]))
+    app.faults(&[FaultRule::always(
+        FaultEndpoint::Balance,
+        FaultKind::ErrorBefore { status: 500 },
+    )])
     .await;
-    app.sim_control(&format!("/__sim/payments/{}/cancel", p.imp_uid), json!({"amount": 2_000}))
-        .await;
+    app.console_cancel(&p.imp_uid, ConsoleCancel { amount: Some(2_000), reason: None }).await;
     let (_, tax_free_left, _) = ours(&app, &p).await;
     assert_eq!(tax_free_left, Some(5_250), "a 5xx is not \"this payment has no split\"");
-    let sent_before = app.sim_stats().await["cancel_calls"].as_u64().unwrap();
+    let sent_before = app.sim_stats().await.cancel_calls;
     let refused = refund_with(&app, &app.users.minsu, &p, amount("4000")).await;
     assert!(
         matches!(&refused, Err(ServerError::Rejected(m)) if m == refund::rules::TAX_SPLIT_UNREAD),
         "{refused:?}"
     );
-    assert_eq!(
-        app.sim_stats().await["cancel_calls"].as_u64().unwrap(),
-        sent_before,
-        "nothing sent"
-    );
+    assert_eq!(app.sim_stats().await.cancel_calls, sent_before, "nothing sent");
     // PortOne answers again: the refund goes, with its parts
-    reqwest::Client::new().delete(format!("{}/__sim/faults", app.sim_url)).send().await.unwrap();
+    app.control.clear_faults().await.unwrap();
     let (tax_free, vat) = portone_left(&app, &p).await;
     let o = refund_with(&app, &app.users.minsu, &p, amount("")).await.unwrap();
     assert_eq!(o.status, RefundOutcomeStatus::Succeeded, "{:?}", o.message);
@@ -260,7 +264,7 @@ async fn a_success_the_reconciler_rebuilds_books_its_tax_parts_like_any(pool: Pg
         .paid_order_with(&app.users.minsu, 16_000, "card", "kcp", json!({"tax_free": 6_000}))
         .await;
     // applied at PortOne, the answer lost
-    app.faults(json!([{"endpoint": "cancel", "kind": "drop_after", "count": 1}])).await;
+    app.faults(&[FaultRule::once(FaultEndpoint::Cancel, FaultKind::DropAfter)]).await;
     let o = refund_with(&app, &app.users.minsu, &p, amount("4000")).await.unwrap();
     assert_eq!(o.status, RefundOutcomeStatus::Pending);
     let report = app.reconcile().await;

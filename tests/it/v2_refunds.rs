@@ -23,16 +23,11 @@ fn new_id() -> String {
 /// A paid V2 payment of 김민수 at the simulator; with `notify`, its `Transaction.Paid`
 /// webhook reaches the app before this returns.
 async fn pay(app: &TestApp, payment_id: &str, amount: i64, method: &str, notify: bool) -> Value {
-    let res = reqwest::Client::new()
-        .post(format!("{}/__sim/payments", app.v2_url))
-        .json(&json!({"paymentId": payment_id, "amount": amount, "orderName": "무선 키보드",
-                      "method": method, "pgProvider": "NICE_V2", "notify": notify,
-                      "customer": {"email": MINSU.0, "name": "김민수"}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201);
-    res.json().await.unwrap()
+    let new = NewV2Payment {
+        notify,
+        ..minsus_v2_payment(payment_id, amount, "무선 키보드", method)
+    };
+    app.control_v2.create_v2_payment(&new).await.unwrap()
 }
 
 async fn at_portone(app: &TestApp, payment_id: &str) -> portone_v2::Payment {
@@ -119,14 +114,9 @@ async fn a_current_cancellable_amount_portone_does_not_hold_is_refused_and_moves
     let id = new_id();
     pay(&app, &id, 10_000, "card", true).await;
     // a console cancel whose webhook is lost: our balance is 2,000원 too high
-    app.sim_control("/__sim/config", json!({"drop_webhooks": true})).await;
-    let res = reqwest::Client::new()
-        .post(format!("{}/__sim/payments/{id}/cancel", app.v2_url))
-        .json(&json!({"amount": 2000, "reason": "콘솔 취소"}))
-        .send()
-        .await
-        .unwrap();
-    assert!(res.status().is_success());
+    app.sim_config(ConfigChange { drop_webhooks: Some(true), ..Default::default() }).await;
+    let console = ConsoleCancel { amount: Some(2000), reason: Some("콘솔 취소".into()) };
+    app.control_v2.console_cancel(&id, &console).await.unwrap();
     let o = refund_with(&app, &id, 1000, false).await;
     assert_eq!(o.status, RefundOutcomeStatus::Failed, "{o:?}");
     let p = at_portone(&app, &id).await;
@@ -141,12 +131,11 @@ async fn a_current_cancellable_amount_portone_does_not_hold_is_refused_and_moves
 async fn a_first_attempt_applied_late_and_its_resend_are_one_cancellation(pool: PgPool) {
     let app = spawn_app(pool).await;
     // cancels may interleave: V1's checksum alone could not stop a second application here
-    app.sim_control("/__sim/config", json!({"serialize_cancels": false})).await;
+    app.sim_config(ConfigChange { serialize_cancels: Some(false), ..Default::default() }).await;
     let id = new_id();
     pay(&app, &id, 10_000, "card", true).await;
     // PortOne checks the first cancel at once and applies it after our client gave up
-    app.faults(json!([{"endpoint": "cancel", "kind": "delay_apply", "ms": 2600, "count": 1}]))
-        .await;
+    app.faults(&[FaultRule::once(FaultEndpoint::Cancel, FaultKind::DelayApply { ms: 2600 })]).await;
     let o = refund_with(&app, &id, 1000, false).await;
     assert_eq!(o.status, RefundOutcomeStatus::Pending, "{o:?}");
     // the lease ran out while PortOne still works on the first attempt: the resend carries
@@ -160,14 +149,14 @@ async fn a_first_attempt_applied_late_and_its_resend_are_one_cancellation(pool: 
     assert_eq!(status(&app, &o.refund_id).await, "succeeded");
     let p = at_portone(&app, &id).await;
     assert_eq!((p.cancellable(), p.cancellations.len()), (9000, 1), "exactly one cancellation");
-    assert_eq!(app.sim_stats().await["cancel_calls"], 2, "two attempts, one key");
+    assert_eq!(app.sim_stats().await.cancel_calls, 2, "two attempts, one key");
     assert_eq!(linked_to(&app, &o.refund_id).await, 1);
 }
 
 #[sqlx::test]
 async fn a_requested_vbank_refund_is_accepted_until_portone_says_it_succeeded(pool: PgPool) {
     let app = spawn_app(pool).await;
-    app.sim_control("/__sim/config", json!({"v2_vbank_delay_ms": 800})).await;
+    app.sim_config(ConfigChange { v2_vbank_delay_ms: Some(800), ..Default::default() }).await;
     let id = new_id();
     pay(&app, &id, 30_000, "virtualAccount", true).await;
     let o = refund_with(&app, &id, 30_000, true).await;
@@ -198,14 +187,18 @@ async fn a_requested_vbank_refund_is_accepted_until_portone_says_it_succeeded(po
     assert!(page.contains(r#"data-state="succeeded""#), "{page}");
     let p = at_portone(&app, &id).await;
     assert_eq!((p.cancellable(), p.cancellations.len()), (0, 1));
-    assert_eq!(app.sim_stats().await["cancel_calls"], 1);
+    assert_eq!(app.sim_stats().await.cancel_calls, 1);
 }
 
 #[sqlx::test]
 async fn a_requested_vbank_refund_the_pg_fails_ends_failed_with_nothing_moved(pool: PgPool) {
     let app = spawn_app(pool).await;
-    app.sim_control("/__sim/config", json!({"v2_vbank_delay_ms": 500, "v2_vbank_fail": true}))
-        .await;
+    app.sim_config(ConfigChange {
+        v2_vbank_delay_ms: Some(500),
+        v2_vbank_fail: Some(true),
+        ..Default::default()
+    })
+    .await;
     let id = new_id();
     pay(&app, &id, 30_000, "virtualAccount", true).await;
     let o = refund_with(&app, &id, 10_000, true).await;
@@ -287,14 +280,7 @@ async fn v1_and_v2_refunds_side_by_side_on_the_refund_list(pool: PgPool) {
     let only_v2 = app.page(&admin, "/admin/refunds?version=v2").await;
     assert!(only_v2.contains(&id) && !only_v2.contains(&v1.merchant_uid));
     assert!(only_v2.contains(r#"<option value="v2" selected"#), "the filter is kept");
-    let csv = admin
-        .get(format!("{}/admin/refunds.csv?version=v1", app.base_url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let csv = app.page(&admin, "/admin/refunds.csv?version=v1").await;
     assert!(csv.contains(&format!("{},{},PortOne V1,", v1.merchant_uid, v1.imp_uid)), "{csv}");
     assert!(!csv.contains(&id), "{csv}");
     let timeline = app.page(&admin, &format!("/admin/payments/{id}")).await;
@@ -330,7 +316,7 @@ async fn a_shop_on_v2_alone_refunds_v2_payments_and_refuses_v1_ones_without_send
         .await
         .unwrap();
     assert_eq!(o.status, RefundOutcomeStatus::Succeeded, "{o:?}");
-    let calls = app.sim_stats().await["cancel_calls"].clone();
+    let calls = app.sim_stats().await.cancel_calls;
     let refused = refund::request_refund(
         &app.pool,
         &v2_only,
@@ -341,7 +327,7 @@ async fn a_shop_on_v2_alone_refunds_v2_payments_and_refuses_v1_ones_without_send
     .await
     .unwrap_err();
     assert!(refused.to_string().contains("PortOne V1 연동이 설정되어 있지 않습니다"), "{refused}");
-    assert_eq!(app.sim_stats().await["cancel_calls"], calls, "nothing was sent");
+    assert_eq!(app.sim_stats().await.cancel_calls, calls, "nothing was sent");
 }
 
 #[sqlx::test]
@@ -350,7 +336,7 @@ async fn an_accepted_refund_not_applied_in_days_goes_to_review_and_its_requested
 ) {
     use portone_refund::server::refund::review::{self, ReviewDecision};
     let app = spawn_app(pool).await;
-    app.sim_control("/__sim/config", json!({"v2_vbank_delay_ms": 600_000})).await;
+    app.sim_config(ConfigChange { v2_vbank_delay_ms: Some(600_000), ..Default::default() }).await;
     let id = new_id();
     pay(&app, &id, 30_000, "virtualAccount", true).await;
     let o = refund_with(&app, &id, 30_000, true).await;
@@ -389,20 +375,13 @@ async fn an_accepted_refund_not_applied_in_days_goes_to_review_and_its_requested
 #[sqlx::test]
 async fn a_v2_refunds_tax_split_is_read_back_from_the_answer_not_once_more(pool: PgPool) {
     let app = spawn_app(pool).await;
-    app.sim_control("/__sim/config", json!({"drop_webhooks": true})).await;
+    app.sim_config(ConfigChange { drop_webhooks: Some(true), ..Default::default() }).await;
     let id = new_id();
-    let res = reqwest::Client::new()
-        .post(format!("{}/__sim/payments", app.v2_url))
-        .json(
-            &json!({"paymentId": id, "amount": 20_000, "orderName": "제철 과일", "method": "card",
-                      "pgProvider": "NICE_V2", "taxFree": 10_000,
-                      "customer": {"email": MINSU.0, "name": "김민수"}}),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201);
-    let v2: portone_v2::Payment = res.json().await.unwrap();
+    let new = NewV2Payment {
+        tax_free: 10_000,
+        ..minsus_v2_payment(&id, 20_000, "제철 과일", "card")
+    };
+    let v2: portone_v2::Payment = app.control_v2.create_v2_payment(&new).await.unwrap();
     portone_refund::server::payments::import_payment(
         &app.pool,
         &portone_refund::server::gateway::from_v2(v2),
@@ -411,12 +390,8 @@ async fn a_v2_refunds_tax_split_is_read_back_from_the_answer_not_once_more(pool:
     .await
     .unwrap();
     let reads = |app: &TestApp| {
-        let app = app.sim_url.clone();
-        async move {
-            let stats: Value =
-                reqwest::get(format!("{app}/__sim/stats")).await.unwrap().json().await.unwrap();
-            stats["payment_reads"].as_u64().unwrap()
-        }
+        let control = app.control.clone();
+        async move { control.stats().await.unwrap().payment_reads }
     };
     let before = reads(&app).await;
     let o = refund_with(&app, &id, 4000, false).await;

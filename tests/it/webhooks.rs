@@ -19,7 +19,7 @@ async fn stored_cancel_amount(app: &TestApp, imp_uid: &str) -> i64 {
 }
 
 async fn payment_reads(app: &TestApp) -> u64 {
-    app.sim_stats().await["payment_reads"].as_u64().unwrap()
+    app.sim_stats().await.payment_reads
 }
 
 fn due_now() -> SweepSettings {
@@ -32,11 +32,11 @@ async fn a_console_cancel_whose_webhook_was_lost_appears_without_anyone_pressing
 ) {
     let app = spawn_app(pool).await;
     let p = app.paid_order(&app.users.minsu, 20_000, "card", "kcp").await;
-    app.sim_control("/__sim/config", json!({"drop_webhooks": true})).await;
+    app.sim_config(ConfigChange { drop_webhooks: Some(true), ..Default::default() }).await;
     let res = app
-        .sim_control(
-            &format!("/__sim/payments/{}/cancel", p.imp_uid),
-            json!({"amount": 5000, "reason": "콘솔 취소"}),
+        .console_cancel(
+            &p.imp_uid,
+            ConsoleCancel { amount: Some(5000), reason: Some("콘솔 취소".into()) },
         )
         .await;
     assert_eq!(res["webhook"]["sent"], false, "{res}");
@@ -94,7 +94,7 @@ async fn the_sweep_reads_payments_with_open_refunds_or_recent_activity_in_bounde
     .unwrap();
     assert!(quiet, "an old, quiet payment is left alone");
     // a refund not yet final makes it due again, however old
-    app.faults(json!([{"endpoint": "cancel", "kind": "error_before", "status": 500, "count": 1}]))
+    app.faults(&[FaultRule::once(FaultEndpoint::Cancel, FaultKind::ErrorBefore { status: 500 })])
         .await;
     let o = crate::exactly_once::refund(&app, &orders[0], 1000).await;
     assert_eq!(o.status, portone_refund::model::RefundOutcomeStatus::Pending);
@@ -165,7 +165,7 @@ async fn our_own_cancels_webhook_costs_no_portone_read_and_writes_nothing(pool: 
     use portone_refund::server::webhook::{self, ImportRules, WebhookEffect};
     let app = spawn_app(pool).await;
     let p = app.paid_order(&app.users.minsu, 10_000, "card", "kcp").await;
-    app.sim_control("/__sim/config", json!({"drop_webhooks": true})).await;
+    app.sim_config(ConfigChange { drop_webhooks: Some(true), ..Default::default() }).await;
     let o = crate::exactly_once::refund(&app, &p, 3000).await;
     assert_eq!(o.status, portone_refund::model::RefundOutcomeStatus::Succeeded);
     let ours: String = sqlx::query_scalar!(
@@ -191,9 +191,9 @@ async fn our_own_cancels_webhook_costs_no_portone_read_and_writes_nothing(pool: 
         "the cancel's tx2 already holds what PortOne said"
     );
     // a cancellation we do not hold (a console cancel's) is read from PortOne as before
-    app.sim_control(
-        &format!("/__sim/payments/{}/cancel", p.imp_uid),
-        json!({"amount": 1000, "reason": "콘솔 취소"}),
+    app.console_cancel(
+        &p.imp_uid,
+        ConsoleCancel { amount: Some(1000), reason: Some("콘솔 취소".into()) },
     )
     .await;
     let effect =

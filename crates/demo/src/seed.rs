@@ -270,9 +270,10 @@ const ORDERS: &[DemoOrder] = &[
     },
 ];
 
-/// A demo order made through PortOne V2 names its PG as V2 does (`banks::is_v2_pg`).
+/// A demo order made through PortOne V2 names its PG as V2 does (`NICE_V2`).
 fn through_v2(o: &DemoOrder) -> bool {
-    portone_refund::server::banks::is_v2_pg(o.pg_provider)
+    use portone_refund::server::pg::PgProvider;
+    matches!(PgProvider::parse(o.pg_provider), PgProvider::V2(_))
 }
 
 /// Seeds accounts and orders unless they exist. Returns whether anything was written.

@@ -8,7 +8,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use portone_sim::{self as sim, SimConfig};
+use portone_sim::control::SimControl;
+use portone_sim::{self as sim, NewPayment, SimConfig};
 use portone_v1::{CancelRequest, ImpSecret, PortOneClient, PortOneConfig};
 
 const REQUESTS: usize = 20_000;
@@ -21,15 +22,19 @@ async fn main() {
     let url = format!("http://{addr}");
     // Ten payments per worker, so no payment's cancel_history (returned whole on every
     // cancel) grows past a realistic length.
-    let http = reqwest::Client::new();
+    let control = SimControl::new(&url);
     let mut imp_uids = Vec::new();
     for i in 0..CONCURRENCY * 10 {
-        let created: serde_json::Value = http
-            .post(format!("{url}/__sim/payments"))
-            .json(&serde_json::json!({"merchant_uid": format!("bench-{i}"), "amount": 1_000_000_000i64, "pay_method": "card",
-                                       "pg_provider": "kcp", "name": "bench"}))
-            .send().await.unwrap().json().await.unwrap();
-        imp_uids.push(created["imp_uid"].as_str().unwrap().to_string());
+        let new = NewPayment {
+            merchant_uid: format!("bench-{i}"),
+            amount: 1_000_000_000,
+            pay_method: "card".into(),
+            pg_provider: "kcp".into(),
+            name: "bench".into(),
+            ..Default::default()
+        };
+        let created: portone_v1::Payment = control.create_payment(&new).await.unwrap();
+        imp_uids.push(created.imp_uid);
     }
     let client = Arc::new(
         PortOneClient::new(PortOneConfig {

@@ -58,6 +58,18 @@ pub struct FaultRule {
     pub probability: Option<f64>,
 }
 
+impl FaultRule {
+    /// Fires once on `endpoint`, then retires.
+    pub fn once(endpoint: FaultEndpoint, kind: FaultKind) -> FaultRule {
+        FaultRule { endpoint, kind, count: Some(1), probability: None }
+    }
+
+    /// Fires on every matching request.
+    pub fn always(endpoint: FaultEndpoint, kind: FaultKind) -> FaultRule {
+        FaultRule { endpoint, kind, count: None, probability: None }
+    }
+}
+
 /// The faults that fire for one request, in rule order.
 #[derive(Debug, Default)]
 pub struct Fired {

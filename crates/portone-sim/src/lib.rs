@@ -3,6 +3,7 @@
 //! follow PortOne's V1 reference; the control API lives under `/__sim/` and is kept stable.
 
 mod banks;
+pub mod control;
 mod faults;
 mod ledger;
 mod tax;
@@ -23,7 +24,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tokio::sync::Mutex;
 
@@ -725,38 +726,38 @@ async fn payments_by_imp_uids(
 // ---- control API ----
 
 /// `POST /__sim/payments`: a paid payment, as if a buyer had just paid.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct NewPayment {
     pub merchant_uid: String,
     pub amount: i64,
     pub pay_method: String,
     pub pg_provider: String,
     pub name: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub buyer_name: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub buyer_email: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub imp_uid: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paid_at: Option<i64>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub currency: Option<String>,
     #[serde(default)]
     pub sandbox: bool,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vbank_code: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vbank_name: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vbank_num: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vbank_holder: Option<String>,
     /// The tax-free part of the amount (`tax_free` of the payment request).
     #[serde(default)]
     pub tax_free: i64,
     /// The VAT, when the merchant names it (`vat_amount`); otherwise 1/11 of the taxable part.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vat_amount: Option<i64>,
     /// Also send the `paid` webhook, as PortOne does after a payment.
     #[serde(default)]
@@ -862,13 +863,15 @@ async fn control_list_payments(State(sim): State<Sim>) -> Json<Vec<Value>> {
     )
 }
 
-#[derive(Deserialize)]
-struct ConsoleCancel {
-    /// omitted or 0: the whole remaining amount
-    #[serde(default)]
-    amount: Option<i64>,
-    #[serde(default)]
-    reason: Option<String>,
+/// `POST /__sim/payments/{imp_uid}/cancel` (on the V2 listener `{paymentId}`): a cancel made
+/// in PortOne's console.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ConsoleCancel {
+    /// omitted or 0: the whole remaining amount (V1; V2 needs it)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// A cancel made by hand in PortOne's console: no checksum or refund-account rules apply,
@@ -953,14 +956,15 @@ async fn control_clear_faults(State(sim): State<Sim>) -> StatusCode {
     StatusCode::NO_CONTENT
 }
 
-#[derive(Deserialize)]
-struct MoveClock {
+/// `POST /__sim/clock`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct MoveClock {
     /// move PortOne's clock forward (or back) by this many seconds
-    #[serde(default)]
-    advance_secs: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advance_secs: Option<i64>,
     /// or set it to this unix time
-    #[serde(default)]
-    now: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub now: Option<i64>,
 }
 
 async fn control_move_clock(State(sim): State<Sim>, Json(body): Json<MoveClock>) -> Json<Value> {
@@ -979,20 +983,22 @@ async fn control_clock(State(sim): State<Sim>) -> Json<Value> {
     Json(json!({"now": sim.now()}))
 }
 
-#[derive(Deserialize)]
-struct ConfigChange {
-    #[serde(default)]
-    serialize_cancels: Option<bool>,
-    #[serde(default)]
-    reason_byte_limit: Option<usize>,
-    #[serde(default)]
-    drop_webhooks: Option<bool>,
-    #[serde(default)]
-    v2_vbank_delay_ms: Option<u64>,
-    #[serde(default)]
-    v2_vbank_fail: Option<bool>,
-    #[serde(default)]
-    v2_webhook_url: Option<String>,
+/// `POST /__sim/config`: what is named changes, the rest stays.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ConfigChange {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub serialize_cancels: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason_byte_limit: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drop_webhooks: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub v2_vbank_delay_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub v2_vbank_fail: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub v2_webhook_url: Option<String>,
 }
 
 async fn control_set_config(
@@ -1049,17 +1055,33 @@ async fn control_reset(State(sim): State<Sim>) -> StatusCode {
     StatusCode::NO_CONTENT
 }
 
-async fn control_stats(State(sim): State<Sim>) -> Json<Value> {
+/// `GET /__sim/stats`: what reached the simulator so far.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StatsView {
+    pub get_token_calls: u64,
+    pub tokens_issued: u64,
+    /// reads of payments (by imp_uid, by imp_uids, by merchant_uid)
+    pub payment_reads: u64,
+    pub cancel_calls: u64,
+    pub cancels_applied: u64,
+    /// faults fired, by kind
+    pub faults: std::collections::BTreeMap<String, u64>,
+    /// applied cancels by `extra.requester` (`none` when it was not sent)
+    pub requesters: std::collections::BTreeMap<String, u64>,
+}
+
+async fn control_stats(State(sim): State<Sim>) -> Json<StatsView> {
     let s = &sim.stats;
-    Json(json!({
-        "get_token_calls": s.get_token_calls.load(Ordering::Relaxed),
-        "tokens_issued": s.tokens_issued.load(Ordering::Relaxed),
-        "payment_reads": s.payment_reads.load(Ordering::Relaxed),
-        "cancel_calls": s.cancel_calls.load(Ordering::Relaxed),
-        "cancels_applied": s.cancels_applied.load(Ordering::Relaxed),
-        "faults": *s.faults.lock().expect("fault counters"),
-        "requesters": *s.requesters.lock().expect("requester counters"),
-    }))
+    let faults = s.faults.lock().expect("fault counters");
+    Json(StatsView {
+        get_token_calls: s.get_token_calls.load(Ordering::Relaxed),
+        tokens_issued: s.tokens_issued.load(Ordering::Relaxed),
+        payment_reads: s.payment_reads.load(Ordering::Relaxed),
+        cancel_calls: s.cancel_calls.load(Ordering::Relaxed),
+        cancels_applied: s.cancels_applied.load(Ordering::Relaxed),
+        faults: faults.iter().map(|(kind, n)| (kind.to_string(), *n)).collect(),
+        requesters: s.requesters.lock().expect("requester counters").clone(),
+    })
 }
 
 /// Adds a cancel to a payment as the console would (demo data with refund history).

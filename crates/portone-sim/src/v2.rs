@@ -20,7 +20,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::faults::FaultEndpoint;
@@ -430,30 +430,30 @@ async fn accept(
 }
 
 /// `POST /__sim/payments` on the V2 listener: a paid V2 payment.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct NewV2Payment {
-    payment_id: String,
-    amount: i64,
-    order_name: String,
+pub struct NewV2Payment {
+    pub payment_id: String,
+    pub amount: i64,
+    pub order_name: String,
     /// `card`, `virtualAccount`, `transfer` or `mobile`
-    method: String,
-    pg_provider: String,
+    pub method: String,
+    pub pg_provider: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer: Option<NewCustomer>,
     #[serde(default)]
-    customer: Option<NewCustomer>,
-    #[serde(default)]
-    tax_free: i64,
+    pub tax_free: i64,
     /// send the signed `Transaction.Paid` webhook before answering
     #[serde(default)]
-    notify: bool,
+    pub notify: bool,
 }
 
-#[derive(Debug, Default, Deserialize)]
-struct NewCustomer {
-    #[serde(default)]
-    email: Option<String>,
-    #[serde(default)]
-    name: Option<String>,
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct NewCustomer {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 async fn control_create_payment(State(sim): State<Sim>, Json(new): Json<NewV2Payment>) -> Response {

@@ -12,6 +12,8 @@
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use portone_sim::control::SimControl;
+use portone_sim::{ConsoleCancel, NewPayment};
 use serde_json::{json, Value};
 
 #[derive(Parser)]
@@ -51,6 +53,7 @@ async fn main() -> Result<(), Error> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let args = Args::parse();
     let plain = reqwest::Client::new();
+    let control = SimControl::new(&args.sim);
     let login_path =
         if args.anonymous { String::new() } else { login_action(&plain, &args.app).await? };
 
@@ -62,17 +65,19 @@ async fn main() -> Result<(), Error> {
         let mut mine = Vec::new();
         for o in 0..per_client {
             let merchant_uid = format!("BENCH-{run}-{}-{c}-{o}", args.shape);
-            let created: Value = plain
-                .post(format!("{}/__sim/payments", args.sim))
-                .json(&json!({"merchant_uid": merchant_uid, "amount": 100_000_000, "pay_method": "card",
-                              "pg_provider": "kcp", "name": "부하 시험 상품", "buyer_email": args.email}))
-                .send()
-                .await?
-                .json()
-                .await?;
+            let new = NewPayment {
+                merchant_uid: merchant_uid.clone(),
+                amount: 100_000_000,
+                pay_method: "card".into(),
+                pg_provider: "kcp".into(),
+                name: "부하 시험 상품".into(),
+                buyer_email: Some(args.email.clone()),
+                ..Default::default()
+            };
+            let created: Value = control.create_payment(&new).await?;
             let imp_uid = created["imp_uid"].as_str().ok_or("no imp_uid")?.to_string();
             if args.shape == "hot" {
-                prefill(&plain, &args.sim, &imp_uid, args.history).await?;
+                prefill(&control, &imp_uid, args.history).await?;
             }
             // the paid webhook: the app imports the payment with its whole history
             let res = plain
@@ -97,11 +102,7 @@ async fn main() -> Result<(), Error> {
         });
     }
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
-    let applied = || async {
-        let stats: Value =
-            plain.get(format!("{}/__sim/stats", args.sim)).send().await?.json().await?;
-        Ok::<_, Error>(stats["cancels_applied"].as_u64().unwrap_or(0))
-    };
+    let applied = || async { Ok::<_, Error>(control.stats().await?.cancels_applied) };
     let applied_before = applied().await?;
     let started = Instant::now();
     let tasks = customers.into_iter().zip(orders).map(|(client, mine)| {
@@ -197,20 +198,12 @@ async fn sign_in(
 }
 
 /// `count` console cancels of 10원 at PortOne, as a long-running shop's order collects them.
-async fn prefill(
-    http: &reqwest::Client,
-    sim: &str,
-    imp_uid: &str,
-    count: usize,
-) -> Result<(), Error> {
-    let url = format!("{sim}/__sim/payments/{imp_uid}/cancel");
-    let body = json!({"amount": 10, "reason": "이전 부분 환불"});
+async fn prefill(control: &SimControl, imp_uid: &str, count: usize) -> Result<(), Error> {
+    let cancel = ConsoleCancel { amount: Some(10), reason: Some("이전 부분 환불".into()) };
     for chunk in (0..count).collect::<Vec<_>>().chunks(32) {
-        let sends = chunk.iter().map(|_| http.post(&url).json(&body).send());
-        for res in futures::future::join_all(sends).await {
-            if !res?.status().is_success() {
-                return Err("prefill cancel refused".into());
-            }
+        let sends = chunk.iter().map(|_| control.console_cancel(imp_uid, &cancel));
+        for sent in futures::future::join_all(sends).await {
+            sent?;
         }
     }
     Ok(())

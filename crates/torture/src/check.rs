@@ -1,5 +1,5 @@
 //! The end of a torture run: our ledger against PortOne's (the simulator's), payment by
-//! payment. Every rule here is a promise the README makes.
+//! payment. Every rule here is a promise `docs/refund-rules.md` makes.
 
 use std::collections::{BTreeMap, HashMap};
 

@@ -249,25 +249,22 @@ impl Load {
     pub async fn console(
         self: Arc<Self>,
         seed: u64,
-        sim_url: String,
+        control: portone_sim::control::SimControl,
         imp_uids: Vec<String>,
         every: Duration,
     ) {
         let mut rng = StdRng::seed_from_u64(seed);
-        let http = reqwest::Client::new();
         let mut n = 0u64;
         while !self.stop.load(Ordering::Relaxed) {
             tokio::time::sleep(every).await;
             n += 1;
             let imp_uid = &imp_uids[rng.gen_range(0..imp_uids.len())];
-            let body = json!({"amount": rng.gen_range(1..=30) * 100, "reason": format!("콘솔 취소 C-{n}")});
-            if let Ok(res) = http
-                .post(format!("{sim_url}/__sim/payments/{imp_uid}/cancel"))
-                .json(&body)
-                .send()
-                .await
-            {
-                let answer: serde_json::Value = res.json().await.unwrap_or_default();
+            let cancel = portone_sim::ConsoleCancel {
+                amount: Some(rng.gen_range(1..=30) * 100),
+                reason: Some(format!("콘솔 취소 C-{n}")),
+            };
+            // a cancel the balance no longer allows is refused, and not counted
+            if let Ok(answer) = control.console_cancel(imp_uid, &cancel).await {
                 if answer.get("cancellation").is_some() {
                     self.counters.console_cancels.fetch_add(1, Ordering::Relaxed);
                 }

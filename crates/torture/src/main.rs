@@ -22,10 +22,13 @@ use portone_refund::server::gateway;
 use portone_refund::server::payments::import_payment;
 use portone_refund::server::refund::approval::{self, Policy};
 use portone_refund::server::{auth, db};
+use portone_sim::control::SimControl;
+use portone_sim::v2::{NewCustomer, NewV2Payment};
+use portone_sim::{ConfigChange, FaultEndpoint, FaultKind, FaultRule, NewPayment};
 use portone_v1::Payment;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use serde_json::{json, Value};
+use serde_json::json;
 
 #[derive(Parser, Debug)]
 #[command(about = "Chaos run: refunds under faults, console cancels and killed app instances")]
@@ -72,22 +75,30 @@ struct Args {
 }
 
 /// Faults of every kind, fired at random. Delays stay inside the lease the apps run with.
-fn faults() -> Value {
-    json!([
-        {"endpoint": "cancel", "kind": "latency", "ms": 1300, "probability": 0.02},
-        {"endpoint": "cancel", "kind": "error_before", "status": 500, "probability": 0.03},
-        {"endpoint": "cancel", "kind": "error_after", "status": 502, "probability": 0.03},
-        {"endpoint": "cancel", "kind": "drop_after", "probability": 0.02},
-        {"endpoint": "cancel", "kind": "expire_token", "probability": 0.02},
-        {"endpoint": "cancel", "kind": "pg_reject", "message": "[9999] PG사 통신 장애", "probability": 0.02},
-        {"endpoint": "cancel", "kind": "delay_apply", "ms": 700, "probability": 0.05},
-        {"endpoint": "cancel", "kind": "null_optionals", "probability": 0.03},
-        {"endpoint": "payment", "kind": "error_before", "status": 503, "probability": 0.04},
-        {"endpoint": "payment", "kind": "latency", "ms": 1300, "probability": 0.02},
-        {"endpoint": "payment", "kind": "drop_after", "probability": 0.02},
-        {"endpoint": "payment", "kind": "null_optionals", "probability": 0.05},
-        {"endpoint": "token", "kind": "error_before", "status": 503, "probability": 0.05}
-    ])
+fn faults() -> Vec<FaultRule> {
+    use FaultEndpoint::{Cancel, Payment, Token};
+    use FaultKind::*;
+    let sometimes = |endpoint, kind, probability| FaultRule {
+        endpoint,
+        kind,
+        count: None,
+        probability: Some(probability),
+    };
+    vec![
+        sometimes(Cancel, Latency { ms: 1300 }, 0.02),
+        sometimes(Cancel, ErrorBefore { status: 500 }, 0.03),
+        sometimes(Cancel, ErrorAfter { status: 502 }, 0.03),
+        sometimes(Cancel, DropAfter, 0.02),
+        sometimes(Cancel, ExpireToken, 0.02),
+        sometimes(Cancel, PgReject { message: "[9999] PG사 통신 장애".into() }, 0.02),
+        sometimes(Cancel, DelayApply { ms: 700 }, 0.05),
+        sometimes(Cancel, NullOptionals, 0.03),
+        sometimes(Payment, ErrorBefore { status: 503 }, 0.04),
+        sometimes(Payment, Latency { ms: 1300 }, 0.02),
+        sometimes(Payment, DropAfter, 0.02),
+        sometimes(Payment, NullOptionals, 0.05),
+        sometimes(Token, ErrorBefore { status: 503 }, 0.05),
+    ]
 }
 
 #[tokio::main]
@@ -152,6 +163,7 @@ async fn run(args: &Args, seed: u64) -> Result<usize, String> {
     for app in &mut apps {
         app.set_env(env(&sim));
     }
+    let (control, control_v2) = (SimControl::new(&sim.url), SimControl::new(&sim.v2_url));
 
     // The shop's receiver of our events (it refuses one request in seven: retries happen)
     let (hook_url, shop) = receiver::Receiver::start(7).await?;
@@ -200,21 +212,34 @@ async fn run(args: &Args, seed: u64) -> Result<usize, String> {
         let amount = rng.gen_range(500..=3000) * 100;
         let payment = if rng.gen_bool(args.v2_share) {
             let (method, pg) = v2_methods[rng.gen_range(0..v2_methods.len())];
-            let body = json!({"paymentId": merchant_uid, "amount": amount, "orderName": "고문 시험 상품",
-                              "method": method, "pgProvider": pg,
-                              "customer": {"email": shoppers[owner].email}});
-            let res = http.post(format!("{}/__sim/payments", sim.v2_url)).json(&body).send();
+            let new = NewV2Payment {
+                payment_id: merchant_uid,
+                amount,
+                order_name: "고문 시험 상품".into(),
+                method: method.into(),
+                pg_provider: pg.into(),
+                customer: Some(NewCustomer {
+                    email: Some(shoppers[owner].email.clone()),
+                    name: None,
+                }),
+                ..Default::default()
+            };
             let v2: portone_v2::Payment =
-                res.await.map_err(|e| e.to_string())?.json().await.map_err(|e| e.to_string())?;
+                control_v2.create_v2_payment(&new).await.map_err(|e| e.to_string())?;
             gateway::from_v2(v2)
         } else {
             let (pay_method, pg) = methods[rng.gen_range(0..methods.len())];
-            let body = json!({"merchant_uid": merchant_uid, "amount": amount,
-                              "pay_method": pay_method, "pg_provider": pg, "name": "고문 시험 상품",
-                              "buyer_email": shoppers[owner].email, "imp_uid": format!("imp_torture_{i}")});
-            let res = http.post(format!("{}/__sim/payments", sim.url)).json(&body).send();
-            let v1: Payment =
-                res.await.map_err(|e| e.to_string())?.json().await.map_err(|e| e.to_string())?;
+            let new = NewPayment {
+                merchant_uid,
+                amount,
+                pay_method: pay_method.into(),
+                pg_provider: pg.into(),
+                name: "고문 시험 상품".into(),
+                buyer_email: Some(shoppers[owner].email.clone()),
+                imp_uid: Some(format!("imp_torture_{i}")),
+                ..Default::default()
+            };
+            let v1: Payment = control.create_payment(&new).await.map_err(|e| e.to_string())?;
             gateway::from_v1(v1)
         };
         import_payment(&pool, &payment, true).await.map_err(|e| e.to_string())?;
@@ -232,17 +257,10 @@ async fn run(args: &Args, seed: u64) -> Result<usize, String> {
         counters: Default::default(),
         stop: stop.clone(),
     });
-    http.post(format!("{}/__sim/faults", sim.url))
-        .json(&faults())
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
+    control.add_faults(&faults()).await.map_err(|e| e.to_string())?;
     let mut serialized = rng.gen_bool(0.5);
-    http.post(format!("{}/__sim/config", sim.url))
-        .json(&json!({"serialize_cancels": serialized}))
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
+    let serialize = |on| ConfigChange { serialize_cancels: Some(on), ..Default::default() };
+    control.set_config(&serialize(serialized)).await.map_err(|e| e.to_string())?;
 
     let mut tasks = Vec::new();
     for shopper in &shoppers {
@@ -273,7 +291,7 @@ async fn run(args: &Args, seed: u64) -> Result<usize, String> {
     )));
     tasks.push(tokio::spawn(load.clone().console(
         rng.gen(),
-        sim.url.clone(),
+        control.clone(),
         imp_uids.clone(),
         Duration::from_millis(args.console_every_ms),
     )));
@@ -289,11 +307,7 @@ async fn run(args: &Args, seed: u64) -> Result<usize, String> {
         if kills % 4 == 0 {
             serialized = !serialized;
             mode_switches += 1;
-            http.post(format!("{}/__sim/config", sim.url))
-                .json(&json!({"serialize_cancels": serialized}))
-                .send()
-                .await
-                .map_err(|e| e.to_string())?;
+            control.set_config(&serialize(serialized)).await.map_err(|e| e.to_string())?;
         }
     }
     stop.store(true, Ordering::Relaxed);
@@ -304,7 +318,7 @@ async fn run(args: &Args, seed: u64) -> Result<usize, String> {
 
     // Drain: PortOne behaves again; the admin closes what still waits for review (a decision
     // lost with a killed instance is sent again); the reconcilers finish whatever is pending.
-    http.delete(format!("{}/__sim/faults", sim.url)).send().await.map_err(|e| e.to_string())?;
+    control.clear_faults().await.map_err(|e| e.to_string())?;
     let drain_started = Instant::now();
     for _ in 0..20 {
         let waiting = load::waiting_requests(&pool, 1000).await;
@@ -337,9 +351,9 @@ async fn run(args: &Args, seed: u64) -> Result<usize, String> {
     }
 
     // PortOne's ledger (one for both versions), as the app reads a payment
-    let at_portone: Vec<Payment> = sim_json(&http, &format!("{}/__sim/payments", sim.url)).await?;
+    let at_portone: Vec<Payment> = control.payments().await.map_err(|e| e.to_string())?;
     let at_portone: Vec<gateway::Payment> = at_portone.into_iter().map(gateway::from_v1).collect();
-    let stats: Value = sim_json(&http, &format!("{}/__sim/stats", sim.url)).await?;
+    let stats = control.stats().await.map_err(|e| e.to_string())?;
     let verdict = check::ledgers(&pool, &at_portone).await.map_err(|e| e.to_string())?;
     // the shop's receiver: every event delivered (a killed instance's lease runs out first)
     let events_started = Instant::now();
@@ -372,10 +386,7 @@ async fn run(args: &Args, seed: u64) -> Result<usize, String> {
         println!("torture: VIOLATION {v}");
     }
     let c = &load.counters;
-    let faults: Vec<String> = stats["faults"]
-        .as_object()
-        .map(|m| m.iter().map(|(k, v)| format!("{k}={v}")).collect())
-        .unwrap_or_default();
+    let faults: Vec<String> = stats.faults.iter().map(|(k, v)| format!("{k}={v}")).collect();
     let statuses: Vec<String> =
         verdict.refunds_by_status.iter().map(|(k, v)| format!("{k}={v}")).collect();
     println!(
@@ -424,12 +435,4 @@ async fn run(args: &Args, seed: u64) -> Result<usize, String> {
         events_started.elapsed().as_secs()
     );
     Ok(verdict.violations.len() + events.violations.len())
-}
-
-/// One of the simulator's control reads, as JSON.
-async fn sim_json<T: serde::de::DeserializeOwned>(
-    http: &reqwest::Client,
-    url: &str,
-) -> Result<T, String> {
-    http.get(url).send().await.map_err(|e| e.to_string())?.json().await.map_err(|e| e.to_string())
 }

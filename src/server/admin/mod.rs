@@ -518,14 +518,8 @@ pub async fn sync_now(
     let Refreshed { payment, new_entries: new_cancellations } =
         refresh(pool, portone, p.id, &crate::server::payments::payment_ref(pool, p.id).await?)
             .await?;
-    sqlx::query!(
-        "insert into refund_events (payment_id, kind, actor, detail) values ($1, 'synced', $2, $3)",
-        p.id,
-        actor,
-        serde_json::json!({"new_cancellations": new_cancellations, "cancel_amount": payment.cancel_amount})
-    )
-    .execute(pool)
-    .await?;
+    let detail = serde_json::json!({"new_cancellations": new_cancellations, "cancel_amount": payment.cancel_amount});
+    crate::server::refund::audit(pool, None, Some(p.id), AuditKind::Synced, actor, detail).await?;
     Ok(Some(SyncReport {
         cancel_amount_before: p.cancel_amount,
         cancel_amount_after: payment.cancel_amount,

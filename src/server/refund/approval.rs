@@ -12,6 +12,7 @@ pub use super::policy::{parse_policy, Policy};
 use super::reserve::{self, Approval};
 use super::store::{actor, audit};
 use super::{observe, rules, send, Answer, PipelineSettings};
+use crate::model::admin::AuditKind;
 use crate::model::{CurrentUser, RefundPolicyView, RefundStatus};
 use crate::server::error::ServerError;
 use crate::server::gateway::Gateway;
@@ -72,7 +73,7 @@ pub async fn save(pool: &PgPool, admin: &CurrentUser, policy: Policy) -> Result<
         &mut *tx,
         None,
         None,
-        "policy_changed",
+        AuditKind::PolicyChanged,
         &actor(admin),
         serde_json::json!({"before": before.describe(), "after": policy.describe(),
                            "auto_max_amount": policy.auto_max_amount, "auto_within_days": policy.auto_within_days}),
@@ -113,9 +114,9 @@ pub async fn approve(
                 pool,
                 Some(refund_id),
                 Some(payment_id),
-                "approval_refused",
+                AuditKind::ApprovalRefused,
                 &actor(admin),
-                serde_json::json!({"reason": why}),
+                serde_json::json!({"reason": why.to_string()}),
             )
             .await?;
             Err(ServerError::Rejected(format!("지금은 승인할 수 없습니다: {why}")))
@@ -172,9 +173,12 @@ async fn end_request(
         return Err(ServerError::Rejected(NOT_WAITING.into()));
     };
     let detail = serde_json::json!({"reason": (!note.is_empty()).then_some(note)});
-    audit(&mut *tx, Some(refund_id), Some(payment_id), status.as_str(), actor, detail).await?;
-    let event =
-        if status == RefundStatus::Withdrawn { ShopEvent::Withdrawn } else { ShopEvent::Rejected };
+    let (kind, event) = if status == RefundStatus::Withdrawn {
+        (AuditKind::Withdrawn, ShopEvent::Withdrawn)
+    } else {
+        (AuditKind::Rejected, ShopEvent::Rejected)
+    };
+    audit(&mut *tx, Some(refund_id), Some(payment_id), kind, actor, detail).await?;
     outbox::record_refund(&mut tx, event, refund_id).await?;
     tx.commit().await?;
     Ok(())

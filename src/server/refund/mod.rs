@@ -11,6 +11,7 @@ pub mod decide;
 pub mod observe;
 pub mod policy;
 pub mod reconcile;
+pub mod refusal;
 mod reserve;
 pub mod review;
 pub mod rules;
@@ -28,6 +29,7 @@ use sqlx::PgPool;
 use tracing::instrument;
 use uuid::Uuid;
 
+use crate::model::admin::AuditKind;
 use crate::model::{CurrentUser, RefundOutcome, RefundOutcomeStatus, Role};
 use crate::server::error::ServerError;
 use crate::server::gateway::{Gateway, Payment};
@@ -45,7 +47,7 @@ pub struct RefundCommand {
     pub keyless_within: Option<Duration>,
 }
 
-/// How long a keyless retry of the seed endpoint is recognised as one (README).
+/// How long a keyless retry of the seed endpoint is recognised as one (README, "What people can do").
 pub const KEYLESS_RETRY_WINDOW: Duration = Duration::from_secs(60);
 
 /// Tunables; tests shorten them.
@@ -138,7 +140,7 @@ pub async fn answer_refund(
     user: &CurrentUser,
     cmd: RefundCommand,
 ) -> Result<Answer, ServerError> {
-    let result = refund_once(pool, portone, settings, user, cmd).await;
+    let result = refund_once(Request { pool, portone, settings, user }, cmd).await;
     let answer = match &result {
         Ok(_) => "answered",
         Err(ServerError::Rejected(_)) => "rejected",
@@ -153,13 +155,16 @@ pub async fn answer_refund(
     result
 }
 
-async fn refund_once(
-    pool: &PgPool,
-    portone: &Gateway,
-    settings: &PipelineSettings,
-    user: &CurrentUser,
-    cmd: RefundCommand,
-) -> Result<Answer, ServerError> {
+/// What one refund request runs with.
+struct Request<'a> {
+    pool: &'a PgPool,
+    portone: &'a Gateway,
+    settings: &'a PipelineSettings,
+    user: &'a CurrentUser,
+}
+
+async fn refund_once(request: Request<'_>, cmd: RefundCommand) -> Result<Answer, ServerError> {
+    let Request { pool, portone, settings, user } = request;
     if !crate::model::valid_merchant_uid(&cmd.merchant_uid) {
         return Err(ServerError::NotFound);
     }
@@ -182,7 +187,7 @@ async fn refund_once(
             pool,
             None,
             None,
-            "rejected",
+            AuditKind::Rejected,
             &actor,
             serde_json::json!({"reason": "not found", "merchant_uid": cmd.merchant_uid}),
         )
@@ -208,13 +213,13 @@ async fn refund_once(
     let mut waiting: Option<waiters::Waiter> = None;
     let reserved = loop {
         match reserve::reserve(pool, &looked, user, &cmd, &fingerprint, settings).await? {
-            reserve::Reservation::Reserved(r) => break r,
+            reserve::Reservation::Reserved(r) => break *r,
             reserve::Reservation::Requested(outcome) | reserve::Reservation::Replay(outcome) => {
                 return Ok(Answer { outcome, payment: None })
             }
             reserve::Reservation::KeyReused => return Err(ServerError::KeyReused),
-            reserve::Reservation::Rejected(message) => {
-                return Err(rejected(pool, payment_id, &actor, message).await?);
+            reserve::Reservation::Rejected(refusal) => {
+                return Err(rejected(pool, payment_id, &actor, refusal.to_string()).await?);
             }
             // Another request changed the payment since it was read: read and validate again.
             reserve::Reservation::Stale => looked = look_again().await?,
@@ -226,8 +231,8 @@ async fn refund_once(
                     waiting = settings.waiters.join(payment_id);
                 }
                 if waiting.is_none() || tokio::time::Instant::now() >= deadline {
-                    let message = rules::REFUND_IN_PROGRESS.to_string();
-                    return Err(rejected(pool, payment_id, &actor, message).await?);
+                    let refusal = rules::Refusal::RefundInProgress;
+                    return Err(rejected(pool, payment_id, &actor, refusal.to_string()).await?);
                 }
                 tokio::time::sleep(Duration::from_millis(25)).await;
                 looked = look_again().await?;
@@ -265,7 +270,8 @@ async fn send(
     Ok(Answer { outcome, payment })
 }
 
-/// A refusal by the rules: audited (nothing else is written), then told to the user.
+/// A refusal (the rules' sentence, or the gateway's): audited (nothing else is written),
+/// then told to the user.
 async fn rejected(
     pool: &PgPool,
     payment_id: i64,
@@ -273,7 +279,7 @@ async fn rejected(
     message: String,
 ) -> Result<ServerError, ServerError> {
     let detail = serde_json::json!({"reason": message});
-    store::audit(pool, None, Some(payment_id), "rejected", actor, detail).await?;
+    store::audit(pool, None, Some(payment_id), AuditKind::Rejected, actor, detail).await?;
     Ok(ServerError::Rejected(message))
 }
 

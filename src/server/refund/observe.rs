@@ -7,6 +7,7 @@ use sqlx::{PgConnection, PgPool};
 use super::decide::{self, RefundStatus};
 use super::store::{self, ProvingEntry};
 use crate::model::CancellationState;
+use crate::server::actor::Actor;
 use crate::server::error::ServerError;
 use crate::server::gateway::{CancelEntry, Gateway, Payment, PaymentRef};
 use crate::server::outbox;
@@ -197,7 +198,8 @@ async fn explain_new_entry(
         RefundStatus::Succeeded => {
             let reference = decide::reference(r.id);
             let entries = store::stored_carrying(&mut *conn, payment_id, &reference).await?;
-            store::suspect_duplicate(conn, payment_id, r.id, r.amount, &entries, "system").await?;
+            let system = Actor::System.to_string();
+            store::suspect_duplicate(conn, payment_id, r.id, r.amount, &entries, &system).await?;
         }
         RefundStatus::Failed => {
             tracing::error!(refund_id = %r.id, entry_key = %e.entry_key(), "money moved for a refund recorded as failed");

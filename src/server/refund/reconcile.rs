@@ -17,6 +17,7 @@ use super::store::Reserved;
 use super::PipelineSettings;
 use crate::model::ApiVersion;
 use crate::model::{PayMethod, RefundOutcomeStatus, Role};
+use crate::server::actor::Actor;
 use crate::server::gateway::{Gateway, PaymentRef};
 
 #[derive(Debug, Default, PartialEq)]
@@ -27,8 +28,6 @@ pub struct ReconcileReport {
     pub needs_review: u32,
     pub still_pending: u32,
 }
-
-const ACTOR: &str = "reconciler";
 
 /// Takes one pending refund whose lease has run out and that was not yet seen in this pass,
 /// and leases it for one PortOne call.
@@ -70,7 +69,7 @@ async fn claim(
         payment_id: r.payment_id,
         at: PaymentRef { version: r.api_version, imp_uid: r.imp_uid, merchant_uid: r.merchant_uid },
         pay_method: r.pay_method,
-        pg_provider: r.pg_provider,
+        pg_provider: r.pg_provider.into(),
         amount: r.amount,
         checksum: r.checksum,
         reason: r.reason,
@@ -102,15 +101,16 @@ async fn reconcile_pass(
     stopping: impl Fn() -> bool,
 ) -> Result<ReconcileReport, sqlx::Error> {
     let lease = settings.lease;
+    let actor = Actor::Reconciler.to_string();
     let mut report = ReconcileReport::default();
     let mut seen: Vec<Uuid> = Vec::new();
     while !stopping() {
         let Some(r) = claim(pool, settings, &seen).await? else { break };
         seen.push(r.id);
         let step = async {
-            match settle::settle_by_lookup(pool, portone, &r, ACTOR, None).await? {
+            match settle::settle_by_lookup(pool, portone, &r, &actor, None).await? {
                 Settled::Resend => Ok::<_, super::ServerError>(
-                    match settle::resend(pool, portone, &r, lease, ACTOR).await?.status {
+                    match settle::resend(pool, portone, &r, lease, &actor).await?.status {
                         RefundOutcomeStatus::Succeeded => Step::Resent(Some(Settled::Succeeded)),
                         RefundOutcomeStatus::Failed => Step::Resent(Some(Settled::Failed)),
                         // (the reconciler takes pending refunds only: never a request)

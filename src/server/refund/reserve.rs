@@ -12,18 +12,19 @@ use super::policy::Policy;
 use super::store::{actor, audit, outcome_of, Reserved};
 use super::tax::TaxLeft;
 use super::{rules, PipelineSettings, RefundCommand};
+use crate::model::admin::AuditKind;
 use crate::model::{ApiVersion, CurrentUser, PayMethod, RefundOutcome, RefundOutcomeStatus, Role};
 use crate::server::error::ServerError;
 use crate::server::gateway::PaymentRef;
 use crate::server::outbox::{self, ShopEvent};
 
 pub enum Reservation {
-    Reserved(Reserved),
+    Reserved(Box<Reserved>),
     /// beyond the approval policy: stored as a request for an admin
     Requested(RefundOutcome),
     Replay(RefundOutcome),
     KeyReused,
-    Rejected(String),
+    Rejected(rules::Refusal),
     Busy,
     /// the payment changed between the look and the lock: look again
     Stale,
@@ -45,7 +46,7 @@ macro_rules! seen_from {
             Some(Seen {
                 facts: rules::PaymentFacts {
                     pay_method: f.pay_method?,
-                    pg_provider: f.pg_provider?,
+                    pg_provider: f.pg_provider?.into(),
                     status: f.status?,
                     amount: f.amount?,
                     cancel_amount: f.cancel_amount?,
@@ -198,7 +199,7 @@ pub(super) async fn reserve(
     let now = Utc::now();
     let valid = match rules::validate(facts, &cmd.form, now) {
         Ok(v) => v,
-        Err(message) => return Ok(Reservation::Rejected(message)),
+        Err(refusal) => return Ok(Reservation::Rejected(refusal)),
     };
     // A refund paid to an account the customer types waits like any other when the account
     // can be kept sealed; without a key it cannot wait (its number would be gone).
@@ -280,7 +281,7 @@ pub(super) async fn reserve(
             accepted: false,
         }));
     }
-    Ok(Reservation::Reserved(first_attempt(
+    Ok(Reservation::Reserved(Box::new(first_attempt(
         id,
         looked.id,
         at.clone(),
@@ -288,7 +289,7 @@ pub(super) async fn reserve(
         valid,
         checksum,
         user.role,
-    )))
+    ))))
 }
 
 /// A refund tx1 has just made `pending`, as its first cancel is sent. The account (when the
@@ -326,7 +327,7 @@ pub enum Approval {
     /// the request is no longer waiting (withdrawn, decided, or approved by another click)
     NotWaiting,
     /// the rules refuse it now (PortOne's balance moved since): it stays a request
-    Refused(String),
+    Refused(rules::Refusal),
     Busy,
 }
 
@@ -373,7 +374,7 @@ pub async fn approve_request(
     };
     let valid = match rules::validate(&facts, &form, Utc::now()) {
         Ok(v) => v,
-        Err(message) => return Ok(Approval::Refused(message)),
+        Err(refusal) => return Ok(Approval::Refused(refusal)),
     };
     let checksum = facts.portone_balance();
     let approved = sqlx::query!(
@@ -395,7 +396,7 @@ pub async fn approve_request(
         &mut *tx,
         Some(refund_id),
         Some(request.payment_id),
-        "approved",
+        AuditKind::Approved,
         &actor(admin),
         serde_json::json!({"amount": valid.amount, "checksum": checksum, "reference": decide::reference(refund_id),
                            "tax_free": valid.tax.map(|t| t.tax_free), "vat_amount": valid.tax.map(|t| t.vat)}),

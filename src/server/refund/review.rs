@@ -5,6 +5,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::store;
+use crate::model::admin::AuditKind;
 use crate::model::{CancellationState, CurrentUser};
 use crate::server::error::ServerError;
 use crate::server::outbox::{self, ShopEvent};
@@ -81,7 +82,7 @@ pub async fn decide(
                 &mut *tx,
                 Some(refund_id),
                 Some(r.payment_id),
-                "review_succeeded",
+                AuditKind::ReviewSucceeded,
                 &actor,
                 serde_json::json!({"entry_key": entry_key}),
             )
@@ -99,7 +100,7 @@ pub async fn decide(
                 &mut *tx,
                 Some(refund_id),
                 Some(r.payment_id),
-                "review_failed",
+                AuditKind::ReviewFailed,
                 &actor,
                 serde_json::json!({}),
             )

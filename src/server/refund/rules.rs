@@ -1,5 +1,5 @@
 //! The refund rules, as pure functions checked before anything is
-//! reserved. Each refusal is a Korean sentence the customer can act on.
+//! reserved. Each refusal is a [`Refusal`], shown as a Korean sentence the customer can act on.
 
 use chrono::{DateTime, Datelike, Utc};
 use chrono_tz::Asia::Seoul;
@@ -7,21 +7,19 @@ use chrono_tz::Asia::Seoul;
 use super::tax::{self, TaxLeft, TaxParts};
 use crate::model::PayMethod;
 use crate::server::banks;
+use crate::server::pg::PgProvider;
 use portone_v1::AccountNumber;
 
-pub const ALREADY_FULLY_REFUNDED: &str = "이미 전액환불된 주문입니다.";
-pub const REFUND_IN_PROGRESS: &str = "처리 중인 환불이 있습니다. 잠시 후 다시 확인해 주세요.";
-pub const REQUESTS_HOLD_THE_REST: &str =
-    "남은 금액은 모두 검토 중인 환불 요청에 묶여 있습니다. 요청이 처리된 뒤 다시 확인해 주세요.";
-
-pub const TAX_SPLIT_UNREAD: &str =
-    "면세 금액을 PortOne에서 아직 확인하지 못했습니다. 잠시 후 다시 시도해 주세요.";
+pub use super::refusal::{
+    Refusal, WonField, ALREADY_FULLY_REFUNDED, REFUND_IN_PROGRESS, REQUESTS_HOLD_THE_REST,
+    TAX_SPLIT_UNREAD,
+};
 
 /// What the rules need to know about a payment (from our database, never from the browser).
 #[derive(Clone, Debug)]
 pub struct PaymentFacts {
     pub pay_method: PayMethod,
-    pub pg_provider: String,
+    pub pg_provider: PgProvider,
     pub status: String,
     pub amount: i64,
     pub cancel_amount: i64,
@@ -49,20 +47,7 @@ impl PaymentFacts {
     }
 }
 
-/// What the customer typed, before validation.
-#[derive(Clone, Debug, Default)]
-pub struct RefundForm {
-    pub amount: Option<String>,
-    pub reason: String,
-    pub refund_holder: Option<String>,
-    pub refund_bank: Option<String>,
-    pub refund_account: Option<String>,
-    /// the account holder's phone (예금주 연락처), where the PG needs it
-    pub refund_tel: Option<String>,
-    /// the tax-free part (면세 금액) and VAT (부가세) an admin names; empty: proportional
-    pub tax_free: Option<String>,
-    pub vat_amount: Option<String>,
-}
+pub use crate::model::RefundForm;
 
 impl RefundForm {
     /// A form carrying a kept account (an approved request's), as the customer typed it.
@@ -102,27 +87,18 @@ impl std::fmt::Debug for HolderPhone {
 /// bank-transfer payments on smartro_v2; and phone payments of an earlier month on KCP, which
 /// refunds those to a bank account ("휴대폰소액결제 익월 환불").
 pub fn refund_account_needed(facts: &PaymentFacts, now: DateTime<Utc>) -> bool {
-    match facts.pay_method {
-        PayMethod::Vbank => true,
-        PayMethod::Trans => facts.pg_provider == "smartro_v2",
-        PayMethod::Phone => kcp_next_month(facts, now),
-        _ => false,
-    }
+    facts.pg_provider.refunds_to_account(&facts.pay_method) || kcp_next_month(facts, now)
 }
 
 /// Whether the PG needs the account holder's phone (`refund_tel`): vbank refunds on smartro
 /// (the old module), vbank and bank-transfer refunds on smartro_v2.
 pub fn refund_tel_needed(facts: &PaymentFacts) -> bool {
-    match facts.pg_provider.as_str() {
-        "smartro" => facts.pay_method == PayMethod::Vbank,
-        "smartro_v2" => matches!(facts.pay_method, PayMethod::Vbank | PayMethod::Trans),
-        _ => false,
-    }
+    facts.pg_provider.needs_holder_phone(&facts.pay_method)
 }
 
 fn kcp_next_month(facts: &PaymentFacts, now: DateTime<Utc>) -> bool {
     facts.pay_method == PayMethod::Phone
-        && matches!(facts.pg_provider.as_str(), "kcp" | "kcp_quick")
+        && facts.pg_provider.refunds_last_months_phone_to_account()
         && facts.paid_at.is_some_and(|paid| !same_kst_month(paid, now))
 }
 
@@ -144,45 +120,41 @@ fn same_kst_month(a: DateTime<Utc>, b: DateTime<Utc>) -> bool {
 /// Partial refunds of phone payments only where the PG allows it (KG Inicis; KCP only with a
 /// merchant option this shop does not have).
 pub fn partial_allowed(facts: &PaymentFacts) -> bool {
-    facts.pay_method != PayMethod::Phone || facts.pg_provider == "html5_inicis"
+    facts.pay_method != PayMethod::Phone || facts.pg_provider.refunds_phone_in_part()
 }
 
 /// Why this payment cannot be refunded now, or `None` when a refund may be requested.
-pub fn why_not_refundable(facts: &PaymentFacts, now: DateTime<Utc>) -> Option<String> {
+pub fn why_not_refundable(facts: &PaymentFacts, now: DateTime<Utc>) -> Option<Refusal> {
     if facts.status != "paid" && facts.status != "cancelled" {
-        return Some("결제가 완료되지 않은 주문은 환불할 수 없습니다.".into());
+        return Some(Refusal::NotPaid);
     }
     if facts.portone_balance() <= 0 {
-        return Some(ALREADY_FULLY_REFUNDED.into());
+        return Some(Refusal::AlreadyFullyRefunded);
     }
     if facts.cancellable() <= 0 {
-        return Some(REQUESTS_HOLD_THE_REST.into());
+        return Some(Refusal::RequestsHoldTheRest);
     }
     if facts.refund_pending {
-        return Some(REFUND_IN_PROGRESS.into());
+        return Some(Refusal::RefundInProgress);
     }
     if facts.pay_method == PayMethod::Phone {
         let Some(paid_at) = facts.paid_at else {
-            return Some("결제일을 알 수 없는 휴대폰 결제는 환불할 수 없습니다.".into());
+            return Some(Refusal::PhonePaidAtUnknown);
         };
         if !same_kst_month(paid_at, now) && !kcp_next_month(facts, now) {
             let kst = paid_at.with_timezone(&Seoul);
-            return Some(format!(
-                "휴대폰 소액결제는 결제한 달에만 환불할 수 있습니다. ({}년 {}월 결제)",
-                kst.year(),
-                kst.month()
-            ));
+            return Some(Refusal::PhoneOutsideItsMonth { year: kst.year(), month: kst.month() });
         }
     }
     None
 }
 
 /// Parses a won amount as people type it: `12000`, `12,000`, `12,000원`. Empty means "all".
-pub fn parse_won(input: &str) -> Result<Option<i64>, String> {
-    parse_won_named(input, "환불 금액")
+pub fn parse_won(input: &str) -> Result<Option<i64>, Refusal> {
+    parse_won_named(input, WonField::Amount)
 }
 
-fn parse_won_named(input: &str, name: &str) -> Result<Option<i64>, String> {
+fn parse_won_named(input: &str, field: WonField) -> Result<Option<i64>, Refusal> {
     let cleaned: String = input
         .trim()
         .trim_end_matches('원')
@@ -193,50 +165,47 @@ fn parse_won_named(input: &str, name: &str) -> Result<Option<i64>, String> {
         return Ok(None);
     }
     if !cleaned.chars().all(|c| c.is_ascii_digit()) {
-        return Err(format!("{name}은 원 단위의 숫자로 입력해 주세요."));
+        return Err(Refusal::NotWholeWon(field));
     }
-    cleaned.parse::<i64>().map(Some).map_err(|_| format!("{name}이 너무 큽니다."))
+    cleaned.parse::<i64>().map(Some).map_err(|_| Refusal::WonTooLarge(field))
 }
 
-/// Applies every rule. `Err` is the sentence to show.
+/// Applies every rule; a refusal says why, in the customer's words.
 pub fn validate(
     facts: &PaymentFacts,
     form: &RefundForm,
     now: DateTime<Utc>,
-) -> Result<ValidRefund, String> {
+) -> Result<ValidRefund, Refusal> {
     if let Some(reason) = why_not_refundable(facts, now) {
         return Err(reason);
     }
     let cancellable = facts.cancellable();
     let amount = match form.amount.as_deref().map(parse_won).transpose()?.flatten() {
         None => cancellable,
-        Some(a) if a < 1 => return Err("환불 금액은 1원 이상이어야 합니다.".into()),
+        Some(a) if a < 1 => return Err(Refusal::BelowOneWon),
         Some(a) if a > cancellable => {
-            return Err(format!(
-                "환불 금액이 환불 가능 금액({})을 넘습니다.",
-                crate::model::format_won(cancellable)
-            ))
+            return Err(Refusal::OverRefundable { refundable: cancellable })
         }
         Some(a) => a,
     };
     if amount < facts.amount && !partial_allowed(facts) {
-        return Err("이 결제수단은 부분환불이 되지 않습니다. 전액만 환불할 수 있습니다.".into());
+        return Err(Refusal::NoPartialRefund);
     }
     let reason = form.reason.trim();
     if reason.is_empty() {
-        return Err("환불 사유를 입력해 주세요.".into());
+        return Err(Refusal::NoReason);
     }
     if reason.chars().count() > 200 {
-        return Err("환불 사유는 200자 이내로 입력해 주세요.".into());
+        return Err(Refusal::ReasonTooLong);
     }
     let typed =
-        |v: &Option<String>, name| v.as_deref().map(|t| parse_won_named(t, name)).transpose();
+        |v: &Option<String>, field| v.as_deref().map(|t| parse_won_named(t, field)).transpose();
     let typed_parts = (
-        typed(&form.tax_free, "면세 금액")?.flatten(),
-        typed(&form.vat_amount, "부가세 금액")?.flatten(),
+        typed(&form.tax_free, WonField::TaxFree)?.flatten(),
+        typed(&form.vat_amount, WonField::Vat)?.flatten(),
     );
     if facts.tax_split_unread {
-        return Err(TAX_SPLIT_UNREAD.into());
+        return Err(Refusal::TaxSplitUnread);
     }
     let tax = tax::explicit(facts.tax_left, amount, facts.portone_balance(), typed_parts)?;
     let account =
@@ -244,7 +213,7 @@ pub fn validate(
     Ok(ValidRefund { amount, reason: reason.to_string(), account, tax })
 }
 
-fn validate_account(facts: &PaymentFacts, form: &RefundForm) -> Result<RefundAccount, String> {
+fn validate_account(facts: &PaymentFacts, form: &RefundForm) -> Result<RefundAccount, Refusal> {
     let value = |v: &Option<String>| v.as_deref().map(str::trim).unwrap_or_default().to_string();
     // account and phone numbers as typed, without the hyphens and spaces people put in them
     let typed_number = |v: &Option<String>| {
@@ -254,21 +223,21 @@ fn validate_account(facts: &PaymentFacts, form: &RefundForm) -> Result<RefundAcc
     let bank = value(&form.refund_bank);
     let number = typed_number(&form.refund_account);
     if holder.is_empty() || bank.is_empty() || number.is_empty() {
-        return Err("이 결제는 환불받을 계좌의 예금주, 은행, 계좌번호를 모두 입력해 주세요.".into());
+        return Err(Refusal::AccountIncomplete);
     }
     if holder.chars().count() > 16 {
-        return Err("예금주는 16자 이내로 입력해 주세요.".into());
+        return Err(Refusal::HolderTooLong);
     }
     if !banks::is_valid_refund_bank(&facts.pg_provider, &bank) {
-        return Err("선택한 은행으로는 환불할 수 없습니다. 목록에서 은행을 선택해 주세요.".into());
+        return Err(Refusal::BankNotForThisPg);
     }
     if !number.chars().all(|c| c.is_ascii_digit()) || !(6..=16).contains(&number.len()) {
-        return Err("계좌번호는 6~16자리 숫자로 입력해 주세요.".into());
+        return Err(Refusal::AccountNumberMalformed);
     }
     let tel = if refund_tel_needed(facts) {
         let digits = typed_number(&form.refund_tel);
         if !digits.chars().all(|c| c.is_ascii_digit()) || !(9..=11).contains(&digits.len()) {
-            return Err("예금주 연락처를 9~11자리 전화번호로 입력해 주세요.".into());
+            return Err(Refusal::HolderPhoneMalformed);
         }
         Some(HolderPhone(digits))
     } else {
@@ -321,7 +290,11 @@ mod tests {
         ];
         for (input, expected) in cases {
             let got = validate(&f, &form(input, "단순 변심"), now()).map(|v| v.amount);
-            assert_eq!(got, expected.map_err(String::from), "amount {input:?}");
+            assert_eq!(
+                got.map_err(|r| r.to_string()),
+                expected.map_err(String::from),
+                "amount {input:?}"
+            );
         }
     }
 
@@ -329,11 +302,14 @@ mod tests {
     fn fully_refunded_pending_and_unpaid_are_refused() {
         assert_eq!(
             validate(&facts("card", "kcp", 5000, 5000), &form("", "x"), now()).unwrap_err(),
-            ALREADY_FULLY_REFUNDED
+            Refusal::AlreadyFullyRefunded
         );
         let mut pending = facts("card", "kcp", 5000, 0);
         pending.refund_pending = true;
-        assert_eq!(validate(&pending, &form("", "x"), now()).unwrap_err(), REFUND_IN_PROGRESS);
+        assert_eq!(
+            validate(&pending, &form("", "x"), now()).unwrap_err(),
+            Refusal::RefundInProgress
+        );
         let mut ready = facts("vbank", "kcp", 5000, 0);
         ready.status = "ready".into();
         assert!(validate(&ready, &form("", "x"), now()).is_err());
@@ -344,10 +320,10 @@ mod tests {
         let mut f = facts("card", "kcp", 10_000, 2_000);
         f.held = 5_000;
         let refused = validate(&f, &form("3001", "x"), now()).unwrap_err();
-        assert_eq!(refused, "환불 금액이 환불 가능 금액(3,000원)을 넘습니다.");
+        assert_eq!(refused.to_string(), "환불 금액이 환불 가능 금액(3,000원)을 넘습니다.");
         assert_eq!(validate(&f, &form("", "x"), now()).unwrap().amount, 3_000);
         f.held = 8_000;
-        assert_eq!(validate(&f, &form("", "x"), now()).unwrap_err(), REQUESTS_HOLD_THE_REST);
+        assert_eq!(validate(&f, &form("", "x"), now()).unwrap_err(), Refusal::RequestsHoldTheRest);
     }
 
     #[test]
@@ -363,16 +339,19 @@ mod tests {
     fn vbank_needs_a_complete_account_with_a_bank_of_its_pg() {
         let f = facts("vbank", "html5_inicis", 30_000, 0);
         let mut input = form("", "사이즈 교환 불가");
-        assert!(validate(&f, &input, now()).unwrap_err().contains("예금주, 은행, 계좌번호"));
+        assert!(validate(&f, &input, now())
+            .unwrap_err()
+            .to_string()
+            .contains("예금주, 은행, 계좌번호"));
         input.refund_holder = Some("김민수".into());
         input.refund_bank = Some("088".into()); // KFTC code: not Inicis's
         input.refund_account = Some("562-111-05948400".into());
-        assert!(validate(&f, &input, now()).unwrap_err().contains("은행"));
+        assert!(validate(&f, &input, now()).unwrap_err().to_string().contains("은행"));
         input.refund_bank = Some("88".into());
         let ok = validate(&f, &input, now()).unwrap();
         assert_eq!(ok.account.unwrap().number.0, "56211105948400");
         input.refund_account = Some("56211abc".into());
-        assert!(validate(&f, &input, now()).unwrap_err().contains("계좌번호"));
+        assert!(validate(&f, &input, now()).unwrap_err().to_string().contains("계좌번호"));
     }
 
     #[test]
@@ -382,9 +361,15 @@ mod tests {
         f.paid_at = Some(Utc.with_ymd_and_hms(2026, 10, 31, 14, 30, 0).unwrap());
         let next_month = Utc.with_ymd_and_hms(2026, 10, 31, 15, 10, 0).unwrap();
         let same_month = Utc.with_ymd_and_hms(2026, 10, 31, 14, 50, 0).unwrap();
-        assert!(validate(&f, &form("", "x"), next_month).unwrap_err().contains("결제한 달에만"));
+        assert!(validate(&f, &form("", "x"), next_month)
+            .unwrap_err()
+            .to_string()
+            .contains("결제한 달에만"));
         assert_eq!(validate(&f, &form("", "x"), same_month).unwrap().amount, 3000);
-        assert!(validate(&f, &form("1000", "x"), same_month).unwrap_err().contains("부분환불"));
+        assert!(validate(&f, &form("1000", "x"), same_month)
+            .unwrap_err()
+            .to_string()
+            .contains("부분환불"));
         f.pg_provider = "html5_inicis".into();
         assert_eq!(validate(&f, &form("1000", "x"), same_month).unwrap().amount, 1000);
     }

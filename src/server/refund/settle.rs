@@ -9,6 +9,7 @@ use sqlx::PgPool;
 use super::decide::{self, Decision};
 use super::observe;
 use super::store::{self, Reserved};
+use crate::model::admin::AuditKind;
 use crate::model::RefundOutcome;
 use crate::model::{ApiVersion, Role};
 use crate::server::error::ServerError;
@@ -35,7 +36,7 @@ pub fn cancel_order(r: &Reserved) -> CancelOrder {
         tax_free: r.tax.map(|t| t.tax_free),
         vat: r
             .tax
-            .filter(|_| r.at.version == ApiVersion::V2 || super::tax::vat_sent(&r.pg_provider))
+            .filter(|_| r.at.version == ApiVersion::V2 || r.pg_provider.cancel_names_vat())
             .map(|t| t.vat),
         // the shop's own back office is the merchant's side, as an admin is
         by_customer: r.requester == Role::Customer,
@@ -115,7 +116,7 @@ pub async fn settle(
                 pool,
                 Some(r.id),
                 Some(r.payment_id),
-                "outcome_unknown",
+                AuditKind::OutcomeUnknown,
                 actor,
                 serde_json::json!({"error": error}),
             )

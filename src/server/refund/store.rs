@@ -9,19 +9,22 @@ use uuid::Uuid;
 
 use super::decide::{self, Identified, RefundStatus};
 use super::rules;
+use crate::model::admin::AuditKind;
 use crate::model::CancellationState;
 use crate::model::{CurrentUser, PayMethod, RefundOutcome, Role};
+use crate::server::actor::Actor;
 use crate::server::gateway::{CancelEntry, Payment, PaymentRef};
 use crate::server::outbox::{self, ShopEvent};
 
+/// How audit events and limits name `user` (`server/actor.rs`).
 pub fn actor(user: &CurrentUser) -> String {
-    format!("{}:{}", user.role.as_str(), user.id)
+    Actor::user(user).to_string()
 }
 
 /// An audit event of no one refund or payment: accounts, keys, registrations.
 pub async fn audit_event(
     conn: impl sqlx::PgExecutor<'_>,
-    kind: &str,
+    kind: AuditKind,
     actor: &str,
     detail: serde_json::Value,
 ) -> Result<(), sqlx::Error> {
@@ -32,7 +35,7 @@ pub async fn audit(
     conn: impl sqlx::PgExecutor<'_>,
     refund_id: Option<Uuid>,
     payment_id: Option<i64>,
-    kind: &str,
+    kind: AuditKind,
     actor: &str,
     detail: serde_json::Value,
 ) -> Result<(), sqlx::Error> {
@@ -40,13 +43,24 @@ pub async fn audit(
         "insert into refund_events (refund_id, payment_id, kind, actor, detail) values ($1, $2, $3, $4, $5)",
         refund_id,
         payment_id,
-        kind,
+        kind.as_str(),
         actor,
         detail
     )
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// An audit event of a reserved refund: its id and payment's.
+async fn audit_refund(
+    conn: &mut PgConnection,
+    r: &Reserved,
+    kind: AuditKind,
+    actor: &str,
+    detail: serde_json::Value,
+) -> Result<(), sqlx::Error> {
+    audit(conn, Some(r.id), Some(r.payment_id), kind, actor, detail).await
 }
 
 /// Counts a refund request when it starts, before any waiting: returns the requests by
@@ -71,7 +85,7 @@ pub struct Reserved {
     /// where PortOne holds the payment, and through which API
     pub at: PaymentRef,
     pub pay_method: PayMethod,
-    pub pg_provider: String,
+    pub pg_provider: crate::server::pg::PgProvider,
     pub amount: i64,
     pub checksum: i64,
     pub reason: String,
@@ -209,11 +223,10 @@ pub(crate) async fn mark_accepted(
     .execute(&mut *tx)
     .await?;
     if updated.rows_affected() == 1 {
-        audit(
+        audit_refund(
             &mut *tx,
-            Some(r.id),
-            Some(r.payment_id),
-            "accepted",
+            r,
+            AuditKind::Accepted,
             actor,
             serde_json::json!({"attempt": r.attempts}),
         )
@@ -394,7 +407,7 @@ pub(crate) async fn reopen_failed(
 ) -> Result<(), sqlx::Error> {
     let why = "실패로 기록된 환불의 환불번호가 붙은 취소가 PortOne에 있습니다.";
     let detail = serde_json::json!({"why": why, "entry_key": entry_key});
-    to_review(conn, payment_id, refund_id, why, detail, "system").await
+    to_review(conn, payment_id, refund_id, why, detail, &Actor::System.to_string()).await
 }
 
 /// Puts a refund in front of an admin (검토 필요) whatever it was: evidence found after the
@@ -414,7 +427,8 @@ async fn to_review(
     )
     .execute(&mut *conn)
     .await?;
-    audit(&mut *conn, Some(refund_id), Some(payment_id), "needs_review", actor, detail).await?;
+    audit(&mut *conn, Some(refund_id), Some(payment_id), AuditKind::NeedsReview, actor, detail)
+        .await?;
     outbox::record_refund(conn, ShopEvent::NeedsReview, refund_id).await
 }
 
@@ -442,7 +456,8 @@ pub(crate) async fn suspect_duplicate(
     .await?;
     let detail = serde_json::json!({"why": why, "entries": entries});
     to_review(&mut *conn, payment_id, refund_id, &why, detail.clone(), actor).await?;
-    audit(conn, Some(refund_id), Some(payment_id), "duplicate_suspected", actor, detail).await
+    audit(conn, Some(refund_id), Some(payment_id), AuditKind::DuplicateSuspected, actor, detail)
+        .await
 }
 
 /// The entries of a payment we hold that carry `reference`.
@@ -473,15 +488,8 @@ pub(crate) async fn finish_needs_review(
     .execute(&mut *tx)
     .await?;
     if updated.rows_affected() == 1 {
-        audit(
-            &mut *tx,
-            Some(r.id),
-            Some(r.payment_id),
-            "needs_review",
-            actor,
-            serde_json::json!({"why": why}),
-        )
-        .await?;
+        audit_refund(&mut *tx, r, AuditKind::NeedsReview, actor, serde_json::json!({"why": why}))
+            .await?;
         outbox::record_refund(&mut *tx, ShopEvent::NeedsReview, r.id).await?;
     }
     Ok(())
@@ -521,11 +529,10 @@ pub(crate) async fn start_resend(
     .execute(&mut *tx)
     .await?;
     if updated.rows_affected() == 1 {
-        audit(
-            &mut *tx,
-            Some(r.id),
-            Some(r.payment_id),
-            "resent",
+        audit_refund(
+            &mut tx,
+            r,
+            AuditKind::Resent,
             actor,
             serde_json::json!({"attempt": r.attempts, "checksum": r.checksum}),
         )
@@ -564,7 +571,7 @@ pub(crate) async fn finish_failed(
             &mut *tx,
             Some(refund_id),
             Some(payment_id),
-            "failed",
+            AuditKind::Failed,
             actor,
             serde_json::json!({"portone_code": code, "message": message}),
         )

@@ -3,7 +3,7 @@
 //! partial refund takes them in proportion to what remains, a full refund takes exactly what
 //! remains, and an admin may name them.
 
-use crate::model::format_won;
+use super::refusal::Refusal;
 
 /// What remains of a payment's tax-free part and its VAT.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -17,12 +17,6 @@ pub struct TaxLeft {
 pub struct TaxParts {
     pub tax_free: i64,
     pub vat: i64,
-}
-
-/// PGs that need `vat_amount` on a cancel when the payment named its VAT (PortOne's
-/// reference, `POST /payments/cancel`); other PGs work the VAT out themselves.
-pub fn vat_sent(pg_provider: &str) -> bool {
-    matches!(pg_provider, "nice" | "html5_inicis" | "welcome" | "nice_v2")
 }
 
 /// The VAT included in a taxable amount: the amount less its supply value (amount / 1.1,
@@ -61,12 +55,10 @@ pub fn explicit(
     amount: i64,
     cancellable: i64,
     typed: (Option<i64>, Option<i64>),
-) -> Result<Option<TaxParts>, String> {
+) -> Result<Option<TaxParts>, Refusal> {
     let Some(left) = left else {
         if typed.0.is_some() || typed.1.is_some() {
-            return Err(
-                "이 결제는 PortOne에 면세·부가세 내역이 없어 직접 지정할 수 없습니다.".into()
-            );
+            return Err(Refusal::NoTaxSplitToName);
         }
         return Ok(None);
     };
@@ -74,27 +66,20 @@ pub fn explicit(
     let parts =
         TaxParts { tax_free: typed.0.unwrap_or(auto.tax_free), vat: typed.1.unwrap_or(auto.vat) };
     if parts.tax_free > left.tax_free {
-        return Err(format!(
-            "면세 금액이 남은 면세 금액({})을 넘습니다.",
-            format_won(left.tax_free)
-        ));
+        return Err(Refusal::TaxFreeOverLeft { left: left.tax_free });
     }
     if parts.vat > left.vat {
-        return Err(format!("부가세가 남은 부가세({})를 넘습니다.", format_won(left.vat)));
+        return Err(Refusal::VatOverLeft { left: left.vat });
     }
     if parts.tax_free + parts.vat > amount {
-        return Err("면세 금액과 부가세의 합이 환불 금액을 넘습니다.".into());
+        return Err(Refusal::TaxPartsOverAmount);
     }
     if amount == cancellable && parts != auto {
-        return Err(format!(
-            "남은 금액 전부를 환불할 때는 면세 {}, 부가세 {}이어야 합니다.",
-            format_won(left.tax_free),
-            format_won(left.vat)
-        ));
+        return Err(Refusal::FullRefundTakesAllTax { tax_free: left.tax_free, vat: left.vat });
     }
     // what stays must still hold the tax-free part and VAT that stay
     if cancellable - amount < (left.tax_free - parts.tax_free) + (left.vat - parts.vat) {
-        return Err("남는 금액이 남는 면세 금액과 부가세보다 적어집니다. 면세 금액이나 부가세를 늘려 주세요.".into());
+        return Err(Refusal::TaxLeftOverRest);
     }
     Ok(Some(parts))
 }
@@ -131,6 +116,7 @@ mod tests {
         ];
         for (typed, amount, expected) in cases {
             let got = explicit(Some(LEFT), *amount, 16_000, *typed).map(Option::unwrap);
+            let got = got.map_err(|refusal| refusal.to_string());
             assert_eq!(got, expected.map_err(String::from), "{typed:?} of {amount}");
         }
         assert_eq!(explicit(None, 100, 16_000, (None, None)), Ok(None));

@@ -19,6 +19,7 @@ use sha2::{Digest, Sha256};
 use super::keys::{self, ShopCaller};
 use super::orders::{self, OrderRegistration};
 use crate::error::AppError;
+use crate::model::admin::AuditKind;
 use crate::model::{RefundOutcome, Role};
 use crate::server::error::ServerError;
 use crate::server::outbox;
@@ -199,7 +200,7 @@ async fn list_refunds(
     }
     let refunds = order_refunds(&state.pool, &merchant_uid).await?.ok_or(ServerError::NotFound)?;
     let detail = json!({"merchant_uid": merchant_uid, "refunds": refunds.len()});
-    refund::audit_event(&state.pool, "api_refunds_read", &caller.actor(), detail).await?;
+    refund::audit_event(&state.pool, AuditKind::ApiRefundsRead, &caller.actor(), detail).await?;
     Ok(Json(json!({"merchant_uid": merchant_uid, "refunds": refunds})).into_response())
 }
 

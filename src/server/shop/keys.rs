@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
+use crate::model::admin::AuditKind;
 use crate::model::shop::ApiKeyView;
 use crate::model::{CurrentUser, Role};
 use crate::server::error::ServerError;
@@ -58,7 +59,7 @@ pub async fn create(
     .await?;
     crate::server::refund::audit_event(
         &mut *tx,
-        "api_key_created",
+        AuditKind::ApiKeyCreated,
         created_by,
         serde_json::json!({"api_key_id": id, "name": name, "prefix": prefix}),
     )
@@ -94,7 +95,7 @@ pub async fn revoke(pool: &PgPool, id: i64, by: &str) -> Result<bool, ServerErro
     if revoked {
         crate::server::refund::audit_event(
             &mut *tx,
-            "api_key_revoked",
+            AuditKind::ApiKeyRevoked,
             by,
             serde_json::json!({"api_key_id": id}),
         )
@@ -115,7 +116,7 @@ pub struct ShopCaller {
 impl ShopCaller {
     /// How the audit trail names this key's acts.
     pub fn actor(&self) -> String {
-        format!("api_key:{}", self.api_key_id)
+        crate::server::actor::Actor::ApiKey(self.api_key_id).to_string()
     }
 }
 

@@ -5,6 +5,7 @@
 
 use sqlx::{PgConnection, PgPool};
 
+use crate::model::admin::AuditKind;
 use crate::model::shop::UnassignedView;
 use crate::model::{CurrentUser, Role};
 use crate::server::error::ServerError;
@@ -128,7 +129,7 @@ pub async fn register(
         &mut *tx,
         None,
         payment.as_ref().map(|p| p.id),
-        "order_registered",
+        AuditKind::OrderRegistered,
         actor,
         serde_json::json!({"merchant_uid": merchant_uid, "customer": r.customer.id.trim(),
                            "amount": r.amount, "created": created}),
@@ -184,7 +185,7 @@ pub async fn assign(
         &mut *tx,
         None,
         Some(payment),
-        "order_assigned",
+        AuditKind::OrderAssigned,
         actor,
         serde_json::json!({"customer_id": found.id}),
     )

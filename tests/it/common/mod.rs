@@ -5,19 +5,25 @@
 mod proxy;
 pub use proxy::PgProxy;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use leptos::prelude::LeptosOptions;
 use portone_refund::model::{CurrentUser, Role};
-use portone_refund::server::config::{PortOneV2Settings, Settings, ShopLoginSecret, WebhookSecret};
+use portone_refund::server::application::Application;
+use portone_refund::server::config::Settings;
 use portone_refund::server::gateway::{from_v1, Gateway};
 use portone_refund::server::payments::import_payment;
 use portone_refund::server::refund::reconcile::{self, ReconcileReport};
 use portone_refund::server::refund::PipelineSettings;
-use portone_refund::server::{auth, router, telemetry, AppState};
-use portone_sim::{self as sim, SimConfig, Simulator};
+use portone_refund::server::{auth, telemetry};
+pub use portone_sim::control::SimControl;
+pub use portone_sim::v2::{NewCustomer, NewV2Payment};
+pub use portone_sim::NewPayment;
+use portone_sim::{self as sim, SimConfig, Simulator, StatsView};
+pub use portone_sim::{
+    ConfigChange, ConsoleCancel, FaultEndpoint, FaultKind, FaultRule, MoveClock,
+};
 use portone_v1::{ImpSecret, Payment, PortOneClient, PortOneConfig};
 use portone_v2::{ApiSecret, PortOneV2Client, PortOneV2Config};
 use serde_json::{json, Value};
@@ -29,6 +35,9 @@ pub const ADMIN: (&str, &str) = ("admin@example.com", "admin-pass-1234");
 
 /// The key the tests' shop signs its sign-in tokens with.
 pub const TEST_SHOP_LOGIN_SECRET: &str = "test-shop-login-secret-of-32-bytes-or-more";
+
+/// How long the tests' PortOne calls may take (`test_settings` says the same to the app).
+pub const TEST_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The attempt lease in tests: longer than the test client's deadline (3 s).
 pub const TEST_LEASE: Duration = Duration::from_secs(5);
@@ -53,11 +62,16 @@ pub struct TestApp {
     pub sim: Arc<Simulator>,
     /// the simulator's V2 listener (one ledger with `sim_url`'s V1)
     pub v2_url: String,
+    /// the simulator's control API on its V1 listener, and on its V2 one
+    pub control: SimControl,
+    pub control_v2: SimControl,
     pub pool: PgPool,
     /// V1 and V2, as the app reaches them
     pub portone: Arc<Gateway>,
     pub v1: Arc<PortOneClient>,
     pub users: Users,
+    /// the settings the app was served with
+    pub settings: Settings,
 }
 
 #[derive(Clone)]
@@ -101,11 +115,43 @@ pub fn v2_config(v2_url: &str, timeout: Duration) -> PortOneV2Config {
     }
 }
 
-/// The app's V2 settings against the simulator's V2 listener, with its webhook secret.
-pub fn v2_settings(v2_url: &str, timeout: Duration) -> PortOneV2Settings {
-    PortOneV2Settings {
-        client: v2_config(v2_url, timeout),
-        webhook_secret: Some(WebhookSecret(sim::v2::DEMO_V2_WEBHOOK_SECRET.into())),
+/// A paid V1 payment for the simulator to make (`notify`: it sends the `paid` webhook).
+pub fn sim_payment(
+    merchant_uid: &str,
+    amount: i64,
+    pay_method: &str,
+    pg_provider: &str,
+    name: &str,
+    buyer_email: &str,
+    notify: bool,
+) -> NewPayment {
+    NewPayment {
+        merchant_uid: merchant_uid.into(),
+        amount,
+        pay_method: pay_method.into(),
+        pg_provider: pg_provider.into(),
+        name: name.into(),
+        buyer_email: Some(buyer_email.into()),
+        notify,
+        ..Default::default()
+    }
+}
+
+/// A paid V2 payment of 김민수 for the simulator's V2 listener to make.
+pub fn minsus_v2_payment(
+    payment_id: &str,
+    amount: i64,
+    order_name: &str,
+    method: &str,
+) -> NewV2Payment {
+    NewV2Payment {
+        payment_id: payment_id.into(),
+        amount,
+        order_name: order_name.into(),
+        method: method.into(),
+        pg_provider: "NICE_V2".into(),
+        customer: Some(NewCustomer { email: Some(MINSU.0.into()), name: Some("김민수".into()) }),
+        ..Default::default()
     }
 }
 
@@ -132,10 +178,7 @@ async fn create_users(pool: &PgPool) -> Users {
 /// Starts the app and the simulator for one test. The PortOne timeout is short so that
 /// latency faults become timeouts quickly.
 pub async fn spawn_app(pool: PgPool) -> TestApp {
-    spawn_app_with_timeout(pool, Duration::from_secs(2)).await
-}
-
-pub async fn spawn_app_with_timeout(pool: PgPool, timeout: Duration) -> TestApp {
+    let timeout = TEST_TIMEOUT;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (sim_url, sim) = spawn_sim_with(SimConfig {
@@ -148,60 +191,84 @@ pub async fn spawn_app_with_timeout(pool: PgPool, timeout: Duration) -> TestApp 
     let v2_url = format!("http://{v2_addr}");
     let v1 = Arc::new(PortOneClient::new(portone_config(&sim_url, timeout)).unwrap());
     let v2 = Arc::new(PortOneV2Client::new(v2_config(&v2_url, timeout)).unwrap());
-    let settings = v2_settings(&v2_url, timeout);
-    serve_app_with(listener, pool.clone(), v1.clone(), move |s| s.portone_v2 = Some(settings));
+    let settings = test_settings(&sim_url, Some(&v2_url));
+    serve_app(listener, pool.clone(), settings.clone());
     let users = create_users(&pool).await;
     let portone = Arc::new(Gateway::new(Some(v1.clone()), Some(v2)));
-    TestApp { base_url: format!("http://{addr}"), sim_url, v2_url, sim, pool, portone, v1, users }
+    let base_url = format!("http://{addr}");
+    let (control, control_v2) = (SimControl::new(&sim_url), SimControl::new(&v2_url));
+    TestApp {
+        base_url,
+        sim_url,
+        v2_url,
+        control,
+        control_v2,
+        sim,
+        pool,
+        portone,
+        v1,
+        users,
+        settings,
+    }
 }
 
-/// Serves the app on `listener` (also used to "restart" it on a new port).
-pub fn serve_app(listener: tokio::net::TcpListener, pool: PgPool, portone: Arc<PortOneClient>) {
-    serve_app_with(listener, pool, portone, |_| {})
+/// The app's settings in tests, read the way `main` reads them (`Settings::from_vars`): the
+/// development setting against the simulator's V1 at `sim_url` (and its V2 at `v2_url`), a
+/// 2 s PortOne timeout, the test lease, sealed accounts, the tests' shop-login key, no
+/// `/metrics` listener and a reconciler that waits an hour.
+pub fn test_settings(sim_url: &str, v2_url: Option<&str>) -> Settings {
+    let mut vars = vec![
+        ("DATABASE_URL", "postgres://unused-the-test-passes-its-pool"),
+        ("DEV_MODE", "1"),
+        ("PORTONE_API_URL", sim_url),
+        ("PORTONE_IMP_KEY", sim::DEMO_IMP_KEY),
+        ("PORTONE_IMP_SECRET", sim::DEMO_IMP_SECRET),
+        ("PORTONE_CONNECT_TIMEOUT_SECS", "2"),
+        ("PORTONE_TIMEOUT_SECS", "2"),
+        ("PORTONE_DEADLINE_SECS", "3"),
+        ("REFUND_LEASE_SECS", "5"),
+        ("REFUND_ACCOUNT_KEY", TEST_ACCOUNT_KEY),
+        ("SHOP_LOGIN_SECRET", TEST_SHOP_LOGIN_SECRET),
+        ("METRICS_ADDR", "off"),
+        ("RECONCILE_INTERVAL_SECS", "3600"),
+    ];
+    if let Some(v2_url) = v2_url {
+        vars.extend([
+            ("PORTONE_V2_API_URL", v2_url),
+            ("PORTONE_V2_SECRET", sim::v2::DEMO_V2_SECRET),
+            ("PORTONE_V2_WEBHOOK_SECRET", sim::v2::DEMO_V2_WEBHOOK_SECRET),
+        ]);
+    }
+    let get = |name: &str| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string());
+    let settings = Settings::from_vars(get, &"127.0.0.1:0".parse().unwrap()).unwrap();
+    assert_eq!(settings.pipeline.lease, TEST_LEASE);
+    settings
 }
 
-/// `serve_app` with settings of the test's own.
-pub fn serve_app_with(
-    listener: tokio::net::TcpListener,
-    pool: PgPool,
-    portone: Arc<PortOneClient>,
-    adjust: impl FnOnce(&mut Settings),
-) {
+/// Serves the app on `listener` with `settings` (also used to "restart" it on a new port),
+/// built the one way `main` builds it.
+pub fn serve_app(listener: tokio::net::TcpListener, pool: PgPool, settings: Settings) {
     let addr = listener.local_addr().unwrap();
     let leptos_options =
         LeptosOptions::builder().output_name("portone-refund").site_addr(addr).build();
-    let settings = Settings {
-        database_url: String::new(),
-        portone: Some(portone_config("", Duration::from_secs(2))),
-        development: true,
-        public_url: None,
-        cookie_secure: false,
-        allow_test_payments: true,
-        trusted_proxies: Vec::new(),
-        reconcile_interval: Duration::from_secs(3600),
-        pipeline: test_pipeline(),
-        pending_alert_after: Duration::from_secs(600),
-        metrics_addr: None,
-        shutdown_grace: Duration::from_secs(30),
-        owner_from_buyer_email: true,
-        shop_login_secret: Some(ShopLoginSecret(TEST_SHOP_LOGIN_SECRET.into())),
-        customer_password_login: true,
-        api_requests_per_minute: 600,
-        webhook_allow: Vec::new(),
-        sweep: Default::default(),
-        shop_webhooks: Default::default(),
-        portone_v2: None,
-    };
-    let mut settings = settings;
-    adjust(&mut settings);
-    let state = AppState::new(leptos_options, pool, Some(portone), settings);
-    portone_refund::server::health::spawn_probe(state.pool.clone(), state.db_health.clone());
-    let app = router::build(state);
+    let app = Application::build(settings, leptos_options, pool).unwrap();
+    // never told to stop (its sender lives as long as it serves): the test's runtime ends it
+    let (keep, never) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
-        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .await
-            .unwrap();
+        app.serve(listener, never).await.unwrap();
+        drop(keep);
     });
+}
+
+/// A request sent and its JSON answer read, for tests that only look at the answer.
+pub trait SendForJson {
+    fn answer<T: serde::de::DeserializeOwned>(self) -> impl std::future::Future<Output = T> + Send;
+}
+
+impl SendForJson for reqwest::RequestBuilder {
+    async fn answer<T: serde::de::DeserializeOwned>(self) -> T {
+        self.send().await.unwrap().json().await.unwrap()
+    }
 }
 
 /// A browser-like client for the app at `base_url`: keeps cookies, sends its Origin.
@@ -314,29 +381,17 @@ impl TestApp {
 
     /// A payment made at the simulator (imported here only if `fields` asks it to `notify`).
     pub async fn sim_create_payment(&self, fields: &Value) -> Payment {
-        reqwest::Client::new()
-            .post(format!("{}/__sim/payments", self.sim_url))
-            .json(fields)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        let new: NewPayment = serde_json::from_value(fields.clone()).expect("a simulator payment");
+        self.control.create_payment(&new).await.unwrap()
     }
 
     pub async fn sim_payment(&self, imp_uid: &str) -> Payment {
-        let all: Vec<Payment> = reqwest::get(format!("{}/__sim/payments", self.sim_url))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let all: Vec<Payment> = self.control.payments().await.unwrap();
         all.into_iter().find(|p| p.imp_uid == imp_uid).expect("payment at the simulator")
     }
 
-    pub async fn sim_stats(&self) -> Value {
-        reqwest::get(format!("{}/__sim/stats", self.sim_url)).await.unwrap().json().await.unwrap()
+    pub async fn sim_stats(&self) -> StatsView {
+        self.control.stats().await.unwrap()
     }
 
     /// Lets every pending refund's lease run out, as if its attempt's time had passed.
@@ -355,25 +410,16 @@ impl TestApp {
         reconcile::reconcile_once(&self.pool, &self.portone, &test_pipeline()).await.unwrap()
     }
 
-    /// Sends a control request to the simulator and returns its JSON answer.
-    pub async fn sim_control(&self, path: &str, body: Value) -> Value {
-        let res = reqwest::Client::new()
-            .post(format!("{}{path}", self.sim_url))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert!(res.status().is_success(), "{path}: {}", res.status());
-        res.json().await.unwrap_or(Value::Null)
+    /// A cancel made in PortOne's console; answers the payment and what its webhook got.
+    pub async fn console_cancel(&self, imp_uid: &str, cancel: ConsoleCancel) -> Value {
+        self.control.console_cancel(imp_uid, &cancel).await.unwrap()
     }
 
-    pub async fn faults(&self, rules: Value) {
-        let res = reqwest::Client::new()
-            .post(format!("{}/__sim/faults", self.sim_url))
-            .json(&rules)
-            .send()
-            .await
-            .unwrap();
-        assert!(res.status().is_success());
+    pub async fn sim_config(&self, change: ConfigChange) {
+        self.control.set_config(&change).await.unwrap();
+    }
+
+    pub async fn faults(&self, rules: &[FaultRule]) {
+        self.control.add_faults(rules).await.unwrap();
     }
 }
