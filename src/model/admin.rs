@@ -122,7 +122,7 @@ fn filter_day(s: &str) -> Option<NaiveDate> {
 }
 
 /// A keyset position: (requested at, refund id), the list's order.
-pub fn cursor(at: DateTime<Utc>, id: &str) -> String {
+pub fn cursor(at: DateTime<Utc>, id: &uuid::Uuid) -> String {
     format!("{}_{}", at.timestamp_micros(), id)
 }
 
@@ -133,7 +133,7 @@ pub fn parse_cursor(s: &str) -> Option<(DateTime<Utc>, uuid::Uuid)> {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AdminRefundRow {
-    pub id: String,
+    pub id: uuid::Uuid,
     pub requested_at: DateTime<Utc>,
     pub merchant_uid: String,
     pub imp_uid: String,
@@ -236,7 +236,7 @@ pub struct TimelineCancellation {
     pub cancellation_id: Option<String>,
     pub receipt_url: Option<String>,
     /// Our refund that caused it; `None` = made outside this service (PortOne console).
-    pub refund_id: Option<String>,
+    pub refund_id: Option<uuid::Uuid>,
     /// How the entry is named when an admin links it to a refund under review.
     pub entry_key: String,
     /// the tax-free part and VAT our refund sent
@@ -247,7 +247,7 @@ pub struct TimelineCancellation {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TimelineRefund {
-    pub id: String,
+    pub id: uuid::Uuid,
     pub amount: i64,
     pub checksum: i64,
     pub status: RefundStatus,

@@ -421,7 +421,7 @@ pub struct OrderDetail {
     /// Whether a partial amount may be requested (phone payments allow it only on some PGs).
     pub partial_allowed: bool,
     /// A fresh idempotency key for the refund form, rendered on the server.
-    pub idempotency_key: String,
+    pub idempotency_key: uuid::Uuid,
     /// The latest refund request's outcome, shown after a refund without JavaScript.
     pub last_refund: Option<RefundOutcome>,
     /// What waiting refund requests (환불 요청) hold of the refundable amount.
@@ -580,7 +580,7 @@ pub struct RefundForm {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RefundOutcome {
-    pub refund_id: String,
+    pub refund_id: uuid::Uuid,
     pub status: RefundOutcomeStatus,
     pub amount: i64,
     pub requested_at: DateTime<Utc>,

@@ -260,7 +260,7 @@ fn RefundTable(rows: Vec<AdminRefundRow>) -> impl IntoView {
                         let href = format!("/admin/payments/{}", percent_encode(&r.merchant_uid));
                         let uid = r.merchant_uid.clone();
                         view! {
-                            <tr data-refund-id=r.id.clone()>
+                            <tr data-refund-id=r.id.to_string()>
                                 <td>{format_kst(r.requested_at)}</td>
                                 <td><A href=href>{uid}</A><br/><small data-testid="row-version">{r.api_version.label()}</small></td>
                                 <td>
@@ -416,7 +416,7 @@ fn Timeline(
                                     <td data-state=c.state.as_str()>{c.state.label()}</td>
                                     <td>{c.reason.clone().unwrap_or_default()}</td>
                                     <td>{match &c.refund_id {
-                                        Some(id) => view! { <span class="badge badge-paid">"이 서비스의 환불"</span><br/><small>{id[..8].to_string()}</small> }.into_any(),
+                                        Some(id) => view! { <span class="badge badge-paid">"이 서비스의 환불"</span><br/><small>{id.to_string()[..8].to_string()}</small> }.into_any(),
                                         None => view! { <span class="badge badge-pending">"서비스 외부에서 취소됨 (PortOne 콘솔)"</span> }.into_any(),
                                     }}</td>
                                     <td><small>{c.cancellation_id.clone().unwrap_or_default()}</small></td>
@@ -433,7 +433,7 @@ fn Timeline(
             {if t.refunds.is_empty() { Some(view! { <p>"환불 요청이 없습니다."</p> }) } else { None }}
             <ol class="timeline">
                 {t.refunds.iter().map(|r| view! {
-                    <li data-refund-id=r.id.clone()>
+                    <li data-refund-id=r.id.to_string()>
                         <p>
                             <strong>{format!("{} 환불 요청", format_won(r.amount))}</strong>" "
                             <span class=status_badge(r.status)>{r.status.label()}</span>
@@ -446,7 +446,7 @@ fn Timeline(
                         {r.tax.map(|t| view! { <p data-testid="refund-tax">{t.describe(r.amount)}</p> })}
                         {r.portone_message.clone().map(|m| view! { <p>{format!("PortOne 메시지 (code {}): {m}", r.portone_code.map(|c| c.to_string()).unwrap_or_else(|| "-".into()))}</p> })}
                         {(r.status == RefundStatus::Requested).then(|| view! {
-                            <RequestDecision refund_id=r.id.clone() approve=decisions.0 reject=decisions.1/>
+                            <RequestDecision refund_id=r.id.to_string() approve=decisions.0 reject=decisions.1/>
                         })}
                         {r.decision_note.clone().map(|note| view! { <p>"거절 사유: " {note}</p> })}
                         {(r.status == RefundStatus::NeedsReview).then(|| view! {
@@ -507,7 +507,7 @@ fn ReviewForm(
     view! {
         <ActionForm action=review attr:class="review" attr:aria-labelledby=labelled_by>
             <p id=legend_id><strong>"검토: "</strong>"PortOne 취소 내역과 이 환불 시도를 비교해 결정하세요. 결정은 감사 기록에 남습니다."</p>
-            <input type="hidden" name="refund_id" value=refund.id.clone()/>
+            <input type="hidden" name="refund_id" value=refund.id.to_string()/>
             {if none {
                 view! { <p>"이 금액과 같은, 연결되지 않은 PortOne 취소 내역이 없습니다."</p> }.into_any()
             } else {

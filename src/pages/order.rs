@@ -166,7 +166,7 @@ fn Outcome(outcome: RefundOutcome) -> impl IntoView {
             <div class="result pending" role="status" data-testid="refund-requested">
                 <p><strong>{REQUESTED_EXPLANATION}</strong></p>
                 <p>{format!("요청 금액: {amount} · 요청 일시: {}", format_kst_seconds(outcome.requested_at))}</p>
-                <WithdrawForm refund_id=outcome.refund_id.clone()/>
+                <WithdrawForm refund_id=outcome.refund_id.to_string()/>
             </div>
         }.into_any(),
         RefundOutcomeStatus::Withdrawn => view! {
@@ -209,7 +209,7 @@ fn RefundFormOrReason(detail: OrderDetail) -> impl IntoView {
                 <RefundForm
                     action
                     merchant_uid=detail.summary.merchant_uid.clone()
-                    idempotency_key=detail.idempotency_key.clone()
+                    idempotency_key=detail.idempotency_key.to_string()
                     refundable=detail.summary.refundable() - detail.held
                     partial_allowed=detail.partial_allowed
                     refund_banks=detail.refund_banks.clone()

@@ -56,7 +56,7 @@ fn q(pairs: &[(&str, &str)]) -> RefundQuery {
 
 async fn ids(app: &TestApp, query: RefundQuery) -> Vec<Uuid> {
     let rows = admin::list_refunds(&app.pool, &query).await.unwrap().rows;
-    rows.into_iter().map(|r| Uuid::parse_str(&r.id).unwrap()).collect()
+    rows.into_iter().map(|r| r.id).collect()
 }
 
 #[sqlx::test]
@@ -225,9 +225,7 @@ async fn keyset_pages_cover_every_row_exactly_once_under_concurrent_inserts(pool
             admin::list_refunds(&app.pool, &query).await.unwrap();
         pages += 1;
         forward.push(query.clone());
-        seen.extend(
-            rows.iter().filter(|r| r.reason == "x").map(|r| Uuid::parse_str(&r.id).unwrap()),
-        );
+        seen.extend(rows.iter().filter(|r| r.reason == "x").map(|r| r.id));
         match next {
             Some(c) => query.after = Some(c),
             None => break,
@@ -390,7 +388,7 @@ async fn delayed_and_reviewed_refunds_are_shown_and_decided_by_an_admin(pool: Pg
         .json()
         .await
         .unwrap();
-    assert_eq!(list.rows[0].id, pending.to_string());
+    assert_eq!(list.rows[0].id, pending);
     assert!(list.rows[0].delayed_secs.is_some_and(|s| s >= 25 * 60));
     let page = app.page(&admin, "/admin/refunds?status=pending").await;
     assert!(page.contains("지연 25분"), "the list shows the delay");

@@ -38,10 +38,10 @@ async fn strict_policy(app: &TestApp) {
     approval::save(&app.pool, &app.users.admin, policy).await.unwrap();
 }
 
-async fn events(app: &TestApp, refund_id: &str) -> Vec<(String, String)> {
+async fn events(app: &TestApp, refund_id: &Uuid) -> Vec<(String, String)> {
     sqlx::query!(
         "select kind, actor from refund_events where refund_id = $1::text::uuid order by id",
-        refund_id
+        refund_id.to_string()
     )
     .fetch_all(&app.pool)
     .await
@@ -52,7 +52,7 @@ async fn events(app: &TestApp, refund_id: &str) -> Vec<(String, String)> {
 }
 
 fn id(o: &RefundOutcome) -> Uuid {
-    Uuid::parse_str(&o.refund_id).unwrap()
+    o.refund_id
 }
 
 #[sqlx::test]

@@ -32,14 +32,11 @@ pub(crate) async fn refund(app: &TestApp, p: &Payment, amount: i64) -> RefundOut
     refund::request_refund(&app.pool, &app.portone, &settings, &app.users.minsu, cmd).await.unwrap()
 }
 
-pub(crate) async fn status(app: &TestApp, refund_id: &str) -> String {
-    sqlx::query_scalar!(
-        "select status from refunds where id = $1",
-        Uuid::parse_str(refund_id).unwrap()
-    )
-    .fetch_one(&app.pool)
-    .await
-    .unwrap()
+pub(crate) async fn status(app: &TestApp, refund_id: &Uuid) -> String {
+    sqlx::query_scalar!("select status from refunds where id = $1", *refund_id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
 }
 
 async fn console_cancel(app: &TestApp, p: &Payment, amount: i64) {
@@ -53,8 +50,8 @@ async fn console_cancel(app: &TestApp, p: &Payment, amount: i64) {
 }
 
 /// The entries at PortOne that carry this refund's reference.
-pub(crate) async fn entries_of(app: &TestApp, p: &Payment, refund_id: &str) -> usize {
-    let reference = decide::reference(Uuid::parse_str(refund_id).unwrap());
+pub(crate) async fn entries_of(app: &TestApp, p: &Payment, refund_id: &Uuid) -> usize {
+    let reference = decide::reference(*refund_id);
     app.sim_payment(&p.imp_uid)
         .await
         .history()
@@ -63,10 +60,10 @@ pub(crate) async fn entries_of(app: &TestApp, p: &Payment, refund_id: &str) -> u
         .count()
 }
 
-pub(crate) async fn linked_to(app: &TestApp, refund_id: &str) -> i64 {
+pub(crate) async fn linked_to(app: &TestApp, refund_id: &Uuid) -> i64 {
     sqlx::query_scalar!(
         r#"select count(*) as "n!" from payment_cancellations where refund_id = $1"#,
-        Uuid::parse_str(refund_id).unwrap()
+        *refund_id
     )
     .fetch_one(&app.pool)
     .await
@@ -140,7 +137,7 @@ async fn a_console_cancel_while_our_refund_is_pending_goes_to_review(pool: PgPoo
     assert_eq!(app.reconcile().await, Default::default());
 
     // the admin may not link an entry of another refund's amount, and marks it failed instead
-    let id = Uuid::parse_str(&o.refund_id).unwrap();
+    let id = o.refund_id;
     let wrong = review::decide(
         &app.pool,
         &app.users.admin,
@@ -178,7 +175,7 @@ async fn an_admin_links_the_entry_that_proves_a_reviewed_refund(pool: PgPool) {
     let entry_key = sqlx::query_scalar!(
         "select c.entry_key from payment_cancellations c join payments p on p.id = c.payment_id where p.imp_uid = $1", p.imp_uid
     ).fetch_one(&app.pool).await.unwrap();
-    let id = Uuid::parse_str(&o.refund_id).unwrap();
+    let id = o.refund_id;
     review::decide(
         &app.pool,
         &app.users.admin,
@@ -314,7 +311,7 @@ async fn money_that_moves_for_a_failed_refund_is_flagged(pool: PgPool) {
     assert_eq!(o.status, RefundOutcomeStatus::Failed);
     // PortOne's books later show a cancel with this refund's reference (a PG that applied it
     // anyway): the next sync flags the refund for review instead of leaving it failed
-    let reason = decide::reason_for_portone("단순 변심", Uuid::parse_str(&o.refund_id).unwrap());
+    let reason = decide::reason_for_portone("단순 변심", o.refund_id);
     app.console_cancel(
         &p.imp_uid,
         ConsoleCancel { amount: Some(1000), reason: Some(reason.to_string()) },

@@ -12,25 +12,22 @@ use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-async fn events(app: &TestApp, refund_id: &str) -> Vec<String> {
+async fn events(app: &TestApp, refund_id: &Uuid) -> Vec<String> {
     sqlx::query_scalar!(
         "select kind from refund_events where refund_id = $1 order by id",
-        Uuid::parse_str(refund_id).unwrap()
+        *refund_id
     )
     .fetch_all(&app.pool)
     .await
     .unwrap()
 }
 
-pub(crate) async fn message(app: &TestApp, refund_id: &str) -> String {
-    sqlx::query_scalar!(
-        "select portone_message from refunds where id = $1",
-        Uuid::parse_str(refund_id).unwrap()
-    )
-    .fetch_one(&app.pool)
-    .await
-    .unwrap()
-    .unwrap_or_default()
+pub(crate) async fn message(app: &TestApp, refund_id: &Uuid) -> String {
+    sqlx::query_scalar!("select portone_message from refunds where id = $1", *refund_id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+        .unwrap_or_default()
 }
 
 #[sqlx::test]
@@ -44,7 +41,7 @@ async fn a_second_entry_carrying_a_succeeded_refunds_reference_is_a_suspected_do
     assert_eq!(linked_to(&app, &o.refund_id).await, 1);
     // an earlier attempt PortOne applied late: the same reason, the same amount, once more;
     // its webhook syncs the payment
-    let reason = decide::reason_for_portone("단순 변심", Uuid::parse_str(&o.refund_id).unwrap());
+    let reason = decide::reason_for_portone("단순 변심", o.refund_id);
     let res = app
         .console_cancel(
             &p.imp_uid,
@@ -76,7 +73,7 @@ async fn the_reconciler_finding_two_entries_for_a_pending_refund_suspects_a_doub
     app.faults(&[FaultRule::once(FaultEndpoint::Cancel, FaultKind::DropAfter)]).await;
     let o = refund(&app, &p, 2000).await;
     assert_eq!(o.status, RefundOutcomeStatus::Pending);
-    let reason = decide::reason_for_portone("단순 변심", Uuid::parse_str(&o.refund_id).unwrap());
+    let reason = decide::reason_for_portone("단순 변심", o.refund_id);
     app.console_cancel(
         &p.imp_uid,
         ConsoleCancel { amount: Some(2000), reason: Some(reason.to_string()) },
@@ -128,13 +125,11 @@ async fn a_long_korean_reason_cut_by_the_pg_still_links_its_refund(pool: PgPool)
     assert_eq!(status(&app, &o.refund_id).await, "succeeded");
     assert_eq!(linked_to(&app, &o.refund_id).await, 1);
     // the whole reason stays with us
-    let stored: String = sqlx::query_scalar!(
-        "select reason from refunds where id = $1",
-        Uuid::parse_str(&o.refund_id).unwrap()
-    )
-    .fetch_one(&app.pool)
-    .await
-    .unwrap();
+    let stored: String =
+        sqlx::query_scalar!("select reason from refunds where id = $1", o.refund_id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
     assert_eq!(stored, long);
 }
 

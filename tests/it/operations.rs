@@ -321,7 +321,7 @@ async fn sigterm_lets_a_slow_refund_finish(pool: PgPool) {
     assert!(exit.success(), "a clean exit: {exit:?}");
     let status = sqlx::query_scalar!(
         "select status from refunds where id = $1::text::uuid",
-        outcome.refund_id
+        outcome.refund_id.to_string()
     )
     .fetch_one(&app.pool)
     .await
@@ -339,7 +339,9 @@ async fn sigterm_lets_a_slow_refund_finish(pool: PgPool) {
     let in_refund = lines.iter().filter(|l| {
         let spans = l["spans"].as_array().cloned().unwrap_or_default();
         spans.iter().any(|s| s["request_id"].as_str().is_some_and(|id| !id.is_empty()))
-            && spans.iter().any(|s| s["refund_id"].as_str() == Some(outcome.refund_id.as_str()))
+            && spans
+                .iter()
+                .any(|s| s["refund_id"].as_str() == Some(outcome.refund_id.to_string().as_str()))
     });
     assert!(in_refund.count() >= 2, "pipeline lines carry request and refund ids");
     assert!(logs.contains("shutting down"), "{logs}");

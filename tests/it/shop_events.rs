@@ -17,7 +17,6 @@ use portone_refund::server::refund::review::{self, ReviewDecision};
 use portone_refund::server::shop::keys;
 use serde_json::{json, Value};
 use sqlx::PgPool;
-use uuid::Uuid;
 
 use crate::common::*;
 use crate::exactly_once::refund;
@@ -170,15 +169,15 @@ async fn each_event_arrives_once_signed_with_what_the_shop_needs(pool: PgPool) {
     };
     let a = held(1500).await;
     assert_eq!(a.status, RefundOutcomeStatus::Requested);
-    let a_id = Uuid::parse_str(&a.refund_id).unwrap();
+    let a_id = a.refund_id;
     let approved =
         approval::approve(&app.pool, &app.portone, &test_pipeline(), &app.users.admin, a_id)
             .await
             .unwrap();
     assert_eq!(approved.outcome.status, RefundOutcomeStatus::Succeeded);
-    let b = Uuid::parse_str(&held(1200).await.refund_id).unwrap();
+    let b = held(1200).await.refund_id;
     approval::reject(&app.pool, &app.users.admin, b, "사진이 필요합니다").await.unwrap();
-    let c = Uuid::parse_str(&held(1300).await.refund_id).unwrap();
+    let c = held(1300).await.refund_id;
     approval::withdraw(&app.pool, &app.users.minsu, c).await.unwrap();
     // needs review, then decided
     let r = app.paid_order(&app.users.minsu, 10_000, "card", "kcp").await;
@@ -194,7 +193,7 @@ async fn each_event_arrives_once_signed_with_what_the_shop_needs(pool: PgPool) {
     )
     .await;
     app.reconcile().await;
-    let reviewed = Uuid::parse_str(&pending.refund_id).unwrap();
+    let reviewed = pending.refund_id;
     review::decide(&app.pool, &app.users.admin, reviewed, ReviewDecision::Failed).await.unwrap();
 
     drain(&app.pool, &settings).await;
@@ -338,7 +337,7 @@ async fn one_refunds_events_arrive_in_order_even_when_the_first_is_retried(pool:
     hold_above_1000(&app).await;
     let p = app.paid_order(&app.users.minsu, 10_000, "card", "kcp").await;
     let o = refund(&app, &p, 5000).await;
-    let id = Uuid::parse_str(&o.refund_id).unwrap();
+    let id = o.refund_id;
     approval::approve(&app.pool, &app.portone, &test_pipeline(), &app.users.admin, id)
         .await
         .unwrap();

@@ -82,7 +82,7 @@ async fn a_v2_payment_arrives_by_its_signed_webhook_and_is_refunded_through_v2(p
     assert_eq!((p.cancellable(), p.cancellations.len()), (7000, 1));
     let c = &p.cancellations[0];
     assert_eq!(c.status, CancellationStatus::Succeeded);
-    let reference = decide::reference(Uuid::parse_str(&o.refund_id).unwrap());
+    let reference = decide::reference(o.refund_id);
     assert!(c.reason.starts_with(&format!("[{reference}]")), "{}", c.reason);
     assert_eq!(linked_to(&app, &o.refund_id).await, 1, "PortOne's cancellation proves it");
     // the next refund is computed from the balance PortOne now holds
@@ -341,7 +341,7 @@ async fn an_accepted_refund_not_applied_in_days_goes_to_review_and_its_requested
     pay(&app, &id, 30_000, "virtualAccount", true).await;
     let o = refund_with(&app, &id, 30_000, true).await;
     assert_eq!(o.status, RefundOutcomeStatus::Pending);
-    let refund_id = Uuid::parse_str(&o.refund_id).unwrap();
+    let refund_id = o.refund_id;
     // PortOne still holds it REQUESTED four days on
     sqlx::query!(
         "update refunds set accepted_at = now() - interval '4 days' where id = $1",

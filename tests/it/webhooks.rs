@@ -170,7 +170,7 @@ async fn our_own_cancels_webhook_costs_no_portone_read_and_writes_nothing(pool: 
     assert_eq!(o.status, portone_refund::model::RefundOutcomeStatus::Succeeded);
     let ours: String = sqlx::query_scalar!(
         "select cancellation_id as \"id!\" from payment_cancellations where refund_id = $1",
-        uuid::Uuid::parse_str(&o.refund_id).unwrap()
+        o.refund_id
     )
     .fetch_one(&app.pool)
     .await

@@ -82,7 +82,7 @@ struct Row {
 impl From<Row> for AdminRefundRow {
     fn from(r: Row) -> Self {
         AdminRefundRow {
-            id: r.id.to_string(),
+            id: r.id,
             requested_at: r.created_at,
             merchant_uid: r.merchant_uid,
             imp_uid: r.imp_uid,
@@ -458,7 +458,7 @@ pub async fn timeline(
             .filter(|e| e.refund_id == r.id)
             .map(|e| TimelineEvent { at: e.at, kind: e.kind.clone(), actor: e.actor.clone(), detail: e.detail.clone() })
             .collect(),
-        id: r.id.to_string(),
+        id: r.id,
         amount: r.amount,
         checksum: r.checksum,
         status: r.status,

@@ -271,7 +271,7 @@ pub(super) async fn reserve(
         outbox::record_refund(&mut tx, ShopEvent::Requested, id).await?;
         tx.commit().await?;
         return Ok(Reservation::Requested(RefundOutcome {
-            refund_id: id.to_string(),
+            refund_id: id,
             status: RefundOutcomeStatus::Requested,
             amount: valid.amount,
             requested_at: now,

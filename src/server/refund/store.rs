@@ -187,7 +187,7 @@ pub(crate) async fn finish_succeeded(
     .fetch_optional(&mut *tx)
     .await?;
     Ok(Finished::Succeeded(finished.map(|f| RefundOutcome {
-        refund_id: r.id.to_string(),
+        refund_id: r.id,
         status: crate::model::RefundOutcomeStatus::Succeeded,
         amount: r.amount,
         requested_at: f.requested_at,
@@ -616,7 +616,7 @@ pub async fn outcome_of(
     .fetch_one(conn)
     .await?;
     Ok(RefundOutcome {
-        refund_id: r.id.to_string(),
+        refund_id: r.id,
         status: r.status.into(),
         amount: r.amount,
         requested_at: r.created_at,
