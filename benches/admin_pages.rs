@@ -88,11 +88,7 @@ async fn serve(database_url: &str, pool: PgPool) -> String {
     .unwrap();
     let options = LeptosOptions::builder().output_name("portone-refund").site_addr(addr).build();
     let app = Application::build(settings, options, pool).unwrap();
-    let (keep, never) = tokio::sync::watch::channel(false);
-    tokio::spawn(async move {
-        app.serve(listener, never).await.unwrap();
-        drop(keep);
-    });
+    tokio::spawn(async move { app.serve(listener, std::future::pending()).await.unwrap() });
     format!("http://{addr}")
 }
 

@@ -65,7 +65,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         let _ = stop_tx.send(true);
     });
     tokio::select! {
-        served = app.serve(listener, stop_rx.clone()) => served?,
+        served = app.serve(listener, stopped(stop_rx.clone())) => served?,
         _ = async { stopped(stop_rx).await; tokio::time::sleep(grace).await } => {
             tracing::warn!("the shutdown grace period ran out with requests in flight; the reconciler finishes them");
         }

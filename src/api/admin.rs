@@ -47,7 +47,7 @@ pub async fn admin_sync(merchant_uid: String) -> Result<SyncReport, AppError> {
         return Err(AppError::NotFound);
     }
     let state = ctx::state()?;
-    let actor = crate::server::actor::Actor::user(&admin).to_string();
+    let actor = crate::server::actor::actor(&admin);
     let report = crate::server::admin::sync_now(&state.pool, &state.portone, &merchant_uid, &actor)
         .await?
         .ok_or(AppError::NotFound)?;

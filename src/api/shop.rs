@@ -57,7 +57,7 @@ pub async fn integration() -> Result<IntegrationView, AppError> {
 pub async fn add_webhook_endpoint(url: String, events: String) -> Result<(), AppError> {
     let admin = ctx::require_admin().await?;
     let state = ctx::state()?;
-    let actor = crate::server::actor::Actor::user(&admin).to_string();
+    let actor = crate::server::actor::actor(&admin);
     let events: Vec<String> =
         events.split(',').map(str::trim).filter(|e| !e.is_empty()).map(String::from).collect();
     let created = crate::server::outbox::endpoints::create(
@@ -81,7 +81,7 @@ pub async fn manage_webhook_endpoint(id: i64, action: String) -> Result<(), AppE
     use crate::server::outbox::endpoints;
     let admin = ctx::require_admin().await?;
     let state = ctx::state()?;
-    let actor = crate::server::actor::Actor::user(&admin).to_string();
+    let actor = crate::server::actor::actor(&admin);
     let done = match action.as_str() {
         "disable" | "enable" => {
             endpoints::set_disabled(&state.pool, id, action == "disable", &actor).await
@@ -113,7 +113,7 @@ pub async fn manage_webhook_endpoint(id: i64, action: String) -> Result<(), AppE
 pub async fn resend_delivery(id: i64) -> Result<(), AppError> {
     let admin = ctx::require_admin().await?;
     let state = ctx::state()?;
-    let actor = crate::server::actor::Actor::user(&admin).to_string();
+    let actor = crate::server::actor::actor(&admin);
     if crate::server::outbox::endpoints::resend(&state.pool, id, &actor)
         .await
         .map_err(ServerError::from)?
@@ -132,7 +132,7 @@ pub async fn resend_delivery(id: i64) -> Result<(), AppError> {
 pub async fn create_api_key(name: String) -> Result<(), AppError> {
     let admin = ctx::require_admin().await?;
     let state = ctx::state()?;
-    let actor = crate::server::actor::Actor::user(&admin).to_string();
+    let actor = crate::server::actor::actor(&admin);
     let key =
         crate::server::shop::keys::create(&state.pool, &name, state.settings.development, &actor)
             .await?;
@@ -145,7 +145,7 @@ pub async fn create_api_key(name: String) -> Result<(), AppError> {
 pub async fn revoke_api_key(id: i64) -> Result<(), AppError> {
     let admin = ctx::require_admin().await?;
     let state = ctx::state()?;
-    let actor = crate::server::actor::Actor::user(&admin).to_string();
+    let actor = crate::server::actor::actor(&admin);
     if crate::server::shop::keys::revoke(&state.pool, id, &actor).await? {
         Ok(())
     } else {
@@ -162,7 +162,7 @@ pub async fn assign_payment(merchant_uid: String, customer: String) -> Result<St
         return Err(AppError::NotFound);
     }
     let state = ctx::state()?;
-    let actor = crate::server::actor::Actor::user(&admin).to_string();
+    let actor = crate::server::actor::actor(&admin);
     Ok(crate::server::shop::orders::assign(&state.pool, &merchant_uid, &customer, &actor).await?)
 }
 
@@ -187,7 +187,7 @@ pub async fn admins() -> Result<AdminsView, AppError> {
 pub async fn invite_admin(email: String) -> Result<(), AppError> {
     let admin = ctx::require_admin().await?;
     let state = ctx::state()?;
-    let actor = crate::server::actor::Actor::user(&admin).to_string();
+    let actor = crate::server::actor::actor(&admin);
     let invite = crate::server::admins::invite(&state.pool, &email, &actor).await?;
     let base = match &state.settings.public_url {
         Some(url) => url.clone(),
@@ -203,7 +203,7 @@ pub async fn invite_admin(email: String) -> Result<(), AppError> {
 pub async fn revoke_admin(id: i64) -> Result<(), AppError> {
     let admin = ctx::require_admin().await?;
     let state = ctx::state()?;
-    let actor = crate::server::actor::Actor::user(&admin).to_string();
+    let actor = crate::server::actor::actor(&admin);
     Ok(crate::server::admins::revoke(&state.pool, id, &actor).await?)
 }
 

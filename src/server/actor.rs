@@ -42,6 +42,11 @@ impl Actor {
     }
 }
 
+/// How audit events and limits name a signed-in user.
+pub fn actor(user: &CurrentUser) -> String {
+    Actor::user(user).to_string()
+}
+
 impl std::fmt::Display for Actor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

@@ -31,8 +31,8 @@ pub struct Workers {
 }
 
 impl Application {
-    /// The state and routes for `settings`. Fails only when the V1 client cannot be built
-    /// (its TLS setup); V2's client is built the same way inside `AppState::new`.
+    /// The state and routes for `settings`. Fails when the V1 client cannot be built (its TLS
+    /// setup); V2's, built inside `AppState::new`, is logged and left out instead.
     pub fn build(
         settings: Settings,
         leptos_options: LeptosOptions,
@@ -49,17 +49,18 @@ impl Application {
         &self.state
     }
 
-    /// Serves the app on `listener` until `stop` turns true; new connections stop then, and
-    /// requests in flight are finished. Postgres' health is probed meanwhile (`health.rs`).
+    /// Serves the app on `listener` until `shutdown` resolves (`main`: `stopped(…)`; tests:
+    /// never); new connections stop then, and requests in flight are finished. Postgres'
+    /// health is probed meanwhile (`health.rs`).
     pub async fn serve(
         self,
         listener: tokio::net::TcpListener,
-        stop: watch::Receiver<bool>,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         health::spawn_probe(self.state.pool.clone(), self.state.db_health.clone());
         let app = router::build(self.state);
         axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(stopped(stop))
+            .with_graceful_shutdown(shutdown)
             .await
     }
 

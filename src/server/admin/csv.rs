@@ -40,12 +40,6 @@ fn push_csv_cell(out: &mut String, value: &str) {
 
 pub const CSV_HEADER: &str = "요청 일시(KST),주문번호,imp_uid,PortOne 버전,고객,고객 이메일,상품명,결제수단,요청 금액,과세 금액,면세 금액,부가세,상태,요청자,요청자 이름,사유,PortOne 메시지,영수증\r\n";
 
-pub fn csv_line(r: &AdminRefundRow) -> String {
-    let mut line = String::with_capacity(256);
-    push_csv_line(&mut line, r);
-    line
-}
-
 /// Appends one refund's CSV line, cell by cell, with no allocation of its own: the export
 /// writes ten million of them.
 fn push_csv_line(out: &mut String, r: &AdminRefundRow) {

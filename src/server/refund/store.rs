@@ -16,10 +16,7 @@ use crate::server::actor::Actor;
 use crate::server::gateway::{CancelEntry, Payment, PaymentRef};
 use crate::server::outbox::{self, ShopEvent};
 
-/// How audit events and limits name `user` (`server/actor.rs`).
-pub fn actor(user: &CurrentUser) -> String {
-    Actor::user(user).to_string()
-}
+pub(crate) use crate::server::actor::actor;
 
 /// An audit event of no one refund or payment: accounts, keys, registrations.
 pub async fn audit_event(

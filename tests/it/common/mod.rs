@@ -36,24 +36,16 @@ pub const ADMIN: (&str, &str) = ("admin@example.com", "admin-pass-1234");
 /// The key the tests' shop signs its sign-in tokens with.
 pub const TEST_SHOP_LOGIN_SECRET: &str = "test-shop-login-secret-of-32-bytes-or-more";
 
-/// How long the tests' PortOne calls may take (`test_settings` says the same to the app).
-pub const TEST_TIMEOUT: Duration = Duration::from_secs(2);
-
 /// The attempt lease in tests: longer than the test client's deadline (3 s).
 pub const TEST_LEASE: Duration = Duration::from_secs(5);
 
 /// The key the tests' customers' refund accounts are sealed with.
 pub const TEST_ACCOUNT_KEY: &str = "test:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
-/// The pipeline as the tests' app runs it: the test lease, accounts kept sealed.
+/// The pipeline as the tests' app runs it (`test_settings`): the test lease, accounts kept
+/// sealed.
 pub fn test_pipeline() -> PipelineSettings {
-    PipelineSettings {
-        lease: TEST_LEASE,
-        account_keys: Some(
-            portone_refund::server::refund::sealed::AccountKeys::parse(TEST_ACCOUNT_KEY).unwrap(),
-        ),
-        ..PipelineSettings::default()
-    }
+    test_settings("http://127.0.0.1:9", None).pipeline
 }
 
 pub struct TestApp {
@@ -178,7 +170,6 @@ async fn create_users(pool: &PgPool) -> Users {
 /// Starts the app and the simulator for one test. The PortOne timeout is short so that
 /// latency faults become timeouts quickly.
 pub async fn spawn_app(pool: PgPool) -> TestApp {
-    let timeout = TEST_TIMEOUT;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (sim_url, sim) = spawn_sim_with(SimConfig {
@@ -189,9 +180,11 @@ pub async fn spawn_app(pool: PgPool) -> TestApp {
     .await;
     let v2_addr = sim::spawn_v2(sim.clone(), "127.0.0.1:0".parse().unwrap()).await.unwrap();
     let v2_url = format!("http://{v2_addr}");
-    let v1 = Arc::new(PortOneClient::new(portone_config(&sim_url, timeout)).unwrap());
-    let v2 = Arc::new(PortOneV2Client::new(v2_config(&v2_url, timeout)).unwrap());
     let settings = test_settings(&sim_url, Some(&v2_url));
+    // the test's own clients, configured as the app's
+    let v1 = Arc::new(PortOneClient::new(settings.portone.clone().unwrap()).unwrap());
+    let v2_config = settings.portone_v2.as_ref().unwrap().client.clone();
+    let v2 = Arc::new(PortOneV2Client::new(v2_config).unwrap());
     serve_app(listener, pool.clone(), settings.clone());
     let users = create_users(&pool).await;
     let portone = Arc::new(Gateway::new(Some(v1.clone()), Some(v2)));
@@ -252,12 +245,8 @@ pub fn serve_app(listener: tokio::net::TcpListener, pool: PgPool, settings: Sett
     let leptos_options =
         LeptosOptions::builder().output_name("portone-refund").site_addr(addr).build();
     let app = Application::build(settings, leptos_options, pool).unwrap();
-    // never told to stop (its sender lives as long as it serves): the test's runtime ends it
-    let (keep, never) = tokio::sync::watch::channel(false);
-    tokio::spawn(async move {
-        app.serve(listener, never).await.unwrap();
-        drop(keep);
-    });
+    // never told to stop: the test's runtime ends it
+    tokio::spawn(async move { app.serve(listener, std::future::pending()).await.unwrap() });
 }
 
 /// A request sent and its JSON answer read, for tests that only look at the answer.
