@@ -247,7 +247,7 @@ pub async fn import_payment(
         p.vbank_name,
         p.vbank_num,
         p.vbank_holder,
-        p.raw,
+        sqlx::types::Json(&p.raw) as _,
         registered_amount,
         p.version as ApiVersion
     )

@@ -2,7 +2,7 @@
 //! shape, so its jQuery and React snippets work unchanged from a signed-in page.
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
@@ -99,7 +99,10 @@ pub async fn refund(
     match o.status {
         // PortOne's payment as it answered our cancel; a replayed request has none at hand
         RefundOutcomeStatus::Succeeded => match payment {
-            Some(payment) => (status, Json(payment.raw)).into_response(),
+            Some(payment) => {
+                let json = [(header::CONTENT_TYPE, "application/json")];
+                (status, json, payment.raw.into_string()).into_response()
+            }
             None => message(status, said),
         },
         RefundOutcomeStatus::Pending => {

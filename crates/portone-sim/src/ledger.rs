@@ -1,5 +1,7 @@
 //! PortOne's cancel rules over the simulator's own payments, as plain functions.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Datelike};
 use chrono_tz::Asia::Seoul;
 use rand::Rng;
@@ -221,8 +223,8 @@ pub fn record_cancel_as(
     payment.status = Status::Cancelled;
     payment.cancelled_at = now;
     payment.cancel_reason = Some(reason);
-    payment.cancel_receipt_urls.push(entry.receipt_url.clone());
-    payment.cancel_history.push(entry.clone());
+    Arc::make_mut(&mut payment.cancel_receipt_urls).push(entry.receipt_url.clone());
+    Arc::make_mut(&mut payment.cancel_history).push(entry.clone());
     let applied = crate::wire::V2Cancellation {
         status: "SUCCEEDED".into(),
         id: entry.cancellation_id.clone(),
@@ -236,12 +238,13 @@ pub fn record_cancel_as(
         receipt_url: Some(entry.receipt_url.clone()),
         trigger: trigger.into(),
     };
-    match payment.v2_cancellations.iter_mut().find(|c| c.id == applied.id) {
+    let cancellations = Arc::make_mut(&mut payment.v2_cancellations);
+    match cancellations.iter_mut().find(|c| c.id == applied.id) {
         Some(requested) => {
             let requested_at = requested.requested_at.clone();
             *requested = crate::wire::V2Cancellation { requested_at, ..applied };
         }
-        None => payment.v2_cancellations.push(applied),
+        None => cancellations.push(applied),
     }
     entry
 }

@@ -12,6 +12,7 @@
 //! `POST /__sim/payments/{paymentId}/cancel` (a console cancel).
 
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -374,7 +375,9 @@ async fn decide_cancel(
                 // the PG gave up: no money moved (PortOne sends no webhook type for this)
                 let mut ledger = sim.ledger.lock().await;
                 if let Some(p) = ledger.by_imp_uid.get_mut(&imp_uid) {
-                    for c in p.v2_cancellations.iter_mut().filter(|c| c.id == id) {
+                    for c in
+                        Arc::make_mut(&mut p.v2_cancellations).iter_mut().filter(|c| c.id == id)
+                    {
                         c.status = "FAILED".into();
                     }
                 }
@@ -423,7 +426,7 @@ async fn accept(
     };
     let mut ledger = sim.ledger.lock().await;
     let payment = ledger.by_imp_uid.get_mut(imp_uid).map(|p| {
-        p.v2_cancellations.push(accepted.clone());
+        Arc::make_mut(&mut p.v2_cancellations).push(accepted.clone());
         p.clone()
     });
     (accepted, payment)

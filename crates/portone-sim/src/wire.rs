@@ -2,7 +2,10 @@
 //! PortOne client on purpose: a field-name or type mistake in the client must fail a test
 //! against the simulator, not be mirrored by it.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
 /// PortOne's payment status values.
@@ -29,6 +32,52 @@ pub struct CancelEntry {
     pub receipt_url: String,
     #[serde(default, deserialize_with = "null_as_default")]
     pub cancellation_id: String,
+}
+
+/// A payment's `cancel_history`, each entry written as JSON once, when it is added. Every
+/// answer about a payment carries its whole history (a quarter of a megabyte at a thousand
+/// cancels), and the simulator shares the machine with the service it is measured against:
+/// an answer copies the entries' text instead of writing them again.
+#[derive(Clone, Debug, Default)]
+pub struct History {
+    entries: Vec<CancelEntry>,
+    written: Vec<Box<RawValue>>,
+}
+
+impl History {
+    pub fn push(&mut self, entry: CancelEntry) {
+        self.written.push(serde_json::value::to_raw_value(&entry).expect("an entry serializes"));
+        self.entries.push(entry);
+    }
+}
+
+impl std::ops::Deref for History {
+    type Target = [CancelEntry];
+    fn deref(&self) -> &[CancelEntry] {
+        &self.entries
+    }
+}
+
+impl PartialEq for History {
+    fn eq(&self, other: &Self) -> bool {
+        self.entries == other.entries
+    }
+}
+
+impl Serialize for History {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(&self.written)
+    }
+}
+
+impl<'de> Deserialize<'de> for History {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let mut history = History::default();
+        for entry in Vec::<CancelEntry>::deserialize(d)? {
+            history.push(entry);
+        }
+        Ok(history)
+    }
 }
 
 /// A payment as the simulator keeps it and as V1 lookups send it.
@@ -70,10 +119,12 @@ pub struct SimPayment {
     pub cancel_reason: Option<String>,
     #[serde(default)]
     pub receipt_url: Option<String>,
+    /// Shared with the answers in flight (`Sim::apply` hands out a copy of the payment): a
+    /// cancel copies a history only while an earlier answer still holds it, not every time.
     #[serde(default, deserialize_with = "null_as_default")]
-    pub cancel_history: Vec<CancelEntry>,
+    pub cancel_history: Arc<History>,
     #[serde(default, deserialize_with = "null_as_default")]
-    pub cancel_receipt_urls: Vec<String>,
+    pub cancel_receipt_urls: Arc<Vec<String>>,
     #[serde(default)]
     pub vbank_code: Option<String>,
     #[serde(default)]
@@ -94,7 +145,7 @@ pub struct SimPayment {
     /// The simulator's own: every cancellation as V2 shows it, applied (`SUCCEEDED`) or
     /// accepted and waiting for the PG (`REQUESTED`), beside V1's history of applied ones.
     #[serde(default, rename = "sim_v2_cancellations", skip_serializing)]
-    pub v2_cancellations: Vec<V2Cancellation>,
+    pub v2_cancellations: Arc<Vec<V2Cancellation>>,
 }
 
 /// A cancellation as PortOne V2 shows it (`PaymentCancellation`).
@@ -352,6 +403,30 @@ mod tests {
             &Fields::parse(false, br#"{"imp_uid": "i", "amount": 10.5}"#).unwrap()
         )
         .is_err());
+    }
+
+    #[test]
+    fn a_history_is_sent_as_its_entries_whatever_way_it_was_built() {
+        let entry = |n: i64| CancelEntry {
+            pg_tid: format!("t{n}"),
+            amount: n,
+            cancelled_at: 1_700_000_000 + n,
+            reason: format!("[R-0000000{n}] \"따옴표\"\n"),
+            receipt_url: String::new(),
+            cancellation_id: format!("c{n}"),
+        };
+        let mut p: SimPayment = serde_json::from_value(json!({
+            "imp_uid": "i", "merchant_uid": "m", "amount": 10, "status": "paid",
+            "cancel_history": [serde_json::to_value(entry(1)).unwrap()]
+        }))
+        .unwrap();
+        Arc::make_mut(&mut p.cancel_history).push(entry(2));
+        let sent = serde_json::to_value(&p).unwrap();
+        assert_eq!(sent["cancel_history"], json!([entry(1), entry(2)]));
+        assert_eq!(p.cancel_history.len(), 2);
+        assert_eq!(p.to_v1(false)["cancel_history"][1]["pg_tid"], "t2");
+        let again: SimPayment = serde_json::from_value(sent).unwrap();
+        assert_eq!(again.cancel_history, p.cancel_history);
     }
 
     #[test]

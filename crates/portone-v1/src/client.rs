@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
 use tokio::sync::Mutex;
 use tracing::instrument;
 
@@ -183,7 +184,7 @@ impl PortOneClient {
             imp_secret: self.config.imp_secret.expose().to_string(),
         };
         let response = self.http.post(self.url("/users/getToken")).json(&body).send().await;
-        let read = read_envelope::<AccessToken>(response).await;
+        let read = read_envelope(response).await.and_then(|raw| decode::<AccessToken>(&raw));
         observe("getToken", asked_at, &read);
         let token: AccessToken = match read {
             Err(PortOneError::HttpStatus { status: 401 })
@@ -203,14 +204,14 @@ impl PortOneClient {
     /// Sends an authorised request; on 401 refreshes the token once and resends the same
     /// request (safe for cancels: the checksum is unchanged, so a repeat cannot refund twice).
     /// `endpoint` names the call in metrics (the path holds ids).
-    async fn authorised<T: DeserializeOwned>(
+    async fn authorised(
         &self,
         endpoint: &'static str,
         method: reqwest::Method,
         path: &str,
         query: &[(&str, String)],
         json_body: Option<Vec<u8>>,
-    ) -> Result<T, PortOneError> {
+    ) -> Result<Box<RawValue>, PortOneError> {
         let started = Instant::now();
         let result = tokio::time::timeout(
             self.config.deadline,
@@ -222,13 +223,13 @@ impl PortOneClient {
         result
     }
 
-    async fn authorised_once<T: DeserializeOwned>(
+    async fn authorised_once(
         &self,
         method: reqwest::Method,
         path: &str,
         query: &[(&str, String)],
         json_body: Option<Vec<u8>>,
-    ) -> Result<T, PortOneError> {
+    ) -> Result<Box<RawValue>, PortOneError> {
         let mut token = self.access_token().await?;
         for attempt in 0..2 {
             let mut request = self
@@ -241,7 +242,7 @@ impl PortOneClient {
                     .header(reqwest::header::CONTENT_TYPE, "application/json")
                     .body(bytes.clone());
             }
-            match read_envelope::<T>(request.send().await).await {
+            match read_envelope(request.send().await).await {
                 Err(PortOneError::HttpStatus { status: 401 })
                 | Err(PortOneError::Refused { status: 401, .. }) => {
                     if attempt == 0 {
@@ -261,7 +262,9 @@ impl PortOneClient {
     #[instrument(skip_all, fields(imp_uid = request.imp_uid.as_deref(), amount = request.amount, checksum = request.checksum))]
     pub async fn cancel(&self, request: &CancelRequest) -> Result<Payment, PortOneError> {
         let body = serde_json::to_vec(request).map_err(|e| PortOneError::Decode(e.to_string()))?;
-        self.authorised("cancel", reqwest::Method::POST, "/payments/cancel", &[], Some(body)).await
+        let answer =
+            self.authorised("cancel", reqwest::Method::POST, "/payments/cancel", &[], Some(body));
+        payment_from(answer.await?)
     }
 
     /// `GET /payments/{imp_uid}`; sandbox payments are found only with `include_sandbox`.
@@ -273,21 +276,21 @@ impl PortOneClient {
     ) -> Result<Payment, PortOneError> {
         let path = format!("/payments/{}", path_segment(imp_uid));
         let query = [("include_sandbox", include_sandbox.to_string())];
-        self.authorised("payment", reqwest::Method::GET, &path, &query, None).await
+        payment_from(self.authorised("payment", reqwest::Method::GET, &path, &query, None).await?)
     }
 
     /// `GET /payments/{imp_uid}/balance`: the tax-free, supply and VAT parts and what remains.
     #[instrument(skip_all, fields(imp_uid))]
     pub async fn balance(&self, imp_uid: &str) -> Result<PaymentBalance, PortOneError> {
         let path = format!("/payments/{}/balance", path_segment(imp_uid));
-        self.authorised("balance", reqwest::Method::GET, &path, &[], None).await
+        decode(&self.authorised("balance", reqwest::Method::GET, &path, &[], None).await?)
     }
 
     /// `GET /payments/find/{merchant_uid}`.
     #[instrument(skip_all, fields(merchant_uid))]
     pub async fn find_by_merchant_uid(&self, merchant_uid: &str) -> Result<Payment, PortOneError> {
         let path = format!("/payments/find/{}", path_segment(merchant_uid));
-        self.authorised("find", reqwest::Method::GET, &path, &[], None).await
+        payment_from(self.authorised("find", reqwest::Method::GET, &path, &[], None).await?)
     }
 }
 
@@ -309,24 +312,32 @@ fn transport_error(e: reqwest::Error) -> PortOneError {
     }
 }
 
+fn decode<T: DeserializeOwned>(raw: &RawValue) -> Result<T, PortOneError> {
+    serde_json::from_str(raw.get()).map_err(|e| PortOneError::Decode(e.to_string()))
+}
+
+fn payment_from(raw: Box<RawValue>) -> Result<Payment, PortOneError> {
+    Payment::from_raw(raw).map_err(|e| PortOneError::Decode(e.to_string()))
+}
+
 /// Reads the `{code, message, response}` envelope from any status (4xx bodies carry the
-/// reason, which PortOne's own Python client used to drop).
-async fn read_envelope<T: DeserializeOwned>(
+/// reason, which PortOne's own Python client used to drop). The response is answered as the
+/// JSON text it came in (checked, not parsed into values): the caller reads it once, into
+/// its type.
+async fn read_envelope(
     response: Result<reqwest::Response, reqwest::Error>,
-) -> Result<T, PortOneError> {
+) -> Result<Box<RawValue>, PortOneError> {
     let response = response.map_err(transport_error)?;
     let status = response.status();
     let bytes = response.bytes().await.map_err(transport_error)?;
-    let envelope = serde_json::from_slice::<Envelope<serde_json::Value>>(&bytes);
+    let envelope = serde_json::from_slice::<Envelope<Box<RawValue>>>(&bytes);
     match envelope {
         Ok(env) if env.code != 0 || !status.is_success() => Err(PortOneError::Refused {
             status: status.as_u16(),
             code: env.code,
             message: env.message.unwrap_or_default(),
         }),
-        Ok(Envelope { response: Some(value), .. }) => {
-            serde_json::from_value(value).map_err(|e| PortOneError::Decode(e.to_string()))
-        }
+        Ok(Envelope { response: Some(raw), .. }) => Ok(raw),
         Ok(_) => Err(PortOneError::Decode("code 0 without a response".into())),
         Err(_) if status == StatusCode::UNAUTHORIZED || !status.is_success() => {
             Err(PortOneError::HttpStatus { status: status.as_u16() })

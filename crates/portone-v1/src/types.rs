@@ -1,10 +1,12 @@
-//! The V1 wire format. Lenient by design: unknown fields are kept (and stored with the payment),
-//! unknown enum strings are kept, and amounts are parsed into integer won, refusing fractions.
+//! The V1 wire format. Lenient by design: fields it does not name are ignored here and kept in
+//! the JSON the client read (`Payment::raw`, stored with the payment), unknown enum strings are
+//! kept, and amounts are parsed into integer won, refusing fractions.
 
 use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use serde_json::{Map, Value};
+use serde_json::value::RawValue;
+use serde_json::Value;
 
 /// `{code, message, response}`: every V1 answer. `code != 0` means the API said no.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -221,9 +223,56 @@ pub struct Payment {
     pub vbank_holder: Option<String>,
     #[serde(default, deserialize_with = "de_unix")]
     pub vbank_date: i64,
-    /// Every field this type does not name, kept so the stored copy is complete.
-    #[serde(flatten)]
-    pub other: Map<String, Value>,
+    #[serde(default)]
+    pub channel: Option<String>,
+    #[serde(default, deserialize_with = "de_unix")]
+    pub started_at: i64,
+    #[serde(default, deserialize_with = "de_unix")]
+    pub failed_at: i64,
+    #[serde(default, deserialize_with = "de_null_default")]
+    pub cancel_receipt_urls: Vec<String>,
+    /// PortOne's answer exactly as it came, every field included, where the client read this
+    /// payment from PortOne (`None` for one built here). Kept rather than collected field by
+    /// field: a payment with a long cancel_history is a quarter of a megabyte, and buffering
+    /// it for unnamed fields cost more than the rest of a refund's parsing (docs/measurements.md).
+    #[serde(skip)]
+    pub raw: Option<RawJson>,
+}
+
+/// A JSON value as the text it was sent in.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RawJson(pub Box<RawValue>);
+
+impl RawJson {
+    /// `value` written as JSON.
+    pub fn of<T: Serialize>(value: &T) -> serde_json::Result<RawJson> {
+        serde_json::value::to_raw_value(value).map(RawJson)
+    }
+
+    pub fn get(&self) -> &str {
+        self.0.get()
+    }
+
+    /// The text, without copying it.
+    pub fn into_string(self) -> String {
+        Box::<str>::from(self.0).into_string()
+    }
+}
+
+impl PartialEq for RawJson {
+    fn eq(&self, other: &Self) -> bool {
+        self.get() == other.get()
+    }
+}
+
+impl Payment {
+    /// A payment from PortOne's JSON for it, keeping that JSON.
+    pub fn from_raw(raw: Box<RawValue>) -> serde_json::Result<Payment> {
+        let mut payment: Payment = serde_json::from_str(raw.get())?;
+        payment.raw = Some(RawJson(raw));
+        Ok(payment)
+    }
 }
 
 fn krw() -> String {
@@ -329,7 +378,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn payment_parses_amounts_as_whole_won_and_keeps_unknown_fields() {
+    fn payment_parses_amounts_as_whole_won_and_ignores_unknown_fields() {
         let p: Payment = serde_json::from_value(serde_json::json!({
             "imp_uid": "imp_1", "merchant_uid": "m1", "pay_method": "card", "pg_provider": "html5_inicis",
             "amount": 12000.0, "cancel_amount": 2000, "currency": "KRW", "status": "cancelled",
@@ -341,8 +390,16 @@ mod tests {
         assert_eq!(p.amount, 12000);
         assert_eq!(p.cancellable(), 10000);
         assert_eq!(p.status, PaymentStatus::Cancelled);
-        assert!(p.other.contains_key("card_quota"));
-        assert_eq!(serde_json::to_value(&p).unwrap()["card_quota"], 0);
+        assert!(p.raw.is_none());
+    }
+
+    #[test]
+    fn a_payment_read_from_json_keeps_that_json_whole() {
+        let text = r#"{"imp_uid": "imp_1", "merchant_uid": "m1", "amount": 1000, "status": "paid",
+                       "card_quota": 0, "emb_pg_provider": null, "cancel_history": []}"#;
+        let p = Payment::from_raw(RawValue::from_string(text.into()).unwrap()).unwrap();
+        assert_eq!((p.amount, p.history().len()), (1000, 0));
+        assert_eq!(p.raw.as_ref().map(RawJson::get), Some(text));
     }
 
     #[test]

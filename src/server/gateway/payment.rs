@@ -82,7 +82,7 @@ pub struct Payment {
     /// V2 carries the tax split in the payment; V1 answers it at its own endpoint
     pub balance: Option<Balance>,
     /// PortOne's answer as it came, for our stored copy and the seed guide's endpoint
-    pub raw: serde_json::Value,
+    pub raw: portone_v1::RawJson,
 }
 
 impl Payment {

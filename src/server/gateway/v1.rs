@@ -3,10 +3,14 @@
 use super::payment::{Balance, CancelEntry, Payment, TaxSplit};
 use super::CancelOrder;
 use crate::model::{ApiVersion, CancellationState};
-use portone_v1::{BalanceParts, CancelExtra, CancelRequest, PaymentBalance, Requester};
+use portone_v1::{BalanceParts, CancelExtra, CancelRequest, PaymentBalance, RawJson, Requester};
 
-pub fn from_v1(p: portone_v1::Payment) -> Payment {
-    let raw = serde_json::to_value(&p).unwrap_or_default();
+pub fn from_v1(mut p: portone_v1::Payment) -> Payment {
+    // PortOne's own text where the client read it; a payment built here is written out
+    let raw = match p.raw.take() {
+        Some(raw) => raw,
+        None => RawJson::of(&p).expect("a V1 payment serialises"),
+    };
     let cancel_history = p.cancel_history.map(|history| {
         history
             .into_iter()

@@ -54,7 +54,7 @@ fn pay_method(kind: Option<&PaymentMethodType>) -> &'static str {
 
 pub fn from_v2(p: portone_v2::Payment) -> Payment {
     use portone_v2::PaymentStatus as V2;
-    let raw = serde_json::to_value(&p).unwrap_or_default();
+    let raw = portone_v1::RawJson::of(&p).expect("a V2 payment serialises");
     let amount = p.amount.clone().unwrap_or_default();
     let status = match p.status {
         V2::Ready | V2::VirtualAccountIssued | V2::PayPending => PaymentStatus::Ready,

@@ -7,6 +7,9 @@
 //! fresh id at reservation, so an entry carrying it can only have been made after that —
 //! "new since the reservation" needs no stored list of the entries known then.
 
+use std::sync::LazyLock;
+
+use memchr::memmem::FinderRev;
 use uuid::Uuid;
 
 use crate::model::CancellationState;
@@ -65,7 +68,9 @@ pub fn reference_in(reason: &str) -> Option<&str> {
         let candidate = rest.get(..10)?;
         return (is_reference(candidate) && rest[10..].starts_with(']')).then_some(candidate);
     }
-    let start = reason.rfind(LEGACY_LABEL)? + LEGACY_LABEL.len();
+    // the label's searcher is built once, not once per entry of a long history
+    static LABEL: LazyLock<FinderRev<'static>> = LazyLock::new(|| FinderRev::new(LEGACY_LABEL));
+    let start = LABEL.rfind(reason)? + LEGACY_LABEL.len();
     let candidate = reason.get(start..start + 10)?;
     is_reference(candidate).then_some(candidate)
 }
