@@ -460,11 +460,16 @@ async fn the_seed_guides_json_endpoint_answers_in_its_shape(pool: PgPool) {
         .json(&json!({"merchant_uid": p.merchant_uid, "cancel_request_amount": 2000, "reason": "테스트 결제 환불"}))
         .send().await.unwrap();
     assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "application/json");
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(
         (body["merchant_uid"].as_str(), body["cancel_amount"].as_i64()),
         (Some(p.merchant_uid.as_str()), Some(2000))
     );
+    // PortOne's answer as it came, every field of it (the guide's client may read any)
+    let at_portone: Vec<serde_json::Value> = app.control.payments().await.unwrap();
+    let at_portone = at_portone.iter().find(|q| q["imp_uid"] == p.imp_uid.as_str()).unwrap();
+    assert_eq!(&body, at_portone);
     let res = minsu
         .post(format!("{}/payments/cancel", app.base_url))
         .json(
