@@ -55,18 +55,47 @@ run_recipe() {
   for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$recipe_port/" && break; sleep 0.2; done
 }
 
+# CPU time (utime + stime, in clock ticks) of the given processes, summed
+ticks() {
+  local t=0 pid stat
+  for pid in "$@"; do
+    stat="$(cat "/proc/$pid/stat" 2>/dev/null)" || continue
+    read -r -a f <<< "${stat##*) }"
+    t=$((t + f[11] + f[12]))
+  done
+  echo "$t"
+}
+# Postgres (every process of the cluster), the server under test, the simulator
+cpu_now() { echo "$(ticks $(pgrep -x postgres)) $(ticks "$app_pid") $(ticks "$sim_pid")"; }
+# runs refund-load with the arguments given, and after its line one with the CPU milliseconds
+# each refund cost Postgres, the server and the simulator while it measured (from the line it
+# writes to stderr when set-up is done)
+load() {
+  target/release/refund-load "$@" 2> >(while read -r line; do
+    case "$line" in measuring*) cpu_now > "$out/cpu-before" ;; *) echo "$line" >&2 ;; esac
+  done) | tee "$out/last.json" | tee -a "$out/results.jsonl"
+  read -r pg0 app0 sim0 < "$out/cpu-before"
+  read -r pg1 app1 sim1 <<< "$(cpu_now)"
+  node -e '
+    const r = JSON.parse(process.argv[1]), hz = Number(process.argv[2]), d = process.argv.slice(3).map(Number);
+    const ms = t => Math.round(t / hz * 1000 / r.refunds * 1000) / 1000;
+    console.log(JSON.stringify({cpu_of: r.label, shape: r.shape, clients: r.clients,
+      postgres_ms: ms(d[1] - d[0]), server_ms: ms(d[3] - d[2]), sim_ms: ms(d[5] - d[4])}));
+  ' "$(tail -1 "$out/last.json")" "$(getconf CLK_TCK)" "$pg0" "$pg1" "$app0" "$app1" "$sim0" "$sim1" \
+    | tee -a "$out/results.jsonl"
+}
+
 for shape in many hot; do
   for clients in 10 50; do
     run_app
     echo "==> $shape orders, $clients clients, ${seconds}s"
-    target/release/refund-load --app "http://$site" --sim "http://$sim" --shape "$shape" \
-      --clients "$clients" --seconds "$seconds" --history "${HISTORY:-1000}" | tee -a "$out/results.jsonl"
+    load --app "http://$site" --sim "http://$sim" --shape "$shape" \
+      --clients "$clients" --seconds "$seconds" --history "${HISTORY:-1000}"
     stop_app
     run_recipe
     echo "==> the refund guide's recipe: $shape orders, $clients clients, ${seconds}s"
-    target/release/refund-load --app "http://127.0.0.1:$recipe_port" --sim "http://$sim" --shape "$shape" \
-      --clients "$clients" --seconds "$seconds" --history "${HISTORY:-1000}" --anonymous --label recipe \
-      | tee -a "$out/results.jsonl"
+    load --app "http://127.0.0.1:$recipe_port" --sim "http://$sim" --shape "$shape" \
+      --clients "$clients" --seconds "$seconds" --history "${HISTORY:-1000}" --anonymous --label recipe
     stop_app
   done
 done
@@ -89,5 +118,11 @@ node -e '
   for (const r of rows.filter(r => r.label === "service")) {
     const t = tps[r.clients], e = recipe[r.shape + r.clients];
     console.log(`| ${r.shape} | ${r.clients} | ${r.refunds_per_s} | ${r.p50_ms} ms | ${r.p99_ms} ms | ${e.refunds_per_s} | ${(r.refunds_per_s / e.refunds_per_s).toFixed(2)} | ${t.toFixed(0)} | ${(r.refunds_per_s / t).toFixed(2)} |`);
+  }
+  console.log("\nCPU time per refund while measured (ms; 2,000 ms of CPU a second on two cores):\n");
+  console.log("| shape | clients | who | Postgres | server (service or recipe) | simulator |");
+  console.log("|---|---|---|---|---|---|");
+  for (const c of rows.filter(r => r.cpu_of)) {
+    console.log(`| ${c.shape} | ${c.clients} | ${c.cpu_of} | ${c.postgres_ms} | ${c.server_ms} | ${c.sim_ms} |`);
   }
 ' "$out/results.jsonl" | tee "$out/table.md"

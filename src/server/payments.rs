@@ -58,7 +58,7 @@ pub const LOCK_NOT_AVAILABLE: &str = "55P03";
 /// other history (reordered, or a `null` one followed by a full one) is written whole; the
 /// unique key makes that idempotent.
 ///
-/// With `quick`, the transaction's commit will not wait for the disk (said in the first
+/// With `quick`, the transaction's commit will not wait for the disk (said in the writing
 /// statement, so it costs no round trip of its own): only for writes PortOne's own record
 /// rebuilds.
 pub async fn sync(
@@ -66,24 +66,17 @@ pub async fn sync(
     payment_id: i64,
     p: &Payment,
     quick: bool,
+    held: Held<'_>,
 ) -> Result<Synced, sqlx::Error> {
-    let (held_len, held_tail) = if quick {
-        let held = sqlx::query!(
-            "select history_len, history_tail_key, set_config('synchronous_commit', 'off', true) as quick
-             from payments where id = $1",
+    let HistoryMark { len: held_len, tail: held_tail } = match held {
+        Held::AsLooked(mark) => mark.clone(),
+        Held::Read => sqlx::query_as!(
+            HistoryMark,
+            r#"select history_len as len, history_tail_key as tail from payments where id = $1"#,
             payment_id
         )
         .fetch_one(&mut *conn)
-        .await?;
-        (held.history_len, held.history_tail_key)
-    } else {
-        let held = sqlx::query!(
-            "select history_len, history_tail_key from payments where id = $1",
-            payment_id
-        )
-        .fetch_one(&mut *conn)
-        .await?;
-        (held.history_len, held.history_tail_key)
+        .await?,
     };
     let history = p.history();
     let held_len = held_len as usize;
@@ -113,8 +106,9 @@ pub async fn sync(
     let written = sqlx::query!(
         r#"with payment as (
                update payments set status = $2, cancel_amount = $3, cancelled_at = $4, receipt_url = coalesce($5, receipt_url),
-                      history_len = coalesce($6, history_len), history_tail_key = coalesce($7, history_tail_key),
-                      synced_at = now()
+                      -- a mark read before this transaction may be behind ours, never the other way
+                      history_tail_key = case when $6 >= history_len then $7 else history_tail_key end,
+                      history_len = greatest(history_len, $6), synced_at = now()
                where id = $1 and cancel_amount <= $3
                returning balance_cancel_amount is distinct from cancel_amount as stale),
            entries as (
@@ -123,7 +117,8 @@ pub async fn sync(
                on conflict (payment_id, entry_key) do nothing
                returning entry_key)
            select coalesce((select stale from payment), false) as "stale!",
-                  array(select entry_key from entries) as "inserted!""#,
+                  array(select entry_key from entries) as "inserted!",
+                  case when $16 then set_config('synchronous_commit', 'off', true) end as quick"#,
         payment_id,
         p.status.as_str(),
         p.cancel_amount,
@@ -139,6 +134,7 @@ pub async fn sync(
         &column(|e| e.reason.clone()) as &[Option<String>],
         &column(|e| e.receipt_url.clone()) as &[Option<String>],
         &fresh.iter().map(|e| e.state.as_str().to_string()).collect::<Vec<_>>(),
+        quick,
     )
     .fetch_one(&mut *conn)
     .await?;
@@ -175,6 +171,27 @@ async fn move_states(
     .fetch_all(conn)
     .await?;
     Ok(held.iter().zip(&keys).filter(|(_, k)| moved.contains(k)).map(|(e, _)| e.clone()).collect())
+}
+
+/// How far PortOne's history is written into our copy: how many entries, and the last one's
+/// key (`payments.history_len`, `history_tail_key`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct HistoryMark {
+    pub len: i32,
+    pub tail: Option<String>,
+}
+
+/// Where a sync learns how much of the history we hold.
+#[derive(Clone, Copy, Debug)]
+pub enum Held<'a> {
+    /// read first, in the sync's own transaction
+    Read,
+    /// as a refund request's look read it, before its reservation: tx2 of that refund's
+    /// success saves the read. That reservation committed durably after the look, so what the
+    /// look saw is on disk (a commit that skipped its own wait is flushed by the next one that
+    /// waits). Syncs since may have moved the mark on: their entries are written again and
+    /// skipped by the unique key, and the mark never moves back.
+    AsLooked(&'a HistoryMark),
 }
 
 /// What a sync changed.
@@ -254,7 +271,7 @@ pub async fn import_payment(
     .fetch_optional(&mut *tx)
     .await?;
     if let Some(id) = id {
-        sync(&mut tx, id, p, false).await?;
+        sync(&mut tx, id, p, false, Held::Read).await?;
         // V2's payment carries its tax split (V1's is read at its own endpoint)
         if let Some(balance) = &p.balance {
             store_balance(&mut *tx, id, Some(balance)).await?;

@@ -283,10 +283,7 @@ async fn an_older_snapshot_never_moves_cancel_amount_backwards(pool: PgPool) {
     let older = app.sim_payment(&p.imp_uid).await;
     console_cancel(&app, &p, 4000).await;
     let newer = app.sim_payment(&p.imp_uid).await;
-    let payment_id = sqlx::query_scalar!("select id from payments where imp_uid = $1", p.imp_uid)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let payment_id = payment_id_of(&app, &p).await;
     use portone_refund::server::refund::observe::record_by_id;
     record_by_id(&app.pool, payment_id, &from_v1(newer.clone())).await.unwrap();
     record_by_id(&app.pool, payment_id, &from_v1(older.clone())).await.unwrap();
@@ -320,6 +317,24 @@ async fn money_that_moves_for_a_failed_refund_is_flagged(pool: PgPool) {
     assert_eq!(status(&app, &o.refund_id).await, "needs_review");
 }
 
+async fn payment_id_of(app: &TestApp, p: &Payment) -> i64 {
+    sqlx::query_scalar!("select id from payments where imp_uid = $1", p.imp_uid)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+}
+
+/// The cancel_history entries our copy of a payment holds.
+async fn stored_entries(app: &TestApp, payment_id: i64) -> i64 {
+    sqlx::query_scalar!(
+        r#"select count(*) as "n!" from payment_cancellations where payment_id = $1"#,
+        payment_id
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap()
+}
+
 #[sqlx::test]
 async fn a_sync_writes_what_is_new_and_still_takes_any_history_whole(pool: PgPool) {
     use portone_refund::server::refund::observe::record_by_id;
@@ -328,19 +343,8 @@ async fn a_sync_writes_what_is_new_and_still_takes_any_history_whole(pool: PgPoo
     for _ in 0..5 {
         console_cancel(&app, &p, 1000).await;
     }
-    let payment_id = sqlx::query_scalar!("select id from payments where imp_uid = $1", p.imp_uid)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
-    let stored = || async {
-        sqlx::query_scalar!(
-            r#"select count(*) as "n!" from payment_cancellations where payment_id = $1"#,
-            payment_id
-        )
-        .fetch_one(&app.pool)
-        .await
-        .unwrap()
-    };
+    let payment_id = payment_id_of(&app, &p).await;
+    let stored = || stored_entries(&app, payment_id);
     assert_eq!(stored().await, 5);
     // an entry we hold goes missing behind the sync's back: a history that continues ours is
     // written from where ours ends, so the old entry is not looked at again …
@@ -371,4 +375,56 @@ async fn a_sync_writes_what_is_new_and_still_takes_any_history_whole(pool: PgPoo
     console_cancel(&app, &p, 1000).await;
     assert_eq!(stored().await, 7, "the next sync continues from the mark");
     assert_eq!(app.sim_payment(&p.imp_uid).await.cancel_amount, 7000);
+}
+
+#[sqlx::test]
+async fn a_sync_from_the_mark_a_refund_looked_at_skips_what_later_syncs_wrote_and_keeps_their_mark(
+    pool: PgPool,
+) {
+    use portone_refund::server::payments::{sync, Held, HistoryMark};
+    let app = spawn_app(pool).await;
+    let p = app.paid_order(&app.users.minsu, 100_000, "card", "kcp").await;
+    for _ in 0..3 {
+        console_cancel(&app, &p, 1000).await;
+    }
+    let payment_id = payment_id_of(&app, &p).await;
+    let mark = || async {
+        sqlx::query_as!(
+            HistoryMark,
+            "select history_len as len, history_tail_key as tail from payments where id = $1",
+            payment_id
+        )
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+    };
+    let stored = || stored_entries(&app, payment_id);
+    // a refund request looks; two cancels are synced by their webhooks before its tx2
+    let looked = mark().await;
+    assert_eq!(looked.len, 3);
+    console_cancel(&app, &p, 1000).await;
+    console_cancel(&app, &p, 1000).await;
+    let now = mark().await;
+    assert_eq!((now.len, stored().await), (5, 5));
+    let sync_as_looked = |payment: portone_refund::server::gateway::Payment| {
+        let (pool, looked) = (app.pool.clone(), looked.clone());
+        async move {
+            let mut tx = pool.begin().await.unwrap();
+            let synced =
+                sync(&mut tx, payment_id, &payment, true, Held::AsLooked(&looked)).await.unwrap();
+            tx.commit().await.unwrap();
+            synced.added.len()
+        }
+    };
+    // PortOne's answer holds all five: the two written since are written again and skipped
+    assert_eq!(sync_as_looked(from_v1(app.sim_payment(&p.imp_uid).await)).await, 0);
+    assert_eq!((mark().await, stored().await), (now.clone(), 5));
+    // an answer from before the fifth cancel never moves the mark back
+    let mut older = app.sim_payment(&p.imp_uid).await;
+    older.cancel_history.as_mut().unwrap().truncate(4);
+    assert_eq!(sync_as_looked(from_v1(older)).await, 0);
+    assert_eq!(mark().await, now, "the mark stays where the later syncs put it");
+    // and the next cancel is written from there
+    console_cancel(&app, &p, 1000).await;
+    assert_eq!((mark().await.len, stored().await), (6, 6));
 }

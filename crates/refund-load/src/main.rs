@@ -105,6 +105,8 @@ async fn main() -> Result<(), Error> {
     let applied = || async { Ok::<_, Error>(control.stats().await?.cancels_applied) };
     let applied_before = applied().await?;
     let started = Instant::now();
+    // set-up (orders, their prefilled histories, sign-ins) is done: what follows is measured
+    eprintln!("measuring {} clients for {} s", args.clients, args.seconds);
     let tasks = customers.into_iter().zip(orders).map(|(client, mine)| {
         let app = args.app.clone();
         tokio::spawn(async move {

@@ -19,19 +19,22 @@ pub async fn record(
     payment_id: i64,
     p: &Payment,
 ) -> Result<payments::Synced, sqlx::Error> {
-    record_with(conn, payment_id, p, None).await
+    record_with(conn, payment_id, p, None, payments::Held::Read).await
 }
 
 /// `record` in tx2 of our own cancel's success (`settle.rs`): the transaction commits without
-/// waiting for the disk (PortOne's record rebuilds it, see there), and the entry carrying the
-/// refund's own reference is left to `store::finish_succeeded`, which links it.
+/// waiting for the disk (PortOne's record rebuilds it, see there), the history we hold is the
+/// mark the refund's look read, when it has one (`payments::Held::AsLooked`), and the entry
+/// carrying the refund's own reference is left to `store::finish_succeeded`, which links it.
 pub async fn record_success(
     conn: &mut PgConnection,
     payment_id: i64,
     p: &Payment,
     refund_id: uuid::Uuid,
+    looked: Option<&payments::HistoryMark>,
 ) -> Result<payments::Synced, sqlx::Error> {
-    record_with(conn, payment_id, p, Some(refund_id)).await
+    let held = looked.map_or(payments::Held::Read, payments::Held::AsLooked);
+    record_with(conn, payment_id, p, Some(refund_id), held).await
 }
 
 async fn record_with(
@@ -39,9 +42,10 @@ async fn record_with(
     payment_id: i64,
     p: &Payment,
     ours: Option<uuid::Uuid>,
+    held: payments::Held<'_>,
 ) -> Result<payments::Synced, sqlx::Error> {
     let quick = ours.is_some();
-    let synced = payments::sync(&mut *conn, payment_id, p, quick).await?;
+    let synced = payments::sync(&mut *conn, payment_id, p, quick, held).await?;
     let ours = ours.map(decide::reference);
     for e in &synced.added {
         let reference = e.reason.as_deref().and_then(decide::reference_in);

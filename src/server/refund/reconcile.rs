@@ -81,6 +81,7 @@ async fn claim(
         requester: r.requester_role,
         attempts: r.attempts,
         accepted_at: r.accepted_at,
+        held: None,
     }))
 }
 

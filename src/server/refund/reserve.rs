@@ -17,6 +17,7 @@ use crate::model::{ApiVersion, CurrentUser, PayMethod, RefundOutcome, RefundOutc
 use crate::server::error::ServerError;
 use crate::server::gateway::PaymentRef;
 use crate::server::outbox::{self, ShopEvent};
+use crate::server::payments::HistoryMark;
 
 pub enum Reservation {
     Reserved(Box<Reserved>),
@@ -119,6 +120,8 @@ pub(super) struct Looked {
     pub by_key: Option<(Uuid, String)>,
     /// a keyless retry's first refund
     pub same_request: Option<Uuid>,
+    /// how much of PortOne's history our copy held
+    pub held: HistoryMark,
 }
 
 /// Statement A of a refund request (see `migrations/20261201000006_reserve_in_one_round_trip.sql`).
@@ -133,9 +136,10 @@ pub(super) async fn look(
 ) -> Result<Look, sqlx::Error> {
     let f = sqlx::query!(
         r#"with counted as (select count_refund_request($1) as requests where $2),
-           p as (select id, balance_cancel_amount is distinct from cancel_amount as balance_stale
+           p as (select id, balance_cancel_amount is distinct from cancel_amount as balance_stale, history_len, history_tail_key
                  from payments where merchant_uid = $3 and (customer_id = $4 or $5))
            select (select requests from counted) as requests, p.id as "payment_id?", p.balance_stale as "balance_stale?",
+                  p.history_len as "history_len?", p.history_tail_key,
                   f.imp_uid, f.merchant_uid, f.api_version as "api_version: ApiVersion", f.pay_method as "pay_method: PayMethod",
                   f.pg_provider, f.status, f.amount, f.cancel_amount, f.paid_at as "paid_at: DateTime<Utc>",
                   f.tax_free_left, f.vat_left, f.tax_split_unread, f.auto_max_amount, f.auto_within_days, f.pending, f.held,
@@ -160,9 +164,11 @@ pub(super) async fn look(
     let (id, balance_stale) = (f.payment_id, f.balance_stale);
     let by_key = f.key_refund.zip(f.key_fingerprint.clone());
     let same_request = f.same_request;
+    let held =
+        HistoryMark { len: f.history_len.unwrap_or_default(), tail: f.history_tail_key.clone() };
     let payment = match (id, balance_stale, seen_from!(f)) {
         (Some(id), Some(balance_stale), Some(seen)) => {
-            Some(Looked { id, balance_stale, seen, by_key, same_request })
+            Some(Looked { id, balance_stale, seen, by_key, same_request, held })
         }
         _ => None,
     };
@@ -281,15 +287,11 @@ pub(super) async fn reserve(
             accepted: false,
         }));
     }
-    Ok(Reservation::Reserved(Box::new(first_attempt(
-        id,
-        looked.id,
-        at.clone(),
-        facts.clone(),
-        valid,
-        checksum,
-        user.role,
-    ))))
+    let mut reserved =
+        first_attempt(id, looked.id, at.clone(), facts.clone(), valid, checksum, user.role);
+    // tx2 of its success starts from the history this look read (`payments::Held::AsLooked`)
+    reserved.held = Some(looked.held.clone());
+    Ok(Reservation::Reserved(Box::new(reserved)))
 }
 
 /// A refund tx1 has just made `pending`, as its first cancel is sent. The account (when the
@@ -318,6 +320,7 @@ fn first_attempt(
         requester,
         attempts: 1,
         accepted_at: None,
+        held: None,
     }
 }
 

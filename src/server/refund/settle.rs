@@ -80,7 +80,7 @@ pub async fn settle(
             // reconciler finds the entry carrying its reference. So it need not wait for its
             // own fsync (`observe::record` says so in its first statement); a refusal, which
             // PortOne keeps no trace of, does.
-            observe::record_success(&mut tx, r.payment_id, payment, r.id).await?;
+            observe::record_success(&mut tx, r.payment_id, payment, r.id, r.held.as_ref()).await?;
             let finished = store::finish_succeeded(&mut tx, r, payment, actor).await?;
             tx.commit().await?;
             // an accepted cancel has moved nothing yet: nothing to read back

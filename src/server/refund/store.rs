@@ -98,6 +98,10 @@ pub struct Reserved {
     pub attempts: i32,
     /// When PortOne accepted the cancel without applying it yet (an asynchronous PG).
     pub accepted_at: Option<DateTime<Utc>>,
+    /// How much of PortOne's history we held when the request that reserved this refund looked
+    /// (`payments::Held::AsLooked`); `None` when it was reserved otherwise (an approval, the
+    /// reconciler): tx2 reads it then.
+    pub held: Option<crate::server::payments::HistoryMark>,
 }
 
 impl Reserved {
