@@ -369,7 +369,7 @@ fn ok_payment(payment: &SimPayment, null_optionals: bool) -> Response {
     }
     // written once into a buffer of about its size: a long history is a quarter of a megabyte,
     // which a buffer grown from nothing copies over and over
-    let mut body = Vec::with_capacity(1024 + 320 * payment.cancel_history.len());
+    let mut body = Vec::with_capacity(1024 + 384 * payment.cancel_history.len());
     let envelope = Envelope { code: 0, message: None, response: payment };
     serde_json::to_writer(&mut body, &envelope).expect("a payment serializes");
     (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body).into_response()

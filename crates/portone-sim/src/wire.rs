@@ -34,49 +34,59 @@ pub struct CancelEntry {
     pub cancellation_id: String,
 }
 
-/// A payment's `cancel_history`, each entry written as JSON once, when it is added. Every
-/// answer about a payment carries its whole history (a quarter of a megabyte at a thousand
-/// cancels), and the simulator shares the machine with the service it is measured against:
-/// an answer copies the entries' text instead of writing them again.
-#[derive(Clone, Debug, Default)]
-pub struct History {
-    entries: Vec<CancelEntry>,
+/// A list each of whose items is written as JSON once, when it is added: a payment's
+/// `cancel_history` and `cancel_receipt_urls`. Every answer about a payment carries both
+/// whole (a quarter of a megabyte at a thousand cancels), and the simulator shares the machine
+/// with the service it is measured against: an answer copies the items' text instead of
+/// writing them again.
+#[derive(Clone, Debug)]
+pub struct Written<T> {
+    items: Vec<T>,
     written: Vec<Box<RawValue>>,
 }
 
-impl History {
-    pub fn push(&mut self, entry: CancelEntry) {
-        self.written.push(serde_json::value::to_raw_value(&entry).expect("an entry serializes"));
-        self.entries.push(entry);
+/// A payment's `cancel_history`.
+pub type History = Written<CancelEntry>;
+
+impl<T> Default for Written<T> {
+    fn default() -> Self {
+        Written { items: Vec::new(), written: Vec::new() }
     }
 }
 
-impl std::ops::Deref for History {
-    type Target = [CancelEntry];
-    fn deref(&self) -> &[CancelEntry] {
-        &self.entries
+impl<T: Serialize> Written<T> {
+    pub fn push(&mut self, item: T) {
+        self.written.push(serde_json::value::to_raw_value(&item).expect("an item serializes"));
+        self.items.push(item);
     }
 }
 
-impl PartialEq for History {
+impl<T> std::ops::Deref for Written<T> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
+        &self.items
+    }
+}
+
+impl<T: PartialEq> PartialEq for Written<T> {
     fn eq(&self, other: &Self) -> bool {
-        self.entries == other.entries
+        self.items == other.items
     }
 }
 
-impl Serialize for History {
+impl<T> Serialize for Written<T> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_seq(&self.written)
     }
 }
 
-impl<'de> Deserialize<'de> for History {
+impl<'de, T: Serialize + Deserialize<'de>> Deserialize<'de> for Written<T> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let mut history = History::default();
-        for entry in Vec::<CancelEntry>::deserialize(d)? {
-            history.push(entry);
+        let mut list = Written::default();
+        for item in Vec::<T>::deserialize(d)? {
+            list.push(item);
         }
-        Ok(history)
+        Ok(list)
     }
 }
 
@@ -124,7 +134,7 @@ pub struct SimPayment {
     #[serde(default, deserialize_with = "null_as_default")]
     pub cancel_history: Arc<History>,
     #[serde(default, deserialize_with = "null_as_default")]
-    pub cancel_receipt_urls: Arc<Vec<String>>,
+    pub cancel_receipt_urls: Arc<Written<String>>,
     #[serde(default)]
     pub vbank_code: Option<String>,
     #[serde(default)]
@@ -406,7 +416,7 @@ mod tests {
     }
 
     #[test]
-    fn a_history_is_sent_as_its_entries_whatever_way_it_was_built() {
+    fn a_history_and_its_receipts_are_sent_as_their_items_whatever_way_they_were_built() {
         let entry = |n: i64| CancelEntry {
             pg_tid: format!("t{n}"),
             amount: n,
@@ -417,16 +427,20 @@ mod tests {
         };
         let mut p: SimPayment = serde_json::from_value(json!({
             "imp_uid": "i", "merchant_uid": "m", "amount": 10, "status": "paid",
-            "cancel_history": [serde_json::to_value(entry(1)).unwrap()]
+            "cancel_history": [serde_json::to_value(entry(1)).unwrap()],
+            "cancel_receipt_urls": ["https://r/1"]
         }))
         .unwrap();
         Arc::make_mut(&mut p.cancel_history).push(entry(2));
+        Arc::make_mut(&mut p.cancel_receipt_urls).push("https://r/\"2\"".to_string());
         let sent = serde_json::to_value(&p).unwrap();
         assert_eq!(sent["cancel_history"], json!([entry(1), entry(2)]));
+        assert_eq!(sent["cancel_receipt_urls"], json!(["https://r/1", "https://r/\"2\""]));
         assert_eq!(p.cancel_history.len(), 2);
         assert_eq!(p.to_v1(false)["cancel_history"][1]["pg_tid"], "t2");
         let again: SimPayment = serde_json::from_value(sent).unwrap();
         assert_eq!(again.cancel_history, p.cancel_history);
+        assert_eq!(again.cancel_receipt_urls, p.cancel_receipt_urls);
     }
 
     #[test]
