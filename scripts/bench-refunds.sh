@@ -4,7 +4,8 @@
 # in production) — with signed-in customers over HTTP, two shapes at 10 and 50 clients; beside
 # it PortOne's own refund recipe (the guide's Express + pg server, `scripts/express-recipe/`)
 # against the same simulator and cluster, loaded the same way; and pgbench's TPC-B on the same
-# cluster in the same run, for the ratios.
+# cluster in the same run, for the ratios; and what each refund cost Postgres, the server and
+# the simulator in CPU time while it was measured.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
