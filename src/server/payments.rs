@@ -69,8 +69,10 @@ pub async fn sync(
     held: Held<'_>,
 ) -> Result<Synced, sqlx::Error> {
     let HistoryMark { len: held_len, tail: held_tail } = match held {
-        Held::AsLooked(mark) => mark.clone(),
-        Held::Read => sqlx::query_as!(
+        // A V2 cancellation held since the look may have changed state, and a move is looked
+        // for only among the entries held (`move_states`): V2 reads what it holds.
+        Held::AsLooked(mark) if p.version == ApiVersion::V1 => mark.clone(),
+        _ => sqlx::query_as!(
             HistoryMark,
             r#"select history_len as len, history_tail_key as tail from payments where id = $1"#,
             payment_id
@@ -187,7 +189,7 @@ pub enum Held<'a> {
     /// read first, in the sync's own transaction
     Read,
     /// as a refund request's look read it, before its reservation: tx2 of that refund's
-    /// success saves the read. That reservation committed durably after the look, so what the
+    /// success saves the read (V1; a V2 payment's is read all the same, see `sync`). That reservation committed durably after the look, so what the
     /// look saw is on disk (a commit that skipped its own wait is flushed by the next one that
     /// waits). Syncs since may have moved the mark on: their entries are written again and
     /// skipped by the unique key, and the mark never moves back.
