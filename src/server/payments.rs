@@ -189,10 +189,11 @@ pub enum Held<'a> {
     /// read first, in the sync's own transaction
     Read,
     /// as a refund request's look read it, before its reservation: tx2 of that refund's
-    /// success saves the read (V1; a V2 payment's is read all the same, see `sync`). That reservation committed durably after the look, so what the
-    /// look saw is on disk (a commit that skipped its own wait is flushed by the next one that
-    /// waits). Syncs since may have moved the mark on: their entries are written again and
-    /// skipped by the unique key, and the mark never moves back.
+    /// success saves the read (V1; a V2 payment's is read all the same, see `sync`). That
+    /// reservation committed durably after the look, so what the look saw is on disk (a commit
+    /// that skipped its own wait is flushed by the next one that waits). Syncs since may have
+    /// moved the mark on: their entries are written again and skipped by the unique key, and
+    /// the mark never moves back.
     AsLooked(&'a HistoryMark),
 }
 

@@ -348,10 +348,6 @@ pub async fn spawn(config: SimConfig, addr: SocketAddr) -> std::io::Result<(Sock
 // ---- responses ----
 
 fn answer(status: StatusCode, body: Value) -> Response {
-    answer_with(status, &body)
-}
-
-fn answer_with(status: StatusCode, body: &impl serde::Serialize) -> Response {
     (status, Json(body)).into_response()
 }
 

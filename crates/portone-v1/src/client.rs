@@ -261,7 +261,7 @@ impl PortOneClient {
     /// `POST /payments/cancel`.
     #[instrument(skip_all, fields(imp_uid = request.imp_uid.as_deref(), amount = request.amount, checksum = request.checksum))]
     pub async fn cancel(&self, request: &CancelRequest) -> Result<Payment, PortOneError> {
-        let body = serde_json::to_vec(request).map_err(|e| PortOneError::Decode(e.to_string()))?;
+        let body = serde_json::to_vec(request).map_err(undecodable)?;
         let answer =
             self.authorised("cancel", reqwest::Method::POST, "/payments/cancel", &[], Some(body));
         payment_from(answer.await?)
@@ -312,12 +312,17 @@ fn transport_error(e: reqwest::Error) -> PortOneError {
     }
 }
 
+/// JSON that could not be read (or written) as the type at hand.
+fn undecodable(e: serde_json::Error) -> PortOneError {
+    PortOneError::Decode(e.to_string())
+}
+
 fn decode<T: DeserializeOwned>(raw: &RawValue) -> Result<T, PortOneError> {
-    serde_json::from_str(raw.get()).map_err(|e| PortOneError::Decode(e.to_string()))
+    serde_json::from_str(raw.get()).map_err(undecodable)
 }
 
 fn payment_from(raw: Box<RawValue>) -> Result<Payment, PortOneError> {
-    Payment::from_raw(raw).map_err(|e| PortOneError::Decode(e.to_string()))
+    Payment::from_raw(raw).map_err(undecodable)
 }
 
 /// Reads the `{code, message, response}` envelope from any status (4xx bodies carry the
@@ -342,6 +347,6 @@ async fn read_envelope(
         Err(_) if status == StatusCode::UNAUTHORIZED || !status.is_success() => {
             Err(PortOneError::HttpStatus { status: status.as_u16() })
         }
-        Err(e) => Err(PortOneError::Decode(e.to_string())),
+        Err(e) => Err(undecodable(e)),
     }
 }

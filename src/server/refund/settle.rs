@@ -78,7 +78,7 @@ pub async fn settle(
             // PortOne's code 0 is the proof, and it stays at PortOne: should this commit be lost
             // in a database crash, the refund is pending again (tx1 was durable) and the
             // reconciler finds the entry carrying its reference. So it need not wait for its
-            // own fsync (`observe::record` says so in its first statement); a refusal, which
+            // own fsync (`payments::sync` says so in its writing statement); a refusal, which
             // PortOne keeps no trace of, does.
             observe::record_success(&mut tx, r.payment_id, payment, r.id, r.held.as_ref()).await?;
             let finished = store::finish_succeeded(&mut tx, r, payment, actor).await?;
