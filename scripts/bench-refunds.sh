@@ -4,8 +4,8 @@
 # in production) — with signed-in customers over HTTP, two shapes at 10 and 50 clients; beside
 # it PortOne's own refund recipe (the guide's Express + pg server, `scripts/express-recipe/`)
 # against the same simulator and cluster, loaded the same way; and pgbench's TPC-B on the same
-# cluster in the same run, for the ratios; and what each refund cost Postgres, the server and
-# the simulator in CPU time while it was measured.
+# cluster in the same run, for the ratios; and what each refund cost Postgres, the server, the
+# simulator and the load generator itself in CPU time while it was measured.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -81,7 +81,8 @@ load() {
     const r = JSON.parse(process.argv[1]), hz = Number(process.argv[2]), d = process.argv.slice(3).map(Number);
     const ms = t => Math.round(t / hz * 1000 / r.refunds * 1000) / 1000;
     console.log(JSON.stringify({cpu_of: r.label, shape: r.shape, clients: r.clients,
-      postgres_ms: ms(d[1] - d[0]), server_ms: ms(d[3] - d[2]), sim_ms: ms(d[5] - d[4])}));
+      postgres_ms: ms(d[1] - d[0]), server_ms: ms(d[3] - d[2]), sim_ms: ms(d[5] - d[4]),
+      load_ms: Math.round(r.load_cpu_ms / r.refunds * 1000) / 1000}));
   ' "$(tail -1 "$out/last.json")" "$(getconf CLK_TCK)" "$pg0" "$pg1" "$app0" "$app1" "$sim0" "$sim1" \
     | tee -a "$out/results.jsonl"
 }
@@ -121,9 +122,9 @@ node -e '
     console.log(`| ${r.shape} | ${r.clients} | ${r.refunds_per_s} | ${r.p50_ms} ms | ${r.p99_ms} ms | ${e.refunds_per_s} | ${(r.refunds_per_s / e.refunds_per_s).toFixed(2)} | ${t.toFixed(0)} | ${(r.refunds_per_s / t).toFixed(2)} |`);
   }
   console.log("\nCPU time per refund while measured (ms; 2,000 ms of CPU a second on two cores):\n");
-  console.log("| shape | clients | who | Postgres | server (service or recipe) | simulator |");
-  console.log("|---|---|---|---|---|---|");
+  console.log("| shape | clients | who | Postgres | server (service or recipe) | simulator | load generator |");
+  console.log("|---|---|---|---|---|---|---|");
   for (const c of rows.filter(r => r.cpu_of)) {
-    console.log(`| ${c.shape} | ${c.clients} | ${c.cpu_of} | ${c.postgres_ms} | ${c.server_ms} | ${c.sim_ms} |`);
+    console.log(`| ${c.shape} | ${c.clients} | ${c.cpu_of} | ${c.postgres_ms} | ${c.server_ms} | ${c.sim_ms} | ${c.load_ms} |`);
   }
 ' "$out/results.jsonl" | tee "$out/table.md"

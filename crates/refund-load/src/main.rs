@@ -105,6 +105,7 @@ async fn main() -> Result<(), Error> {
     let applied = || async { Ok::<_, Error>(control.stats().await?.cancels_applied) };
     let applied_before = applied().await?;
     let started = Instant::now();
+    let cpu_before = own_cpu();
     // set-up (orders, their prefilled histories, sign-ins) is done: what follows is measured
     eprintln!("measuring {} clients for {} s", args.clients, args.seconds);
     let tasks = customers.into_iter().zip(orders).map(|(client, mine)| {
@@ -146,6 +147,8 @@ async fn main() -> Result<(), Error> {
         refused += r;
     }
     let elapsed = started.elapsed().as_secs_f64();
+    // the load generator shares the machine with what it measures: its own share is reported
+    let load_cpu = own_cpu().saturating_sub(cpu_before);
     // every answered refund is a cancel PortOne applied, none a replay
     let cancels_applied = applied().await? - applied_before;
     latencies.sort();
@@ -160,9 +163,22 @@ async fn main() -> Result<(), Error> {
         json!({"label": args.label, "shape": args.shape, "clients": args.clients, "refunds": latencies.len(), "not_200": refused,
                "cancels_applied_at_portone": cancels_applied,
                "refunds_per_s": (latencies.len() as f64 / elapsed * 10.0).round() / 10.0,
-               "p50_ms": (pct(0.50) * 100.0).round() / 100.0, "p99_ms": (pct(0.99) * 100.0).round() / 100.0})
+               "p50_ms": (pct(0.50) * 100.0).round() / 100.0, "p99_ms": (pct(0.99) * 100.0).round() / 100.0,
+               "load_cpu_ms": load_cpu.as_millis() as u64})
     );
     Ok(())
+}
+
+/// CPU time this process has used so far, user and system, every thread.
+fn own_cpu() -> Duration {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage writes the struct it is given and nothing else; RUSAGE_SELF always exists
+    let usage = unsafe {
+        libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr());
+        usage.assume_init()
+    };
+    let time = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    time(usage.ru_utime) + time(usage.ru_stime)
 }
 
 /// The sign-in form's action (the server function's path), read from the page.
