@@ -69,8 +69,8 @@ ticks() {
 # Postgres (every process of the cluster), the server under test, the simulator
 cpu_now() { echo "$(ticks $(pgrep -x postgres)) $(ticks "$app_pid") $(ticks "$sim_pid")"; }
 # runs refund-load with the arguments given, and after its line one with the CPU milliseconds
-# each refund cost Postgres, the server and the simulator while it measured (from the line it
-# writes to stderr when set-up is done)
+# each refund cost Postgres, the server, the simulator (from the line it writes to stderr when
+# set-up is done) and refund-load itself (its own count) while it measured
 load() {
   target/release/refund-load "$@" 2> >(while read -r line; do
     case "$line" in measuring*) cpu_now > "$out/cpu-before" ;; *) echo "$line" >&2 ;; esac
@@ -79,10 +79,10 @@ load() {
   read -r pg1 app1 sim1 <<< "$(cpu_now)"
   node -e '
     const r = JSON.parse(process.argv[1]), hz = Number(process.argv[2]), d = process.argv.slice(3).map(Number);
-    const ms = t => Math.round(t / hz * 1000 / r.refunds * 1000) / 1000;
+    const per = cpu_ms => Math.round(cpu_ms / r.refunds * 1000) / 1000, ms = t => per(t / hz * 1000);
     console.log(JSON.stringify({cpu_of: r.label, shape: r.shape, clients: r.clients,
       postgres_ms: ms(d[1] - d[0]), server_ms: ms(d[3] - d[2]), sim_ms: ms(d[5] - d[4]),
-      load_ms: Math.round(r.load_cpu_ms / r.refunds * 1000) / 1000}));
+      load_ms: per(r.load_cpu_ms)}));
   ' "$(tail -1 "$out/last.json")" "$(getconf CLK_TCK)" "$pg0" "$pg1" "$app0" "$app1" "$sim0" "$sim1" \
     | tee -a "$out/results.jsonl"
 }

@@ -72,13 +72,7 @@ pub async fn sync(
         // A V2 cancellation held since the look may have changed state, and a move is looked
         // for only among the entries held (`move_states`): V2 reads what it holds.
         Held::AsLooked(mark) if p.version == ApiVersion::V1 => mark.clone(),
-        _ => sqlx::query_as!(
-            HistoryMark,
-            r#"select history_len as len, history_tail_key as tail from payments where id = $1"#,
-            payment_id
-        )
-        .fetch_one(&mut *conn)
-        .await?,
+        _ => history_mark(&mut *conn, payment_id).await?,
     };
     let history = p.history();
     let held_len = held_len as usize;
@@ -181,6 +175,20 @@ async fn move_states(
 pub struct HistoryMark {
     pub len: i32,
     pub tail: Option<String>,
+}
+
+/// How far the history of `payment_id` is written into our copy, as this connection sees it.
+pub async fn history_mark(
+    conn: &mut PgConnection,
+    payment_id: i64,
+) -> Result<HistoryMark, sqlx::Error> {
+    sqlx::query_as!(
+        HistoryMark,
+        r#"select history_len as len, history_tail_key as tail from payments where id = $1"#,
+        payment_id
+    )
+    .fetch_one(conn)
+    .await
 }
 
 /// Where a sync learns how much of the history we hold.

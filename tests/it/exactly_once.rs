@@ -381,7 +381,7 @@ async fn a_sync_writes_what_is_new_and_still_takes_any_history_whole(pool: PgPoo
 async fn a_sync_from_the_mark_a_refund_looked_at_skips_what_later_syncs_wrote_and_keeps_their_mark(
     pool: PgPool,
 ) {
-    use portone_refund::server::payments::{sync, Held, HistoryMark};
+    use portone_refund::server::payments::{history_mark, sync, Held};
     let app = spawn_app(pool).await;
     let p = app.paid_order(&app.users.minsu, 100_000, "card", "kcp").await;
     for _ in 0..3 {
@@ -389,14 +389,7 @@ async fn a_sync_from_the_mark_a_refund_looked_at_skips_what_later_syncs_wrote_an
     }
     let payment_id = payment_id_of(&app, &p).await;
     let mark = || async {
-        sqlx::query_as!(
-            HistoryMark,
-            "select history_len as len, history_tail_key as tail from payments where id = $1",
-            payment_id
-        )
-        .fetch_one(&app.pool)
-        .await
-        .unwrap()
+        history_mark(&mut app.pool.acquire().await.unwrap(), payment_id).await.unwrap()
     };
     let stored = || stored_entries(&app, payment_id);
     // a refund request looks; two cancels are synced by their webhooks before its tx2
