@@ -2,6 +2,8 @@
 //! what PortOne says now, and reading it back. It knows nothing of refunds; what a new
 //! cancel_history entry means for a refund is `refund::observe`'s business.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 
@@ -135,12 +137,12 @@ pub async fn sync(
     .fetch_one(&mut *conn)
     .await?;
     let balance_stale = written.stale;
-    let inserted: std::collections::HashSet<String> = written.inserted.into_iter().collect();
+    let inserted: HashSet<String> = written.inserted.into_iter().collect();
     let mut added = moved;
     added.extend(
         fresh.iter().zip(&keys).filter(|(_, k)| inserted.contains(*k)).map(|(e, _)| e.clone()),
     );
-    Ok(Synced { added, balance_stale })
+    Ok(Synced { added, inserted, balance_stale })
 }
 
 /// Stores the state PortOne now gives cancellations we hold; returns those whose state moved.
@@ -210,6 +212,9 @@ pub enum Held<'a> {
 pub struct Synced {
     /// the cancel_history entries that were new to us, or whose state moved
     pub added: Vec<CancelEntry>,
+    /// the keys of the entries this sync inserted: no other transaction sees them before this
+    /// one commits, so none is linked to a refund but by this transaction
+    pub inserted: HashSet<String>,
     /// a cancel moved `cancel_amount` past the balance we hold (`store_balance` is due)
     pub balance_stale: bool,
 }

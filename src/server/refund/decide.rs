@@ -90,10 +90,13 @@ fn carries(entry: &CancelEntry, reference: &str) -> bool {
     reason_carries(entry.reason.as_deref(), reference)
 }
 
-/// The keys of the entries that carry `reference`: the only ones whose links matter to
-/// `identify` (usually one, however long the history).
-pub fn carrying(reference: &str, history: &[CancelEntry]) -> Vec<String> {
-    history.iter().filter(|e| carries(e, reference)).map(CancelEntry::entry_key).collect()
+/// The entries that carry `reference`: the only ones whose links matter to `identify`
+/// (usually one, however long the history).
+pub fn carrying<'a>(
+    reference: &'a str,
+    history: &'a [CancelEntry],
+) -> impl Iterator<Item = &'a CancelEntry> + 'a {
+    history.iter().filter(move |e| carries(e, reference))
 }
 
 /// Which cancel_history entry a refund caused, judged by its reference.

@@ -13,7 +13,9 @@ use crate::model::admin::AuditKind;
 use crate::model::RefundOutcome;
 use crate::model::{ApiVersion, Role};
 use crate::server::error::ServerError;
-use crate::server::gateway::{AccountTo, CancelOrder, Gateway, GatewayError, Payment, Refused};
+use crate::server::gateway::{
+    AccountTo, CancelEntry, CancelOrder, Gateway, GatewayError, Payment, Refused,
+};
 
 /// The PortOne cancel for a reserved refund; identical on every resend (same checksum, same
 /// reference in the reason, and for V2 the same idempotency key: the refund's id).
@@ -80,8 +82,11 @@ pub async fn settle(
             // reconciler finds the entry carrying its reference. So it need not wait for its
             // own fsync (`payments::sync` says so in its writing statement); a refusal, which
             // PortOne keeps no trace of, does.
-            observe::record_success(&mut tx, r.payment_id, payment, r.id, r.held.as_ref()).await?;
-            let finished = store::finish_succeeded(&mut tx, r, payment, actor).await?;
+            let synced =
+                observe::record_success(&mut tx, r.payment_id, payment, r.id, r.held.as_ref())
+                    .await?;
+            let finished =
+                store::finish_succeeded(&mut tx, r, payment, &synced.inserted, actor).await?;
             tx.commit().await?;
             // an accepted cancel has moved nothing yet: nothing to read back
             if let store::Finished::Succeeded(outcome) = finished {
@@ -157,7 +162,9 @@ pub async fn settle_by_lookup(
         }
     };
     let linked = {
-        let candidates = decide::carrying(&decide::reference(r.id), payment.history());
+        let reference = decide::reference(r.id);
+        let candidates: Vec<String> =
+            decide::carrying(&reference, payment.history()).map(CancelEntry::entry_key).collect();
         let mut conn = pool.acquire().await?;
         store::linked_entry_keys(&mut conn, r.payment_id, r.id, &candidates).await?
     };
@@ -167,7 +174,9 @@ pub async fn settle_by_lookup(
     let settled = match decision {
         Decision::Succeeded { .. } => {
             observe::record(&mut tx, r.payment_id, &payment).await?;
-            match store::finish_succeeded(&mut tx, r, &payment, actor).await? {
+            // `observe::record` explains every new entry, ours too: every link is read
+            let read_all = Default::default();
+            match store::finish_succeeded(&mut tx, r, &payment, &read_all, actor).await? {
                 store::Finished::Succeeded(_) => Settled::Succeeded,
                 store::Finished::Not => Settled::Pending,
             }

@@ -1,6 +1,7 @@
 //! The pipeline's database side: reservation (tx1), recording (tx2), payment sync and audit.
 //! No network calls here; `settle.rs` decides, this module writes.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -126,14 +127,24 @@ impl Reserved {
 /// refund, its entry's link, its audit event, its tax parts and its event to the shop. The
 /// tax parts come off what remains only when the balance we hold was the one the refund was
 /// computed from (`checksum`); a payment PortOne keeps no balance for stays without one.
+///
+/// `inserted`: the keys of the entries the sync in this transaction inserted
+/// (`payments::Synced`), when that sync left the entries carrying this refund's reference to
+/// it (`observe::record_success`); empty otherwise. Nobody else has seen those entries yet,
+/// so none is linked elsewhere and their links are not read: our own entry, new in PortOne's
+/// answer, is usually the only one carrying the reference.
 pub(crate) async fn finish_succeeded(
     tx: &mut PgConnection,
     r: &Reserved,
     payment: &Payment,
+    inserted: &HashSet<String>,
     actor: &str,
 ) -> Result<Finished, sqlx::Error> {
     let reference = decide::reference(r.id);
-    let candidates = decide::carrying(&reference, payment.history());
+    let candidates: Vec<String> = decide::carrying(&reference, payment.history())
+        .map(CancelEntry::entry_key)
+        .filter(|key| !inserted.contains(key))
+        .collect();
     let linked = linked_entry_keys(&mut *tx, r.payment_id, r.id, &candidates).await?;
     let entry = match decide::identify(r.amount, &reference, payment.history(), &linked) {
         Identified::One(e) if e.state == CancellationState::Requested => {
