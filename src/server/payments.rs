@@ -70,31 +70,24 @@ pub async fn sync(
     quick: bool,
     held: Held<'_>,
 ) -> Result<Synced, sqlx::Error> {
-    let HistoryMark { len: held_len, tail: held_tail } = match held {
+    let read;
+    let held = match held {
         // A V2 cancellation held since the look may have changed state, and a move is looked
         // for only among the entries held (`move_states`): V2 reads what it holds.
-        Held::AsLooked(mark) if p.version == ApiVersion::V1 => mark.clone(),
-        _ => history_mark(&mut *conn, payment_id).await?,
+        Held::AsLooked(mark) if p.version == ApiVersion::V1 => mark,
+        _ => {
+            read = history_mark(&mut *conn, payment_id).await?;
+            &read
+        }
     };
     let history = p.history();
-    let held_len = held_len as usize;
-    let continues = held_len > 0
-        && history.len() >= held_len
-        && held_tail.as_deref() == Some(history[held_len - 1].entry_key().as_str());
-    let fresh = if continues { &history[held_len..] } else { history };
+    let HistoryDelta { fresh, mark_len, mark_tail } = HistoryDelta::of(p, held);
     // a V2 cancellation requested earlier may have succeeded or failed since
     let moved = match p.version {
         ApiVersion::V2 => {
             move_states(&mut *conn, payment_id, &history[..history.len() - fresh.len()]).await?
         }
         ApiVersion::V1 => Vec::new(),
-    };
-    // the mark moves only with a history PortOne actually sent
-    let (mark_len, mark_tail) = match (&p.cancel_history, history.last()) {
-        (Some(_), Some(last)) if history.len() >= held_len => {
-            (Some(history.len() as i32), Some(last.entry_key()))
-        }
-        _ => (None, None),
     };
     // one statement: the payment and the new entries (none when `fresh` is empty)
     let keys: Vec<String> = fresh.iter().map(CancelEntry::entry_key).collect();
@@ -143,6 +136,35 @@ pub async fn sync(
         fresh.iter().zip(&keys).filter(|(_, k)| inserted.contains(*k)).map(|(e, _)| e.clone()),
     );
     Ok(Synced { added, inserted, balance_stale })
+}
+
+/// What a sync writes of PortOne's history, given how much of it we hold.
+#[derive(Debug, PartialEq)]
+pub struct HistoryDelta<'a> {
+    /// the entries after those held; the whole history when it does not continue from them
+    pub fresh: &'a [CancelEntry],
+    /// the mark the sync leaves: `None` when PortOne sent no history (or a shorter one)
+    pub mark_len: Option<i32>,
+    pub mark_tail: Option<String>,
+}
+
+impl<'a> HistoryDelta<'a> {
+    pub fn of(p: &'a Payment, held: &HistoryMark) -> HistoryDelta<'a> {
+        let history = p.history();
+        let held_len = held.len as usize;
+        let continues = held_len > 0
+            && history.len() >= held_len
+            && held.tail.as_deref() == Some(history[held_len - 1].entry_key().as_str());
+        let fresh = if continues { &history[held_len..] } else { history };
+        // the mark moves only with a history PortOne actually sent
+        let (mark_len, mark_tail) = match (&p.cancel_history, history.last()) {
+            (Some(_), Some(last)) if history.len() >= held_len => {
+                (Some(history.len() as i32), Some(last.entry_key()))
+            }
+            _ => (None, None),
+        };
+        HistoryDelta { fresh, mark_len, mark_tail }
+    }
 }
 
 /// Stores the state PortOne now gives cancellations we hold; returns those whose state moved.

@@ -421,3 +421,70 @@ async fn a_sync_from_the_mark_a_refund_looked_at_skips_what_later_syncs_wrote_an
     console_cancel(&app, &p, 1000).await;
     assert_eq!((mark().await.len, stored().await), (6, 6));
 }
+
+/// The usual success's one statement (`record_own_success`): over an entry stored before it,
+/// it writes nothing (the long way reads that entry's link); for a refund someone else
+/// finished, it stores PortOne's payment and the entry, unlinked, and takes no tax part off.
+#[sqlx::test]
+async fn the_one_statement_success_leaves_a_stored_entry_and_a_finished_refund_alone(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let p = app.paid_order(&app.users.minsu, 100_000, "card", "kcp").await;
+    let o = refund(&app, &p, 3_000).await;
+    assert_eq!(o.status, RefundOutcomeStatus::Succeeded);
+    assert_eq!(linked_to(&app, &o.refund_id).await, 1);
+    let payment_id = payment_id_of(&app, &p).await;
+    let entry_key = sqlx::query_scalar!(
+        "select entry_key from payment_cancellations where refund_id = $1",
+        o.refund_id
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    let written = || async {
+        sqlx::query!(
+            r#"select p.cancel_amount, p.balance_cancel_amount, p.history_len, p.synced_at,
+                      (select count(*) from refund_events e where e.refund_id = $2) as "events!",
+                      (select count(*) from payment_cancellations c where c.payment_id = p.id) as "entries!"
+               from payments p where p.id = $1"#,
+            payment_id,
+            o.refund_id
+        )
+        .fetch_one(&app.pool)
+        .await
+        .map(|r| (r.cancel_amount, r.balance_cancel_amount, r.history_len, r.synced_at, r.events, r.entries))
+        .unwrap()
+    };
+    let before = written().await;
+    let record = |key: String, cancel_amount: i64| {
+        let pool = app.pool.clone();
+        async move {
+            sqlx::query_scalar!(
+                r#"select outcome as "outcome!" from record_own_success(
+                       $1, 'cancelled', $2, now(), null, 2, $3,
+                       $3, null, 'tid', 3000, now(), $4, null,
+                       $5, 'system', '{}', 97000, 3000, 0, 0, gen_random_uuid(), 'refund.succeeded', 'wh')"#,
+                payment_id,
+                cancel_amount,
+                key,
+                decide::reason_for_portone("단순 변심", o.refund_id),
+                o.refund_id
+            )
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    assert_eq!(record(entry_key, 3_000).await, "stored_before");
+    assert_eq!(written().await, before, "nothing written over a stored entry");
+
+    assert_eq!(record("late".into(), 6_000).await, "not_pending");
+    let (cancel_amount, balance, history_len, _, events, entries) = written().await;
+    assert_eq!(cancel_amount, 6_000, "PortOne's payment stored");
+    assert_eq!(history_len, 2);
+    assert_eq!(
+        (balance, events, entries),
+        (before.1, before.4, before.5 + 1),
+        "no tax part, no event"
+    );
+    assert_eq!(linked_to(&app, &o.refund_id).await, 1, "the late entry stays unlinked");
+}

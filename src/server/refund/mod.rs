@@ -9,6 +9,7 @@
 pub mod approval;
 pub mod decide;
 pub mod observe;
+mod own_success;
 pub mod policy;
 pub mod reconcile;
 pub mod refusal;

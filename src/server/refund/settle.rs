@@ -8,6 +8,7 @@ use sqlx::PgPool;
 
 use super::decide::{self, Decision};
 use super::observe;
+use super::own_success;
 use super::store::{self, Reserved};
 use crate::model::admin::AuditKind;
 use crate::model::RefundOutcome;
@@ -76,18 +77,30 @@ pub async fn settle(
     match classify(result) {
         CancelOutcome::Succeeded => {
             let payment = result.as_ref().expect("classified as success");
-            let mut tx = pool.begin().await?;
             // PortOne's code 0 is the proof, and it stays at PortOne: should this commit be lost
             // in a database crash, the refund is pending again (tx1 was durable) and the
             // reconciler finds the entry carrying its reference. So it need not wait for its
             // own fsync (`payments::sync` says so in its writing statement); a refusal, which
             // PortOne keeps no trace of, does.
-            let synced =
-                observe::record_success(&mut tx, r.payment_id, payment, r.id, r.held.as_ref())
+            let finished = match own_success::record(pool, r, payment, actor).await? {
+                Some(finished) => finished,
+                None => {
+                    let mut tx = pool.begin().await?;
+                    let synced = observe::record_success(
+                        &mut tx,
+                        r.payment_id,
+                        payment,
+                        r.id,
+                        r.held.as_ref(),
+                    )
                     .await?;
-            let finished =
-                store::finish_succeeded(&mut tx, r, payment, &synced.inserted, actor).await?;
-            tx.commit().await?;
+                    let finished =
+                        store::finish_succeeded(&mut tx, r, payment, &synced.inserted, actor)
+                            .await?;
+                    tx.commit().await?;
+                    finished
+                }
+            };
             // an accepted cancel has moved nothing yet: nothing to read back
             if let store::Finished::Succeeded(outcome) = finished {
                 reread_split(pool, portone, r, payment).await;

@@ -186,8 +186,7 @@ pub(crate) async fn finish_succeeded(
         entry.and_then(|e| e.pg_tid.clone()),
         entry.and_then(|e| e.receipt_url.clone()),
         actor,
-        serde_json::json!({"portone_code": 0, "cancel_amount": payment.cancel_amount,
-                           "cancellation_id": entry.and_then(|e| e.cancellation_id.clone())}),
+        success_detail(payment, entry.and_then(|e| e.cancellation_id.as_deref())),
         r.checksum,
         r.amount,
         t.tax_free,
@@ -198,16 +197,38 @@ pub(crate) async fn finish_succeeded(
     )
     .fetch_optional(&mut *tx)
     .await?;
-    Ok(Finished::Succeeded(finished.map(|f| RefundOutcome {
+    let receipt_url = entry.and_then(|e| e.receipt_url.clone());
+    Ok(Finished::Succeeded(
+        finished.map(|f| succeeded_now(r, f.requested_at, f.finished_at, receipt_url)),
+    ))
+}
+
+/// The audit detail of a success PortOne's code 0 proved.
+pub(crate) fn success_detail(
+    payment: &Payment,
+    cancellation_id: Option<&str>,
+) -> serde_json::Value {
+    serde_json::json!({"portone_code": 0, "cancel_amount": payment.cancel_amount,
+                       "cancellation_id": cancellation_id})
+}
+
+/// The outcome of a refund that succeeded by this request, as recorded.
+pub(crate) fn succeeded_now(
+    r: &Reserved,
+    requested_at: DateTime<Utc>,
+    finished_at: DateTime<Utc>,
+    receipt_url: Option<String>,
+) -> RefundOutcome {
+    RefundOutcome {
         refund_id: r.id,
         status: crate::model::RefundOutcomeStatus::Succeeded,
         amount: r.amount,
-        requested_at: f.requested_at,
-        finished_at: Some(f.finished_at),
+        requested_at,
+        finished_at: Some(finished_at),
         message: None,
-        receipt_url: entry.and_then(|e| e.receipt_url.clone()),
+        receipt_url,
         accepted: false,
-    })))
+    }
 }
 
 /// What tx2 made of PortOne's code 0.
