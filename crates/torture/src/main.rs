@@ -165,7 +165,8 @@ async fn run(args: &Args, seed: u64) -> Result<usize, String> {
     }
     let (control, control_v2) = (SimControl::new(&sim.url), SimControl::new(&sim.v2_url));
 
-    // The shop's receiver of our events (it refuses one request in seven: retries happen)
+    // The shop's receiver of our events (it refuses about one request in seven, each event at
+    // most once: retries happen, and each one ends)
     let (hook_url, shop) = receiver::Receiver::start(7).await?;
     let (_, hook_secret) =
         portone_refund::server::outbox::endpoints::create(&pool, &hook_url, None, true, "torture")

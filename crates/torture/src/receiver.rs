@@ -19,6 +19,10 @@ struct Seen {
     repeats: u64,
     forged: u64,
     refused: u64,
+    /// the events answered 500 once: never refused again (a refusal counted over every
+    /// arrival picked the same event each round when a group of deliveries retried in
+    /// step, until its retries ran out)
+    refused_ids: std::collections::HashSet<String>,
 }
 
 #[derive(Clone)]
@@ -65,7 +69,11 @@ async fn take(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> Sta
     let id = event["id"].as_str().unwrap_or_default().to_string();
     // an answer we refuse is not taken: the event must come again
     let arrived = seen.ids.len() as u64 + seen.repeats + seen.refused;
-    if r.fail_one_in > 0 && arrived % r.fail_one_in == r.fail_one_in - 1 {
+    if r.fail_one_in > 0
+        && arrived % r.fail_one_in == r.fail_one_in - 1
+        && !seen.ids.contains(&id)
+        && seen.refused_ids.insert(id.clone())
+    {
         seen.refused += 1;
         return StatusCode::INTERNAL_SERVER_ERROR;
     }
