@@ -2,6 +2,7 @@
 //! when that answer is unknown or may be explained by our own earlier attempt, from the
 //! payment's history (`settle_by_lookup`, the rules in `decide.rs`).
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use sqlx::PgPool;
@@ -14,9 +15,7 @@ use crate::model::admin::AuditKind;
 use crate::model::RefundOutcome;
 use crate::model::{ApiVersion, Role};
 use crate::server::error::ServerError;
-use crate::server::gateway::{
-    AccountTo, CancelEntry, CancelOrder, Gateway, GatewayError, Payment, Refused,
-};
+use crate::server::gateway::{AccountTo, CancelOrder, Gateway, GatewayError, Payment, Refused};
 
 /// The PortOne cancel for a reserved refund; identical on every resend (same checksum, same
 /// reference in the reason, and for V2 the same idempotency key: the refund's id).
@@ -84,22 +83,7 @@ pub async fn settle(
             // PortOne keeps no trace of, does.
             let finished = match own_success::record(pool, r, payment, actor).await? {
                 Some(finished) => finished,
-                None => {
-                    let mut tx = pool.begin().await?;
-                    let synced = observe::record_success(
-                        &mut tx,
-                        r.payment_id,
-                        payment,
-                        r.id,
-                        r.held.as_ref(),
-                    )
-                    .await?;
-                    let finished =
-                        store::finish_succeeded(&mut tx, r, payment, &synced.inserted, actor)
-                            .await?;
-                    tx.commit().await?;
-                    finished
-                }
+                None => record_success_the_long_way(pool, r, payment, actor).await?,
             };
             // an accepted cancel has moved nothing yet: nothing to read back
             if let store::Finished::Succeeded(outcome) = finished {
@@ -157,6 +141,22 @@ pub enum Settled {
     Resend,
 }
 
+/// tx2 of a success `own_success` does not record: PortOne's payment synced, then the entry
+/// carrying the refund's reference identified and linked (`store::finish_succeeded`).
+async fn record_success_the_long_way(
+    pool: &PgPool,
+    r: &Reserved,
+    payment: &Payment,
+    actor: &str,
+) -> Result<store::Finished, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let synced =
+        observe::record_success(&mut tx, r.payment_id, payment, r.id, r.held.as_ref()).await?;
+    let finished = store::finish_succeeded(&mut tx, r, payment, &synced.inserted, actor).await?;
+    tx.commit().await?;
+    Ok(finished)
+}
+
 /// Looks the payment up and applies `decide`. The caller holds the refund's lease, long
 /// enough for this call. With `refusal` (PortOne's answer to a resend), an unmoved balance
 /// means PortOne refused for its own reason: the refund fails with it.
@@ -175,11 +175,8 @@ pub async fn settle_by_lookup(
         }
     };
     let linked = {
-        let reference = decide::reference(r.id);
-        let candidates: Vec<String> =
-            decide::carrying(&reference, payment.history()).map(CancelEntry::entry_key).collect();
         let mut conn = pool.acquire().await?;
-        store::linked_entry_keys(&mut conn, r.payment_id, r.id, &candidates).await?
+        store::linked_elsewhere(&mut conn, r, &payment, &HashSet::new()).await?
     };
     let decision = decide::decide(&r.facts(), &payment, &linked);
     tracing::info!(refund_id = %r.id, ?decision, "decided from PortOne's history");
@@ -188,8 +185,7 @@ pub async fn settle_by_lookup(
         Decision::Succeeded { .. } => {
             observe::record(&mut tx, r.payment_id, &payment).await?;
             // `observe::record` explains every new entry, ours too: every link is read
-            let read_all = Default::default();
-            match store::finish_succeeded(&mut tx, r, &payment, &read_all, actor).await? {
+            match store::finish_succeeded(&mut tx, r, &payment, &HashSet::new(), actor).await? {
                 store::Finished::Succeeded(_) => Settled::Succeeded,
                 store::Finished::Not => Settled::Pending,
             }

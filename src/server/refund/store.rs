@@ -141,11 +141,7 @@ pub(crate) async fn finish_succeeded(
     actor: &str,
 ) -> Result<Finished, sqlx::Error> {
     let reference = decide::reference(r.id);
-    let candidates: Vec<String> = decide::carrying(&reference, payment.history())
-        .map(CancelEntry::entry_key)
-        .filter(|key| !inserted.contains(key))
-        .collect();
-    let linked = linked_entry_keys(&mut *tx, r.payment_id, r.id, &candidates).await?;
+    let linked = linked_elsewhere(&mut *tx, r, payment, inserted).await?;
     let entry = match decide::identify(r.amount, &reference, payment.history(), &linked) {
         Identified::One(e) if e.state == CancellationState::Requested => {
             tracing::info!(refund_id = %r.id, "PortOne holds the cancellation as requested; its PG applies it later");
@@ -614,22 +610,28 @@ pub(crate) async fn finish_failed(
     Ok(())
 }
 
-/// Which of `candidates` (entry keys of this payment) another refund already explains.
-pub(crate) async fn linked_entry_keys(
+/// The keys of the entries in PortOne's history of `r`'s payment that carry `r`'s reference
+/// and that another refund already explains: the links `decide::identify` needs. The entries
+/// in `inserted` (see `finish_succeeded`) are linked to nothing yet and not read.
+pub(crate) async fn linked_elsewhere(
     conn: &mut PgConnection,
-    payment_id: i64,
-    except_refund: Uuid,
-    candidates: &[String],
+    r: &Reserved,
+    payment: &Payment,
+    inserted: &HashSet<String>,
 ) -> Result<Vec<String>, sqlx::Error> {
+    let candidates: Vec<String> = decide::carrying(&decide::reference(r.id), payment.history())
+        .map(CancelEntry::entry_key)
+        .filter(|key| !inserted.contains(key))
+        .collect();
     if candidates.is_empty() {
         return Ok(Vec::new());
     }
     sqlx::query_scalar!(
         "select entry_key from payment_cancellations
          where payment_id = $1 and entry_key = any($3) and refund_id is not null and refund_id <> $2",
-        payment_id,
-        except_refund,
-        candidates
+        r.payment_id,
+        r.id,
+        &candidates
     )
     .fetch_all(conn)
     .await
