@@ -277,6 +277,36 @@ async fn null_fields_from_portone_never_decide_a_refund(pool: PgPool) {
 }
 
 #[sqlx::test]
+async fn an_entry_portone_sends_unreadable_holds_up_only_the_refund_it_is_read_for(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let p = app.paid_order(&app.users.minsu, 10_000, "card", "kcp").await;
+    assert_eq!(refund(&app, &p, 1000).await.status, RefundOutcomeStatus::Succeeded);
+    let unreadable = [FaultRule::once(FaultEndpoint::Cancel, FaultKind::UnreadableOldestEntry)];
+    // The unreadable entry is the last one held, which judging the usual answer reads: as
+    // with an answer not read at all, the refund stays pending and the reconciler finds it.
+    app.faults(&unreadable).await;
+    let o = refund(&app, &p, 2000).await;
+    assert_eq!(o.status, RefundOutcomeStatus::Pending);
+    let unknown = sqlx::query_scalar!(
+        "select count(*) from refund_events where refund_id = $1 and kind = 'outcome_unknown'",
+        o.refund_id
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(unknown, Some(1));
+    let report = app.reconcile().await;
+    assert_eq!(report.succeeded, 1, "{report:?}");
+    // Now two entries are held and the unreadable one is older than the last: our own entry,
+    // read, proves the refund at once.
+    app.faults(&unreadable).await;
+    let o = refund(&app, &p, 3000).await;
+    assert_eq!(o.status, RefundOutcomeStatus::Succeeded);
+    assert_eq!(linked_to(&app, &o.refund_id).await, 1);
+    assert_eq!(app.sim_payment(&p.imp_uid).await.cancel_amount, 6000);
+}
+
+#[sqlx::test]
 async fn an_older_snapshot_never_moves_cancel_amount_backwards(pool: PgPool) {
     let app = spawn_app(pool).await;
     let p = app.paid_order(&app.users.minsu, 10_000, "card", "kcp").await;

@@ -38,6 +38,9 @@ pub enum FaultKind {
     DelayApply { ms: u64 },
     /// Answer with `null` in every Payment field the V1 spec does not require.
     NullOptionals,
+    /// Answer a cancel with the oldest cancel_history entry's amount as a fraction of a won:
+    /// a payment that cannot be read whole.
+    UnreadableOldestEntry,
     /// A PG that cancels asynchronously: PortOne answers code 0 with the payment as it is (our
     /// entry not yet in its history), and the cancel is applied this long after.
     AcceptLater { ms: u64 },
@@ -81,6 +84,7 @@ pub struct Fired {
     pub pg_reject: Option<String>,
     pub delay_apply_ms: u64,
     pub null_optionals: bool,
+    pub unreadable_oldest_entry: bool,
     /// Accept a cancel now and apply it this many ms later.
     pub accept_later_ms: Option<u64>,
     /// Accept a cancel now and never apply it.
@@ -100,6 +104,7 @@ impl FaultKind {
             FaultKind::PgReject { .. } => "pg_reject",
             FaultKind::DelayApply { .. } => "delay_apply",
             FaultKind::NullOptionals => "null_optionals",
+            FaultKind::UnreadableOldestEntry => "unreadable_oldest_entry",
             FaultKind::AcceptLater { .. } => "accept_later",
             FaultKind::AcceptRevert => "accept_revert",
         }
@@ -140,6 +145,7 @@ pub fn fire(rules: &mut Vec<FaultRule>, endpoint: FaultEndpoint, rng: &mut impl 
             }
             FaultKind::DelayApply { ms } => fired.delay_apply_ms += ms,
             FaultKind::NullOptionals => fired.null_optionals = true,
+            FaultKind::UnreadableOldestEntry => fired.unreadable_oldest_entry = true,
             FaultKind::AcceptLater { ms } => fired.accept_later_ms = Some(*ms),
             FaultKind::AcceptRevert => fired.accept_revert = true,
         }

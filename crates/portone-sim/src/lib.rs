@@ -352,16 +352,25 @@ fn answer(status: StatusCode, body: Value) -> Response {
 }
 
 /// A payment in the `{code, message, response}` envelope, serialized straight from the
-/// ledger's copy (only the `null_optionals` fault goes through a JSON value).
-fn ok_payment(payment: &SimPayment, null_optionals: bool) -> Response {
+/// ledger's copy (only the faults that change what is sent go through a JSON value).
+fn ok_payment(
+    payment: &SimPayment,
+    null_optionals: bool,
+    unreadable_oldest_entry: bool,
+) -> Response {
     #[derive(serde::Serialize)]
     struct Envelope<'a> {
         code: i64,
         message: Option<&'a str>,
         response: &'a SimPayment,
     }
-    if null_optionals {
-        return ok(payment.to_v1(true));
+    if null_optionals || unreadable_oldest_entry {
+        let mut sent = payment.to_v1(null_optionals);
+        if let Some(oldest) = sent["cancel_history"].get_mut(0).filter(|_| unreadable_oldest_entry)
+        {
+            oldest["amount"] = serde_json::json!(0.5);
+        }
+        return ok(sent);
     }
     // written once into a buffer of about its size: a long history is a quarter of a megabyte,
     // which a buffer grown from nothing copies over and over
@@ -548,7 +557,7 @@ async fn apply_cancel_request(sim: Sim, headers: HeaderMap, body: Bytes) -> Resp
             });
         }
         return match now {
-            Some(p) => ok_payment(&p, fired.null_optionals),
+            Some(p) => ok_payment(&p, fired.null_optionals, fired.unreadable_oldest_entry),
             None => refusal(ledger::NOT_FOUND_FOR_CANCEL),
         };
     }
@@ -578,7 +587,7 @@ async fn apply_cancel_request(sim: Sim, headers: HeaderMap, body: Bytes) -> Resp
     if let Some(status) = fired.error_after {
         return bare_status(status);
     }
-    ok_payment(&payment, fired.null_optionals)
+    ok_payment(&payment, fired.null_optionals, fired.unreadable_oldest_entry)
 }
 
 /// Shared by the lookups: faults, auth, then `find` under the ledger lock. `find` gets
@@ -634,7 +643,7 @@ async fn payment_by_imp_uid(
 ) -> Response {
     let include_sandbox = matches!(q.include_sandbox.as_deref(), Some("true" | "1"));
     lookup(&sim, &headers, |ledger, nulls| match ledger.by_imp_uid.get(&imp_uid) {
-        Some(p) if !p.sandbox || include_sandbox => ok_payment(p, nulls),
+        Some(p) if !p.sandbox || include_sandbox => ok_payment(p, nulls, false),
         _ => not_found(),
     })
     .await
@@ -687,7 +696,7 @@ async fn find_by_merchant(
             .and_then(|id| ledger.by_imp_uid.get(id))
             .filter(|p| status.as_deref().is_none_or(|s| json!(p.status) == json!(s)));
         match found {
-            Some(p) => ok_payment(p, nulls),
+            Some(p) => ok_payment(p, nulls, false),
             None => not_found(),
         }
     })

@@ -12,6 +12,7 @@ use tracing::instrument;
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
+use crate::text::PaymentText;
 use crate::types::*;
 
 /// The REST API secret. Debug and Display never show it.
@@ -258,13 +259,18 @@ impl PortOneClient {
         Err(PortOneError::Unauthorized)
     }
 
-    /// `POST /payments/cancel`.
-    #[instrument(skip_all, fields(imp_uid = request.imp_uid.as_deref(), amount = request.amount, checksum = request.checksum))]
+    /// `POST /payments/cancel`, every entry of the answer's history parsed.
     pub async fn cancel(&self, request: &CancelRequest) -> Result<Payment, PortOneError> {
+        self.cancel_text(request).await?.to_payment().map_err(undecodable)
+    }
+
+    /// `POST /payments/cancel`, its answer's history entries left as text until asked for.
+    #[instrument(skip_all, fields(imp_uid = request.imp_uid.as_deref(), amount = request.amount, checksum = request.checksum))]
+    pub async fn cancel_text(&self, request: &CancelRequest) -> Result<PaymentText, PortOneError> {
         let body = serde_json::to_vec(request).map_err(undecodable)?;
         let answer =
             self.authorised("cancel", reqwest::Method::POST, "/payments/cancel", &[], Some(body));
-        payment_from(answer.await?)
+        PaymentText::parse(answer.await?).map_err(undecodable)
     }
 
     /// `GET /payments/{imp_uid}`; sandbox payments are found only with `include_sandbox`.

@@ -3,7 +3,9 @@
 //! apart (`PortOneError::outcome_unknown`).
 
 mod client;
+mod text;
 mod types;
 
 pub use client::{ImpSecret, PortOneClient, PortOneConfig, PortOneError};
+pub use text::PaymentText;
 pub use types::*;

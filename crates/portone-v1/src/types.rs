@@ -176,9 +176,11 @@ pub struct CancelHistoryEntry {
     pub cancellation_id: Option<String>,
 }
 
-/// PortOne's Payment object (the same shape from every lookup and from cancel).
+/// PortOne's Payment object (the same shape from every lookup and from cancel). `H` is how its
+/// cancel history is held: its entries, parsed (the default), or where each lies in the text
+/// PortOne sent (`PaymentText`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Payment {
+pub struct Payment<H = Vec<CancelHistoryEntry>> {
     pub imp_uid: String,
     pub merchant_uid: String,
     #[serde(default, deserialize_with = "de_null_default")]
@@ -212,7 +214,7 @@ pub struct Payment {
     pub receipt_url: Option<String>,
     /// `None` when PortOne left it out or sent `null`: no evidence either way.
     #[serde(default)]
-    pub cancel_history: Option<Vec<CancelHistoryEntry>>,
+    pub cancel_history: Option<H>,
     #[serde(default)]
     pub vbank_code: Option<String>,
     #[serde(default)]
@@ -283,11 +285,47 @@ fn de_currency<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     Ok(Option::<String>::deserialize(d)?.unwrap_or_else(krw))
 }
 
-impl Payment {
+impl<H> Payment<H> {
     pub fn cancellable(&self) -> i64 {
         self.amount - self.cancel_amount
     }
 
+    /// The same payment with its history held as `history`.
+    pub fn with_history<G>(self, history: Option<G>) -> Payment<G> {
+        Payment {
+            imp_uid: self.imp_uid,
+            merchant_uid: self.merchant_uid,
+            pay_method: self.pay_method,
+            pg_provider: self.pg_provider,
+            pg_tid: self.pg_tid,
+            sandbox: self.sandbox,
+            name: self.name,
+            amount: self.amount,
+            cancel_amount: self.cancel_amount,
+            currency: self.currency,
+            buyer_name: self.buyer_name,
+            buyer_email: self.buyer_email,
+            status: self.status,
+            paid_at: self.paid_at,
+            cancelled_at: self.cancelled_at,
+            cancel_reason: self.cancel_reason,
+            receipt_url: self.receipt_url,
+            cancel_history: history,
+            vbank_code: self.vbank_code,
+            vbank_name: self.vbank_name,
+            vbank_num: self.vbank_num,
+            vbank_holder: self.vbank_holder,
+            vbank_date: self.vbank_date,
+            channel: self.channel,
+            started_at: self.started_at,
+            failed_at: self.failed_at,
+            cancel_receipt_urls: self.cancel_receipt_urls,
+            raw: self.raw,
+        }
+    }
+}
+
+impl Payment {
     /// The cancel history PortOne sent, or nothing when it left it out.
     pub fn history(&self) -> &[CancelHistoryEntry] {
         self.cancel_history.as_deref().unwrap_or_default()

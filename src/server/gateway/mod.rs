@@ -4,6 +4,7 @@
 //! `Idempotency-Key`). Both answer in one shape (`payment.rs`) and fail in one error type, so
 //! the pipeline, the reconciler, the sweep and the pages have a single copy.
 
+mod answer;
 mod payment;
 mod v1;
 mod v2;
@@ -13,10 +14,11 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use crate::model::{ApiVersion, CancellationState};
+pub use answer::CancelAnswer;
 pub use payment::{Balance, CancelEntry, Payment, PaymentStatus, TaxSplit};
 use portone_v1::{AccountNumber, PortOneClient, PortOneError};
 use portone_v2::{PortOneV2Client, PortOneV2Error};
-pub use v1::from_v1;
+pub use v1::{from_v1, v1_entry};
 pub use v2::from_v2;
 
 /// Where a payment is found at PortOne.
@@ -192,10 +194,12 @@ impl Gateway {
 
     /// Sends a refund's cancel; answers the payment after it (our cancellation in its
     /// history: applied, or — V2 — requested or failed).
-    pub async fn cancel(&self, order: &CancelOrder) -> Result<Payment, GatewayError> {
+    pub async fn cancel(&self, order: &CancelOrder) -> Result<CancelAnswer, GatewayError> {
         match order.payment.version {
-            ApiVersion::V1 => Ok(from_v1(self.v1()?.cancel(&v1::cancel_request(order)).await?)),
-            ApiVersion::V2 => v2::cancel(self.v2()?, order).await,
+            ApiVersion::V1 => {
+                Ok(CancelAnswer::V1(self.v1()?.cancel_text(&v1::cancel_request(order)).await?))
+            }
+            ApiVersion::V2 => v2::cancel(self.v2()?, order).await.map(CancelAnswer::Read),
         }
     }
 }

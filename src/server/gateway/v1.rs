@@ -3,7 +3,10 @@
 use super::payment::{Balance, CancelEntry, Payment, TaxSplit};
 use super::CancelOrder;
 use crate::model::{ApiVersion, CancellationState};
-use portone_v1::{BalanceParts, CancelExtra, CancelRequest, PaymentBalance, RawJson, Requester};
+use portone_v1::{
+    BalanceParts, CancelExtra, CancelHistoryEntry, CancelRequest, PaymentBalance, RawJson,
+    Requester,
+};
 
 pub fn from_v1(mut p: portone_v1::Payment) -> Payment {
     // PortOne's own text where the client read it; a payment built here is written out
@@ -11,20 +14,8 @@ pub fn from_v1(mut p: portone_v1::Payment) -> Payment {
         Some(raw) => raw,
         None => RawJson::of(&p).expect("a V1 payment serialises"),
     };
-    let cancel_history = p.cancel_history.map(|history| {
-        history
-            .into_iter()
-            .map(|e| CancelEntry {
-                state: CancellationState::Succeeded,
-                pg_tid: e.pg_tid,
-                amount: e.amount,
-                cancelled_at: e.cancelled_at,
-                reason: e.reason,
-                receipt_url: e.receipt_url,
-                cancellation_id: e.cancellation_id,
-            })
-            .collect()
-    });
+    let cancel_history =
+        p.cancel_history.map(|history| history.into_iter().map(v1_entry).collect());
     Payment {
         version: ApiVersion::V1,
         imp_uid: p.imp_uid,
@@ -49,6 +40,19 @@ pub fn from_v1(mut p: portone_v1::Payment) -> Payment {
         vbank_holder: p.vbank_holder,
         balance: None,
         raw,
+    }
+}
+
+/// A V1 cancel_history entry: always applied (V1 lists nothing else).
+pub fn v1_entry(e: CancelHistoryEntry) -> CancelEntry {
+    CancelEntry {
+        state: CancellationState::Succeeded,
+        pg_tid: e.pg_tid,
+        amount: e.amount,
+        cancelled_at: e.cancelled_at,
+        reason: e.reason,
+        receipt_url: e.receipt_url,
+        cancellation_id: e.cancellation_id,
     }
 }
 

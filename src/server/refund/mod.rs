@@ -33,7 +33,7 @@ use uuid::Uuid;
 use crate::model::admin::AuditKind;
 use crate::model::{CurrentUser, RefundOutcome, RefundOutcomeStatus, Role};
 use crate::server::error::ServerError;
-use crate::server::gateway::{Gateway, Payment};
+use crate::server::gateway::{CancelAnswer, Gateway};
 pub(crate) use store::{audit, audit_event, count_request};
 pub use store::{insert_recorded, latest_outcome, RecordedRefund};
 
@@ -113,11 +113,11 @@ fn fingerprint(user: &CurrentUser, cmd: &RefundCommand) -> String {
 }
 
 /// A refund request's answer: the recorded outcome and, when this request's cancel succeeded,
-/// PortOne's payment as PortOne answered it (what the seed guide's JSON endpoint returns).
+/// PortOne's answer to it (the payment the seed guide's JSON endpoint returns).
 #[derive(Debug)]
 pub struct Answer {
     pub outcome: RefundOutcome,
-    pub payment: Option<Payment>,
+    pub payment: Option<CancelAnswer>,
 }
 
 /// Requests a refund for `user`. Returns the recorded outcome (succeeded, failed at the

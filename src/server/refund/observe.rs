@@ -9,7 +9,7 @@ use super::store::{self, ProvingEntry};
 use crate::model::CancellationState;
 use crate::server::actor::Actor;
 use crate::server::error::ServerError;
-use crate::server::gateway::{CancelEntry, Gateway, Payment, PaymentRef};
+use crate::server::gateway::{Balance, CancelEntry, Gateway, Payment, PaymentRef};
 use crate::server::outbox;
 use crate::server::payments;
 
@@ -120,18 +120,23 @@ pub async fn refresh(
             .iter()
             .all(|e| e.reason.as_deref().and_then(decide::reference_in).is_some());
     if synced.balance_stale && !ours_only {
-        split_of(pool, portone, payment_id, &payment).await;
+        split_of(pool, portone, payment_id, &PaymentRef::from(&payment), payment.balance).await;
     }
     Ok(Refreshed { payment, new_entries: synced.added.len() as u64 })
 }
 
 /// Best effort: stores the split of a payment just read from PortOne — carried in the payment
 /// itself by V2, read at V1's own balance endpoint otherwise.
-pub async fn split_of(pool: &PgPool, portone: &Gateway, payment_id: i64, payment: &Payment) {
-    let at = PaymentRef::from(payment);
-    match payment.balance {
-        Some(balance) => store_balance(pool, payment_id, Some(balance), &at).await,
-        None => refresh_balance(pool, portone, payment_id, &at).await,
+pub async fn split_of(
+    pool: &PgPool,
+    portone: &Gateway,
+    payment_id: i64,
+    at: &PaymentRef,
+    balance: Option<Balance>,
+) {
+    match balance {
+        Some(balance) => store_balance(pool, payment_id, Some(balance), at).await,
+        None => refresh_balance(pool, portone, payment_id, at).await,
     }
 }
 

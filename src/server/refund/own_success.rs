@@ -7,41 +7,60 @@
 //! `store::finish_succeeded`). Both ways write the same rows under the same payment lock.
 
 use chrono::{DateTime, Utc};
+use portone_v1::PaymentText;
 use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::decide::{self, Identified};
 use super::store::{self, Finished, Reserved};
-use crate::model::{ApiVersion, CancellationState};
-use crate::server::gateway::{CancelEntry, Payment};
+use crate::server::gateway::{v1_entry, CancelAnswer, CancelEntry};
 use crate::server::outbox::{self, ShopEvent};
-use crate::server::payments::{self, HistoryDelta};
+use crate::server::payments;
 
 /// Our entry in PortOne's answer and the mark a sync of that answer leaves.
 #[derive(Debug, PartialEq)]
-pub(crate) struct OwnEntry<'a> {
-    pub entry: &'a CancelEntry,
+pub(crate) struct OwnEntry {
+    pub entry: CancelEntry,
     pub mark_len: i32,
     pub mark_tail: String,
 }
 
-/// Our entry, when PortOne's answer is the usual one. Its one new entry cannot be linked to
-/// any refund yet (the statement checks it is not stored), so `decide::identify` without
-/// links is what the long way would decide: it must find that entry, applied.
-pub(crate) fn own_entry<'a>(r: &Reserved, p: &'a Payment) -> Option<OwnEntry<'a>> {
-    // a V2 payment's held cancellations may change state: the long way reads and moves them
-    if p.version != ApiVersion::V1 {
+/// Our entry, when PortOne's V1 answer is the usual one. It decides what
+/// `payments::HistoryDelta` and `decide::identify` (without links) decide over the parsed
+/// history, parsing two entries: the last one held, to see the history continues from the
+/// mark, and the one after it. Its one new entry cannot be linked to any refund yet (the
+/// statement checks it is not stored), so `identify` must find that entry, applied; and no
+/// held entry may carry the refund's reference. One that did would show the reference in its
+/// text, or a `\u` escape standing for part of it (the reference is ASCII with no other
+/// escape): the text of the held entries is searched for both instead of parsing them.
+pub(crate) fn own_entry(r: &Reserved, answer: &PaymentText) -> Option<OwnEntry> {
+    let held = r.held.as_ref()?;
+    let len = answer.history_len()?;
+    let held_len = usize::try_from(held.len).ok()?;
+    // the mark moves only with a history at least as long as the one held
+    if len < held_len {
         return None;
     }
-    let delta = HistoryDelta::of(p, r.held.as_ref()?);
-    let [entry] = delta.fresh else {
-        return None;
+    let continues = held_len > 0 && {
+        let tail = v1_entry(answer.entry(held_len - 1)?.ok()?);
+        held.tail.as_deref() == Some(tail.entry_key().as_str())
     };
+    let fresh_from = if continues { held_len } else { 0 };
+    if len != fresh_from + 1 {
+        return None;
+    }
+    let entry = v1_entry(answer.entry(len - 1)?.ok()?);
     let reference = decide::reference(r.id);
-    match decide::identify(r.amount, &reference, p.history(), &[]) {
-        Identified::One(e) if std::ptr::eq(e, entry) && e.state == CancellationState::Succeeded => {
-            Some(OwnEntry { entry, mark_len: delta.mark_len?, mark_tail: delta.mark_tail? })
-        }
+    let before = answer.entries_text(0..len - 1);
+    if before.contains(&reference) || before.contains("\\u") {
+        return None;
+    }
+    match decide::identify(r.amount, &reference, std::slice::from_ref(&entry), &[]) {
+        Identified::One(_) => Some(OwnEntry {
+            mark_len: i32::try_from(len).ok()?,
+            mark_tail: entry.entry_key(),
+            entry,
+        }),
         _ => None,
     }
 }
@@ -51,12 +70,17 @@ pub(crate) fn own_entry<'a>(r: &Reserved, p: &'a Payment) -> Option<OwnEntry<'a>
 pub(crate) async fn record(
     pool: &PgPool,
     r: &Reserved,
-    p: &Payment,
+    answer: &CancelAnswer,
     actor: &str,
 ) -> Result<Option<Finished>, sqlx::Error> {
-    let Some(OwnEntry { entry: e, mark_len, mark_tail }) = own_entry(r, p) else {
+    // a V2 payment's held cancellations may change state: the long way reads and moves them
+    let CancelAnswer::V1(answer) = answer else {
         return Ok(None);
     };
+    let Some(OwnEntry { entry: e, mark_len, mark_tail }) = own_entry(r, answer) else {
+        return Ok(None);
+    };
+    let p = &answer.head;
     let t = r.tax.unwrap_or_default();
     let event = Uuid::new_v4();
     let row = sqlx::query!(
@@ -80,7 +104,7 @@ pub(crate) async fn record(
         e.receipt_url,
         r.id,
         actor,
-        store::success_detail(p, e.cancellation_id.as_deref()),
+        store::success_detail(p.cancel_amount, e.cancellation_id.as_deref()),
         r.checksum,
         r.amount,
         t.tax_free,
@@ -103,26 +127,28 @@ pub(crate) async fn record(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{PayMethod, Role};
+    use crate::model::{ApiVersion, PayMethod, Role};
     use crate::server::gateway::PaymentRef;
     use crate::server::payments::HistoryMark;
 
     const ID: Uuid = Uuid::from_u128(0x7f3a2c1d_0000_4000_8000_000000000001);
 
-    /// A V1 payment of 10,000원 whose history holds `(key, amount, reason)`.
-    fn payment(history: &[(&str, i64, &str)]) -> Payment {
+    /// A V1 payment of 10,000원 whose history holds `(key, amount, reason)`, as PortOne's text.
+    fn payment(history: &[(&str, i64, &str)]) -> PaymentText {
         let entries: Vec<_> = history
             .iter()
             .map(|(key, amount, reason)| serde_json::json!({"amount": amount, "cancelled_at": 1, "cancellation_id": key, "pg_tid": "t", "reason": reason}))
             .collect();
         let cancelled: i64 = history.iter().map(|e| e.1).sum();
-        crate::server::gateway::from_v1(
-            serde_json::from_value(serde_json::json!({
-                "imp_uid": "i", "merchant_uid": "m", "amount": 10_000, "cancel_amount": cancelled,
-                "currency": "KRW", "status": "cancelled", "sandbox": false, "cancel_history": entries
-            }))
-            .unwrap(),
-        )
+        text(&serde_json::json!({
+            "imp_uid": "i", "merchant_uid": "m", "amount": 10_000, "cancel_amount": cancelled,
+            "currency": "KRW", "status": "cancelled", "sandbox": false, "cancel_history": entries
+        })
+        .to_string())
+    }
+
+    fn text(json: &str) -> PaymentText {
+        PaymentText::parse(serde_json::value::RawValue::from_string(json.into()).unwrap()).unwrap()
     }
 
     fn reserved(held: Option<HistoryMark>) -> Reserved {
@@ -155,9 +181,15 @@ mod tests {
         let other = decide::reason_for_portone("단순 변심", Uuid::from_u128(7));
         let held = |len: i32, tail: &str| Some(HistoryMark { len, tail: Some(tail.into()) });
         let usual = payment(&[("a", 1_000, &other), ("b", 3_000, &ours)]);
-        let v2 = Payment { version: ApiVersion::V2, ..usual.clone() };
-        let no_history = Payment { cancel_history: None, ..usual.clone() };
-        let cases: [(&str, Payment, Option<HistoryMark>, Option<&str>); 10] = [
+        let no_history = text(
+            &usual.raw().get().replace(r#""cancel_history":"#, r#""cancel_history":null,"was":"#),
+        );
+        // an older entry whose reason spells our reference's `R` as an escape
+        let twice = payment(&[("a", 3_000, &ours), ("b", 3_000, &ours)]);
+        let escaped =
+            text(&twice.raw().get().replacen(r#""reason":"[R"#, r#""reason":"[\u0052"#, 1));
+        assert_eq!(escaped.entry(0).unwrap().unwrap().reason.as_deref(), Some(ours.as_str()));
+        let cases: [(&str, PaymentText, Option<HistoryMark>, Option<&str>); 11] = [
             ("our entry after the one held", usual.clone(), held(1, "a"), Some("b")),
             (
                 "our entry, the payment's first",
@@ -187,7 +219,13 @@ mod tests {
             ),
             ("nothing new", usual.clone(), held(2, "b"), None),
             ("no history in the answer", no_history, held(1, "a"), None),
-            ("a V2 payment", v2, held(1, "a"), None),
+            ("an older entry carrying our reference in an escape", escaped, held(1, "a"), None),
+            (
+                "our entry alone, after a mark longer than the history",
+                payment(&[("b", 3_000, &ours)]),
+                held(2, "z"),
+                None,
+            ),
         ];
         for (case, p, mark, want) in cases {
             let r = reserved(mark);
@@ -195,8 +233,10 @@ mod tests {
             let key = got.as_ref().map(|o| o.entry.entry_key());
             assert_eq!(key.as_deref(), want, "{case}");
             if let Some(o) = got {
-                assert_eq!(o.mark_len as usize, p.history().len(), "{case}");
-                assert_eq!(o.mark_tail, p.history().last().unwrap().entry_key(), "{case}");
+                let full = crate::server::gateway::from_v1(p.to_payment().unwrap());
+                assert_eq!(o.mark_len as usize, full.history().len(), "{case}");
+                assert_eq!(o.mark_tail, full.history().last().unwrap().entry_key(), "{case}");
+                assert_eq!(&o.entry, full.history().last().unwrap(), "{case}");
             }
         }
     }

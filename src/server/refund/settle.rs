@@ -15,7 +15,9 @@ use crate::model::admin::AuditKind;
 use crate::model::RefundOutcome;
 use crate::model::{ApiVersion, Role};
 use crate::server::error::ServerError;
-use crate::server::gateway::{AccountTo, CancelOrder, Gateway, GatewayError, Payment, Refused};
+use crate::server::gateway::{
+    AccountTo, Balance, CancelAnswer, CancelOrder, Gateway, GatewayError, Payment, Refused,
+};
 
 /// The PortOne cancel for a reserved refund; identical on every resend (same checksum, same
 /// reference in the reason, and for V2 the same idempotency key: the refund's id).
@@ -53,7 +55,7 @@ pub enum CancelOutcome {
     Unknown,
 }
 
-pub fn classify(result: &Result<Payment, GatewayError>) -> CancelOutcome {
+pub fn classify(result: &Result<CancelAnswer, GatewayError>) -> CancelOutcome {
     match result {
         Ok(_) => CancelOutcome::Succeeded,
         Err(e) => match e.refusal() {
@@ -69,25 +71,34 @@ pub async fn settle(
     pool: &PgPool,
     portone: &Gateway,
     r: &Reserved,
-    result: &Result<Payment, GatewayError>,
+    result: &Result<CancelAnswer, GatewayError>,
     actor: &str,
     lease: Duration,
 ) -> Result<RefundOutcome, ServerError> {
     match classify(result) {
         CancelOutcome::Succeeded => {
-            let payment = result.as_ref().expect("classified as success");
+            let answer = result.as_ref().expect("classified as success");
             // PortOne's code 0 is the proof, and it stays at PortOne: should this commit be lost
             // in a database crash, the refund is pending again (tx1 was durable) and the
             // reconciler finds the entry carrying its reference. So it need not wait for its
             // own fsync (`payments::sync` says so in its writing statement); a refusal, which
             // PortOne keeps no trace of, does.
-            let finished = match own_success::record(pool, r, payment, actor).await? {
-                Some(finished) => finished,
-                None => record_success_the_long_way(pool, r, payment, actor).await?,
+            let finished = match own_success::record(pool, r, answer, actor).await? {
+                Some(finished) => Some(finished),
+                None => match answer.payment() {
+                    Ok(payment) => {
+                        Some(record_success_the_long_way(pool, r, &payment, actor).await?)
+                    }
+                    // part of the answer cannot be read: as with an answer not read at all
+                    Err(e) => {
+                        outcome_unknown(pool, r, actor, &e).await?;
+                        None
+                    }
+                },
             };
             // an accepted cancel has moved nothing yet: nothing to read back
-            if let store::Finished::Succeeded(outcome) = finished {
-                reread_split(pool, portone, r, payment).await;
+            if let Some(store::Finished::Succeeded(outcome)) = finished {
+                reread_split(pool, portone, r, answer.balance()).await;
                 if let Some(outcome) = outcome {
                     return Ok(outcome);
                 }
@@ -110,19 +121,8 @@ pub async fn settle(
             observe::resync(pool, portone, r.payment_id, &r.at).await;
         }
         CancelOutcome::Unknown => {
-            // The lease taken at reservation (or renewed before a resend) still covers this
-            // attempt; the reconciler looks once it runs out.
-            let error = result.as_ref().err().map(|e| e.to_string()).unwrap_or_default();
-            tracing::warn!(refund_id = %r.id, %error, "PortOne's answer is unknown; the refund stays pending");
-            store::audit(
-                pool,
-                Some(r.id),
-                Some(r.payment_id),
-                AuditKind::OutcomeUnknown,
-                actor,
-                serde_json::json!({"error": error}),
-            )
-            .await?;
+            let error = result.as_ref().expect_err("classified as unknown");
+            outcome_unknown(pool, r, actor, error).await?;
         }
     }
     let mut conn = pool.acquire().await?;
@@ -229,7 +229,7 @@ pub async fn settle_by_lookup(
     };
     tx.commit().await?;
     if settled == Settled::Succeeded {
-        reread_split(pool, portone, r, &payment).await;
+        reread_split(pool, portone, r, payment.balance).await;
     }
     Ok(settled)
 }
@@ -237,10 +237,26 @@ pub async fn settle_by_lookup(
 /// A tax-free payment's parts as PortOne booked them (the PG may round the VAT otherwise than
 /// we did), for the next refund's split: from `payment`, PortOne's answer after the cancel,
 /// where it carries them (V2), else read.
-async fn reread_split(pool: &PgPool, portone: &Gateway, r: &Reserved, payment: &Payment) {
+async fn reread_split(pool: &PgPool, portone: &Gateway, r: &Reserved, balance: Option<Balance>) {
     if r.tax.is_some_and(|t| t.tax_free > 0) {
-        observe::split_of(pool, portone, r.payment_id, payment).await;
+        observe::split_of(pool, portone, r.payment_id, &r.at, balance).await;
     }
+}
+
+/// PortOne's answer to a cancel of `r` is not known: audited, and the refund stays pending.
+/// The lease taken at reservation (or renewed before a resend) still covers this attempt;
+/// the reconciler looks once it runs out.
+async fn outcome_unknown(
+    pool: &PgPool,
+    r: &Reserved,
+    actor: &str,
+    error: &GatewayError,
+) -> Result<(), ServerError> {
+    tracing::warn!(refund_id = %r.id, %error, "PortOne's answer is unknown; the refund stays pending");
+    let detail = serde_json::json!({"error": error.to_string()});
+    store::audit(pool, Some(r.id), Some(r.payment_id), AuditKind::OutcomeUnknown, actor, detail)
+        .await?;
+    Ok(())
 }
 
 /// Sends the same cancel again, under a fresh lease, and records the answer.
@@ -268,7 +284,7 @@ mod tests {
     #[test]
     fn classification_never_guesses_an_unknown_outcome() {
         use portone_v1::PortOneError::*;
-        let classify = |r: Result<Payment, portone_v1::PortOneError>| {
+        let classify = |r: Result<CancelAnswer, portone_v1::PortOneError>| {
             super::classify(&r.map_err(GatewayError::from))
         };
         let refused =

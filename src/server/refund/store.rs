@@ -182,7 +182,7 @@ pub(crate) async fn finish_succeeded(
         entry.and_then(|e| e.pg_tid.clone()),
         entry.and_then(|e| e.receipt_url.clone()),
         actor,
-        success_detail(payment, entry.and_then(|e| e.cancellation_id.as_deref())),
+        success_detail(payment.cancel_amount, entry.and_then(|e| e.cancellation_id.as_deref())),
         r.checksum,
         r.amount,
         t.tax_free,
@@ -201,10 +201,10 @@ pub(crate) async fn finish_succeeded(
 
 /// The audit detail of a success PortOne's code 0 proved.
 pub(crate) fn success_detail(
-    payment: &Payment,
+    cancel_amount: i64,
     cancellation_id: Option<&str>,
 ) -> serde_json::Value {
-    serde_json::json!({"portone_code": 0, "cancel_amount": payment.cancel_amount,
+    serde_json::json!({"portone_code": 0, "cancel_amount": cancel_amount,
                        "cancellation_id": cancellation_id})
 }
 
