@@ -7,6 +7,7 @@
 //! `store::finish_succeeded`). Both ways write the same rows under the same payment lock.
 
 use chrono::{DateTime, Utc};
+use memchr::memmem;
 use portone_v1::PaymentText;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -51,8 +52,10 @@ pub(crate) fn own_entry(r: &Reserved, answer: &PaymentText) -> Option<OwnEntry> 
     }
     let entry = v1_entry(answer.entry(len - 1)?.ok()?);
     let reference = decide::reference(r.id);
-    let before = answer.entries_text(0..len - 1);
-    if before.contains(&reference) || before.contains("\\u") {
+    let before = answer.entries_text(0..len - 1).as_bytes();
+    if memmem::find(before, reference.as_bytes()).is_some()
+        || memmem::find(before, b"\\u").is_some()
+    {
         return None;
     }
     match decide::identify(r.amount, &reference, std::slice::from_ref(&entry), &[]) {
