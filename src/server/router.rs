@@ -94,10 +94,19 @@ async fn refunds_csv(
     if let Err(response) = admin_or_404(&session, &state).await {
         return response;
     }
-    let rx =
-        crate::server::admin::csv_stream(state.pool.clone(), query.normalized().without_cursor());
-    let stream =
-        futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
+    let query = query.normalized().without_cursor();
+    let Ok(export) = crate::server::admin::csv_stream(state.pool.clone(), query) else {
+        tracing::warn!("a CSV export was refused: as many as allowed are under way");
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "10")],
+            "다른 CSV 내보내기가 진행 중입니다. 잠시 후 다시 시도해 주세요.",
+        )
+            .into_response();
+    };
+    let stream = futures::stream::unfold(export, |mut export| async move {
+        export.recv().await.map(|item| (item, export))
+    });
     let filename = format!("refunds-{}.csv", crate::server::admin::kst_today());
     (
         [

@@ -261,6 +261,25 @@ async fn keyset_pages_cover_every_row_exactly_once_under_concurrent_inserts(pool
 }
 
 #[sqlx::test]
+async fn csv_exports_at_once_are_capped_so_refunds_keep_their_connections(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let admin = app.signed_in(ADMIN).await;
+    let csv = || admin.get(format!("{}/admin/refunds.csv", app.base_url)).send();
+    let under_way: Vec<_> = (0..admin::CSV_EXPORTS_AT_ONCE)
+        .map(|_| admin::csv_stream(app.pool.clone(), RefundQuery::default()).unwrap())
+        .collect();
+    let refused = csv().await.unwrap();
+    assert_eq!(refused.status(), 503);
+    assert_eq!(refused.headers()["retry-after"], "10");
+    assert!(refused.text().await.unwrap().contains("다른 CSV 내보내기가 진행 중입니다"));
+    // an export given up makes room at once
+    drop(under_way);
+    let res = csv().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.unwrap().starts_with('\u{feff}'));
+}
+
+#[sqlx::test]
 async fn csv_has_a_bom_kst_times_escaping_and_defused_formulas(pool: PgPool) {
     let app = spawn_app(pool).await;
     let p = app.paid_order(&app.users.minsu, 50_000, "card", "kcp").await;

@@ -33,7 +33,8 @@ async fn stored(
 }
 
 async fn csv_text(app: &TestApp, query: &RefundQuery, per_slice: i64) -> String {
-    let mut chunks = admin::csv_stream_in_slices(app.pool.clone(), query.clone(), per_slice);
+    let mut chunks =
+        admin::csv_stream_in_slices(app.pool.clone(), query.clone(), per_slice).unwrap();
     let mut text = String::new();
     while let Some(chunk) = chunks.recv().await {
         text.push_str(&chunk.unwrap());

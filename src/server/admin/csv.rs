@@ -4,6 +4,7 @@ use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
 use chrono_tz::Asia::Seoul;
 use futures::StreamExt;
 use sqlx::PgPool;
+use tokio::sync::{mpsc, Semaphore, SemaphorePermit};
 
 use super::{kst_midnight, page_rows, Direction, Params};
 use crate::model::admin::*;
@@ -93,13 +94,36 @@ fn push_csv_line(out: &mut String, r: &AdminRefundRow) {
 /// What the CSV export sends at a time: lines gathered to about this many bytes.
 const CSV_CHUNK: usize = 64 * 1024;
 
+/// Exports at once in one instance. Each reads with up to `CSV_READERS` connections for as
+/// long as its download lasts (half a minute at ten million refunds), and every export
+/// waiting for its second connection holds its first: a few at once would take the pool the
+/// refunds need, enough of them would wait on each other until the pool's timeout.
+pub const CSV_EXPORTS_AT_ONCE: usize = 2;
+
+static EXPORTS: Semaphore = Semaphore::const_new(CSV_EXPORTS_AT_ONCE);
+
+/// An export under way: its CSV in chunks, and its place among the exports at once, given
+/// up when it is dropped (read to the end, or the download abandoned).
+pub struct CsvExport {
+    chunks: mpsc::Receiver<Result<String, std::io::Error>>,
+    _place: SemaphorePermit<'static>,
+}
+
+impl CsvExport {
+    /// The next chunk; `None` after the last.
+    pub async fn recv(&mut self) -> Option<Result<String, std::io::Error>> {
+        self.chunks.recv().await
+    }
+}
+
+/// `CSV_EXPORTS_AT_ONCE` exports are under way already.
+#[derive(Debug)]
+pub struct ExportsBusy;
+
 /// Streams the filter's rows as CSV (UTF-8 with a BOM first, so Excel reads Korean), row by
 /// row from the database, in chunks of about 64 KB through a small bounded channel: memory
 /// stays flat however many rows there are.
-pub fn csv_stream(
-    pool: PgPool,
-    query: RefundQuery,
-) -> tokio::sync::mpsc::Receiver<Result<String, std::io::Error>> {
+pub fn csv_stream(pool: PgPool, query: RefundQuery) -> Result<CsvExport, ExportsBusy> {
     csv_stream_in_slices(pool, query, CSV_SLICE_REFUNDS)
 }
 
@@ -108,14 +132,15 @@ pub fn csv_stream_in_slices(
     pool: PgPool,
     query: RefundQuery,
     per_slice: i64,
-) -> tokio::sync::mpsc::Receiver<Result<String, std::io::Error>> {
-    let (tx, rx) = tokio::sync::mpsc::channel(8);
+) -> Result<CsvExport, ExportsBusy> {
+    let place = EXPORTS.try_acquire().map_err(|_| ExportsBusy)?;
+    let (tx, chunks) = mpsc::channel(8);
     tokio::spawn(async move {
         if let Err(error) = write_csv(&pool, &query, per_slice, &tx).await {
             let _ = tx.send(Err(std::io::Error::other(error))).await;
         }
     });
-    rx
+    Ok(CsvExport { chunks, _place: place })
 }
 
 /// Refunds per slice of the CSV: each slice's rows are joined by hashing the payments and
@@ -200,7 +225,7 @@ async fn write_csv(
     pool: &PgPool,
     query: &RefundQuery,
     per_slice: i64,
-    tx: &tokio::sync::mpsc::Sender<Result<String, std::io::Error>>,
+    tx: &mpsc::Sender<Result<String, std::io::Error>>,
 ) -> Result<(), sqlx::Error> {
     let p = Params::from_query(query);
     let mut first = reading_transaction(pool, &p, None).await?;

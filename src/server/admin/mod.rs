@@ -15,7 +15,10 @@ use crate::server::refund::observe::{refresh, Refreshed};
 use crate::server::refund_totals;
 
 mod csv;
-pub use csv::{csv_cell, csv_stream, csv_stream_in_slices, CSV_HEADER};
+pub use csv::{
+    csv_cell, csv_stream, csv_stream_in_slices, CsvExport, ExportsBusy, CSV_EXPORTS_AT_ONCE,
+    CSV_HEADER,
+};
 
 /// The filter as SQL parameters.
 #[derive(Debug, Default, Clone)]
