@@ -60,18 +60,21 @@ impl PaymentText {
 
     /// Entry `i` (from 0, in PortOne's order), parsed; `None` past the end.
     pub fn entry(&self, i: usize) -> Option<serde_json::Result<CancelHistoryEntry>> {
-        let at = self.entries.get(i)?.clone();
-        Some(serde_json::from_str(&self.raw.get()[at]))
+        self.entries.get(i).map(|at| self.parse_at(at))
+    }
+
+    fn parse_at(&self, at: &Range<usize>) -> serde_json::Result<CancelHistoryEntry> {
+        serde_json::from_str(&self.raw.get()[at.clone()])
     }
 
     /// The JSON text of entries `range`, from the first one's start to the last one's end
     /// (empty for an empty range).
     pub fn entries_text(&self, range: Range<usize>) -> &str {
-        match (self.entries.get(range.start), range.end.checked_sub(1)) {
-            (Some(first), Some(last)) if last >= range.start => match self.entries.get(last) {
-                Some(last) => &self.raw.get()[first.start..last.end],
-                None => "",
-            },
+        if range.is_empty() {
+            return "";
+        }
+        match (self.entries.get(range.start), self.entries.get(range.end - 1)) {
+            (Some(first), Some(last)) => &self.raw.get()[first.start..last.end],
             _ => "",
         }
     }
@@ -80,9 +83,10 @@ impl PaymentText {
     pub fn to_payment(&self) -> serde_json::Result<Payment> {
         let history = match self.head.cancel_history {
             Some(()) => Some(
-                (0..self.entries.len())
-                    .map(|i| self.entry(i).expect("an entry of the history"))
-                    .collect::<serde_json::Result<Vec<_>>>()?,
+                self.entries
+                    .iter()
+                    .map(|at| self.parse_at(at))
+                    .collect::<serde_json::Result<_>>()?,
             ),
             None => None,
         };

@@ -235,8 +235,8 @@ pub async fn settle_by_lookup(
 }
 
 /// A tax-free payment's parts as PortOne booked them (the PG may round the VAT otherwise than
-/// we did), for the next refund's split: from `payment`, PortOne's answer after the cancel,
-/// where it carries them (V2), else read.
+/// we did), for the next refund's split: `balance`, the parts PortOne's answer after the
+/// cancel carries (V2), else read.
 async fn reread_split(pool: &PgPool, portone: &Gateway, r: &Reserved, balance: Option<Balance>) {
     if r.tax.is_some_and(|t| t.tax_free > 0) {
         observe::split_of(pool, portone, r.payment_id, &r.at, balance).await;
