@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use moka::sync::Cache;
 use sqlx::PgPool;
 
 use super::endpoints::is_private;
@@ -132,18 +133,47 @@ struct Attempt {
     duration: Duration,
 }
 
-async fn attempt(due: &Due, settings: &DeliverySettings) -> Attempt {
+/// Clients by an endpoint's host and the addresses just checked for it, each pinned to exactly
+/// those addresses. A delivery whose host resolves as before reuses the client and its open
+/// connection (building a client and connecting, with TLS, for every event kept deliveries far
+/// behind a wave of refunds: docs/measurements.md); a host that resolves elsewhere gets a
+/// client of its own, so nothing is ever sent to an address that was not checked.
+#[derive(Clone)]
+pub struct Senders(Cache<(String, Vec<SocketAddr>), reqwest::Client>);
+
+impl Default for Senders {
+    fn default() -> Self {
+        Senders(Cache::builder().max_capacity(256).time_to_idle(Duration::from_secs(300)).build())
+    }
+}
+
+impl Senders {
+    fn client(
+        &self,
+        host: &str,
+        addrs: Vec<SocketAddr>,
+        settings: &DeliverySettings,
+    ) -> Result<reqwest::Client, String> {
+        let build = || {
+            reqwest::Client::builder()
+                .timeout(settings.timeout)
+                .redirect(reqwest::redirect::Policy::none())
+                .resolve_to_addrs(host, &addrs)
+                .build()
+        };
+        self.0.try_get_with((host.to_owned(), addrs.clone()), build).map_err(|e| e.to_string())
+    }
+}
+
+async fn attempt(due: &Due, settings: &DeliverySettings, senders: &Senders) -> Attempt {
     let started = Instant::now();
     let sent = async {
         let url = reqwest::Url::parse(&due.url).map_err(|e| e.to_string())?;
-        let addrs = resolve(&url, settings.development).await?;
+        let mut addrs = resolve(&url, settings.development).await?;
+        addrs.sort_unstable();
+        addrs.dedup();
         // connect only to the addresses just checked
-        let client = reqwest::Client::builder()
-            .timeout(settings.timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .resolve_to_addrs(url.host_str().unwrap_or_default(), &addrs)
-            .build()
-            .map_err(|e| e.to_string())?;
+        let client = senders.client(url.host_str().unwrap_or_default(), addrs, settings)?;
         let timestamp = Utc::now().timestamp();
         let response = client
             .post(url)
@@ -213,10 +243,11 @@ async fn finish(
 pub async fn deliver_once(
     pool: &PgPool,
     settings: &DeliverySettings,
+    senders: &Senders,
 ) -> Result<usize, sqlx::Error> {
     let due = claim(pool, settings).await?;
     let attempts = due.iter().map(|d| async move {
-        let a = attempt(d, settings).await;
+        let a = attempt(d, settings, senders).await;
         if let Some(error) = &a.error {
             tracing::warn!(delivery_id = d.id, attempt = d.attempts, %error, "event delivery failed");
         }
@@ -235,8 +266,9 @@ pub fn spawn(
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
+        let senders = Senders::default();
         while !*stop.borrow() {
-            let found = match deliver_once(&pool, &settings).await {
+            let found = match deliver_once(&pool, &settings, &senders).await {
                 Ok(n) => n,
                 Err(error) => {
                     tracing::error!(%error, "event delivery pass failed");
