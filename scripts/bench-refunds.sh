@@ -4,8 +4,10 @@
 # in production) — with signed-in customers over HTTP, two shapes at 10 and 50 clients; beside
 # it PortOne's own refund recipe (the guide's Express + pg server, `scripts/express-recipe/`)
 # against the same simulator and cluster, loaded the same way; and pgbench's TPC-B on the same
-# cluster in the same run, for the ratios; and what each refund cost Postgres, the server, the
-# simulator and the load generator itself in CPU time while it was measured.
+# cluster in the same run, for the ratios; what each refund cost Postgres, the server, the
+# simulator and the load generator itself in CPU time while it was measured; and one row with
+# a shop's endpoint taking the service's events (`scripts/shop-receiver.js`), with how long
+# after each refund its event reached the shop.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -23,6 +25,7 @@ psql "$durable_url" -qAt -c "show fsync" -c "show synchronous_commit" | paste -s
 cargo leptos build --release
 plain_cargo build --release -p portone-sim -p refund-load -p portone-demo
 recipe_port="${BENCH_RECIPE_PORT:-3397}"
+hook_port="${BENCH_HOOK_PORT:-3396}"
 [ -d scripts/express-recipe/node_modules ] || (cd scripts/express-recipe && npm ci --no-audit --no-fund)
 
 out=target/bench-refunds
@@ -41,7 +44,11 @@ run_app() {
   app_pid=$!
   for _ in $(seq 1 100); do curl -fs "http://$site/healthz" >/dev/null && break; sleep 0.2; done
 }
-stop_app() { kill "$app_pid" "$sim_pid" 2>/dev/null || true; wait "$app_pid" "$sim_pid" 2>/dev/null || true; }
+stop_app() {
+  kill "$app_pid" "$sim_pid" ${hook_pid:-} 2>/dev/null || true
+  wait "$app_pid" "$sim_pid" ${hook_pid:-} 2>/dev/null || true
+  hook_pid=
+}
 trap stop_app EXIT
 # the recipe: the same simulator (with the demo's key), its own database on the same cluster
 run_recipe() {
@@ -102,6 +109,26 @@ for shape in many hot; do
   done
 done
 
+# A shop that takes the service's events (registered through the shop API, as README's
+# "Events to your shop" says): what a refund costs with them on, and how far behind the
+# deliveries are when the load stops
+run_app
+PORT="$hook_port" node scripts/shop-receiver.js > "$out/receiver.log" 2>&1 &
+hook_pid=$!
+shop_key="$(DEV_MODE=1 RUST_LOG=warn LEPTOS_SITE_ADDR="$site" target/release/portone-demo shop | sed -n 's/^SHOP_API_KEY=//p')"
+curl -fsS -o /dev/null -X POST "http://$site/api/v1/webhook-endpoints" -H "Authorization: Bearer $shop_key" \
+  -H 'Content-Type: application/json' -d "{\"url\": \"http://127.0.0.1:$hook_port/hooks/refunds\"}"
+echo "==> many orders, 10 clients, the shop's events on, ${seconds}s"
+load --app "http://$site" --sim "http://$sim" --shape many --clients 10 --seconds "$seconds" --label events
+psql "$DATABASE_URL" -qAt -c "
+  select json_build_object('events_of', 'many', 'clients', 10,
+         'delivered', count(*) filter (where d.status = 'delivered'),
+         'pending', count(*) filter (where d.status = 'pending'),
+         'lag_p50_ms', round(percentile_cont(0.5) within group (order by extract(epoch from d.delivered_at - e.created_at))::numeric * 1000, 1),
+         'lag_p99_ms', round(percentile_cont(0.99) within group (order by extract(epoch from d.delivered_at - e.created_at))::numeric * 1000, 1))
+  from webhook_deliveries d join shop_events e on e.id = d.event_id" | tee -a "$out/results.jsonl"
+stop_app
+
 echo "==> pgbench TPC-B on the same cluster"
 psql "$durable_url" -qAt -c "drop database if exists pgbench" -c "create database pgbench" >/dev/null
 pgbench_url="${durable_url%/*}/pgbench"
@@ -120,6 +147,13 @@ node -e '
   for (const r of rows.filter(r => r.label === "service")) {
     const t = tps[r.clients], e = recipe[r.shape + r.clients];
     console.log(`| ${r.shape} | ${r.clients} | ${r.refunds_per_s} | ${r.p50_ms} ms | ${r.p99_ms} ms | ${e.refunds_per_s} | ${(r.refunds_per_s / e.refunds_per_s).toFixed(2)} | ${t.toFixed(0)} | ${(r.refunds_per_s / t).toFixed(2)} |`);
+  }
+  console.log("\nWith events to the shop (one endpoint, answering at once):\n");
+  console.log("| shape | clients | refunds/s | p50 | p99 | events delivered by the end | pending at the end | delivered after (p50) | (p99) |");
+  console.log("|---|---|---|---|---|---|---|---|---|");
+  const events = rows.find(r => r.events_of);
+  for (const r of rows.filter(r => r.label === "events")) {
+    console.log(`| ${r.shape} | ${r.clients} | ${r.refunds_per_s} | ${r.p50_ms} ms | ${r.p99_ms} ms | ${events.delivered} | ${events.pending} | ${events.lag_p50_ms} ms | ${events.lag_p99_ms} ms |`);
   }
   console.log("\nCPU time per refund while measured (ms; 2,000 ms of CPU a second on two cores):\n");
   console.log("| shape | clients | who | Postgres | server (service or recipe) | simulator | load generator |");
