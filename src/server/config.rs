@@ -53,8 +53,9 @@ pub struct Settings {
     pub webhook_allow: Vec<ipnet::IpNet>,
     /// The sweep that re-reads payments so nothing depends on one webhook.
     pub sweep: SweepSettings,
-    /// Events out to the shop: the retry schedule and timeout of deliveries
-    /// (`SHOP_WEBHOOK_RETRY_SCHEDULE_SECS`, `SHOP_WEBHOOK_TIMEOUT_SECS`).
+    /// Events out to the shop: the retry schedule, timeout and concurrency of deliveries
+    /// (`SHOP_WEBHOOK_RETRY_SCHEDULE_SECS`, `SHOP_WEBHOOK_TIMEOUT_SECS`,
+    /// `SHOP_WEBHOOK_CONCURRENCY`).
     pub shop_webhooks: crate::server::outbox::deliver::DeliverySettings,
     /// PortOne V2 (`PORTONE_V2_SECRET`, …), when the shop has V2 credentials: its client's
     /// settings and the `whsec_…` secret its webhooks are signed with.
@@ -372,6 +373,12 @@ impl Settings {
                 }
             },
             timeout: secs("SHOP_WEBHOOK_TIMEOUT_SECS", default_delivery.timeout.as_secs_f64())?,
+            in_flight: match var("SHOP_WEBHOOK_CONCURRENCY") {
+                None => default_delivery.in_flight,
+                Some(v) => v.trim().parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+                    ConfigError("SHOP_WEBHOOK_CONCURRENCY must be a positive whole number".into())
+                })?,
+            },
             poll: default_delivery.poll,
             development,
         };
@@ -544,5 +551,16 @@ mod tests {
         let s =
             settings(&[DB, ("DEV_MODE", "1"), ("PUBLIC_URL", "https://shop.example/")]).unwrap();
         assert_eq!(s.public_url.as_deref(), Some("https://shop.example"));
+    }
+
+    #[test]
+    fn deliveries_in_flight_are_a_positive_number_or_a_hundred() {
+        let dev = ("DEV_MODE", "1");
+        let in_flight = |v| settings(&[DB, dev, ("SHOP_WEBHOOK_CONCURRENCY", v)]);
+        assert_eq!(settings(&[DB, dev]).unwrap().shop_webhooks.in_flight, 100);
+        assert_eq!(in_flight(" 8 ").unwrap().shop_webhooks.in_flight, 8);
+        for bad in ["0", "-1", "many"] {
+            assert!(in_flight(bad).is_err(), "{bad}");
+        }
     }
 }

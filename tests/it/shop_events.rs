@@ -2,7 +2,8 @@
 //! change that causes them, signed so the maintained Standard Webhooks verifier accepts them,
 //! retried under the same `webhook-id`, given up after the schedule without stalling others,
 //! delivered once however many workers run, in order per refund, never to a disabled endpoint,
-//! one after another over the connection already open.
+//! one after another over the connection already open, and never held up by another's slow
+//! answer.
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -13,7 +14,7 @@ use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use portone_refund::model::RefundOutcomeStatus;
-use portone_refund::server::outbox::deliver::{deliver_once, DeliverySettings, Senders};
+use portone_refund::server::outbox::deliver::{self, deliver_once, DeliverySettings, Senders};
 use portone_refund::server::outbox::endpoints;
 use portone_refund::server::refund::approval::{self, Policy};
 use portone_refund::server::refund::review::{self, ReviewDecision};
@@ -42,13 +43,15 @@ impl Received {
     }
 }
 
-/// The shop's receiver: answers `fail_first` requests with 500 (or, with `hang`, never), then 200.
+/// The shop's receiver: answers `fail_first` requests with 500 (or, with `hang`, never), then 200;
+/// each after `slow`, and the first one after `slow_first` too.
 #[derive(Clone, Default)]
 struct Receiver {
     got: Arc<Mutex<Vec<Received>>>,
     fail_first: Arc<Mutex<usize>>,
     hang: bool,
     slow: Duration,
+    slow_first: Arc<Mutex<Option<Duration>>>,
 }
 
 impl Receiver {
@@ -82,6 +85,10 @@ async fn take(
         tokio::time::sleep(Duration::from_secs(30)).await;
     }
     tokio::time::sleep(r.slow).await;
+    let slow_first = r.slow_first.lock().unwrap().take();
+    if let Some(wait) = slow_first {
+        tokio::time::sleep(wait).await;
+    }
     r.got.lock().unwrap().push(Received { headers, body, peer });
     let mut fail = r.fail_first.lock().unwrap();
     if *fail > 0 {
@@ -95,6 +102,7 @@ fn quick(schedule: &[f64]) -> DeliverySettings {
     DeliverySettings {
         retry_schedule: schedule.iter().map(|s| Duration::from_secs_f64(*s)).collect(),
         timeout: Duration::from_millis(500),
+        in_flight: 20,
         poll: Duration::from_millis(50),
         development: true,
     }
@@ -475,4 +483,48 @@ async fn events_one_after_another_reach_the_shop_over_one_connection(pool: PgPoo
     // a connection (and, for https, a TLS handshake) per event kept deliveries far behind a
     // wave of refunds (docs/measurements.md)
     assert_eq!(peers.len(), 1, "each event came on a connection of its own: {peers:?}");
+}
+
+#[sqlx::test]
+async fn one_slow_answer_holds_up_only_its_own_event(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let slow = Receiver {
+        slow_first: Arc::new(Mutex::new(Some(Duration::from_millis(1500)))),
+        ..Default::default()
+    };
+    let (url, receiver) = slow.serve().await;
+    register(&app, &url, None).await;
+    let settings = DeliverySettings { timeout: Duration::from_secs(5), ..quick(&[0.0]) };
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let worker = deliver::spawn(app.pool.clone(), settings, stopped);
+
+    let order = |amount| {
+        let app = &app;
+        async move {
+            let p = app.paid_order(&app.users.minsu, 10_000, "card", "kcp").await;
+            let done = refund(app, &p, amount).await;
+            assert_eq!(done.status, RefundOutcomeStatus::Succeeded);
+            done.refund_id.to_string()
+        }
+    };
+    let first = order(1000).await;
+    tokio::time::sleep(Duration::from_millis(300)).await; // its event is on its way, answered slowly
+    for amount in [2000, 3000, 4000] {
+        order(amount).await;
+    }
+    for _ in 0..100 {
+        if receiver.got().len() == 4 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let refunds: Vec<String> = receiver
+        .got()
+        .iter()
+        .map(|r| r.json()["data"]["refund"]["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(refunds.len(), 4, "{refunds:?}");
+    assert_eq!(refunds[3], first, "the later events waited for the slow one: {refunds:?}");
+    stop.send(true).unwrap();
+    worker.await.unwrap();
 }

@@ -21,6 +21,10 @@ pub struct DeliverySettings {
     pub retry_schedule: Vec<Duration>,
     /// One attempt in all (connect, send, answer).
     pub timeout: Duration,
+    /// Deliveries in flight at once on an instance (and what one pass takes at most). A shop's
+    /// endpoint that answers in tens of milliseconds needs dozens in flight to keep pace with
+    /// a wave of refunds (docs/measurements.md).
+    pub in_flight: usize,
     /// How often the worker looks for due deliveries.
     pub poll: Duration,
     /// `DEV_MODE`: endpoints on this machine or a private network are allowed.
@@ -32,6 +36,7 @@ impl Default for DeliverySettings {
         DeliverySettings {
             retry_schedule: [60, 240, 960, 3840, 15360].map(Duration::from_secs).to_vec(),
             timeout: Duration::from_secs(10),
+            in_flight: 100,
             poll: Duration::from_secs(1),
             development: false,
         }
@@ -52,9 +57,6 @@ pub fn parse_schedule(s: &str) -> Result<Vec<Duration>, String> {
         .collect()
 }
 
-/// Deliveries one pass takes at most.
-const BATCH: i64 = 20;
-
 /// One delivery as the worker sends it.
 struct Due {
     id: i64,
@@ -66,8 +68,12 @@ struct Due {
     previous_secret: Option<String>,
 }
 
-/// Takes up to `BATCH` due deliveries, leasing each past one attempt's timeout.
-async fn claim(pool: &PgPool, settings: &DeliverySettings) -> Result<Vec<Due>, sqlx::Error> {
+/// Takes up to `limit` due deliveries, leasing each past one attempt's timeout.
+async fn claim(
+    pool: &PgPool,
+    settings: &DeliverySettings,
+    limit: usize,
+) -> Result<Vec<Due>, sqlx::Error> {
     let lease = settings.timeout.as_secs_f64() + 30.0;
     sqlx::query_as!(
         Due,
@@ -88,7 +94,7 @@ async fn claim(pool: &PgPool, settings: &DeliverySettings) -> Result<Vec<Due>, s
            where d.id = due.id and ev.id = d.event_id and e.id = d.endpoint_id
            returning d.id, d.attempts, ev.id as event_id, ev.body::text as "body!", e.url, e.secret,
                      case when e.previous_until > now() then e.previous_secret end as previous_secret"#,
-        BATCH,
+        limit as i64,
         lease
     )
     .fetch_all(pool)
@@ -239,27 +245,39 @@ async fn finish(
     Ok(result)
 }
 
-/// One pass: every due delivery (up to `BATCH`) attempted at once. Returns how many.
+/// One delivery attempted and its answer recorded.
+async fn deliver(
+    pool: &PgPool,
+    due: &Due,
+    settings: &DeliverySettings,
+    senders: &Senders,
+) -> Result<&'static str, sqlx::Error> {
+    let a = attempt(due, settings, senders).await;
+    if let Some(error) = &a.error {
+        tracing::warn!(delivery_id = due.id, attempt = due.attempts, %error, "event delivery failed");
+    }
+    finish(pool, due, &a, settings).await
+}
+
+/// One pass: every due delivery (up to `in_flight`) attempted at once. Returns how many.
 pub async fn deliver_once(
     pool: &PgPool,
     settings: &DeliverySettings,
     senders: &Senders,
 ) -> Result<usize, sqlx::Error> {
-    let due = claim(pool, settings).await?;
-    let attempts = due.iter().map(|d| async move {
-        let a = attempt(d, settings, senders).await;
-        if let Some(error) = &a.error {
-            tracing::warn!(delivery_id = d.id, attempt = d.attempts, %error, "event delivery failed");
-        }
-        finish(pool, d, &a, settings).await
-    });
+    let due = claim(pool, settings, settings.in_flight).await?;
+    let attempts = due.iter().map(|d| deliver(pool, d, settings, senders));
     for result in futures::future::join_all(attempts).await {
         result?;
     }
     Ok(due.len())
 }
 
-/// Runs passes until `stop` turns true; a pass that found work is followed at once by another.
+/// Keeps up to `in_flight` deliveries going until `stop` turns true, taking more once half
+/// the slots are free (a claim per freed slot would cost a statement per event): one slow
+/// answer holds up only its own event (passes that waited for their slowest attempt held
+/// every later event behind it). With nothing in flight and nothing due it looks again every
+/// `poll`; told to stop, it lets the attempts under way end.
 pub fn spawn(
     pool: PgPool,
     settings: DeliverySettings,
@@ -267,22 +285,52 @@ pub fn spawn(
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let senders = Senders::default();
+        let mut in_flight = tokio::task::JoinSet::new();
+        let refill = settings.in_flight.div_ceil(2);
         while !*stop.borrow() {
-            let found = match deliver_once(&pool, &settings, &senders).await {
-                Ok(n) => n,
-                Err(error) => {
-                    tracing::error!(%error, "event delivery pass failed");
-                    0
+            let room = settings.in_flight.saturating_sub(in_flight.len());
+            let mut more_due = false;
+            if room >= refill || in_flight.is_empty() {
+                let due = claim(&pool, &settings, room).await.unwrap_or_else(|error| {
+                    tracing::error!(%error, "taking due events failed");
+                    Vec::new()
+                });
+                more_due = due.len() == room;
+                for due in due {
+                    let (pool, settings, senders) =
+                        (pool.clone(), settings.clone(), senders.clone());
+                    in_flight.spawn(async move { deliver(&pool, &due, &settings, &senders).await });
                 }
-            };
-            if found == 0 {
+            }
+            if in_flight.is_empty() {
                 tokio::select! {
                     _ = tokio::time::sleep(settings.poll) => {}
                     _ = stop.changed() => {}
                 }
+                continue;
+            }
+            tokio::select! {
+                Some(done) = in_flight.join_next() => recorded(done),
+                _ = tokio::time::sleep(settings.poll), if !more_due => {}
+                _ = stop.changed() => {}
+            }
+            while let Some(done) = in_flight.try_join_next() {
+                recorded(done);
             }
         }
+        while let Some(done) = in_flight.join_next().await {
+            recorded(done);
+        }
     })
+}
+
+/// Says when an attempt's answer could not be recorded (it is sent again once its lease ends).
+fn recorded(done: Result<Result<&'static str, sqlx::Error>, tokio::task::JoinError>) {
+    match done {
+        Ok(Ok(_)) => {}
+        Ok(Err(error)) => tracing::error!(%error, "recording an event delivery failed"),
+        Err(error) => tracing::error!(%error, "an event delivery stopped"),
+    }
 }
 
 #[cfg(test)]
