@@ -154,12 +154,15 @@ impl Default for Senders {
 }
 
 impl Senders {
+    /// The client for `host` at `addrs` (in any order: DNS may rotate them).
     fn client(
         &self,
         host: &str,
-        addrs: Vec<SocketAddr>,
+        mut addrs: Vec<SocketAddr>,
         settings: &DeliverySettings,
     ) -> Result<reqwest::Client, String> {
+        addrs.sort_unstable();
+        addrs.dedup();
         let build = || {
             reqwest::Client::builder()
                 .timeout(settings.timeout)
@@ -175,9 +178,7 @@ async fn attempt(due: &Due, settings: &DeliverySettings, senders: &Senders) -> A
     let started = Instant::now();
     let sent = async {
         let url = reqwest::Url::parse(&due.url).map_err(|e| e.to_string())?;
-        let mut addrs = resolve(&url, settings.development).await?;
-        addrs.sort_unstable();
-        addrs.dedup();
+        let addrs = resolve(&url, settings.development).await?;
         // connect only to the addresses just checked
         let client = senders.client(url.host_str().unwrap_or_default(), addrs, settings)?;
         let timestamp = Utc::now().timestamp();
@@ -285,6 +286,8 @@ pub fn spawn(
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let senders = Senders::default();
+        // shared by the deliveries in flight, not copied into each
+        let settings = std::sync::Arc::new(settings);
         let mut in_flight = tokio::task::JoinSet::new();
         let refill = settings.in_flight.div_ceil(2);
         while !*stop.borrow() {
