@@ -101,7 +101,7 @@ pub async fn refund(
         RefundOutcomeStatus::Succeeded => match payment {
             Some(payment) => {
                 let json = [(header::CONTENT_TYPE, "application/json")];
-                (status, json, payment.into_raw().into_string()).into_response()
+                (status, json, payment.into_text()).into_response()
             }
             None => message(status, said),
         },

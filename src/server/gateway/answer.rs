@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 
-use portone_v1::{PaymentText, PortOneError, RawJson};
+use portone_v1::{PaymentText, PortOneError};
 
 use super::payment::{Balance, Payment};
 use super::{from_v1, GatewayError};
@@ -39,10 +39,10 @@ impl CancelAnswer {
     }
 
     /// PortOne's answer as it came, for the seed guide's endpoint.
-    pub fn into_raw(self) -> RawJson {
+    pub fn into_text(self) -> String {
         match self {
-            CancelAnswer::V1(text) => text.into_raw(),
-            CancelAnswer::Read(p) => p.raw,
+            CancelAnswer::V1(text) => text.into_text(),
+            CancelAnswer::Read(p) => p.raw.into_string(),
         }
     }
 }

@@ -184,13 +184,11 @@ mod tests {
         let other = decide::reason_for_portone("단순 변심", Uuid::from_u128(7));
         let held = |len: i32, tail: &str| Some(HistoryMark { len, tail: Some(tail.into()) });
         let usual = payment(&[("a", 1_000, &other), ("b", 3_000, &ours)]);
-        let no_history = text(
-            &usual.raw().get().replace(r#""cancel_history":"#, r#""cancel_history":null,"was":"#),
-        );
+        let no_history =
+            text(&usual.text().replace(r#""cancel_history":"#, r#""cancel_history":null,"was":"#));
         // an older entry whose reason spells our reference's `R` as an escape
         let twice = payment(&[("a", 3_000, &ours), ("b", 3_000, &ours)]);
-        let escaped =
-            text(&twice.raw().get().replacen(r#""reason":"[R"#, r#""reason":"[\u0052"#, 1));
+        let escaped = text(&twice.text().replacen(r#""reason":"[R"#, r#""reason":"[\u0052"#, 1));
         assert_eq!(escaped.entry(0).unwrap().unwrap().reason.as_deref(), Some(ours.as_str()));
         let cases: [(&str, PaymentText, Option<HistoryMark>, Option<&str>); 11] = [
             ("our entry after the one held", usual.clone(), held(1, "a"), Some("b")),
