@@ -209,21 +209,20 @@ impl PortOneClient {
     async fn authorised<T>(
         &self,
         endpoint: &'static str,
-        request: Request<'_>,
+        call: Call<'_>,
         read: ReadAnswer<T>,
     ) -> Result<T, PortOneError> {
         let started = Instant::now();
-        let result =
-            tokio::time::timeout(self.config.deadline, self.authorised_once(request, read))
-                .await
-                .unwrap_or(Err(PortOneError::Timeout));
+        let result = tokio::time::timeout(self.config.deadline, self.authorised_once(call, read))
+            .await
+            .unwrap_or(Err(PortOneError::Timeout));
         observe(endpoint, started, &result);
         result
     }
 
     async fn authorised_once<T>(
         &self,
-        Request { method, path, query, json_body }: Request<'_>,
+        Call { method, path, query, json_body }: Call<'_>,
         read: ReadAnswer<T>,
     ) -> Result<T, PortOneError> {
         let mut token = self.access_token().await?;
@@ -263,8 +262,8 @@ impl PortOneClient {
     #[instrument(skip_all, fields(imp_uid = request.imp_uid.as_deref(), amount = request.amount, checksum = request.checksum))]
     pub async fn cancel_text(&self, request: &CancelRequest) -> Result<PaymentText, PortOneError> {
         let body = serde_json::to_vec(request).map_err(undecodable)?;
-        let request = Request::post("/payments/cancel", body);
-        self.authorised("cancel", request, |status, body| {
+        let call = Call::post("/payments/cancel", body);
+        self.authorised("cancel", call, |status, body| {
             // the usual answer in one pass; any other the general way, which tells why
             match PaymentText::from_envelope(body).filter(|_| status.is_success()) {
                 Some(payment) => Ok(payment),
@@ -283,22 +282,22 @@ impl PortOneClient {
     ) -> Result<Payment, PortOneError> {
         let path = format!("/payments/{}", path_segment(imp_uid));
         let query = [("include_sandbox", include_sandbox.to_string())];
-        let request = Request { query: &query, ..Request::get(&path) };
-        self.authorised("payment", request, |s, b| payment_from(envelope(s, b)?)).await
+        let call = Call { query: &query, ..Call::get(&path) };
+        self.authorised("payment", call, |s, b| payment_from(envelope(s, b)?)).await
     }
 
     /// `GET /payments/{imp_uid}/balance`: the tax-free, supply and VAT parts and what remains.
     #[instrument(skip_all, fields(imp_uid))]
     pub async fn balance(&self, imp_uid: &str) -> Result<PaymentBalance, PortOneError> {
         let path = format!("/payments/{}/balance", path_segment(imp_uid));
-        self.authorised("balance", Request::get(&path), |s, b| decode(&envelope(s, b)?)).await
+        self.authorised("balance", Call::get(&path), |s, b| decode(&envelope(s, b)?)).await
     }
 
     /// `GET /payments/find/{merchant_uid}`.
     #[instrument(skip_all, fields(merchant_uid))]
     pub async fn find_by_merchant_uid(&self, merchant_uid: &str) -> Result<Payment, PortOneError> {
         let path = format!("/payments/find/{}", path_segment(merchant_uid));
-        self.authorised("find", Request::get(&path), |s, b| payment_from(envelope(s, b)?)).await
+        self.authorised("find", Call::get(&path), |s, b| payment_from(envelope(s, b)?)).await
     }
 }
 
@@ -334,20 +333,20 @@ fn payment_from(raw: Box<RawValue>) -> Result<Payment, PortOneError> {
 }
 
 /// An authorised call: what `authorised` sends.
-struct Request<'a> {
+struct Call<'a> {
     method: reqwest::Method,
     path: &'a str,
     query: &'a [(&'a str, String)],
     json_body: Option<Vec<u8>>,
 }
 
-impl<'a> Request<'a> {
+impl<'a> Call<'a> {
     fn get(path: &'a str) -> Self {
-        Request { method: reqwest::Method::GET, path, query: &[], json_body: None }
+        Call { method: reqwest::Method::GET, path, query: &[], json_body: None }
     }
 
     fn post(path: &'a str, json_body: Vec<u8>) -> Self {
-        Request { method: reqwest::Method::POST, path, query: &[], json_body: Some(json_body) }
+        Call { method: reqwest::Method::POST, path, query: &[], json_body: Some(json_body) }
     }
 }
 
