@@ -265,7 +265,7 @@ impl PortOneClient {
         let call = Call::post("/payments/cancel", body);
         self.authorised("cancel", call, |status, body| {
             // the usual answer in one pass; any other the general way, which tells why
-            match PaymentText::from_envelope(body).filter(|_| status.is_success()) {
+            match status.is_success().then(|| PaymentText::from_envelope(body)).flatten() {
                 Some(payment) => Ok(payment),
                 None => PaymentText::parse(envelope(status, body)?).map_err(undecodable),
             }

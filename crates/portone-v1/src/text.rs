@@ -99,6 +99,7 @@ impl PaymentText {
             None => None,
         };
         let mut payment = self.head.clone().with_history(history);
+        // checked as JSON again here, on the long way only, so that the usual answer is not
         payment.raw = Some(RawJson(RawValue::from_string(self.text.clone())?));
         Ok(payment)
     }
@@ -133,8 +134,8 @@ fn response_at(body: &str, skip: Option<Range<usize>>) -> Option<Range<usize>> {
     let mut key: &[u8] = b"";
     let mut start = None;
     while i < b.len() {
-        if skip.as_ref().is_some_and(|s| s.start == i) {
-            i = skip.as_ref()?.end;
+        if let Some(entries) = skip.as_ref().filter(|s| s.start == i) {
+            i = entries.end;
             continue;
         }
         match b[i] {
